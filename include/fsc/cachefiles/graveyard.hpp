@@ -1,0 +1,38 @@
+// graveyard.hpp - burying objects the way the kernel does, and reaping.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+namespace fsc::cachefiles {
+
+/// Kernel graveyard name: "%08x%08x" of 32-bit seconds and a counter.
+std::string graveyard_name(std::uint32_t seconds, std::uint32_t counter);
+
+/// Renames name (inside dirfd) into graveyard_fd under a fresh kernel-style
+/// name; never follows symlinks. Returns 0 or an errno. new_name receives the
+/// name used. counter is advanced past any collision (like the kernel's).
+int bury_at(int dirfd, const char* name, int graveyard_fd,
+            std::uint32_t& counter, std::string* new_name = nullptr);
+
+/// Statistics of reaping the graveyard.
+struct ReapStats {
+  std::uint64_t files = 0;
+  std::uint64_t dirs = 0;
+  std::uint64_t bytes = 0; ///< allocated bytes freed (st_blocks * 512)
+  std::uint64_t errors = 0;
+};
+
+/// Deletes everything inside the directory graveyard_fd, depth first, with
+/// unlinkat/openat relative to directory fds (no symlink is followed, no
+/// other file system entered: entries on another device are skipped).
+/// stop() is polled between entries; when it returns true reaping stops.
+ReapStats reap_graveyard(int graveyard_fd,
+                         const std::function<bool()>& stop = {});
+
+/// Removes name in dirfd and everything below it (same rules as reaping).
+int remove_tree_at(int dirfd, const char* name, ReapStats& stats,
+                   const std::function<bool()>& stop = {});
+
+} // namespace fsc::cachefiles

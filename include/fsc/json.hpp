@@ -1,0 +1,76 @@
+// json.hpp - a streaming JSON writer (RFC 8259) that never builds a DOM.
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace fsc {
+
+/// True when s is well-formed UTF-8 (no overlongs, no surrogates).
+bool valid_utf8(std::string_view s);
+
+/// Writes JSON to a FILE* (or into a string when out is null) as it goes.
+/// Commas and nesting are tracked; misuse (a value where a key is due) is a
+/// logic error caught by assertions in debug builds.
+class JsonWriter {
+public:
+  explicit JsonWriter(std::FILE* out) : m_out(out) {}
+  ~JsonWriter() { flush(); }
+  JsonWriter(const JsonWriter&) = delete;
+  JsonWriter& operator=(const JsonWriter&) = delete;
+
+  void begin_object();
+  void end_object();
+  void begin_array();
+  void end_array();
+  void key(std::string_view k);
+
+  void value(std::string_view s); ///< bytes; invalid UTF-8 becomes U+FFFD
+  void value(const char* s) { value(std::string_view(s)); }
+  void value(const std::string& s) { value(std::string_view(s)); }
+  void value(bool b);
+  void value(std::int64_t v);
+  void value(std::uint64_t v);
+  void value(int v) { value(std::int64_t(v)); }
+  void value(unsigned v) { value(std::uint64_t(v)); }
+  void value(long v) { value(std::int64_t(v)); }
+  void value(unsigned long v) { value(std::uint64_t(v)); }
+  void value(long long v) { value(std::int64_t(v)); }
+  void value(unsigned long long v) { value(std::uint64_t(v)); }
+  void value(double v);
+  void null();
+
+  template <class T> void field(std::string_view k, const T& v)
+  {
+    key(k);
+    value(v);
+  }
+
+  /// A file name or other raw bytes: k as a string, plus k_hex when the
+  /// bytes are not valid UTF-8 (so nothing is ever lost).
+  void name_field(std::string_view k, std::string_view raw);
+
+  /// Ends one document of a --json=lines stream: newline, then flush.
+  void end_line();
+
+  /// Pushes buffered text to the FILE*.
+  void flush();
+
+  /// The text so far when writing to a string (out == nullptr).
+  const std::string& text() const { return m_buf; }
+
+private:
+  void before_value();
+  void raw(std::string_view s) { m_buf.append(s); }
+  void maybe_flush();
+
+  std::FILE* m_out;
+  std::string m_buf;
+  std::vector<bool> m_first; ///< per open container: no element yet
+  bool m_after_key = false;
+};
+
+} // namespace fsc

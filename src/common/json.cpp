@@ -1,0 +1,208 @@
+// json.cpp - streaming JSON writer.
+#include <fsc/json.hpp>
+
+#include <fmt/format.h>
+
+#include <cassert>
+#include <cmath>
+
+namespace fsc {
+
+// Length of the UTF-8 sequence starting at s[i], or 0 when it is malformed.
+static std::size_t utf8_seq(std::string_view s, std::size_t i)
+{
+  auto c = static_cast<unsigned char>(s[i]);
+  if (c < 0x80)
+    return 1;
+  std::size_t n;
+  std::uint32_t cp;
+  if ((c & 0xe0) == 0xc0) {
+    n = 2;
+    cp = c & 0x1f;
+  } else if ((c & 0xf0) == 0xe0) {
+    n = 3;
+    cp = c & 0x0f;
+  } else if ((c & 0xf8) == 0xf0) {
+    n = 4;
+    cp = c & 0x07;
+  } else {
+    return 0;
+  }
+  if (i + n > s.size())
+    return 0;
+  for (std::size_t k = 1; k < n; ++k) {
+    auto cc = static_cast<unsigned char>(s[i + k]);
+    if ((cc & 0xc0) != 0x80)
+      return 0;
+    cp = cp << 6 | (cc & 0x3f);
+  }
+  static const std::uint32_t min_cp[] = {0, 0, 0x80, 0x800, 0x10000};
+  if (cp < min_cp[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+    return 0;
+  return n;
+}
+
+bool valid_utf8(std::string_view s)
+{
+  for (std::size_t i = 0; i < s.size();) {
+    std::size_t n = utf8_seq(s, i);
+    if (n == 0)
+      return false;
+    i += n;
+  }
+  return true;
+}
+
+void JsonWriter::before_value()
+{
+  if (m_after_key) {
+    m_after_key = false;
+    return;
+  }
+  if (!m_first.empty()) {
+    if (!m_first.back())
+      raw(",");
+    m_first.back() = false;
+  }
+}
+
+void JsonWriter::begin_object()
+{
+  before_value();
+  raw("{");
+  m_first.push_back(true);
+}
+
+void JsonWriter::end_object()
+{
+  assert(!m_first.empty() && !m_after_key);
+  m_first.pop_back();
+  raw("}");
+  maybe_flush();
+}
+
+void JsonWriter::begin_array()
+{
+  before_value();
+  raw("[");
+  m_first.push_back(true);
+}
+
+void JsonWriter::end_array()
+{
+  assert(!m_first.empty() && !m_after_key);
+  m_first.pop_back();
+  raw("]");
+  maybe_flush();
+}
+
+void JsonWriter::key(std::string_view k)
+{
+  assert(!m_after_key);
+  value(k);
+  raw(":");
+  m_after_key = true;
+}
+
+void JsonWriter::value(std::string_view s)
+{
+  before_value();
+  raw("\"");
+  for (std::size_t i = 0; i < s.size();) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x80) {
+      std::size_t n = utf8_seq(s, i);
+      if (n == 0) {
+        raw("\xef\xbf\xbd"); // U+FFFD
+        ++i;
+      } else {
+        raw(s.substr(i, n));
+        i += n;
+      }
+      continue;
+    }
+    switch (c) {
+    case '"': raw("\\\""); break;
+    case '\\': raw("\\\\"); break;
+    case '\n': raw("\\n"); break;
+    case '\r': raw("\\r"); break;
+    case '\t': raw("\\t"); break;
+    case '\b': raw("\\b"); break;
+    case '\f': raw("\\f"); break;
+    default:
+      if (c < 0x20)
+        m_buf += fmt::format("\\u{:04x}", c);
+      else
+        m_buf += char(c);
+    }
+    ++i;
+  }
+  raw("\"");
+}
+
+void JsonWriter::value(bool b)
+{
+  before_value();
+  raw(b ? "true" : "false");
+}
+
+void JsonWriter::value(std::int64_t v)
+{
+  before_value();
+  fmt::format_to(std::back_inserter(m_buf), "{}", v);
+}
+
+void JsonWriter::value(std::uint64_t v)
+{
+  before_value();
+  fmt::format_to(std::back_inserter(m_buf), "{}", v);
+}
+
+void JsonWriter::value(double v)
+{
+  before_value();
+  if (!std::isfinite(v))
+    raw("null");
+  else
+    fmt::format_to(std::back_inserter(m_buf), "{}", v);
+}
+
+void JsonWriter::null()
+{
+  before_value();
+  raw("null");
+}
+
+void JsonWriter::name_field(std::string_view k, std::string_view raw_name)
+{
+  field(k, raw_name);
+  if (!valid_utf8(raw_name)) {
+    key(std::string(k) + "_hex");
+    std::string hex;
+    for (unsigned char c : raw_name)
+      hex += fmt::format("{:02x}", c);
+    value(hex);
+  }
+}
+
+void JsonWriter::end_line()
+{
+  raw("\n");
+  flush();
+}
+
+void JsonWriter::maybe_flush()
+{
+  if (m_out && m_buf.size() >= 1 << 16)
+    flush();
+}
+
+void JsonWriter::flush()
+{
+  if (!m_out || m_buf.empty())
+    return;
+  std::fwrite(m_buf.data(), 1, m_buf.size(), m_out);
+  m_buf.clear();
+}
+
+} // namespace fsc

@@ -1,0 +1,1 @@
+// fscache.cpp - placeholder translation unit until the layer's first module lands.

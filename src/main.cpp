@@ -1,0 +1,85 @@
+// main.cpp - the fsc command line: global options, subcommands, exit codes.
+#include "command.hpp"
+#include "fsc_config.hpp"
+
+#include <fsc/error.hpp>
+#include <fsc/log.hpp>
+
+#include <cstdio>
+#include <cstdlib>
+#include <unistd.h>
+#include <vector>
+
+namespace fsc::cmd {
+Command add_help(CLI::App& app);
+void print_cli_spec(CLI::App& app);
+}
+
+namespace {
+
+void add_globals(CLI::App& app, fsc::cmd::Globals& g)
+{
+  app.add_option("--dir", g.dir, "Cache directory (default: dir from "
+                 "/etc/cachefilesd.conf, else /var/cache/fscache)")
+      ->envname("FSC_DIR");
+  app.add_option("--json", g.json_arg,
+                 "JSON output: one document, or --json=lines for one object "
+                 "per line")
+      ->expected(0, 1)
+      ->default_str("")
+      ->check(CLI::IsMember({"", "lines", "document"}));
+  app.add_flag("-v,--verbose", g.verbose, "More output (repeat for debug)");
+  app.add_flag("-q,--quiet", g.quiet, "Only errors on stderr");
+}
+
+void finish_globals(CLI::App& app, fsc::cmd::Globals& g)
+{
+  if (app.get_option("--json")->count() > 0)
+    g.json = g.json_arg == "lines" ? fsc::cmd::JsonMode::lines
+                                   : fsc::cmd::JsonMode::document;
+  fsc::log::set_verbosity(g.quiet ? -1 : g.verbose);
+  g.color = isatty(STDOUT_FILENO) && !std::getenv("NO_COLOR");
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+  CLI::App app{"fsc - administer and investigate FS-Cache/CacheFiles caches",
+               "fsc"};
+  app.set_version_flag("-V,--version", "fsc " FSC_VERSION);
+  app.require_subcommand(1);
+  app.fallthrough();
+  fsc::cmd::Globals g;
+  add_globals(app, g);
+
+  std::vector<fsc::cmd::Command> cmds;
+  cmds.push_back(fsc::cmd::add_inspect(app, g));
+  cmds.push_back(fsc::cmd::add_demo(app, g));
+  cmds.push_back(fsc::cmd::add_help(app));
+
+  auto* spec = app.add_subcommand("__cli-spec", "")->group("");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : fsc::exit_code::usage;
+  }
+  if (spec->parsed()) {
+    fsc::cmd::print_cli_spec(app);
+    return 0;
+  }
+  finish_globals(app, g);
+  try {
+    for (auto& c : cmds)
+      if (c.app->parsed())
+        return c.run();
+  } catch (const fsc::Error& e) {
+    fsc::log::error("{}", e.what());
+    return fsc::exit_code::fatal;
+  } catch (const std::exception& e) {
+    fsc::log::error("internal error: {}", e.what());
+    return fsc::exit_code::fatal;
+  }
+  return fsc::exit_code::usage;
+}

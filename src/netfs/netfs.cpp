@@ -1,0 +1,1 @@
+// netfs.cpp - placeholder translation unit until the layer's first module lands.

@@ -1,0 +1,40 @@
+// command.hpp - what every subcommand file shares: global options and the
+// registration type. Only main.cpp and subcommands/ include CLI11.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+namespace fsc::cmd {
+
+/// Output shape chosen by --json / --json=lines.
+enum class JsonMode { off, document, lines };
+
+/// Options every subcommand sees (parsed before the subcommand runs).
+struct Globals {
+  std::string dir;          ///< --dir / FSC_DIR / positional CACHE
+  std::string json_arg;     ///< raw --json value
+  JsonMode json = JsonMode::off;
+  int verbose = 0;          ///< -v count
+  bool quiet = false;       ///< -q
+  bool color = false;       ///< stdout is a TTY and NO_COLOR unset
+};
+
+/// A registered subcommand and the function that runs it.
+struct Command {
+  CLI::App* app = nullptr;
+  std::function<int()> run;
+};
+
+/// The cache directory to use: the positional argument, else --dir/FSC_DIR,
+/// else `dir` from /etc/cachefilesd.conf, else /var/cache/fscache.
+std::string resolve_cache_dir(const std::string& positional, const Globals& g);
+
+Command add_inspect(CLI::App& app, Globals& g);
+Command add_demo(CLI::App& app, Globals& g);
+// New verbs: declare add_<verb> here, call it in main.cpp, list the file in
+// subcommands/meson.build, and document it in man/fsc-<verb>.8.scd.
+
+} // namespace fsc::cmd
