@@ -12,7 +12,7 @@
 
 namespace fsc::cmd {
 Command add_help(CLI::App& app);
-void print_cli_spec(CLI::App& app);
+void print_cli_spec(CLI::App& app, const std::string& format);
 }
 
 namespace {
@@ -55,10 +55,13 @@ int main(int argc, char** argv)
 
   std::vector<fsc::cmd::Command> cmds;
   cmds.push_back(fsc::cmd::add_inspect(app, g));
-  cmds.push_back(fsc::cmd::add_demo(app, g));
   cmds.push_back(fsc::cmd::add_help(app));
 
+  // Hidden: the CLI tree as JSON or completion scripts (completions/).
+  std::string spec_format = "json";
   auto* spec = app.add_subcommand("__cli-spec", "")->group("");
+  spec->add_option("format", spec_format)
+      ->check(CLI::IsMember({"json", "bash", "zsh", "fish"}));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -66,7 +69,7 @@ int main(int argc, char** argv)
     return rc == 0 ? 0 : fsc::exit_code::usage;
   }
   if (spec->parsed()) {
-    fsc::cmd::print_cli_spec(app);
+    fsc::cmd::print_cli_spec(app, spec_format);
     return 0;
   }
   finish_globals(app, g);

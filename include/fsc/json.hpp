@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace fsc {
@@ -36,8 +37,6 @@ public:
   void value(std::uint64_t v);
   void value(int v) { value(std::int64_t(v)); }
   void value(unsigned v) { value(std::uint64_t(v)); }
-  void value(long v) { value(std::int64_t(v)); }
-  void value(unsigned long v) { value(std::uint64_t(v)); }
   void value(long long v) { value(std::int64_t(v)); }
   void value(unsigned long long v) { value(std::uint64_t(v)); }
   void value(double v);
@@ -61,6 +60,9 @@ public:
 
   /// The text so far when writing to a string (out == nullptr).
   const std::string& text() const { return m_buf; }
+
+  /// Moves the buffered text out (for writers shared through a lock).
+  std::string take_text() { return std::exchange(m_buf, {}); }
 
 private:
   void before_value();

@@ -36,3 +36,19 @@ int remove_tree_at(int dirfd, const char* name, ReapStats& stats,
                    const std::function<bool()>& stop = {});
 
 } // namespace fsc::cachefiles
+
+namespace fsc::cachefiles {
+
+/// What the graveyard holds, counted without changing anything.
+struct GraveyardUsage {
+  std::uint64_t top_entries = 0; ///< entries directly in graveyard/
+  std::uint64_t files = 0;
+  std::uint64_t dirs = 0;
+  std::uint64_t bytes = 0; ///< allocated (st_blocks * 512)
+  bool readable = true;
+};
+
+/// Counts graveyard/ of the cache root root_fd (read-only, O_NOATIME).
+GraveyardUsage graveyard_usage(int root_fd);
+
+} // namespace fsc::cachefiles

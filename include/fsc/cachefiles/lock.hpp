@@ -15,7 +15,7 @@ public:
   /// Throws fsc::Error when the root cannot be opened.
   static std::optional<CacheLock> try_acquire(const std::string& root);
 
-  /// Waits up to timeout (forever when zero... use wait_forever()).
+  /// Waits up to timeout for the lock; a zero timeout waits forever.
   static std::optional<CacheLock> acquire_for(const std::string& root,
                                               std::chrono::seconds timeout);
 

@@ -77,6 +77,8 @@ struct ScanOptions {
   unsigned threads = 0;      ///< 0: one per online CPU (at most 8)
   bool ordered = false;      ///< one thread, depth-first, names sorted
   bool fanouts = false;      ///< also deliver fan-out entries
+  std::string only_path;     ///< when set: only entries on this path
+                             ///< ("cache/@4a/I03nfs"), for one-object looks
 };
 
 struct ScanStats {

@@ -1,0 +1,138 @@
+// test_inspect.cpp - `fsc inspect` end to end on real and constructed caches.
+#include <catch2/catch.hpp>
+
+#include "run.hpp"
+#include "tree.hpp"
+
+#include <nlohmann/json.hpp>
+
+using fsc::test::run_fsc;
+using fsc::test::TempDir;
+
+static std::string real_v1(const TempDir& t)
+{
+  return fsc::test::extract_fixture(
+      fsc::test::fixtures_dir() + "/real-5.10-smoke/cache.tar.xz", t.path());
+}
+
+static std::string real_v2(const TempDir& t)
+{
+  return fsc::test::extract_fixture(
+      fsc::test::fixtures_dir() + "/real-6.1-smoke/cache.tar.xz", t.path());
+}
+
+TEST_CASE("inspect summarises the real v1 cache", "[inspect][real]")
+{
+  TempDir t;
+  auto root = real_v1(t);
+  auto r = run_fsc({"inspect", root});
+  INFO(r.err);
+  CHECK(r.status == 0);
+  CHECK(r.out.find("format     v1") != std::string::npos);
+  CHECK(r.out.find("objects    13 (5 index, 0 volume, 8 data)") != std::string::npos);
+  CHECK(r.out.find("problems   0") != std::string::npos);
+}
+
+TEST_CASE("inspect --json is one document with the summary", "[inspect][json]")
+{
+  TempDir t;
+  auto root = real_v2(t);
+  auto r = run_fsc({"--json", "inspect", root});
+  REQUIRE(r.status == 0);
+  auto doc = nlohmann::json::parse(r.out);
+  CHECK(doc["schema"] == 1);
+  CHECK(doc["format"] == "v2");
+  CHECK(doc["volumes"] == 3);
+  CHECK(doc["data_objects"] == 8);
+  CHECK(doc["netfs"]["nfs"]["data_objects"] == 8);
+  CHECK(doc["problem_count"] == 0);
+}
+
+TEST_CASE("inspect --json=lines streams one object per line", "[inspect][json]")
+{
+  TempDir t;
+  auto root = real_v1(t);
+  auto r = run_fsc({"--json=lines", "inspect", root});
+  REQUIRE(r.status == 0);
+  int entries = 0, summaries = 0;
+  std::size_t pos = 0;
+  while (pos < r.out.size()) {
+    auto nl = r.out.find('\n', pos);
+    auto line = nlohmann::json::parse(r.out.substr(pos, nl - pos));
+    if (line["record"] == "entry")
+      ++entries;
+    else if (line["record"] == "summary")
+      ++summaries;
+    pos = nl + 1;
+  }
+  CHECK(entries == 13);
+  CHECK(summaries == 1);
+}
+
+TEST_CASE("inspect --check is clean on real caches", "[inspect][check][real]")
+{
+  TempDir t;
+  for (auto root : {real_v1(t)}) {
+    auto r = run_fsc({"inspect", "--check", root});
+    INFO(r.out << r.err);
+    CHECK(r.status == 0);
+    CHECK(r.out.find("0 problems") != std::string::npos);
+  }
+  TempDir t2;
+  auto r = run_fsc({"inspect", "--check", real_v2(t2)});
+  CHECK(r.status == 0);
+}
+
+TEST_CASE("inspect --check reports a bad name and exits 1", "[inspect][check]")
+{
+  TempDir t;
+  auto root = real_v1(t);
+  fsc::test::write_file(root + "/cache/@4a/I03nfs/@95/Qbogus", "");
+  auto r = run_fsc({"inspect", "--check", root});
+  CHECK(r.status == 1);
+  CHECK(r.out.find("bad-name") != std::string::npos);
+  CHECK(r.out.find("Qbogus") != std::string::npos);
+}
+
+TEST_CASE("inspect changes nothing: bytes, xattrs, atimes", "[inspect][readonly]")
+{
+  TempDir t;
+  auto root = real_v1(t);
+  auto before = fsc::test::snapshot(root);
+  for (auto args : std::vector<std::vector<std::string>>{
+           {"inspect", root},
+           {"inspect", "--check", root},
+           {"inspect", root, "--tree"},
+           {"--json=lines", "inspect", root},
+           {"inspect", root, "--object", "cache/@4a/I03nfs"}}) {
+    auto r = run_fsc(args);
+    CHECK(r.status == 0);
+  }
+  CHECK(fsc::test::snapshot(root) == before);
+}
+
+TEST_CASE("inspect on bad input: clear message, exit 2", "[inspect][errors]")
+{
+  TempDir t;
+  auto r = run_fsc({"inspect", t / "missing"});
+  CHECK(r.status == 2);
+  CHECK(r.err.find("missing") != std::string::npos);
+  r = run_fsc({"inspect", t.path()});
+  CHECK(r.status == 2);
+  CHECK(r.err.find("not a CacheFiles cache") != std::string::npos);
+  r = run_fsc({"inspect", "--bogus"});
+  CHECK(r.status == 64);
+}
+
+TEST_CASE("inspect --object decodes one data object", "[inspect]")
+{
+  TempDir t;
+  auto root = real_v1(t);
+  std::string obj = "cache/@4a/I03nfs/@95/Jg0M000000000080000Mv00g0";
+  auto r = run_fsc({"inspect", root, "--object", obj});
+  INFO(r.err);
+  CHECK(r.status == 0);
+  CHECK(r.out.find("030000000000000002000000 7f000001") == std::string::npos);
+  CHECK(r.out.find("0300 0000") == std::string::npos);
+  CHECK(r.out.find("03000000 00000000 02000000 7f000001") != std::string::npos);
+}
