@@ -53,10 +53,13 @@ std::vector<OptSpec> options_of(const CLI::App* app)
   for (const CLI::Option* o : app->get_options()) {
     if (o->get_lnames().empty() && o->get_snames().empty())
       continue; // positional
+    if (app->get_parent() && o == app->get_help_ptr())
+      continue; // every verb has --help; fsc(8) documents it once
     OptSpec s;
     s.longs = o->get_lnames();
     s.shorts = o->get_snames();
-    s.value = o->get_type_size_max() > 0 && o->get_expected_max() > 0;
+    // Only a required value makes the next word the option's argument.
+    s.value = o->get_type_size_max() > 0 && o->get_expected_min() > 0;
     s.choices = choices_of(o);
     s.help = o->get_description();
     out.push_back(std::move(s));
