@@ -5,7 +5,7 @@ _fsc()
   _init_completion || return
   local verbs='inspect help'
   local globals='--help -h --version -V --dir --json --verbose -v --quiet -q'
-  local valued=' --dir --depth --object --top --threads '
+  local valued=' --dir --depth --object --top --threads --config '
   local verb='' i
   for ((i = 1; i < cword; i++)); do
     case " $valued " in *" ${words[i-1]} "*) continue ;; esac
@@ -14,7 +14,7 @@ _fsc()
   case " $valued " in *" $prev "*) _filedir; return ;; esac
   case $verb in
     '') COMPREPLY=($(compgen -W "$verbs $globals" -- "$cur")) ;;
-    inspect) COMPREPLY=($(compgen -W '--tree --depth --object --check --top --threads --help -h --version -V --dir --json --verbose -v --quiet -q' -- "$cur"))
+    inspect) COMPREPLY=($(compgen -W '--tree --depth --object --check --top --threads --config --help -h --version -V --dir --json --verbose -v --quiet -q' -- "$cur"))
       [[ $cur == -* ]] || _filedir ;;
     help) COMPREPLY=($(compgen -W ' --help -h --version -V --dir --json --verbose -v --quiet -q' -- "$cur"))
       [[ $cur == -* ]] || _filedir ;;

@@ -14,3 +14,4 @@ complete -c fsc -n '__fish_seen_subcommand_from inspect' -l object -r -d 'Everyt
 complete -c fsc -n '__fish_seen_subcommand_from inspect' -l check -d 'Check the layout (fsck, read-only)'
 complete -c fsc -n '__fish_seen_subcommand_from inspect' -l top -r -d 'How many largest/oldest objects to list'
 complete -c fsc -n '__fish_seen_subcommand_from inspect' -l threads -r -d 'Scan threads (default: one per CPU, at most 8)'
+complete -c fsc -n '__fish_seen_subcommand_from inspect' -l config -r -d 'cachefilesd.conf whose limits the summary compares with'

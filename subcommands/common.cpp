@@ -1,28 +1,11 @@
 // common.cpp - helpers every verb shares: where the cache is.
 #include "command.hpp"
 
-#include <fstream>
-#include <sstream>
+#include <fsc/cachefiles/daemon_config.hpp>
+
+#include <sys/stat.h>
 
 namespace fsc::cmd {
-
-// The `dir` directive of cachefilesd.conf, as the daemon reads it: the
-// first word is the directive, the rest of the line (trimmed) the value.
-static std::string conf_dir(const std::string& path)
-{
-  std::ifstream f(path);
-  std::string line, dir;
-  while (std::getline(f, line)) {
-    std::istringstream in(line);
-    std::string word;
-    if (!(in >> word) || word[0] == '#' || word != "dir")
-      continue;
-    std::getline(in >> std::ws, dir);
-    while (!dir.empty() && (dir.back() == ' ' || dir.back() == '\t'))
-      dir.pop_back();
-  }
-  return dir;
-}
 
 std::string resolve_cache_dir(const std::string& positional, const Globals& g)
 {
@@ -30,8 +13,16 @@ std::string resolve_cache_dir(const std::string& positional, const Globals& g)
     return positional;
   if (!g.dir.empty())
     return g.dir;
-  std::string d = conf_dir("/etc/cachefilesd.conf");
-  return d.empty() ? "/var/cache/fscache" : d;
+  struct stat st;
+  if (stat(cachefiles::k_default_daemon_config, &st) == 0) {
+    cachefiles::ConfigReadOptions opt;
+    opt.check_dir = false;
+    auto conf = cachefiles::read_daemon_config(
+        cachefiles::k_default_daemon_config, opt);
+    if (!conf.dir.empty())
+      return conf.dir;
+  }
+  return "/var/cache/fscache";
 }
 
 } // namespace fsc::cmd

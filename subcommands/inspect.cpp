@@ -3,6 +3,7 @@
 
 #include <fsc/cachefiles/bound.hpp>
 #include <fsc/cachefiles/cache.hpp>
+#include <fsc/cachefiles/daemon_config.hpp>
 #include <fsc/cachefiles/graveyard.hpp>
 #include <fsc/cachefiles/object.hpp>
 #include <fsc/cachefiles/scan.hpp>
@@ -32,6 +33,7 @@ struct InspectOptions {
   bool check = false;
   std::size_t top = 10;
   unsigned threads = 0;
+  std::string config = k_default_daemon_config;
 };
 
 std::int64_t now_ns()
@@ -154,6 +156,9 @@ struct Report {
   Summary sum;
   GraveyardUsage grave;
   FsSpace space;
+  DaemonConfig conf;          ///< limits from cachefilesd.conf (or defaults)
+  Thresholds limits;
+  CullDecision decision;
   std::vector<Problem> problems; ///< top-level + entries (capped)
   std::uint64_t problem_count = 0;
 };
@@ -197,6 +202,13 @@ void print_summary_text(const Report& r, std::size_t top)
              human_size(r.space.blocks * r.space.bsize),
              pct(r.space.ffree, r.space.files), r.space.files,
              r.space.noatime ? " (mounted noatime: atimes never move)" : "");
+  const PercentLimits& b = r.conf.blocks;
+  const PercentLimits& f = r.conf.files;
+  fmt::print("limits     brun {}% bcull {}% bstop {}%, frun {}% fcull {}% "
+             "fstop {}% ({}): culling would be {}\n",
+             b.run, b.cull, b.stop, f.run, f.cull, f.stop,
+             r.conf.file.empty() ? "defaults" : r.conf.file,
+             cull_state_name(r.decision.state));
   fmt::print("atime age ");
   for (std::size_t i = 0; i < s.ages.size(); ++i)
     if (s.ages[i])
@@ -206,9 +218,9 @@ void print_summary_text(const Report& r, std::size_t top)
     if (v.empty())
       return;
     fmt::print("{} {}:\n", title, std::min(top, v.size()));
-    for (auto& b : v)
-      fmt::print("  {:>10}  {}  {}\n", human_size(b.size), iso_time_s(b.atime_ns / 1000000000),
-                 printable_name(b.path));
+    for (auto& o : v)
+      fmt::print("  {:>10}  {}  {}\n", human_size(o.size),
+                 iso_time_s(o.atime_ns / 1000000000), printable_name(o.path));
   };
   list("largest", s.largest);
   list("oldest", s.oldest);
@@ -282,6 +294,18 @@ void json_summary(JsonWriter& j, const Report& r)
   j.field("noatime", r.space.noatime);
   j.field("relatime", r.space.relatime);
   j.end_object();
+  j.key("limits");
+  j.begin_object();
+  j.field("config", r.conf.file);
+  j.field("unit", r.limits.unit);
+  for (auto [k, v] : {std::pair{"brun", r.limits.brun},
+                      {"bcull", r.limits.bcull}, {"bstop", r.limits.bstop},
+                      {"frun", r.limits.frun}, {"fcull", r.limits.fcull},
+                      {"fstop", r.limits.fstop}, {"bavail", r.limits.bavail},
+                      {"ffree", r.limits.ffree}})
+    j.field(k, v);
+  j.field("culling", cull_state_name(r.decision.state));
+  j.end_object();
   j.key("atime_ages");
   j.begin_object();
   for (std::size_t i = 0; i < s.ages.size(); ++i)
@@ -299,12 +323,42 @@ void json_summary(JsonWriter& j, const Report& r)
   j.field("problem_count", r.problem_count);
 }
 
+// The limits of cachefilesd.conf when it exists; defaults otherwise. A
+// broken file is reported, and its refused lines keep their defaults.
+DaemonConfig load_config(const std::string& path)
+{
+  struct stat st;
+  if (path == k_default_daemon_config && stat(path.c_str(), &st) != 0)
+    return DaemonConfig{};
+  ConfigReadOptions o;
+  o.check_dir = false;
+  DaemonConfig c = read_daemon_config(path, o);
+  for (auto& e : c.errors)
+    log::warning("{}", e.text());
+  return c;
+}
+
 // Scans once for the summary (and streams entries for --json=lines).
 Report build_report(const Cache& cache, const InspectOptions& opt,
                     const Globals& g, bool read_xattrs)
 {
-  Report r{cache, detect_binding(cache.root()), Summary(now_ns(), opt.top),
-           graveyard_usage(cache.root_fd()), fs_space(cache.root_fd()), {}, 0};
+  Report r{cache,
+           detect_binding(cache.root()),
+           Summary(now_ns(), opt.top),
+           graveyard_usage(cache.root_fd()),
+           fs_space(cache.root_fd()),
+           load_config(opt.config),
+           {},
+           {},
+           {},
+           0};
+  FsStats fs;
+  if (fs_stats(cache.root_fd(), fs) == 0) {
+    r.limits = compute_thresholds(r.conf.blocks, r.conf.files, fs,
+                                  cache.format() == Format::v2 ? KernelGen::v2
+                                                               : KernelGen::v1);
+    r.decision = evaluate(r.limits);
+  }
   for (auto& p : cache.top_problems())
     r.problems.push_back(p);
   if (r.grave.top_entries)
@@ -618,6 +672,9 @@ Command add_inspect(CLI::App& app, Globals& g)
       ->capture_default_str();
   sub->add_option("--threads", opt->threads,
                   "Scan threads (default: one per CPU, at most 8)");
+  sub->add_option("--config", opt->config,
+                  "cachefilesd.conf whose limits the summary compares with")
+      ->capture_default_str();
   auto* tree = sub->get_option("--tree");
   return {sub, [opt, tree, &g] {
             opt->tree = tree->count() > 0;
