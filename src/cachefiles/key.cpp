@@ -187,6 +187,9 @@ tl::expected<NameV2, std::string> decode_base64_v2(std::string_view name,
       return tl::unexpected(std::string("non-zero bytes in the padding"));
     r.key.pop_back();
   }
+  if (cook_v2(r.key) != name)
+    return tl::unexpected(std::string(
+        "base64 name the cooker would not produce for its key"));
   return r;
 }
 

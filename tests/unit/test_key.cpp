@@ -194,3 +194,11 @@ TEST_CASE("v2: malformed names say why", "[key][v2]")
   CHECK_FALSE(decode_name_v2("S0a"));        // leading zero
   CHECK_FALSE(decode_name_v2("SAB"));        // upper case
 }
+
+TEST_CASE("v2: a base64 name the cooker would not write is refused", "[key][v2]")
+{
+  // Found by fuzz_names: "M110" decodes, but its 3 bytes cook to another name.
+  auto d = decode_name_v2("E0M110");
+  REQUIRE_FALSE(d);
+  CHECK(d.error().find("would not produce") != std::string::npos);
+}
