@@ -31,7 +31,7 @@ struct InspectOptions {
   int depth = -1;
   std::string object;
   bool check = false;
-  std::size_t top = 10;
+  std::size_t top = 5;
   unsigned threads = 0;
   std::string config = k_default_daemon_config;
 };

@@ -49,6 +49,18 @@ void Writer::make_file(const std::string& rel, const DataSpec& d)
     throw_sys("cannot write", p, err);
 }
 
+void Writer::add_dir(const std::string& rel, unsigned mode)
+{
+  make_dir(rel, mode);
+}
+
+void Writer::add_file(const std::string& rel, const std::string& bytes)
+{
+  DataSpec d;
+  d.bytes = bytes;
+  make_file(rel, d);
+}
+
 void Writer::set_xattr(const std::string& rel, ByteView value)
 {
   std::string p = m_root + "/" + rel;

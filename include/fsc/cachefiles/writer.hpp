@@ -44,6 +44,10 @@ public:
   std::string add_v2(const std::string& volume, ByteView key,
                      const XattrV2& xattr, const DataSpec& data = {});
 
+  /// A plain directory or file that is not an object (strays, graveyard).
+  void add_dir(const std::string& rel, unsigned mode);
+  void add_file(const std::string& rel, const std::string& bytes);
+
   /// Sets atime/mtime of a path (ns; -1 leaves one as it is).
   void set_times(const std::string& rel, std::int64_t atime_ns,
                  std::int64_t mtime_ns);

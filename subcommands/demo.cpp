@@ -1,0 +1,274 @@
+// demo.cpp - `fsc demo`: writes a small, realistic cache (NFS and AFS
+// objects, a few anomalies) so that every verb can be tried without a kernel.
+#include "command.hpp"
+
+#include <fsc/cachefiles/cache.hpp>
+#include <fsc/cachefiles/graveyard.hpp>
+#include <fsc/cachefiles/key.hpp>
+#include <fsc/cachefiles/writer.hpp>
+#include <fsc/error.hpp>
+#include <fsc/log.hpp>
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <chrono>
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+namespace fsc::cmd {
+namespace {
+
+using namespace fsc::cachefiles;
+
+struct DemoOptions {
+  std::string dir = "fsc-demo";
+  std::string format = "v1";
+  std::int64_t now = 0; ///< epoch seconds; 0: the current time
+};
+
+constexpr std::int64_t k_s = 1000000000;
+constexpr std::int64_t k_day = 86400;
+
+// The netfs byte layouts below follow the kernel's structs (v1-netfs.md):
+// they are what 4.19 NFS and AFS hand to fscache_acquire_cookie().
+Bytes nfs_server_key(std::uint16_t vers, std::uint32_t minor,
+                     std::uint16_t port, std::uint32_t ipv4)
+{
+  Bytes k;
+  store_le(k, vers, 2);
+  store_le(k, 0, 2); // padding of the inner header
+  store_le(k, minor, 4);
+  store_le(k, 2, 2); // AF_INET
+  store_be(k, port, 2);
+  store_be(k, ipv4, 4);
+  return k;
+}
+
+Bytes nfs_super_key(std::uint64_t fsid_major)
+{
+  Bytes k;
+  store_le(k, 0, 8);          // s_flags
+  store_le(k, fsid_major, 8); // fsid.major
+  store_le(k, 0, 8);          // fsid.minor
+  store_le(k, 0x3002c0, 4);   // nfs_server flags
+  for (std::uint32_t v : {0x80000u, 0x80000u, 3000u, 60000u, 30000u, 60000u})
+    store_le(k, v, 4); // rsize wsize acregmin acregmax acdirmin acdirmax
+  store_le(k, 0, 4);   // padding
+  store_le(k, 1, 4);   // AUTH_UNIX
+  k.push_back(1);      // uniq_len: no fsc= gives one NUL byte
+  k.push_back(0);
+  k.resize(65, 0);
+  return k;
+}
+
+Bytes knfsd_handle(std::uint32_t ino, std::uint32_t gen)
+{
+  Bytes k{1, 0, 6, 1}; // version 1, auth 0, FSID_UUID16, FILEID_INO32_GEN
+  for (int i = 0; i < 16; ++i)
+    k.push_back(std::uint8_t(0x10 + i * 0x11));
+  store_le(k, ino, 4);
+  store_le(k, gen, 4);
+  return k;
+}
+
+Bytes nfs_aux(std::int64_t mtime_ns, std::int64_t ctime_ns, std::uint64_t change)
+{
+  Bytes a;
+  for (std::int64_t t : {mtime_ns, ctime_ns}) {
+    store_le(a, std::uint64_t(t / k_s), 8);
+    store_le(a, std::uint64_t(t % k_s), 8);
+  }
+  store_le(a, change, 8);
+  return a;
+}
+
+Bytes le_bytes(std::uint64_t v, std::size_t n)
+{
+  Bytes b;
+  store_le(b, v, n);
+  return b;
+}
+
+struct DemoFile {
+  std::uint32_t ino;
+  std::uint64_t size;   ///< object size
+  std::uint64_t cached; ///< bytes present from offset 0 (rest is a hole)
+  int age_days;         ///< atime age
+};
+
+const DemoFile k_nfs_files[] = {
+    {12, 4096, 4096, 0},          {13, 1 << 20, 1 << 20, 2},
+    {14, 8 << 20, 256 << 10, 9},  {15, 300, 300, 31},
+    {16, 64 << 10, 0, 60},        {17, 2 << 20, 2 << 20, 88},
+};
+
+std::string content(std::uint64_t n, char seed)
+{
+  std::string s(std::size_t(n), '\0');
+  for (std::size_t i = 0; i < s.size(); ++i)
+    s[i] = char(seed + i % 23);
+  return s;
+}
+
+void write_v1(Writer& w, std::int64_t now_ns)
+{
+  auto nfs = w.add_v1("cache", as_bytes("nfs"), k_type_index, le_bytes(0, 4));
+  auto srv = w.add_v1(nfs, nfs_server_key(4, 2, 2049, 0xc0a80102), k_type_index, {});
+  auto sb = w.add_v1(srv, nfs_super_key(0x1234), k_type_index, {});
+  for (auto& f : k_nfs_files) {
+    std::int64_t t = now_ns - std::int64_t(f.age_days) * k_day * k_s - 3600 * k_s;
+    DataSpec d{content(f.cached, char('a' + f.ino % 7)), 0, f.size,
+               now_ns - std::int64_t(f.age_days) * k_day * k_s, t};
+    std::uint64_t change = (std::uint64_t(t / k_s) << 30) + std::uint64_t(t % k_s) + 2;
+    w.add_v1(sb, knfsd_handle(f.ino, 0x1f2a4e00 + f.ino), k_type_data,
+             nfs_aux(t, t, change), d);
+  }
+  // An NFSv3 mount of another server (port 0: NFSv3 mounts store none).
+  auto srv3 = w.add_v1(nfs, nfs_server_key(3, 0, 0, 0xc0a80103), k_type_index, {});
+  auto sb3 = w.add_v1(srv3, nfs_super_key(0x99), k_type_index, {});
+  std::int64_t t3 = now_ns - 5 * k_day * k_s;
+  w.add_v1(sb3, knfsd_handle(40, 7), k_type_data, nfs_aux(t3, t3, 0),
+           {content(8192, 'x'), 0, 8192, t3, t3});
+
+  // AFS: cell, volume, three vnodes (aux = data_version).
+  auto afs = w.add_v1("cache", as_bytes("afs"), k_type_index, le_bytes(2, 4));
+  auto cell = w.add_v1(afs, as_bytes("example.com"), k_type_index, {});
+  auto vol = w.add_v1(cell, le_bytes(0x20000001, 4), k_type_index, {});
+  for (std::uint32_t v : {42u, 43u, 44u}) {
+    Bytes key = le_bytes(v, 4);
+    Bytes uniq = le_bytes(7, 4);
+    key.insert(key.end(), uniq.begin(), uniq.end());
+    key.resize(16, 0);
+    std::int64_t at = now_ns - std::int64_t(v - 40) * 12 * k_day * k_s;
+    w.add_v1(vol, key, k_type_data, le_bytes(v - 37, 8),
+             {content(12000, 'k'), 0, 12000, at, at});
+  }
+
+  // Anomalies a checker must find:
+  // 1. a data object whose xattr is gone (an interrupted cull),
+  auto orphan = w.add_v1(sb, knfsd_handle(99, 1), k_type_data, nfs_aux(t3, t3, 0),
+                         {content(100, 'o'), 0, 100, t3, t3});
+  if (removexattr((w.root() + "/" + orphan).c_str(), k_xattr_name) != 0)
+    throw_sys("cannot remove xattr of", orphan, errno);
+  // 2. an object in the wrong fan-out directory (the kernel never finds it),
+  auto misplaced = w.add_v1(sb3, knfsd_handle(41, 7), k_type_data,
+                            nfs_aux(t3, t3, 0), {content(10, 'm'), 0, 10, t3, t3});
+  std::string from = w.root() + "/" + misplaced;
+  std::string fan = sb3 + "/@00";
+  mkdir((w.root() + "/" + fan).c_str(), 0);
+  std::string to = w.root() + "/" + fan + misplaced.substr(misplaced.rfind('/'));
+  if (from != to && rename(from.c_str(), to.c_str()) != 0)
+    throw_sys("cannot move", from, errno);
+  // 3. a stray file left in cache/ by hand,
+  w.add_file("cache/notes.txt", "left here by an admin\n");
+  // 4. a superblock index buried by the kernel, not yet reaped.
+  std::string buried =
+      "graveyard/" + graveyard_name(std::uint32_t(now_ns / k_s - 600), 1);
+  w.add_dir(buried, 0);
+  w.add_v1(buried, knfsd_handle(77, 3), k_type_data, nfs_aux(t3, t3, 0),
+           {content(4096, 'g'), 0, 4096, t3, t3});
+}
+
+void write_v2(Writer& w, std::int64_t now_ns)
+{
+  // 6.1 NFS volume keys print the port and address in network order read
+  // as a host integer (2049 → 108 and 192.168.1.2 → 201a8c0 on x86).
+  auto vol = w.add_volume(
+      "nfs,4.2,2,108,201a8c0,1234,,,,80000,80000,bb8,ea60,7530,ea60,1", {});
+  for (auto& f : k_nfs_files) {
+    std::int64_t t = now_ns - std::int64_t(f.age_days) * k_day * k_s - 3600 * k_s;
+    XattrV2 x;
+    x.object_size = f.size;
+    x.aux = nfs_aux(t, t, (std::uint64_t(t / k_s) << 30) + 2);
+    // 6.1 pre-sizes files to the next 4 KiB and writes content 0 (facts 2, 9).
+    DataSpec d{content(f.cached, char('a' + f.ino % 7)), 0,
+               (f.size + 4095) / 4096 * 4096,
+               now_ns - std::int64_t(f.age_days) * k_day * k_s, t};
+    w.add_v2(vol, knfsd_handle(f.ino, 0x1f2a4e00 + f.ino), x, d);
+  }
+  auto afs = w.add_volume("afs,example.com,20000001", {});
+  for (std::uint32_t v : {42u, 43u}) {
+    Bytes key;
+    store_be(key, v, 4);
+    store_be(key, 7, 4);
+    key.resize(16, 0);
+    XattrV2 x;
+    x.object_size = 12000;
+    x.content = 1;
+    store_be(x.aux, v - 37, 8);
+    std::int64_t at = now_ns - std::int64_t(v - 40) * 12 * k_day * k_s;
+    w.add_v2(afs, key, x, {content(12000, 'k'), 0, 12288, at, at});
+  }
+  // Anomalies: a stale object without xattr, and a stray in cache/.
+  XattrV2 x;
+  x.object_size = 10;
+  auto stale = w.add_v2(vol, knfsd_handle(99, 1), x, {content(10, 's'), 0, 4096,
+                                                    now_ns, now_ns});
+  if (removexattr((w.root() + "/" + stale).c_str(), k_xattr_name) != 0)
+    throw_sys("cannot remove xattr of", stale, errno);
+  w.add_file("cache/notes.txt", "left here by an admin\n");
+}
+
+// Looks without moving the directory's atime: refusing must change nothing.
+bool empty_or_missing(const std::string& dir)
+{
+  int fd = open_dir_noatime(AT_FDCWD, dir.c_str());
+  if (fd < 0)
+    return errno == ENOENT;
+  DIR* d = fdopendir(fd);
+  if (!d) {
+    close(fd);
+    return false;
+  }
+  bool empty = true;
+  while (auto* e = readdir(d))
+    if (std::string(e->d_name) != "." && std::string(e->d_name) != "..")
+      empty = false;
+  closedir(d);
+  return empty;
+}
+
+int run_demo(const DemoOptions& opt, const Globals& g)
+{
+  if (!empty_or_missing(opt.dir))
+    throw Error("'" + opt.dir + "' exists and is not empty: fsc demo writes "
+                "only into a new or empty directory");
+  std::int64_t now =
+      opt.now ? opt.now
+              : std::chrono::duration_cast<std::chrono::seconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count();
+  Writer w(opt.dir, opt.format == "v1");
+  if (opt.format == "v1")
+    write_v1(w, now * k_s);
+  else
+    write_v2(w, now * k_s);
+  if (!g.quiet)
+    fmt::print(stderr, "fsc: wrote a {} demo cache to '{}'; try: fsc inspect "
+                       "{} --tree\n", opt.format, opt.dir, opt.dir);
+  return exit_code::ok;
+}
+
+} // namespace
+
+Command add_demo(CLI::App& app, Globals& g)
+{
+  auto opt = std::make_shared<DemoOptions>();
+  auto* sub = app.add_subcommand(
+      "demo", "Write a small realistic cache (NFS, AFS, a few anomalies)");
+  sub->add_option("dir", opt->dir, "Directory to create (new or empty)")
+      ->capture_default_str();
+  sub->add_option("--format", opt->format,
+                  "On-disk format: v1 (before 5.17) or v2 (5.17+)")
+      ->check(CLI::IsMember({"v1", "v2"}))
+      ->capture_default_str();
+  sub->add_option("--now", opt->now,
+                  "Epoch seconds that atimes are relative to (default: now)");
+  return {sub, [opt, &g] { return run_demo(*opt, g); }};
+}
+
+} // namespace fsc::cmd
