@@ -55,6 +55,7 @@ int main(int argc, char** argv)
 
   std::vector<fsc::cmd::Command> cmds;
   cmds.push_back(fsc::cmd::add_inspect(app, g));
+  cmds.push_back(fsc::cmd::add_cull(app, g));
   cmds.push_back(fsc::cmd::add_demo(app, g));
   cmds.push_back(fsc::cmd::add_help(app));
 

@@ -1,0 +1,669 @@
+// cull.cpp - bounded-table LRU planning and crash-safe removal.
+#include <fsc/cachefiles/cull.hpp>
+
+#include <fsc/log.hpp>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <dirent.h>
+#include <chrono>
+#include <fcntl.h>
+#include <mutex>
+#include <set>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <unordered_map>
+
+namespace fsc::cachefiles {
+namespace {
+
+std::int64_t clock_ns()
+{
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::int64_t floor_s(std::int64_t ns)
+{
+  return ns >= 0 ? ns / 1000000000 : -((-ns + 999999999) / 1000000000);
+}
+
+struct Cand {
+  std::int64_t key_s = 0; ///< clock in whole seconds (cachefilesd's unit)
+  CullVictim v;
+};
+
+bool before(const Cand& a, const Cand& b)
+{
+  return cull_before(a.key_s, a.v.path, b.key_s, b.v.path);
+}
+
+/// The K candidates culled first, among those after a boundary.
+class Table {
+public:
+  Table(std::size_t k, const Cand* after) : m_k(k), m_after(after) {}
+
+  /// False when a candidate of this age can never get in (no lock).
+  bool wants(std::int64_t key_s) const
+  {
+    return key_s <= m_worst_s.load(std::memory_order_relaxed) &&
+           (!m_after || key_s >= m_after->key_s);
+  }
+
+  /// Thread-safe offer.
+  void offer(Cand&& c)
+  {
+    if (m_after && !before(*m_after, c))
+      return;
+    // Cheap pre-check without the lock: strictly younger than the youngest
+    // of a full table can never get in.
+    if (c.key_s > m_worst_s.load(std::memory_order_relaxed))
+      return;
+    std::lock_guard lock(m_mutex);
+    ++m_offered;
+    if (m_heap.size() < m_k) {
+      m_heap.push_back(std::move(c));
+      std::push_heap(m_heap.begin(), m_heap.end(), before);
+    } else if (before(c, m_heap.front())) {
+      std::pop_heap(m_heap.begin(), m_heap.end(), before);
+      m_heap.back() = std::move(c);
+      std::push_heap(m_heap.begin(), m_heap.end(), before);
+    } else {
+      return;
+    }
+    if (m_heap.size() == m_k)
+      m_worst_s.store(m_heap.front().key_s, std::memory_order_relaxed);
+  }
+
+  /// The candidates, oldest first; `overflowed` when more were offered
+  /// than the table holds (another pass may find more).
+  std::vector<Cand> take(bool& overflowed)
+  {
+    overflowed = m_offered > m_heap.size();
+    std::sort_heap(m_heap.begin(), m_heap.end(), before);
+    return std::move(m_heap);
+  }
+
+private:
+  std::size_t m_k;
+  const Cand* m_after;
+  std::mutex m_mutex;
+  std::vector<Cand> m_heap; // max-heap on "culled later"
+  std::uint64_t m_offered = 0;
+  std::atomic<std::int64_t> m_worst_s{INT64_MAX};
+};
+
+
+/// What a directory is, by cachefilesd's rules (first letter of the name).
+enum class DirRole { cache, index, fanout };
+
+/// The stat-only walk that feeds the table. Recognition is cachefilesd's:
+/// in cache/ and index directories only `@`/`+` fan-outs (and, under cache/,
+/// v2 `I` volumes) are entered; in fan-outs `I`/`J` directories are indices
+/// and `D`/`E`/`S`/`T` regular files are objects. Anything else is left
+/// alone (cachefilesd would delete it; fsc never touches it). Symlinks are
+/// never followed and other file systems never entered.
+struct Walk {
+  dev_t dev;
+  CullClock by;
+  bool count;
+  Table& table;
+  std::uint64_t entries = 0, objects = 0, allocated = 0, apparent = 0;
+
+  void dir(int fd, const std::string& path, DirRole role)
+  {
+    alignas(8) static thread_local char buf[1 << 16];
+    struct Child {
+      std::string name;
+      DirRole role;
+    };
+    std::vector<Child> subdirs;
+    for (;;) {
+      long n = syscall(SYS_getdents64, fd, buf, sizeof buf);
+      if (n <= 0)
+        break;
+      for (long off = 0; off < n;) {
+        struct D {
+          std::uint64_t ino;
+          std::int64_t off;
+          unsigned short reclen;
+          unsigned char type;
+          char name[1];
+        };
+        auto* d = reinterpret_cast<D*>(buf + off);
+        off += d->reclen;
+        const char* nm = d->name;
+        if (nm[0] == '.' && (nm[1] == 0 || (nm[1] == '.' && nm[2] == 0)))
+          continue;
+        ++entries;
+        const char c = nm[0];
+        const bool fan = c == '@' || c == '+';
+        if (role != DirRole::fanout) {
+          if (fan || (role == DirRole::cache && c == 'I'))
+            if (d->type == DT_DIR || d->type == DT_UNKNOWN)
+              subdirs.push_back({nm, fan ? DirRole::fanout : DirRole::index});
+          continue;
+        }
+        if (c == 'I' || c == 'J' || fan) {
+          if (d->type == DT_DIR || d->type == DT_UNKNOWN)
+            subdirs.push_back({nm, fan ? DirRole::fanout : DirRole::index});
+          continue;
+        }
+        if (c != 'D' && c != 'E' && c != 'S' && c != 'T')
+          continue;
+        if (d->type != DT_REG && d->type != DT_UNKNOWN)
+          continue;
+        object(fd, path, nm);
+      }
+    }
+    for (auto& s : subdirs) {
+      int sub = openat(fd, s.name.c_str(),
+                       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC |
+                           O_NOATIME);
+      if (sub < 0 && errno == EPERM)
+        sub = openat(fd, s.name.c_str(),
+                     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (sub < 0)
+        continue; // not a directory (any more), a symlink, unreadable
+      struct stat st;
+      if (fstat(sub, &st) == 0 && st.st_dev == dev)
+        dir(sub, path + "/" + s.name, s.role);
+      close(sub);
+    }
+  }
+
+  void object(int fd, const std::string& path, const char* name)
+  {
+    struct statx sx;
+    if (statx(fd, name, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT,
+              STATX_TYPE | STATX_INO | STATX_SIZE | STATX_BLOCKS |
+                  STATX_ATIME | STATX_MTIME,
+              &sx) != 0)
+      return;
+    if (!S_ISREG(sx.stx_mode))
+      return;
+    auto ns = [](const statx_timestamp& t) {
+      return std::int64_t(t.tv_sec) * 1000000000 + t.tv_nsec;
+    };
+    if (count) {
+      ++objects;
+      allocated += sx.stx_blocks * 512;
+      apparent += sx.stx_size;
+    }
+    Cand c;
+    c.v.atime_ns = ns(sx.stx_atime);
+    c.v.mtime_ns = ns(sx.stx_mtime);
+    c.key_s = floor_s(by == CullClock::atime ? c.v.atime_ns : c.v.mtime_ns);
+    if (!table.wants(c.key_s))
+      return;
+    c.v.path = path + "/" + name;
+    c.v.kind = EntryKind::data;
+    c.v.size = sx.stx_size;
+    c.v.blocks = sx.stx_blocks;
+    c.v.ino = sx.stx_ino;
+    table.offer(std::move(c));
+  }
+};
+
+std::string parent_of(const std::string& p)
+{
+  auto s = p.rfind('/');
+  return s == std::string::npos ? std::string() : p.substr(0, s);
+}
+
+std::string base_of(const std::string& p)
+{
+  auto s = p.rfind('/');
+  return s == std::string::npos ? p : p.substr(s + 1);
+}
+
+std::size_t depth_of(const std::string& p)
+{
+  return std::size_t(std::count(p.begin(), p.end(), '/'));
+}
+
+/// Directory fds opened component by component from cache/, never
+/// following a link and never leaving the cache's device.
+class DirCache {
+public:
+  DirCache(int cache_fd, dev_t dev) : m_cache_fd(cache_fd), m_dev(dev) {}
+  ~DirCache() { clear(); }
+  DirCache(const DirCache&) = delete;
+  DirCache& operator=(const DirCache&) = delete;
+
+  /// fd of path ("cache/@4a/I03nfs/..."), or -1 with errno.
+  int get(const std::string& path)
+  {
+    if (path == "cache")
+      return m_cache_fd;
+    if (auto it = m_fds.find(path); it != m_fds.end())
+      return it->second;
+    const std::string parent = parent_of(path);
+    if (parent.empty()) {
+      errno = EINVAL;
+      return -1;
+    }
+    int pfd = get(parent);
+    if (pfd < 0)
+      return -1;
+    const std::string name = base_of(path);
+    int fd = openat(pfd, name.c_str(),
+                    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC |
+                        O_NOATIME);
+    if (fd < 0 && errno == EPERM)
+      fd = openat(pfd, name.c_str(),
+                  O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+      return -1;
+    struct stat st;
+    if (fstat(fd, &st) != 0 || st.st_dev != m_dev) {
+      close(fd);
+      errno = EXDEV;
+      return -1;
+    }
+    if (m_fds.size() >= 512)
+      clear(); // pfd may be closed now: nothing uses it after this point
+    m_fds.emplace(path, fd);
+    return fd;
+  }
+
+  void clear()
+  {
+    for (auto& [p, fd] : m_fds)
+      close(fd);
+    m_fds.clear();
+  }
+
+private:
+  int m_cache_fd;
+  dev_t m_dev;
+  std::unordered_map<std::string, int> m_fds;
+};
+
+bool dir_is_empty(int fd)
+{
+  alignas(8) char buf[4096];
+  int dup_fd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dup_fd < 0)
+    return false;
+  bool empty = true;
+  for (;;) {
+    long n = syscall(SYS_getdents64, dup_fd, buf, sizeof buf);
+    if (n <= 0) {
+      if (n < 0)
+        empty = false;
+      break;
+    }
+    for (long off = 0; off < n;) {
+      struct D {
+        std::uint64_t ino;
+        std::int64_t off;
+        unsigned short reclen;
+        unsigned char type;
+        char name[1];
+      };
+      auto* d = reinterpret_cast<D*>(buf + off);
+      off += d->reclen;
+      if (!(d->name[0] == '.' &&
+            (d->name[1] == 0 || (d->name[1] == '.' && d->name[2] == 0))))
+        empty = false;
+    }
+    if (!empty)
+      break;
+  }
+  close(dup_fd);
+  return empty;
+}
+
+class Culler {
+public:
+  Culler(const Cache& c, const CullOptions& o) : m_cache(c), m_opt(o) {}
+  CullReport run();
+
+private:
+  void compute_needs(const FsStats& fs, bool have_fs);
+  bool wanted(const Cand& c) const;
+  bool apply(const Cand& c, DirCache& dirs);
+  void remove_emptied(const std::set<std::string>& parents);
+  void problem(const std::string& path, const char* kind, std::string msg)
+  {
+    m_r.problems.push_back({kind, path, std::move(msg)});
+  }
+  const char* should_stop() const { return m_opt.stop ? m_opt.stop() : nullptr; }
+
+  const Cache& m_cache;
+  const CullOptions& m_opt;
+  CullReport m_r;
+  int m_grave = -1;
+  std::uint32_t m_counter = 0;
+};
+
+bool Culler::wanted(const Cand& c) const
+{
+  if (m_r.cutoff_s && c.key_s < *m_r.cutoff_s)
+    return true;
+  return m_r.removed < m_r.need_objects ||
+         m_r.removed_allocated < m_r.need_allocated ||
+         m_r.removed_apparent < m_r.need_apparent ||
+         m_r.removed < m_r.need_files;
+}
+
+void Culler::compute_needs(const FsStats& fs, bool have_fs)
+{
+  const CullGoal& g = m_opt.goal;
+  // Space a dry run would get back from the graveyard anyway.
+  const std::uint64_t pending = m_r.leftovers_seen.bytes;
+  if (g.max_objects && m_r.objects > *g.max_objects)
+    m_r.need_objects = m_r.objects - *g.max_objects;
+  if (g.max_size) {
+    std::uint64_t total = g.apparent ? m_r.apparent : m_r.allocated;
+    std::uint64_t need = total > *g.max_size ? total - *g.max_size : 0;
+    (g.apparent ? m_r.need_apparent : m_r.need_allocated) = need;
+  }
+  if (g.min_free_pct && have_fs) {
+    // bavail of the whole file system against a share of its size.
+    // In bytes; fs sizes fit in 64 bits (2^64 B = 16 EiB).
+    const std::uint64_t target = fs.blocks / 100 * fs.bsize * *g.min_free_pct +
+                                 fs.blocks % 100 * fs.bsize * *g.min_free_pct /
+                                     100;
+    const std::uint64_t avail = fs.bavail * fs.bsize + pending;
+    if (avail < target)
+      m_r.need_allocated = std::max(m_r.need_allocated, target - avail);
+  }
+  if (g.thresholds && have_fs) {
+    FsStats now = fs;
+    if (fs.bsize)
+      now.bavail += pending / fs.bsize;
+    m_r.thresholds_used = true;
+    m_r.limits = compute_thresholds(g.blocks, g.files, now,
+                                    kernel_gen_for(m_cache.format()),
+                                    m_opt.page_size);
+    m_r.before = evaluate(m_r.limits);
+    if (m_r.before.culling()) {
+      m_r.need_allocated = std::max(m_r.need_allocated,
+                                    m_r.before.blocks_to_run * m_r.limits.unit);
+      m_r.need_files = m_r.before.files_to_run;
+    }
+  }
+  if (g.older_than_s) {
+    std::int64_t now = m_opt.now_ns ? m_opt.now_ns : clock_ns();
+    m_r.cutoff_s = floor_s(now) - *g.older_than_s;
+  }
+}
+
+bool Culler::apply(const Cand& c, DirCache& dirs)
+{
+  const std::string parent = parent_of(c.v.path);
+  const std::string name = base_of(c.v.path);
+  CullAction act = CullAction::removed;
+  int dfd = dirs.get(parent);
+  if (dfd < 0) {
+    if (errno == ENOENT) {
+      act = CullAction::skipped_gone;
+    } else {
+      problem(c.v.path, "unsafe-path",
+              fmt::format("cannot open its directory safely: {}",
+                          errno_text(errno)));
+      act = CullAction::failed;
+    }
+  } else {
+    Stat st;
+    int rc = stat_at(dfd, name.c_str(), st);
+    const std::int64_t clock =
+        m_opt.by == CullClock::atime ? st.atime_ns : st.mtime_ns;
+    const std::int64_t was =
+        m_opt.by == CullClock::atime ? c.v.atime_ns : c.v.mtime_ns;
+    if (rc > 0 && rc != ENOENT) {
+      problem(c.v.path, "unreadable", "cannot stat: " + errno_text(rc));
+      act = CullAction::failed;
+    } else if (rc != 0 || !S_ISREG(st.mode) || st.ino != c.v.ino) {
+      act = CullAction::skipped_gone;
+    } else if (clock != was) {
+      act = CullAction::skipped_used;
+    } else if (!m_opt.dry_run) {
+      std::string grave_name;
+      if (int err = bury_at(dfd, name.c_str(), m_grave, m_counter,
+                            &grave_name)) {
+        if (err == ENOENT) {
+          act = CullAction::skipped_gone;
+        } else {
+          problem(c.v.path, "rename-failed",
+                  "cannot move into graveyard/: " + errno_text(err));
+          act = CullAction::failed;
+        }
+      } else {
+        ReapStats rs;
+        if (int rerr = remove_tree_at(m_grave, grave_name.c_str(), rs))
+          problem("graveyard/" + grave_name, "unlink-failed",
+                  fmt::format("moved {} into the graveyard but cannot remove "
+                              "it: {} (the next run retries)",
+                              c.v.path, errno_text(rerr)));
+      }
+    }
+    if (m_opt.dry_run && act == CullAction::removed)
+      act = CullAction::would_remove;
+  }
+  switch (act) {
+  case CullAction::removed:
+  case CullAction::would_remove:
+    ++m_r.removed;
+    m_r.removed_allocated += c.v.blocks * 512;
+    m_r.removed_apparent += c.v.size;
+    break;
+  case CullAction::skipped_used:
+    ++m_r.skipped_used;
+    break;
+  case CullAction::skipped_gone:
+    ++m_r.skipped_gone;
+    break;
+  case CullAction::failed:
+    ++m_r.failed;
+    break;
+  }
+  if (m_opt.on_victim)
+    m_opt.on_victim(c.v, act);
+  return act == CullAction::removed || act == CullAction::would_remove;
+}
+
+// Fan-outs left empty are rmdir'ed (as cachefilesd does); an index left
+// empty is buried and reaped like a victim; then the same one level up.
+// Never cache/, never a primary index or volume unless asked.
+void Culler::remove_emptied(const std::set<std::string>& parents)
+{
+  // Deepest first, so that a parent is looked at after its children.
+  std::vector<std::string> todo(parents.begin(), parents.end());
+  std::set<std::string> seen;
+  while (!todo.empty()) {
+    std::sort(todo.begin(), todo.end(), [](auto& a, auto& b) {
+      return depth_of(a) != depth_of(b) ? depth_of(a) > depth_of(b) : a < b;
+    });
+    std::string path = todo.front();
+    todo.erase(todo.begin());
+    if (path == "cache" || !seen.insert(path).second || depth_of(path) < 1)
+      continue;
+    const std::string name = base_of(path);
+    const bool fanout = parse_fanout(name).has_value() || name[0] == '+';
+    // v1: cache/@xx/I03nfs is a netfs primary index; v2: cache/I<volume>.
+    const bool top_object =
+        !fanout && (depth_of(path) == 1 ||
+                    (m_cache.format() == Format::v1 && depth_of(path) == 2));
+    if (!fanout && (name[0] != 'I' && name[0] != 'J'))
+      continue;
+    if (!fanout && top_object && !m_opt.include_primary)
+      continue;
+    DirCache dirs(m_cache.cache_fd(), m_cache.dev());
+    int pfd = dirs.get(parent_of(path));
+    if (pfd < 0)
+      continue;
+    if (fanout) {
+      if (unlinkat(pfd, name.c_str(), AT_REMOVEDIR) != 0)
+        continue; // ENOTEMPTY: still in use by other objects
+    } else {
+      int fd = dirs.get(path);
+      if (fd < 0 || !dir_is_empty(fd))
+        continue;
+      std::string grave_name;
+      if (bury_at(pfd, name.c_str(), m_grave, m_counter, &grave_name) != 0)
+        continue;
+      ReapStats rs;
+      remove_tree_at(m_grave, grave_name.c_str(), rs);
+    }
+    ++m_r.dirs_removed;
+    todo.push_back(parent_of(path));
+  }
+}
+
+CullReport Culler::run()
+{
+  const auto t0 = std::chrono::steady_clock::now();
+  if (m_cache.format() == Format::mixed)
+    throw Error(fmt::format("refusing to cull '{}': it mixes v1 and v2 "
+                            "layouts (fsc inspect --check explains)",
+                            m_cache.root()));
+  if (!m_opt.dry_run) {
+    m_grave = openat(m_cache.root_fd(), "graveyard",
+                     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (m_grave < 0 && errno == ENOENT &&
+        mkdirat(m_cache.root_fd(), "graveyard", 0700) == 0)
+      m_grave = openat(m_cache.root_fd(), "graveyard",
+                       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (m_grave < 0)
+      throw_sys("cannot open graveyard", m_cache.root() + "/graveyard", errno);
+    struct stat st;
+    if (fstat(m_grave, &st) != 0 || st.st_dev != m_cache.dev()) {
+      close(m_grave);
+      throw Error(fmt::format("refusing to cull '{}': graveyard/ is on "
+                              "another file system",
+                              m_cache.root()));
+    }
+    // What an interrupted run (or the kernel) left behind goes first.
+    m_r.leftovers = reap_graveyard(m_grave);
+    if (m_r.leftovers.errors)
+      problem("graveyard", "reap-failed",
+              fmt::format("{} entries of graveyard/ could not be removed",
+                          m_r.leftovers.errors));
+  } else {
+    m_r.leftovers_seen = graveyard_usage(m_cache.root_fd());
+  }
+  m_counter = std::uint32_t(clock_ns() & 0xffff) << 8; // spread across runs
+
+  FsStats fs;
+  const bool have_fs = fs_stats(m_cache.root_fd(), fs) == 0;
+  // Goals that do not depend on the scan are known now: when they ask for
+  // nothing, there is nothing to scan for (cron runs on a healthy cache).
+  compute_needs(fs, have_fs);
+  const CullGoal& g = m_opt.goal;
+  if (!g.max_size && !g.max_objects && !m_r.cutoff_s && m_r.need_allocated == 0 &&
+      m_r.need_files == 0) {
+    if (m_grave >= 0)
+      close(m_grave);
+    m_r.elapsed_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                         std::chrono::steady_clock::now() - t0)
+                         .count();
+    return m_r;
+  }
+
+  const std::size_t k = std::max<std::size_t>(m_opt.table_size, 1);
+  std::optional<Cand> boundary;
+  bool done = false;
+  while (!done) {
+    const bool first = m_r.passes == 0;
+    ++m_r.passes;
+    Table table(k, boundary ? &*boundary : nullptr);
+    Walk walk{m_cache.dev(), m_opt.by, first, table};
+    walk.dir(m_cache.cache_fd(), "cache", DirRole::cache);
+    m_r.scanned += walk.entries;
+    if (first) {
+      m_r.objects = walk.objects;
+      m_r.allocated = walk.allocated;
+      m_r.apparent = walk.apparent;
+      compute_needs(fs, have_fs);
+    }
+    bool overflowed = false;
+    std::vector<Cand> cands = table.take(overflowed);
+    DirCache dirs(m_cache.cache_fd(), m_cache.dev());
+    std::set<std::string> parents;
+    bool met = false;
+    for (auto& c : cands) {
+      if (!wanted(c)) {
+        met = true;
+        break;
+      }
+      if (const char* why = should_stop()) {
+        m_r.stopped = why;
+        break;
+      }
+      boundary = c;
+      if (apply(c, dirs) && !m_opt.dry_run)
+        parents.insert(parent_of(c.v.path));
+    }
+    dirs.clear();
+    if (!m_opt.dry_run && !parents.empty())
+      remove_emptied(parents);
+    if (!m_r.stopped.empty()) {
+      done = true;
+      m_r.goal_met = false;
+    } else if (met)
+      done = true;
+    else if (!overflowed) {
+      done = true;
+      // Out of candidates: an unmet size/count goal stays unmet.
+      m_r.goal_met = m_r.removed >= m_r.need_objects &&
+                     m_r.removed_allocated >= m_r.need_allocated &&
+                     m_r.removed_apparent >= m_r.need_apparent &&
+                     m_r.removed >= m_r.need_files;
+    } else if (cands.empty()) {
+      done = true;
+    }
+  }
+  if (m_grave >= 0)
+    close(m_grave);
+  m_r.elapsed_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                       std::chrono::steady_clock::now() - t0)
+                       .count();
+  return m_r;
+}
+
+} // namespace
+
+const char* cull_action_name(CullAction a)
+{
+  switch (a) {
+  case CullAction::would_remove:
+    return "would remove";
+  case CullAction::removed:
+    return "removed";
+  case CullAction::skipped_used:
+    return "skipped (used)";
+  case CullAction::skipped_gone:
+    return "skipped (gone)";
+  case CullAction::failed:
+    return "failed";
+  }
+  return "?";
+}
+
+KernelGen kernel_gen_for(Format f)
+{
+  return f == Format::v1 ? KernelGen::v1 : KernelGen::v2;
+}
+
+bool cull_before(std::int64_t a_s, const std::string& a_path, std::int64_t b_s,
+                 const std::string& b_path)
+{
+  return a_s != b_s ? a_s < b_s : a_path > b_path;
+}
+
+CullReport cull(const Cache& cache, const CullOptions& opt)
+{
+  Culler c(cache, opt);
+  return c.run();
+}
+
+} // namespace fsc::cachefiles
