@@ -3,9 +3,9 @@ _fsc()
 {
   local cur prev words cword
   _init_completion || return
-  local verbs='inspect help'
+  local verbs='inspect demo help'
   local globals='--help -h --version -V --dir --json --verbose -v --quiet -q'
-  local valued=' --dir --depth --object --top --threads --config '
+  local valued=' --dir --depth --object --top --threads --config --format --now '
   local verb='' i
   for ((i = 1; i < cword; i++)); do
     case " $valued " in *" ${words[i-1]} "*) continue ;; esac
@@ -15,6 +15,8 @@ _fsc()
   case $verb in
     '') COMPREPLY=($(compgen -W "$verbs $globals" -- "$cur")) ;;
     inspect) COMPREPLY=($(compgen -W '--tree --depth --object --check --top --threads --config --help -h --version -V --dir --json --verbose -v --quiet -q' -- "$cur"))
+      [[ $cur == -* ]] || _filedir ;;
+    demo) COMPREPLY=($(compgen -W '--format --now --help -h --version -V --dir --json --verbose -v --quiet -q' -- "$cur"))
       [[ $cur == -* ]] || _filedir ;;
     help) COMPREPLY=($(compgen -W ' --help -h --version -V --dir --json --verbose -v --quiet -q' -- "$cur"))
       [[ $cur == -* ]] || _filedir ;;
