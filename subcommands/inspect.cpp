@@ -639,9 +639,12 @@ int run_inspect(InspectOptions opt, const Globals& g)
     opt.filter.clear();
   }
   Cache cache = Cache::open(resolve_cache_dir(opt.cache, g));
-  if (cache.format() == Format::mixed)
-    log::warning("'{}' holds both v1 fan-outs and v2 volumes under cache/: "
-                 "a mixed (hybrid kernel?) cache", cache.root());
+  // A mixture cannot be decoded as one layout: only --check, which lists the
+  // mixture as a problem, goes on.
+  if (cache.format() == Format::mixed && !opt.check)
+    throw Error("'" + cache.root() + "' holds both v1 fan-outs (@xx) and v2 "
+                "volumes (I...) under cache/: a mixed cache cannot be decoded "
+                "as one format (fsc inspect --check lists what is there)");
   if (!opt.object.empty())
     return run_object(cache, opt, g);
   if (opt.tree)

@@ -149,8 +149,14 @@ void Cache::check_top()
 {
   auto label = read_xattr_fd(m_cache_fd);
   bool v2 = m_format == Format::v2;
+  if (m_format == Format::mixed)
+    m_problems.push_back({"mixed-format", "cache",
+                          "cache/ holds both v1 fan-outs (@xx) and v2 volumes "
+                          "(I...): no kernel writes both; one format per "
+                          "cache"});
   if (!label) {
-    if (!(v2 && label.error() == ENODATA))
+    // A v2 kernel does not label cache/, and a mixed one may have either.
+    if (!((v2 || m_format == Format::mixed) && label.error() == ENODATA))
       m_problems.push_back({"root-label", "cache",
                             label.error() == ENODATA
                                 ? "cache/ has no user.CacheFiles.cache label "

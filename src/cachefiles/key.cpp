@@ -242,6 +242,16 @@ CookedV1 cook_v1(ByteView key, std::uint8_t type, bool big_endian)
   return out;
 }
 
+std::optional<std::uint8_t> v1_type_of_letter(char letter)
+{
+  switch (letter) {
+  case 'I': case 'J': return k_type_index;
+  case 'D': case 'E': return k_type_data;
+  case 'S': case 'T': return 2;
+  default: return std::nullopt;
+  }
+}
+
 tl::expected<NameV1, std::string> decode_name_v1(std::string_view name)
 {
   if (name.empty())

@@ -426,9 +426,17 @@ void Scanner::classify_v1_object(const Work& w, ScanEntry& ent, Work& sub,
 {
   auto name = decode_name_v1(ent.name);
   if (!name) {
-    ent.kind = EntryKind::unknown;
     problem(ent, "bad-name", "name does not decode: " + name.error());
-    return;
+    // The type letter still says what it is: keep counting and descending,
+    // so one bad name does not hide the subtree below it.
+    auto type = v1_type_of_letter(ent.name[0]);
+    if (!type) {
+      ent.kind = EntryKind::unknown;
+      return;
+    }
+    NameV1 blank; // letter 0: no key known
+    blank.type = *type;
+    name = std::move(blank);
   }
   auto node = std::make_shared<Node>();
   node->parent = w.node;
@@ -437,11 +445,12 @@ void Scanner::classify_v1_object(const Work& w, ScanEntry& ent, Work& sub,
   node->level = w.node ? w.node->level + 1 : 0;
   node->type = name->type;
   node->key = std::move(name->key);
+  node->key_ok = name->letter != 0;
   node->kind = name->type == k_type_index  ? EntryKind::index
                : name->type == k_type_data ? EntryKind::data
                                            : EntryKind::special;
   ent.kind = node->kind;
-  if (w.fanout >= 0 && checksum_v1(node->key) != w.fanout)
+  if (node->key_ok && w.fanout >= 0 && checksum_v1(node->key) != w.fanout)
     problem(ent, "bad-fanout",
             fmt::format("key checksum is {} but the entry is in @{:02x}: the "
                         "kernel can never find it",
@@ -478,18 +487,22 @@ void Scanner::classify_v1_object(const Work& w, ScanEntry& ent, Work& sub,
 void Scanner::classify_v2_object(const Work& w, ScanEntry& ent)
 {
   auto name = decode_name_v2(ent.name);
-  if (!name) {
-    ent.kind = EntryKind::unknown;
-    problem(ent, "bad-name", "name does not decode: " + name.error());
-    return;
-  }
   auto node = std::make_shared<Node>();
+  if (!name) {
+    problem(ent, "bad-name", "name does not decode: " + name.error());
+    if (!S_ISREG(ent.st.mode)) { // a stray, not a data object with a bad name
+      ent.kind = EntryKind::unknown;
+      return;
+    }
+    node->key_ok = false;
+  } else {
+    node->key = std::move(name->key);
+  }
   node->parent = w.node;
   node->name = ent.name;
   node->path = ent.path;
   node->level = 1;
   node->type = k_type_data;
-  node->key = std::move(name->key);
   node->kind = EntryKind::data;
   ent.kind = EntryKind::data;
   if (node->key.size() > k_max_key_v2)
@@ -497,7 +510,7 @@ void Scanner::classify_v2_object(const Work& w, ScanEntry& ent)
             fmt::format("key of {} bytes; 6.1 BUG()s above {}",
                         node->key.size(), k_max_key_v2));
   std::uint8_t want = std::uint8_t(cookie_hash(w.vol_hash, node->key));
-  if (w.fanout >= 0 && want != w.fanout)
+  if (node->key_ok && w.fanout >= 0 && want != w.fanout)
     problem(ent, "bad-fanout",
             fmt::format("key hash puts it in {} but it is in @{:02x}: the "
                         "kernel can never find it",

@@ -224,6 +224,31 @@ TEST_CASE("scan: each anomaly is reported with its class", "[scan][check]")
   }
 }
 
+TEST_CASE("scan: a name that does not decode still counts and is descended",
+          "[scan][check]")
+{
+  TempDir t;
+  auto root = small_v1(t);
+  std::string nfs = root + "/cache/@4a/I03nfs";
+  // An index whose name has a bad length, holding a healthy data object.
+  REQUIRE(rename((nfs + "/@89").c_str(), (nfs + "/@12").c_str()) == 0);
+  REQUIRE(rename((nfs + "/@12/Jg0M0000000000800840ME6w0").c_str(),
+                 (nfs + "/@12/Jg0M0000000000800840ME6w").c_str()) == 0);
+  auto got = collect(root);
+  CHECK(has_problem(got, "bad-name"));
+  CHECK_FALSE(has_problem(got, "bad-fanout")); // unknowable without a key
+  CHECK(got.kinds[EntryKind::index] == 3);
+  CHECK(got.kinds[EntryKind::data] == 2);
+  bool seen = false;
+  for (auto& e : got.entries)
+    if (e.name == "Jg0M0000000000800840ME6w") {
+      seen = true;
+      CHECK_FALSE(e.node->key_ok);
+      CHECK(e.node->key.empty());
+    }
+  CHECK(seen);
+}
+
 TEST_CASE("scan: v2 anomalies", "[scan][check][v2]")
 {
   TempDir t;

@@ -59,6 +59,10 @@ struct NameV1 {
   Bytes key;
 };
 
+/// The cookie type a v1 name's first letter stands for (I/J index, D/E
+/// data, S/T special), or nullopt.
+std::optional<std::uint8_t> v1_type_of_letter(char letter);
+
 /// Decodes a v1 object name; the error says why it does not decode.
 tl::expected<NameV1, std::string> decode_name_v1(std::string_view name);
 

@@ -57,6 +57,7 @@ struct Node {
   EntryKind kind = EntryKind::unknown;
   std::uint8_t type = 0;  ///< cookie type from the name (v1)
   Bytes key;              ///< decoded index key (v2 volume: the key string)
+  bool key_ok = true;     ///< false: the name does not decode (key empty)
   Bytes xattr;            ///< raw xattr, when read
   bool has_xattr = false;
 };
