@@ -15,20 +15,24 @@ and prints the median wall time, peak RSS and the ratios the targets speak of
 (../shared/perf/README.md): fsc-1t/floor-1t, fsc-2t speed-up, getfattr/fsc,
 find|sort/fsc. Usage: bench_inspect.py FSC_BIN [-n N] [--rounds R] [--workdir D]
 """
-import argparse, os, shutil, statistics, subprocess, sys, time
+import argparse, os, shutil, statistics, subprocess, sys, tempfile, time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def run(cmd, shell=False):
-    t0 = time.perf_counter()
-    p = subprocess.Popen(cmd, shell=shell, stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL)
-    _, status, ru = os.wait4(p.pid, 0)
-    dt = time.perf_counter() - t0
-    if os.waitstatus_to_exitcode(status) not in (0, 1):
-        sys.exit(f"benchmark command failed: {cmd}")
-    return dt, ru.ru_maxrss / 1024.0  # MiB
+    """Wall time and peak RSS of one command. /usr/bin/time measures the RSS:
+    wait4's ru_maxrss of a child forked from Python starts at Python's own."""
+    argv = ["sh", "-c", cmd] if shell else list(cmd)
+    with tempfile.NamedTemporaryFile("r") as f:
+        t0 = time.perf_counter()
+        rc = subprocess.call(["/usr/bin/time", "-f", "%M", "-o", f.name] + argv,
+                             stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+        dt = time.perf_counter() - t0
+        if rc not in (0, 1):
+            sys.exit(f"benchmark command failed ({rc}): {cmd}")
+        return dt, int(f.read().split()[-1]) / 1024.0  # MiB
 
 
 def main():
@@ -72,8 +76,10 @@ def main():
     for k in tools:
         print(f"  {k:<10} {med[k]:8.3f} s  peak RSS {rss[k]:7.1f} MiB")
 
-    def ratio(x, y):
-        return med[x] / med[y] if x in med and y in med else float("nan")
+    def ratio(x, y):  # median of per-round ratios: drift hits both alike
+        if x not in times or y not in times:
+            return float("nan")
+        return statistics.median(p / q for p, q in zip(times[x], times[y]))
     print("ratios:")
     print(f"  fsc 1 thread / floor 1 thread   {ratio('fsc-1t', 'floor-1t'):.2f}x  (target <= 1.3)")
     print(f"  fsc 1 thread / fsc 2 threads    {ratio('fsc-1t', 'fsc-2t'):.2f}x  (target >= 1.6)")
