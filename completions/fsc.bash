@@ -3,9 +3,9 @@ _fsc()
 {
   local cur prev words cword
   _init_completion || return
-  local verbs='inspect demo help'
+  local verbs='inspect cull demo help'
   local globals='--help -h --version -V --dir --json --verbose -v --quiet -q'
-  local valued=' --dir --depth --object --top --threads --config --format --now '
+  local valued=' --dir --depth --object --top --threads --config --config --older-than --max-size --min-free --max-objects --by --brun --bcull --bstop --frun --fcull --fstop --max-runtime --threads --format --now '
   local verb='' i
   for ((i = 1; i < cword; i++)); do
     case " $valued " in *" ${words[i-1]} "*) continue ;; esac
@@ -15,6 +15,8 @@ _fsc()
   case $verb in
     '') COMPREPLY=($(compgen -W "$verbs $globals" -- "$cur")) ;;
     inspect) COMPREPLY=($(compgen -W '--tree --depth --object --check --top --threads --config --help -h --version -V --dir --json --verbose -v --quiet -q' -- "$cur"))
+      [[ $cur == -* ]] || _filedir ;;
+    cull) COMPREPLY=($(compgen -W '--config --older-than --max-size --apparent --min-free --max-objects --by --brun --bcull --bstop --frun --fcull --fstop --include-primary --dry-run -n --force --wait --max-runtime --threads --help -h --version -V --dir --json --verbose -v --quiet -q' -- "$cur"))
       [[ $cur == -* ]] || _filedir ;;
     demo) COMPREPLY=($(compgen -W '--format --now --help -h --version -V --dir --json --verbose -v --quiet -q' -- "$cur"))
       [[ $cur == -* ]] || _filedir ;;
