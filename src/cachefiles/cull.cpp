@@ -14,6 +14,7 @@
 #include <mutex>
 #include <set>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -52,8 +53,12 @@ public:
   /// False when a candidate of this age can never get in (no lock).
   bool wants(std::int64_t key_s) const
   {
-    return key_s <= m_worst_s.load(std::memory_order_relaxed) &&
-           (!m_after || key_s >= m_after->key_s);
+    if (m_after && key_s < m_after->key_s)
+      return false; // handled by an earlier pass
+    if (key_s <= m_worst_s.load(std::memory_order_relaxed))
+      return true;
+    m_more.store(true, std::memory_order_relaxed); // left for the next pass
+    return false;
   }
 
   /// Thread-safe offer.
@@ -63,8 +68,10 @@ public:
       return;
     // Cheap pre-check without the lock: strictly younger than the youngest
     // of a full table can never get in.
-    if (c.key_s > m_worst_s.load(std::memory_order_relaxed))
+    if (c.key_s > m_worst_s.load(std::memory_order_relaxed)) {
+      m_more.store(true, std::memory_order_relaxed);
       return;
+    }
     std::lock_guard lock(m_mutex);
     ++m_offered;
     if (m_heap.size() < m_k) {
@@ -85,7 +92,9 @@ public:
   /// than the table holds (another pass may find more).
   std::vector<Cand> take(bool& overflowed)
   {
-    overflowed = m_offered > m_heap.size();
+    // Candidates turned away as too young count too: with an oldest-first
+    // walk they are all the table never saw.
+    overflowed = m_offered > m_heap.size() || m_more.load();
     std::sort_heap(m_heap.begin(), m_heap.end(), before);
     return std::move(m_heap);
   }
@@ -97,6 +106,7 @@ private:
   std::vector<Cand> m_heap; // max-heap on "culled later"
   std::uint64_t m_offered = 0;
   std::atomic<std::int64_t> m_worst_s{INT64_MAX};
+  mutable std::atomic<bool> m_more{false}; ///< eligible but not kept
 };
 
 
@@ -124,6 +134,9 @@ struct Walk {
       DirRole role;
     };
     std::vector<Child> subdirs;
+    // cache/'s fd is shared by every pass: read it from the start again.
+    if (lseek(fd, 0, SEEK_SET) != 0)
+      return;
     for (;;) {
       long n = syscall(SYS_getdents64, fd, buf, sizeof buf);
       if (n <= 0)
@@ -261,13 +274,9 @@ public:
                   O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
       return -1;
-    struct stat st;
-    if (fstat(fd, &st) != 0 || st.st_dev != m_dev) {
-      close(fd);
-      errno = EXDEV;
-      return -1;
-    }
-    if (m_fds.size() >= 512)
+    // No fstat here: the victim's own statx is checked against the cache's
+    // device, which catches a directory on the way that is another mount.
+    if (m_fds.size() >= 1024)
       clear(); // pfd may be closed now: nothing uses it after this point
     m_fds.emplace(path, fd);
     return fd;
@@ -422,7 +431,8 @@ bool Culler::apply(const Cand& c, DirCache& dirs)
     if (rc > 0 && rc != ENOENT) {
       problem(c.v.path, "unreadable", "cannot stat: " + errno_text(rc));
       act = CullAction::failed;
-    } else if (rc != 0 || !S_ISREG(st.mode) || st.ino != c.v.ino) {
+    } else if (rc != 0 || !S_ISREG(st.mode) || st.ino != c.v.ino ||
+               makedev(st.dev_major, st.dev_minor) != m_cache.dev()) {
       act = CullAction::skipped_gone;
     } else if (clock != was) {
       act = CullAction::skipped_used;
@@ -439,7 +449,12 @@ bool Culler::apply(const Cand& c, DirCache& dirs)
         }
       } else {
         ReapStats rs;
-        if (int rerr = remove_tree_at(m_grave, grave_name.c_str(), rs))
+        int rerr = 0;
+        if (unlinkat(m_grave, grave_name.c_str(), 0) != 0)
+          rerr = errno == EISDIR || errno == EPERM
+                     ? remove_tree_at(m_grave, grave_name.c_str(), rs)
+                     : errno;
+        if (rerr)
           problem("graveyard/" + grave_name, "unlink-failed",
                   fmt::format("moved {} into the graveyard but cannot remove "
                               "it: {} (the next run retries)",
