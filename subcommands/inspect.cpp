@@ -11,6 +11,7 @@
 #include <fsc/cachefiles/xattr.hpp>
 #include <fsc/format.hpp>
 #include <fsc/json.hpp>
+#include <fsc/netfs/netfs.hpp>
 #include <fsc/log.hpp>
 
 #include <fmt/format.h>
@@ -45,45 +46,54 @@ std::int64_t now_ns()
 
 // ---- decoding of one object (netfs meaning) ---------------------------------
 
-struct Field {
-  std::string name;
-  std::string text;
-};
+using netfs::Field;
 
 struct Decoded {
   std::string label;          ///< one line: what this object is
-  std::string role;           ///< "nfs server", "volume", ...
+  std::string role;           ///< "NFS server", "NFS volume", ...
   std::vector<Field> key, aux;
-  std::vector<Problem> problems;
 };
 
-std::string key_text(ByteView key)
+Decoded from_netfs(netfs::Decoded&& n)
 {
-  return printable_key(key) ? "\"" + to_string(key) + "\"" : to_hex(key);
+  Decoded d{std::move(n.label), std::move(n.role), std::move(n.key),
+            std::move(n.aux)};
+  if (!n.error.empty())
+    d.key.push_back({"error", n.error});
+  return d;
 }
 
+// The xattr frames the netfs aux: v1 a type byte, v2 struct cachefiles_xattr.
 Decoded decode(const Node& n)
 {
+  const Node* top = &n;
+  while (top->parent)
+    top = top->parent.get();
   Decoded d;
-  d.role = entry_kind_name(n.kind);
-  d.label = n.kind == EntryKind::volume ? to_string(n.key) : key_text(n.key);
-  d.key.push_back({"hex", to_hex(n.key)});
-  if (!n.has_xattr)
-    return d;
   if (n.kind == EntryKind::volume) {
-    if (auto v = decode_volume_xattr(n.xattr))
-      d.aux.push_back({"coherency", to_hex(v->coherency)});
-  } else if (n.parent && n.parent->kind == EntryKind::volume) {
-    if (auto x = decode_xattr_v2(n.xattr)) {
-      d.aux.push_back({"object_size", std::to_string(x->object_size)});
-      d.aux.push_back({"zero_point", std::to_string(x->zero_point)});
-      d.aux.push_back({"content", content_name(x->content)});
-      d.aux.push_back({"aux", to_hex(x->aux)});
+    auto v = n.has_xattr ? decode_volume_xattr(n.xattr) : tl::unexpected(std::string());
+    d = from_netfs(netfs::decode_v2_volume(to_string(n.key),
+                                           v ? ByteView(v->coherency) : ByteView()));
+  } else if (top->kind == EntryKind::volume) {
+    auto x = n.has_xattr ? decode_xattr_v2(n.xattr) : tl::unexpected(std::string());
+    d = from_netfs(netfs::decode_v2_object(to_string(top->key), n.key,
+                                           x ? ByteView(x->aux) : ByteView()));
+    if (x) {
+      d.aux.insert(d.aux.begin(),
+                   {{"object_size", std::to_string(x->object_size)},
+                    {"zero_point", std::to_string(x->zero_point)},
+                    {"content", content_name(x->content)}});
     }
-  } else if (auto x = decode_xattr_v1(n.xattr)) {
-    d.aux.push_back({"type", std::to_string(x->type)});
-    d.aux.push_back({"aux", to_hex(x->aux)});
+  } else {
+    auto x = n.has_xattr ? decode_xattr_v1(n.xattr) : tl::unexpected(std::string());
+    d = from_netfs(netfs::decode_v1(netfs_of(n), n.level,
+                                    n.kind == EntryKind::data, n.key,
+                                    x ? ByteView(x->aux) : ByteView()));
   }
+  if (!n.key_ok)
+    d.label = "(name does not decode: key unknown)";
+  if (d.role.empty())
+    d.role = entry_kind_name(n.kind);
   return d;
 }
 

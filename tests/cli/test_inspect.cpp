@@ -6,6 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <sstream>
+
 using fsc::test::run_fsc;
 using fsc::test::TempDir;
 
@@ -135,4 +137,44 @@ TEST_CASE("inspect --object decodes one data object", "[inspect]")
   CHECK(r.out.find("030000000000000002000000 7f000001") == std::string::npos);
   CHECK(r.out.find("0300 0000") == std::string::npos);
   CHECK(r.out.find("03000000 00000000 02000000 7f000001") != std::string::npos);
+}
+
+TEST_CASE("inspect --tree names each NFS level of a real cache",
+          "[inspect][tree][real]")
+{
+  TempDir t;
+  auto root = real_v1(t);
+  auto r = run_fsc({"inspect", root, "--tree"});
+  INFO(r.err);
+  CHECK(r.status == 0);
+  CHECK(r.out.find("netfs primary index \"nfs\"") != std::string::npos);
+  CHECK(r.out.find("NFS server 127.0.0.1 (NFSv3, port unset)") !=
+        std::string::npos);
+  CHECK(r.out.find("NFS server 127.0.0.1:2049 (NFSv4.2)") != std::string::npos);
+  CHECK(r.out.find("NFS superblock fsid d9ae72024b11456e:b85b7dd4ff90a3ad") !=
+        std::string::npos);
+  CHECK(r.out.find("aux mtime = 2023-11-21T12:13:20.506172662Z") !=
+        std::string::npos);
+
+  // The filter walks the decoded labels; --depth stops below the server.
+  r = run_fsc({"inspect", root, "--tree", "nfs/127.0.0.1:2049", "--depth", "1"});
+  CHECK(r.status == 0);
+  CHECK(r.out.find("NFSv4.2") != std::string::npos);
+  CHECK(r.out.find("NFSv3") == std::string::npos);
+  CHECK(r.out.find("NFS superblock") == std::string::npos);
+
+  TempDir t2; // both fixtures unpack to fscache/
+  auto v2 = real_v2(t2);
+  r = run_fsc({"--json=lines", "inspect", v2, "--tree", "--depth", "0"});
+  CHECK(r.status == 0);
+  int volumes = 0;
+  std::istringstream in(r.out);
+  for (std::string line; std::getline(in, line);) {
+    auto j = nlohmann::json::parse(line);
+    if (j["kind"] == "volume") {
+      ++volumes;
+      CHECK(j["key"]["address"] == "127.0.0.1");
+    }
+  }
+  CHECK(volumes == 3);
 }
