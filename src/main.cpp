@@ -57,6 +57,7 @@ int main(int argc, char** argv)
   cmds.push_back(fsc::cmd::add_inspect(app, g));
   cmds.push_back(fsc::cmd::add_cull(app, g));
   cmds.push_back(fsc::cmd::add_demo(app, g));
+  cmds.push_back(fsc::cmd::add_refs(app, g));
   cmds.push_back(fsc::cmd::add_help(app));
 
   // Hidden: the CLI tree as JSON or completion scripts (completions/).

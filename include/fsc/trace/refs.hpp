@@ -1,0 +1,123 @@
+// refs.hpp - refcount histories of FS-Cache cookies and CacheFiles objects
+// from a kernel trace (4.19/5.10 or 6.1 formats), with findings: over-puts,
+// leaks, use after free, objects outliving their cookie, and histories that
+// lost events make unknowable. Memory grows with the cookies seen, not with
+// the lines read.
+#pragma once
+
+#include <fsc/trace/trace.hpp>
+
+#include <climits>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace fsc::trace {
+
+/// Which kernel wrote the trace (decides what a printed count means).
+enum class Gen { unknown, v419, v61 };
+const char* gen_name(Gen g);
+
+/// One life of one counter: a cookie (c=), a cache object (o=) or a 6.1
+/// volume (V=). A pointer the kernel reuses after a free starts a new life.
+struct Life {
+  char type = 'c';          ///< 'c' cookie, 'o' object, 'V' volume
+  std::string id;           ///< as printed (without leading zeros: "2")
+  std::string cookie;       ///< objects: their cookie's id
+  std::uint32_t life = 1;   ///< 1 for the first life of this id
+  std::int64_t count = 0;   ///< after the last event
+  std::int64_t first_ns = 0, last_ns = 0;
+  std::uint64_t first_line = 0, last_line = 0;
+  std::uint64_t events = 0;
+  bool relinquished = false; ///< cookies: fscache_relinquish seen
+  bool freed = false;        ///< the count reached 0
+  bool unknowable = false;   ///< lost events happened while it was alive
+  bool partial = false;      ///< a cookie first seen after its acquire
+  std::map<std::string, std::uint64_t> reasons; ///< "GET obj" → times
+};
+
+struct Finding {
+  std::string kind;   ///< over-put, leak, use-after-free, count-jump, ...
+  std::string id;     ///< "c=2", "o=ffff91ce827b1200"
+  std::int64_t ts_ns = 0;
+  std::uint64_t line = 0;
+  std::string message;
+};
+
+/// TimelineEntry::count of an event that changes no counter.
+inline constexpr std::int64_t k_no_count = INT64_MIN;
+
+/// One event of a chosen cookie or object, for --cookie / --object.
+struct TimelineEntry {
+  std::int64_t ts_ns = 0;
+  std::uint64_t line = 0;
+  int cpu = 0;
+  std::string task; ///< "cat-222"
+  std::string event;
+  std::string body;
+  std::int64_t count = k_no_count; ///< the counter after this event
+};
+
+struct RefsOptions {
+  std::string cookie; ///< timeline of this cookie (and its objects)
+  std::string object; ///< timeline of this object
+  std::int64_t reorder_ns = 1000000; ///< CPU reordering window (spec §0.6)
+};
+
+struct RefsReport {
+  Gen gen = Gen::unknown;
+  std::uint64_t lines = 0, events = 0, fscache_events = 0, unknown_events = 0;
+  std::uint64_t malformed = 0, lost_markers = 0, lost_events = 0;
+  std::vector<Life> lives;       ///< every life seen, in order of birth
+  std::vector<Finding> findings;
+  std::vector<TimelineEntry> timeline;
+  std::map<std::string, std::uint64_t> unknown; ///< event name → count
+};
+
+/// Strips "0x" and leading zeros so that ids compare as the user types them.
+std::string normal_id(std::string_view id);
+
+class RefsAnalyzer {
+public:
+  explicit RefsAnalyzer(RefsOptions opt);
+
+  /// Feeds one input line (line numbers count from 1, across files).
+  void feed(std::string_view text, std::uint64_t lineno);
+  RefsReport finish();
+
+private:
+  struct Pending { // an event waiting in the reorder window
+    std::int64_t ts = 0;
+    std::uint64_t line = 0;
+    int cpu = 0;
+    std::string task, event, body;
+    char type = 0;      ///< counter changed: 'c', 'o', 'V'; 'L' lost; 0 none
+    std::string id;     ///< normalised id of that counter
+    std::string cookie; ///< normalised c= of the line
+    std::string object; ///< normalised o= of the line
+    std::string reason;
+    std::int64_t printed = 0;
+    bool relinquish = false;
+    bool acquire = false; ///< 4.19 fscache_acquire: a cookie born at 1
+    std::uint64_t lost = 0;
+    std::string key() const { return std::string(1, type) + id; }
+  };
+  void release(bool all);
+  void apply(Pending& p);
+  bool counted(const Pending& p, std::int64_t& after) const;
+  Life& life_of(char type, const std::string& id, const Pending& p,
+                bool new_life);
+  void finding(const char* kind, const Life& l, const Pending& p,
+               std::string msg);
+  void track(const Pending& p, const Life* l);
+
+  RefsOptions m_opt;
+  RefsReport m_r;
+  std::deque<Pending> m_window;
+  std::unordered_map<std::string, std::size_t> m_live; ///< "c2" → lives index
+};
+
+} // namespace fsc::trace

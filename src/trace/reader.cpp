@@ -1,0 +1,203 @@
+// reader.cpp - lines from plain, gzip or xz files (told by their magic
+// bytes, not their names) or stdin, through a fixed buffer.
+#include <fsc/trace/trace.hpp>
+
+#include <fsc/error.hpp>
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <lzma.h>
+#include <unistd.h>
+#include <zlib.h>
+
+namespace fsc::trace {
+
+struct LineReader::Source {
+  virtual ~Source() = default;
+  /// Bytes read into buf (0 at the end); throws fsc::Error.
+  virtual std::size_t read(char* buf, std::size_t n) = 0;
+};
+
+namespace {
+
+constexpr std::size_t k_buf = 1 << 20;
+
+struct Plain : LineReader::Source {
+  int fd;
+  std::string path;
+  std::string head; // magic bytes already read
+  Plain(int f, std::string p, std::string h)
+      : fd(f), path(std::move(p)), head(std::move(h)) {}
+  ~Plain() override
+  {
+    if (fd > 0)
+      close(fd);
+  }
+  std::size_t read(char* buf, std::size_t n) override
+  {
+    if (!head.empty()) {
+      std::size_t k = std::min(n, head.size());
+      std::memcpy(buf, head.data(), k);
+      head.erase(0, k);
+      return k;
+    }
+    for (;;) {
+      ssize_t r = ::read(fd, buf, n);
+      if (r >= 0)
+        return std::size_t(r);
+      if (errno != EINTR)
+        throw_sys("cannot read", path, errno);
+    }
+  }
+};
+
+struct Xz : LineReader::Source {
+  std::unique_ptr<Plain> raw;
+  lzma_stream s = LZMA_STREAM_INIT;
+  std::vector<std::uint8_t> in = std::vector<std::uint8_t>(1 << 16);
+  bool raw_eof = false, done = false;
+  explicit Xz(std::unique_ptr<Plain> r) : raw(std::move(r))
+  {
+    if (lzma_stream_decoder(&s, UINT64_MAX, LZMA_CONCATENATED) != LZMA_OK)
+      throw Error("'" + raw->path + "': cannot start the xz decoder");
+  }
+  ~Xz() override { lzma_end(&s); }
+  std::size_t read(char* buf, std::size_t n) override
+  {
+    if (done)
+      return 0;
+    s.next_out = reinterpret_cast<std::uint8_t*>(buf);
+    s.avail_out = n;
+    while (s.avail_out == n) {
+      if (s.avail_in == 0 && !raw_eof) {
+        s.avail_in = raw->read(reinterpret_cast<char*>(in.data()), in.size());
+        s.next_in = in.data();
+        raw_eof = s.avail_in == 0;
+      }
+      lzma_ret r = lzma_code(&s, raw_eof ? LZMA_FINISH : LZMA_RUN);
+      if (r == LZMA_STREAM_END) {
+        done = true;
+        break;
+      }
+      if (r != LZMA_OK)
+        throw Error("'" + raw->path + "': corrupt xz data (liblzma error " +
+                    std::to_string(int(r)) + ")");
+    }
+    return n - s.avail_out;
+  }
+};
+
+struct Gz : LineReader::Source {
+  gzFile f;
+  std::string path;
+  Gz(int fd, std::string p) : f(gzdopen(fd, "rb")), path(std::move(p))
+  {
+    if (!f)
+      throw Error("'" + path + "': cannot start the gzip decoder");
+    gzbuffer(f, 1 << 16);
+  }
+  ~Gz() override { gzclose(f); }
+  std::size_t read(char* buf, std::size_t n) override
+  {
+    int r = gzread(f, buf, unsigned(n));
+    if (r < 0) {
+      int e = 0;
+      const char* msg = gzerror(f, &e);
+      throw Error("'" + path + "': corrupt gzip data (" + msg + ")");
+    }
+    return std::size_t(r);
+  }
+};
+
+} // namespace
+
+LineReader::LineReader(const std::string& path) : m_path(path), m_buf(k_buf)
+{
+  int fd = path == "-" ? 0 : open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    throw_sys("cannot open trace", path, errno);
+  char magic[6] = {};
+  ssize_t n = 0;
+  while (n < 6) {
+    ssize_t r = ::read(fd, magic + n, std::size_t(6 - n));
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r <= 0)
+      break;
+    n += r;
+  }
+  if (n == 6 && std::memcmp(magic, "\xfd" "7zXZ\0", 6) == 0) {
+    m_src = std::make_unique<Xz>(
+        std::make_unique<Plain>(fd, path, std::string(magic, 6)));
+  } else if (n >= 2 && magic[0] == '\x1f' && magic[1] == '\x8b') {
+    // zlib must see the magic: rewind when the input can, else refuse.
+    if (lseek(fd, 0, SEEK_SET) != 0)
+      throw Error("'" + path + "': gzip input must be a file, not a pipe "
+                               "(use zcat ... | fsc refs -)");
+    m_src = std::make_unique<Gz>(fd, path);
+  } else {
+    m_src = std::make_unique<Plain>(fd, path, std::string(magic, std::size_t(n)));
+  }
+}
+
+LineReader::~LineReader() = default;
+
+bool LineReader::fill()
+{
+  if (m_eof)
+    return false;
+  // Keep the unfinished tail at the front.
+  std::size_t tail = m_end - m_pos;
+  std::memmove(m_buf.data(), m_buf.data() + m_pos, tail);
+  m_pos = 0;
+  m_end = tail;
+  std::size_t r = m_src->read(m_buf.data() + m_end, m_buf.size() - m_end);
+  m_bytes += r;
+  m_end += r;
+  if (r == 0)
+    m_eof = true;
+  return r > 0;
+}
+
+bool LineReader::next(std::string_view& line)
+{
+  for (;;) {
+    auto* begin = m_buf.data() + m_pos;
+    auto* nl = static_cast<char*>(std::memchr(begin, '\n', m_end - m_pos));
+    if (nl) {
+      ++m_lineno;
+      std::string_view here(begin, std::size_t(nl - begin));
+      m_pos = std::size_t(nl - m_buf.data()) + 1;
+      if (!m_carry.empty()) {
+        m_carry.append(here);
+        here = m_carry;
+        m_carry_out.swap(m_carry);
+        m_carry.clear();
+        line = m_carry_out;
+        return true;
+      }
+      line = here;
+      return true;
+    }
+    if (m_pos == 0 && m_end == m_buf.size()) {
+      // A line longer than the buffer: keep it aside and go on.
+      m_carry.append(m_buf.data(), m_end);
+      m_pos = m_end;
+    }
+    if (!fill()) {
+      if (m_end > m_pos || !m_carry.empty()) { // last line without newline
+        ++m_lineno;
+        m_carry.append(m_buf.data() + m_pos, m_end - m_pos);
+        m_pos = m_end;
+        m_carry_out.swap(m_carry);
+        m_carry.clear();
+        line = m_carry_out;
+        return true;
+      }
+      return false;
+    }
+  }
+}
+
+} // namespace fsc::trace

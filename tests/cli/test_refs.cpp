@@ -1,0 +1,106 @@
+// test_refs.cpp - `fsc refs` end to end: real traces, a constructed over-put,
+// the timeline, JSON, the SVG plot, stdin and bad input.
+#include <catch2/catch.hpp>
+
+#include "run.hpp"
+#include "tree.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+#include <sstream>
+
+using fsc::test::run_fsc;
+using fsc::test::TempDir;
+
+namespace {
+
+std::string fixture_trace(const char* name)
+{
+  return fsc::test::fixtures_dir() + "/" + name + "/ftrace.txt.xz";
+}
+
+// A 4.19 cookie whose attach error path puts it once too often.
+const char* k_overput =
+    "             cat-222     [000] ....    13.690742: fscache_acquire: "
+    "c=ffff91ce827c1380 p=ffff91ce821f9700 pu=2 pc=1 pf=22 n=NFS.fh\n"
+    "             cat-222     [000] ....    13.691995: fscache_cookie: GET obj "
+    "c=ffff91ce827c1380 u=2 p=ffff91ce821f9700 Nc=0 Na=1 f=47\n"
+    "    kworker/u4:0-7       [001] ....    13.692910: fscache_cookie: PUT obj "
+    "c=ffff91ce827c1380 u=1 p=ffff91ce821f9700 Nc=0 Na=1 f=47\n"
+    "    kworker/u4:0-7       [001] ....    13.692990: fscache_cookie: PUT obj "
+    "c=ffff91ce827c1380 u=0 p=ffff91ce821f9700 Nc=0 Na=1 f=47\n"
+    "    kworker/u4:0-7       [001] ....    13.693000: fscache_cookie: PUT obj "
+    "c=ffff91ce827c1380 u=-1 p=ffff91ce821f9700 Nc=0 Na=1 f=47\n";
+
+} // namespace
+
+TEST_CASE("refs on the real traces: every history balances", "[refs][real]")
+{
+  for (auto name : {"real-5.10-smoke", "real-6.1-smoke"}) {
+    auto r = run_fsc({"refs", fixture_trace(name)});
+    INFO(name << ": " << r.out << r.err);
+    CHECK(r.status == 0);
+    CHECK(r.out.find("findings   0") != std::string::npos);
+    CHECK(r.out.find(" 0 malformed, 0 lost") != std::string::npos);
+  }
+  auto r = run_fsc({"refs", fixture_trace("real-6.1-smoke")});
+  CHECK(r.out.find("(6.1 format)") != std::string::npos);
+  CHECK(r.out.find("cookies    204 (204 relinquished, 204 freed") !=
+        std::string::npos);
+}
+
+TEST_CASE("refs finds the over-put, from stdin, with a timeline", "[refs]")
+{
+  auto r = run_fsc({"refs", "--cookie", "ffff91ce827c1380"}, {}, k_overput);
+  INFO(r.err);
+  CHECK(r.status == 1);
+  CHECK(r.out.find("over-put") != std::string::npos);
+  CHECK(r.out.find("timeline   5 events") != std::string::npos);
+  CHECK(r.out.find("=> -1") != std::string::npos);
+
+  r = run_fsc({"--json", "refs", "-"}, {}, k_overput);
+  auto j = nlohmann::json::parse(r.out);
+  CHECK(j["gen"] == "4.19");
+  REQUIRE(j["findings"].size() == 1);
+  CHECK(j["findings"][0]["kind"] == "over-put");
+  CHECK(j["findings"][0]["line"] == 5);
+}
+
+TEST_CASE("refs --svg draws the history with the finding marked",
+          "[refs][svg]")
+{
+  TempDir t;
+  fsc::test::write_file(t / "trace.txt", k_overput);
+  auto r = run_fsc({"refs", t / "trace.txt", "--svg", t / "plot.svg"});
+  CHECK(r.status == 1);
+  std::ifstream in(t / "plot.svg");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  auto svg = ss.str();
+  CHECK(svg.rfind("<svg xmlns=\"http://www.w3.org/2000/svg\"", 0) == 0);
+  CHECK(svg.find("refcount of cookie c=ffff91ce827c1380") != std::string::npos);
+  CHECK(svg.find("stroke=\"red\"") != std::string::npos);
+  CHECK(svg.find("over-put") != std::string::npos);
+  // Well-formed XML, as a browser needs.
+  CHECK(fsc::test::run_prog({"python3", "-c",
+                             "import sys,xml.dom.minidom as m;"
+                             "m.parse(sys.argv[1])",
+                             t / "plot.svg"})
+            .status == 0);
+}
+
+TEST_CASE("refs on bad input", "[refs][errors]")
+{
+  TempDir t;
+  auto r = run_fsc({"refs", t / "missing.trace"});
+  CHECK(r.status == 2);
+  CHECK(r.err.find("missing.trace") != std::string::npos);
+  fsc::test::write_file(t / "bad.xz", std::string("\xfd" "7zXZ\0garbage", 12));
+  r = run_fsc({"refs", t / "bad.xz"});
+  CHECK(r.status == 2);
+  CHECK(r.err.find("bad.xz") != std::string::npos);
+  r = run_fsc({"refs", "-"}, {}, "this is not a trace line\n");
+  CHECK(r.status == 1);
+  CHECK(r.err.find(":1: malformed line") != std::string::npos);
+}

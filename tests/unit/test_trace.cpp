@@ -1,0 +1,286 @@
+// test_trace.cpp - the trace line parser, the reader and refcount analysis,
+// on constructed traces of both kernel generations and on real ones.
+#include <catch2/catch.hpp>
+
+#include <fsc/trace/refs.hpp>
+#include <fsc/trace/trace.hpp>
+
+#include "run.hpp"
+#include "tree.hpp"
+
+#include <fmt/format.h>
+
+#include <set>
+
+using namespace fsc;
+using namespace fsc::trace;
+
+namespace {
+
+// Builds kernel-format lines: ts in microseconds.
+struct Builder {
+  std::vector<std::string> lines;
+  void add(std::int64_t us, int cpu, std::string_view event,
+           std::string_view body, std::string_view task = "cat", int pid = 222)
+  {
+    Line l;
+    l.task = task;
+    l.pid = pid;
+    l.cpu = cpu;
+    l.flags = "....";
+    l.ts_ns = us * 1000;
+    l.event = event;
+    l.body = body;
+    lines.push_back(format_line(l));
+  }
+  RefsReport run(RefsOptions o = {}) const
+  {
+    RefsAnalyzer a(o);
+    std::uint64_t n = 0;
+    for (auto& l : lines)
+      a.feed(l, ++n);
+    return a.finish();
+  }
+};
+
+std::multiset<std::string> kinds(const RefsReport& r)
+{
+  std::multiset<std::string> k;
+  for (auto& f : r.findings)
+    k.insert(f.kind);
+  return k;
+}
+
+const char* C = "ffff91ce827c1380";
+const char* O = "ffff91ce827b1200";
+
+// A clean 4.19 cookie + object life, as the real 5.10 trace shows it.
+Builder clean_419(std::int64_t t0 = 0)
+{
+  Builder b;
+  auto add = [&](std::int64_t us, auto&&... rest) { b.add(t0 + us, rest...); };
+  auto c = [&](std::string reason, int u) {
+    return fmt::format("{} c={} u={} p=ffff91ce821f9700 Nc=0 Na=1 f=22",
+                       reason, C, u);
+  };
+  auto o = [&](int u, std::string reason) {
+    return fmt::format("c={} o={} u={} {}", C, O, u, reason);
+  };
+  add(1000, 0, "fscache_acquire",
+        fmt::format("c={} p=ffff91ce821f9700 pu=2 pc=1 pf=22 n=NFS.fh", C));
+  add(1010, 0, "fscache_cookie", c("GET obj", 2));
+  add(1020, 0, "cachefiles_ref", o(2, "GET queue"));
+  add(1030, 1, "fscache_osm",
+        fmt::format("c={} o={} INIT WORK ev=0", C, O), "kworker/u4:0", 7);
+  add(1040, 1, "cachefiles_ref", o(1, "PUT work"), "kworker/u4:0", 7);
+  add(2000, 0, "fscache_relinquish",
+        fmt::format("c={} u=2 p=ffff91ce821f9700 Nc=0 Na=1 f=20 r=0", C));
+  add(2010, 0, "fscache_cookie", c("PUT rlq", 1));
+  add(2020, 1, "cachefiles_ref", o(0, "PUT work"), "kworker/u4:3", 223);
+  add(2030, 1, "fscache_cookie", c("PUT obj", 0), "kworker/u4:3", 223);
+  return b;
+}
+
+} // namespace
+
+TEST_CASE("parse: ftrace and trace-cmd lines", "[trace][parse]")
+{
+  auto p = parse_line("    kworker/u4:0-7       [001] ....    13.692789: "
+                      "cachefiles_ref: c=ffff91ce827c1380 o=ffff91ce827b1200 "
+                      "u=3 GET add_to_deps");
+  REQUIRE(p.kind == Kind::event);
+  CHECK(p.line.task == "kworker/u4:0");
+  CHECK(p.line.pid == 7);
+  CHECK(p.line.cpu == 1);
+  CHECK(p.line.ts_ns == 13692789000);
+  CHECK(p.line.event == "cachefiles_ref");
+  auto f = split_fields(p.line.body);
+  CHECK(f.words == "GET add_to_deps");
+  CHECK(f.get("u") == "3");
+
+  // trace-cmd: no flags column, nine decimals; a task name with spaces.
+  p = parse_line("  Web Content-1234  [000]  16.931442123: fscache_cookie: "
+                 "c=00000002 NEW acq   r=1");
+  REQUIRE(p.kind == Kind::event);
+  CHECK(p.line.task == "Web Content");
+  CHECK(p.line.ts_ns == 16931442123);
+  CHECK(split_fields(p.line.body).words == "NEW acq");
+
+  CHECK(parse_line("# tracer: nop").kind == Kind::comment);
+  CHECK(parse_line("cpus=2").kind == Kind::comment);
+  CHECK(parse_line("").kind == Kind::blank);
+  auto lost = parse_line("CPU:1 [LOST 42 EVENTS]");
+  CHECK(lost.kind == Kind::lost);
+  CHECK(lost.lost == 42);
+  CHECK(parse_line("garbage without fields").kind == Kind::malformed);
+  CHECK(parse_line("cat-1 [000] ....  12.5x: ev: x").kind == Kind::malformed);
+
+  // What format_line writes parses back to the same fields.
+  Line l;
+  l.task = "umount.nfs";
+  l.pid = 244;
+  l.cpu = 1;
+  l.ts_ns = 18224475000;
+  l.event = "fscache_relinquish";
+  l.body = "c=00000002 V=00000001 r=3 U=0 f=3d rt=0";
+  const std::string text = format_line(l);
+  auto back = parse_line(text);
+  REQUIRE(back.kind == Kind::event);
+  CHECK(back.line.task == l.task);
+  CHECK(back.line.ts_ns == l.ts_ns);
+  CHECK(back.line.body == l.body);
+}
+
+TEST_CASE("refs: a clean 4.19 life has no findings", "[trace][refs]")
+{
+  auto r = clean_419().run();
+  CHECK(r.gen == Gen::v419);
+  CHECK(r.findings.empty());
+  REQUIRE(r.lives.size() == 2);
+  CHECK(r.lives[0].type == 'c');
+  CHECK(r.lives[0].freed);
+  CHECK(r.lives[0].relinquished);
+  CHECK(r.lives[1].type == 'o');
+  CHECK(r.lives[1].reasons.at("PUT work") == 2);
+}
+
+TEST_CASE("refs: the attach-error over-put, a leak, use after free",
+          "[trace][refs]")
+{
+  SECTION("over-put: a second put at zero")
+  {
+    auto b = clean_419();
+    b.add(2040, 0, "fscache_cookie",
+          fmt::format("PUT obj c={} u=-1 p=ffff91ce821f9700 Nc=0 Na=0 f=10", C));
+    auto r = b.run();
+    CHECK(kinds(r).count("over-put") == 1);
+  }
+  SECTION("leak: relinquished, never back to zero")
+  {
+    auto b = clean_419();
+    b.lines.pop_back(); // the final PUT obj never comes
+    auto r = b.run();
+    CHECK(kinds(r) == std::multiset<std::string>{"leak"});
+    CHECK(r.findings[0].id == std::string("c=") + C);
+  }
+  SECTION("use after free, and a reused pointer that is not one")
+  {
+    auto b = clean_419();
+    b.add(3000, 0, "fscache_cookie",
+          fmt::format("GET obj c={} u=1 p=ffff91ce821f9700 Nc=0 Na=1 f=22", C));
+    CHECK(kinds(b.run()).count("use-after-free") == 1);
+    auto ok = clean_419();
+    for (auto& l : clean_419(10000).lines) // the same pointer, acquired again
+      ok.lines.push_back(l);
+    auto r = ok.run();
+    CHECK(r.findings.empty());
+    CHECK(r.lives.size() == 4);
+    CHECK(r.lives[2].life == 2);
+  }
+}
+
+TEST_CASE("refs: lost events make histories unknowable, not findings",
+          "[trace][refs]")
+{
+  auto b = clean_419();
+  b.lines.insert(b.lines.begin() + 4, "CPU:0 [LOST 17 EVENTS]");
+  b.lines.erase(b.lines.begin() + 5); // the PUT work went with them
+  auto r = b.run();
+  CHECK(r.lost_events == 17);
+  CHECK(kinds(r) == std::multiset<std::string>{"lost-events"});
+  CHECK(r.lives[1].unknowable);
+}
+
+TEST_CASE("refs: CPUs printed out of order are put back", "[trace][refs]")
+{
+  // 6.1: END on CPU 0 printed before the BEGIN it follows on CPU 1, with
+  // equal and with inverted timestamps (spec §0.6).
+  Builder b;
+  b.add(100, 0, "fscache_cookie", "c=00000045 NEW acq   r=1");
+  b.add(200, 1, "fscache_cookie", "c=00000045 GQ  use   r=2");
+  b.add(260, 0, "fscache_cookie", "c=00000045 PQ  unuse r=2");
+  b.add(250, 1, "fscache_cookie", "c=00000045 GET hsh   r=3");
+  b.add(300, 0, "fscache_relinquish", "c=00000045 V=00000001 r=2 U=0 f=3d rt=0");
+  b.add(310, 0, "fscache_cookie", "c=00000045 PUT rlq   r=1");
+  b.add(320, 0, "fscache_cookie", "c=00000045 PUT hsh   r=0");
+  auto r = b.run();
+  CHECK(r.gen == Gen::v61);
+  CHECK(r.findings.empty());
+  REQUIRE(r.lives.size() == 1);
+  CHECK(r.lives[0].freed);
+}
+
+TEST_CASE("refs: 6.1 cachefiles_ref prints the count before the change",
+          "[trace][refs]")
+{
+  Builder b;
+  b.add(100, 0, "fscache_cookie", "c=00000002 NEW acq   r=1");
+  b.add(110, 0, "cachefiles_ref", "c=00000002 o=00000001 u=1 NEW obj");
+  b.add(120, 0, "cachefiles_ref", "c=00000002 o=00000001 u=1 SEE lookup_cookie");
+  b.add(130, 0, "cachefiles_ref", "c=00000002 o=00000001 u=1 GET ...");
+  b.add(140, 0, "cachefiles_ref", "c=00000002 o=00000001 u=2 PUT ...");
+  b.add(150, 0, "cachefiles_ref", "c=00000002 o=00000001 u=1 PUT detach");
+  auto r = b.run();
+  CHECK(r.findings.empty());
+  REQUIRE(r.lives.size() == 2);
+  CHECK(r.lives[1].freed);
+  b.add(160, 0, "cachefiles_ref", "c=00000002 o=00000001 u=0 PUT detach");
+  CHECK(kinds(b.run()) == std::multiset<std::string>{"over-put"});
+  b.add(170, 0, "cachefiles_ref", "c=00000002 o=00000001 u=0 GET ...");
+  CHECK(kinds(b.run()).count("use-after-free") == 1);
+}
+
+TEST_CASE("refs: pid reuse and a truncated last line", "[trace][refs]")
+{
+  auto b = clean_419();
+  // A new task with a reused pid drives the same history: pids are labels.
+  b.lines[6] = b.lines[6].replace(b.lines[6].find("cat-222"), 7, "dd-222 ");
+  b.lines.push_back(b.lines.back().substr(0, 30)); // cut mid-line
+  auto r = b.run();
+  CHECK(r.malformed == 1);
+  CHECK(kinds(r) == std::multiset<std::string>{"malformed-line"});
+  CHECK(r.lives[0].freed);
+}
+
+TEST_CASE("refs: timeline of one cookie", "[trace][refs]")
+{
+  RefsOptions o;
+  o.cookie = std::string("0x") + C;
+  auto r = clean_419().run(o);
+  CHECK(r.timeline.size() == 9);
+  CHECK(r.timeline.back().count == 0);
+}
+
+TEST_CASE("reader: plain, xz and gz give the same lines; real traces parse",
+          "[trace][reader][real]")
+{
+  auto fix = test::fixtures_dir();
+  for (auto name : {"real-5.10-smoke", "real-6.1-smoke"}) {
+    std::string xz = fix + "/" + name + "/ftrace.txt.xz";
+    test::TempDir t;
+    auto plain = t / "trace.txt";
+    REQUIRE(test::run_prog({"sh", "-c", "xz -dc '" + xz + "' > '" + plain +
+                                            "' && gzip -k '" + plain + "'"})
+                .status == 0);
+    std::vector<std::uint64_t> counts;
+    for (auto path : {xz, plain, plain + ".gz"}) {
+      RefsAnalyzer a({});
+      LineReader rd(path);
+      std::string_view line;
+      while (rd.next(line))
+        a.feed(line, rd.line_number());
+      auto r = a.finish();
+      INFO(path);
+      CHECK(r.malformed == 0);
+      CHECK(r.unknown_events == 0);
+      CHECK(r.findings.empty());
+      counts.push_back(r.lines);
+      counts.push_back(r.fscache_events);
+    }
+    CHECK(counts[0] == counts[2]);
+    CHECK(counts[0] == counts[4]);
+    CHECK(counts[1] == counts[5]);
+  }
+  CHECK_THROWS_WITH(LineReader("/nonexistent/trace"),
+                    Catch::Contains("/nonexistent/trace"));
+}
