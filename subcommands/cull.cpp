@@ -14,6 +14,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
@@ -266,7 +267,10 @@ int run_cull(const CullArgs& a, CLI::App* sub, const Globals& g)
   co.goal.thresholds = !explicit_mode;
   co.goal.blocks = limits.blocks;
   co.goal.files = limits.files;
-  co.table_size = limits.culltable_size();
+  // cachefilesd's table only bounds how many it culls between rescans; the
+  // order is the same with a larger one. 32768 candidates (about 7 MB) make
+  // "10k of 1M" one pass instead of three, and memory stays bounded.
+  co.table_size = std::max<std::size_t>(limits.culltable_size(), 32768);
   if (conf.nocull && !explicit_mode)
     log::info("{}: nocull is set; culling anyway because fsc cull was run",
               conf.file);
