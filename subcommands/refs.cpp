@@ -20,6 +20,7 @@ using namespace fsc::trace;
 struct RefsArgs {
   std::vector<std::string> traces{"-"};
   std::string cookie, object, svg;
+  bool keep_lives = false; ///< -v and JSON list every history
 };
 
 RefsReport analyze(const RefsArgs& a)
@@ -27,6 +28,7 @@ RefsReport analyze(const RefsArgs& a)
   RefsOptions o;
   o.cookie = a.cookie;
   o.object = a.object;
+  o.keep_lives = a.keep_lives;
   RefsAnalyzer an(o);
   std::uint64_t base = 0;
   for (auto& path : a.traces) {
@@ -52,23 +54,17 @@ std::string id_text(const Life& l)
 
 void print_text(const RefsReport& r, const RefsArgs& a, const Globals& g)
 {
-  std::uint64_t lives[3] = {}, freed[3] = {}, rlq = 0;
-  for (auto& l : r.lives) {
-    int i = l.type == 'c' ? 0 : l.type == 'o' ? 1 : 2;
-    ++lives[i];
-    freed[i] += l.freed;
-    rlq += l.relinquished;
-  }
   fmt::print("trace      {} ({} format): {} lines, {} fscache/cachefiles "
              "events, {} other events, {} malformed, {} lost\n",
              fmt::join(a.traces, " "), gen_name(r.gen), r.lines,
              r.fscache_events, r.unknown_events, r.malformed, r.lost_events);
   fmt::print("cookies    {} ({} relinquished, {} freed, {} alive at the end)\n",
-             lives[0], rlq, freed[0], lives[0] - freed[0]);
-  fmt::print("objects    {} ({} freed, {} alive at the end)\n", lives[1],
-             freed[1], lives[1] - freed[1]);
-  if (lives[2])
-    fmt::print("volumes    {}\n", lives[2]);
+             r.cookies.lives, r.cookies.relinquished, r.cookies.freed,
+             r.cookies.alive);
+  fmt::print("objects    {} ({} freed, {} alive at the end)\n", r.objects.lives,
+             r.objects.freed, r.objects.alive);
+  if (r.volumes.lives)
+    fmt::print("volumes    {}\n", r.volumes.lives);
   if (g.verbose > 0) {
     for (auto& l : r.lives) {
       fmt::print("  {:<24} count {:>3}  {} events  {} .. {}{}\n", id_text(l),
@@ -154,6 +150,16 @@ void json_summary(JsonWriter& j, const RefsReport& r)
   j.field("malformed", r.malformed);
   j.field("lost_events", r.lost_events);
   j.field("findings", r.findings.size());
+  for (auto [name, t] : {std::pair{"cookies", &r.cookies},
+                         {"objects", &r.objects}, {"volumes", &r.volumes}}) {
+    j.key(name);
+    j.begin_object();
+    j.field("lives", t->lives);
+    j.field("freed", t->freed);
+    j.field("relinquished", t->relinquished);
+    j.field("alive", t->alive);
+    j.end_object();
+  }
 }
 
 void print_json(const RefsReport& r, const Globals& g)
@@ -225,8 +231,9 @@ void write_svg(RefsReport& r, RefsArgs a)
   write_refs_svg(a.svg, title, r.timeline, r.findings);
 }
 
-int run_refs(const RefsArgs& a, const Globals& g)
+int run_refs(RefsArgs a, const Globals& g)
 {
+  a.keep_lives = g.verbose > 0 || g.json != JsonMode::off;
   RefsReport r = analyze(a);
   for (auto& f : r.findings)
     if (f.kind == "malformed-line")

@@ -35,6 +35,7 @@ struct Builder {
   }
   RefsReport run(RefsOptions o = {}) const
   {
+    o.keep_lives = true;
     RefsAnalyzer a(o);
     std::uint64_t n = 0;
     for (auto& l : lines)
@@ -264,7 +265,7 @@ TEST_CASE("reader: plain, xz and gz give the same lines; real traces parse",
                 .status == 0);
     std::vector<std::uint64_t> counts;
     for (auto path : {xz, plain, plain + ".gz"}) {
-      RefsAnalyzer a({});
+      RefsAnalyzer a(RefsOptions{});
       LineReader rd(path);
       std::string_view line;
       while (rd.next(line))

@@ -64,6 +64,8 @@ struct TimelineEntry {
 struct RefsOptions {
   std::string cookie; ///< timeline of this cookie (and its objects)
   std::string object; ///< timeline of this object
+  bool keep_lives = false; ///< report every ended life (else only totals,
+                           ///< live ones and those with findings)
   std::int64_t reorder_ns = 1000000; ///< CPU reordering window (spec §0.6)
 };
 
@@ -71,7 +73,11 @@ struct RefsReport {
   Gen gen = Gen::unknown;
   std::uint64_t lines = 0, events = 0, fscache_events = 0, unknown_events = 0;
   std::uint64_t malformed = 0, lost_markers = 0, lost_events = 0;
-  std::vector<Life> lives;       ///< every life seen, in order of birth
+  std::vector<Life> lives;       ///< see RefsOptions::keep_lives
+  struct Totals {
+    std::uint64_t lives = 0, freed = 0, relinquished = 0, alive = 0;
+  };
+  Totals cookies, objects, volumes;
   std::vector<Finding> findings;
   std::vector<TimelineEntry> timeline;
   std::map<std::string, std::uint64_t> unknown; ///< event name → count
@@ -92,8 +98,6 @@ private:
   struct Pending { // an event waiting in the reorder window
     std::int64_t ts = 0;
     std::uint64_t line = 0;
-    int cpu = 0;
-    std::string task, event, body;
     char type = 0;      ///< counter changed: 'c', 'o', 'V'; 'L' lost; 0 none
     std::string id;     ///< normalised id of that counter
     std::string cookie; ///< normalised c= of the line
@@ -103,21 +107,31 @@ private:
     bool relinquish = false;
     bool acquire = false; ///< 4.19 fscache_acquire: a cookie born at 1
     std::uint64_t lost = 0;
+    std::string text;     ///< the whole line, kept for --cookie/--object
     std::string key() const { return std::string(1, type) + id; }
+  };
+  /// What is kept of an id whose last life ended.
+  struct Ended {
+    std::uint32_t life = 0;
+    std::int64_t count = 0;
+    std::uint64_t line = 0;
   };
   void release(bool all);
   void apply(Pending& p);
+  std::int64_t apply_count(Pending& p);
   bool counted(const Pending& p, std::int64_t& after) const;
-  Life& life_of(char type, const std::string& id, const Pending& p,
-                bool new_life);
-  void finding(const char* kind, const Life& l, const Pending& p,
-               std::string msg);
-  void track(const Pending& p, const Life* l);
+  Life& born(const Pending& p);
+  void end(const std::string& key, Life& l);
+  void finding(const char* kind, char type, const std::string& id,
+               const Pending& p, std::string msg);
+  void track(const Pending& p, std::int64_t count);
+  RefsReport::Totals& totals(char type);
 
   RefsOptions m_opt;
   RefsReport m_r;
   std::deque<Pending> m_window;
-  std::unordered_map<std::string, std::size_t> m_live; ///< "c2" → lives index
+  std::unordered_map<std::string, Life> m_live;   ///< "c2" → its live life
+  std::unordered_map<std::string, Ended> m_ended; ///< ids whose life ended
 };
 
 } // namespace fsc::trace

@@ -1,0 +1,58 @@
+#!/usr/bin/env python3
+"""Trace benchmark: `fsc refs` against `grep -c fscache` and `wc -l` on the
+same generated 4.19 trace (bench/gen_trace.py), alternating, median of R
+rounds; prints MB/s, lines/s, peak RSS and the ratios of
+../shared/perf/README.md (>= 4M lines/s; RSS follows live cookies).
+Usage: bench_refs.py FSC_BIN [-n LINES] [--rounds R] [--workdir D]"""
+import argparse, os, statistics, subprocess, sys, tempfile, time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def timed(argv):
+    # Output to a file, not /dev/null: GNU grep stops at the first match
+    # when it sees its output discarded.
+    with tempfile.NamedTemporaryFile("r") as f, tempfile.TemporaryFile() as out:
+        t0 = time.perf_counter()
+        rc = subprocess.call(["/usr/bin/time", "-f", "%M", "-o", f.name] + argv,
+                             stdout=out, stderr=subprocess.DEVNULL)
+        dt = time.perf_counter() - t0
+        if rc not in (0, 1):
+            sys.exit(f"benchmark command failed ({rc}): {argv}")
+        return dt, int(f.read().split()[-1]) / 1024.0
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("fsc")
+    ap.add_argument("-n", type=int, default=1000000)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--workdir", default="/tmp/fsc-bench")
+    a = ap.parse_args()
+    os.makedirs(a.workdir, exist_ok=True)
+    path = os.path.join(a.workdir, f"trace-{a.n}.txt")
+    if not os.path.exists(path):
+        subprocess.check_call([sys.executable, os.path.join(HERE, "gen_trace.py"),
+                               str(a.n), path])
+    size = os.path.getsize(path) / 1e6
+    tools = {"fsc refs": [a.fsc, "refs", path],
+             "grep -c": ["grep", "-c", "fscache", path],
+             "wc -l": ["wc", "-l", path]}
+    times = {k: [] for k in tools}
+    rss = {k: 0.0 for k in tools}
+    for _ in range(a.rounds):
+        for k, argv in tools.items():
+            dt, mem = timed(argv)
+            times[k].append(dt)
+            rss[k] = max(rss[k], mem)
+    print(f"{a.n} lines, {size:.0f} MB, median of {a.rounds} rounds")
+    for k in tools:
+        m = statistics.median(times[k])
+        print(f"  {k:<9} {m:7.3f} s  {size / m:7.0f} MB/s  {a.n / m / 1e6:6.2f} "
+              f"M lines/s  peak RSS {rss[k]:6.1f} MiB")
+    r = statistics.median(g / f for f, g in zip(times["fsc refs"], times["grep -c"]))
+    print(f"ratio: fsc refs speed / grep -c speed  {r:.2f}x  (issue target >= 0.5)")
+
+
+if __name__ == "__main__":
+    main()
