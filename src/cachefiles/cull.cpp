@@ -245,7 +245,7 @@ std::size_t depth_of(const std::string& p)
 /// following a link and never leaving the cache's device.
 class DirCache {
 public:
-  DirCache(int cache_fd, dev_t dev) : m_cache_fd(cache_fd), m_dev(dev) {}
+  DirCache(int cache_fd, dev_t) : m_cache_fd(cache_fd) {}
   ~DirCache() { clear(); }
   DirCache(const DirCache&) = delete;
   DirCache& operator=(const DirCache&) = delete;
@@ -291,7 +291,6 @@ public:
 
 private:
   int m_cache_fd;
-  dev_t m_dev;
   std::unordered_map<std::string, int> m_fds;
 };
 

@@ -6,6 +6,7 @@
 #include "tree.hpp"
 
 #include <fsc/cachefiles/key.hpp>
+#include <fsc/cachefiles/writer.hpp>
 #include <fsc/cachefiles/xattr.hpp>
 
 #include <nlohmann/json.hpp>
@@ -382,6 +383,44 @@ TEST_CASE("cull on the real kernel caches", "[cull][real]")
     INFO(chk.out);
     CHECK(chk.status == 0);
   }
+}
+
+TEST_CASE("cull on a v2 cache: oldest first, volumes kept, dry run inert",
+          "[cull][v2]")
+{
+  TempDir t;
+  fsc::cachefiles::Writer w(t / "c", false);
+  auto vol = w.add_volume("nfs,4.2,2,108,100007f,,,,,80000,80000,2ee,3a98,"
+                          "1d4c,3a98,1",
+                          {});
+  std::vector<std::string> paths; // oldest first
+  const std::int64_t s = 1000000000;
+  for (int i = 0; i < 12; ++i) {
+    fsc::cachefiles::XattrV2 x;
+    x.object_size = 5;
+    x.aux = fsc::Bytes(40, std::uint8_t(i));
+    fsc::Bytes key = {1, 0, 6, 0, std::uint8_t(i), 0x22, 0x33, 0x44};
+    paths.push_back(w.add_v2(vol, key, x,
+                             {"hello", 0, 5, (1700000000 + i * 60) * s,
+                              1600000000 * s}));
+  }
+  auto before = fsc::test::snapshot(t / "c");
+  auto r = run_fsc(cull_args(t, {"--dry-run", "--max-objects", "7", t / "c"}));
+  CHECK(r.status == 0);
+  CHECK(fsc::test::snapshot(t / "c") == before);
+  for (int i = 0; i < 12; ++i)
+    CHECK((r.out.find(paths[std::size_t(i)]) != std::string::npos) == (i < 5));
+
+  r = run_fsc(cull_args(t, {"--max-objects", "7", t / "c"}));
+  INFO(r.err);
+  CHECK(r.status == 0);
+  CHECK(r.out.empty()); // cron: silent on success
+  for (int i = 0; i < 12; ++i)
+    CHECK(exists(t / "c/" + paths[std::size_t(i)]) == (i >= 5));
+  CHECK(exists(t / "c/" + vol));
+  auto chk = run_fsc({"inspect", "--check", t / "c"});
+  INFO(chk.out);
+  CHECK(chk.status == 0);
 }
 
 namespace {
