@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <mutex>
 #include <set>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/statfs.h>
@@ -245,6 +246,26 @@ std::size_t depth_of(const std::string& p)
 /// following a link and never leaving the cache's device.
 class DirCache {
 public:
+  /// Directory fds kept open: victims come in atime order, scattered over
+  /// the tree, so a small cache reopens whole chains. The soft fd limit is
+  /// raised towards the hard one once (1024 is only the historical default).
+  static std::size_t fd_budget()
+  {
+    static const std::size_t budget = [] {
+      struct rlimit rl;
+      if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return std::size_t(900);
+      rlim_t want = std::min<rlim_t>(rl.rlim_max, 16384);
+      if (rl.rlim_cur < want) {
+        rl.rlim_cur = want;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        getrlimit(RLIMIT_NOFILE, &rl);
+      }
+      return std::size_t(rl.rlim_cur > 256 ? rl.rlim_cur - 128 : 128);
+    }();
+    return budget;
+  }
+
   DirCache(int cache_fd, dev_t) : m_cache_fd(cache_fd) {}
   ~DirCache() { clear(); }
   DirCache(const DirCache&) = delete;
@@ -276,7 +297,7 @@ public:
       return -1;
     // No fstat here: the victim's own statx is checked against the cache's
     // device, which catches a directory on the way that is another mount.
-    if (m_fds.size() >= 1024)
+    if (m_fds.size() >= fd_budget())
       clear(); // pfd may be closed now: nothing uses it after this point
     m_fds.emplace(path, fd);
     return fd;
@@ -491,13 +512,15 @@ bool Culler::apply(const Cand& c, DirCache& dirs)
 void Culler::remove_emptied(const std::set<std::string>& parents)
 {
   // Deepest first, so that a parent is looked at after its children.
-  std::vector<std::string> todo(parents.begin(), parents.end());
+  auto deeper = [](const std::string& a, const std::string& b) {
+    return depth_of(a) != depth_of(b) ? depth_of(a) > depth_of(b) : a < b;
+  };
+  std::set<std::string, decltype(deeper)> todo(parents.begin(), parents.end(),
+                                               deeper);
   std::set<std::string> seen;
+  DirCache dirs(m_cache.cache_fd(), m_cache.dev());
   while (!todo.empty()) {
-    std::sort(todo.begin(), todo.end(), [](auto& a, auto& b) {
-      return depth_of(a) != depth_of(b) ? depth_of(a) > depth_of(b) : a < b;
-    });
-    std::string path = todo.front();
+    std::string path = *todo.begin();
     todo.erase(todo.begin());
     if (path == "cache" || !seen.insert(path).second || depth_of(path) < 1)
       continue;
@@ -511,7 +534,6 @@ void Culler::remove_emptied(const std::set<std::string>& parents)
       continue;
     if (!fanout && top_object && !m_opt.include_primary)
       continue;
-    DirCache dirs(m_cache.cache_fd(), m_cache.dev());
     int pfd = dirs.get(parent_of(path));
     if (pfd < 0)
       continue;
@@ -529,7 +551,7 @@ void Culler::remove_emptied(const std::set<std::string>& parents)
       remove_tree_at(m_grave, grave_name.c_str(), rs);
     }
     ++m_r.dirs_removed;
-    todo.push_back(parent_of(path));
+    todo.insert(parent_of(path));
   }
 }
 
