@@ -43,8 +43,13 @@ bool timestamp(std::string_view s, std::int64_t& ns)
   auto frac = s.substr(dot + 1);
   if (!digits(frac) || frac.size() > 9)
     return false;
+  auto whole = s.substr(0, dot);
+  while (whole.size() > 1 && whole.front() == '0')
+    whole.remove_prefix(1);
+  if (whole.size() > 12) // ~31,700 years of uptime: not a timestamp
+    return false;
   std::int64_t sec = 0, f = 0;
-  std::from_chars(s.data(), s.data() + dot, sec);
+  std::from_chars(whole.data(), whole.data() + whole.size(), sec);
   std::from_chars(frac.data(), frac.data() + frac.size(), f);
   for (std::size_t i = frac.size(); i < 9; ++i)
     f *= 10;

@@ -115,6 +115,11 @@ TEST_CASE("parse: ftrace and trace-cmd lines", "[trace][parse]")
   CHECK(lost.lost == 42);
   CHECK(parse_line("garbage without fields").kind == Kind::malformed);
   CHECK(parse_line("cat-1 [000] ....  12.5x: ev: x").kind == Kind::malformed);
+  // Found by fuzz_trace: seconds that overflow nanoseconds are not a time.
+  CHECK(parse_line("cat-1 [000] .... 7235142263861644856.0: ev: x").kind ==
+        Kind::malformed);
+  CHECK(parse_line("cat-1 [000] .... 0000000000000000000072.5: ev: x")
+            .line.ts_ns == 72500000000);
 
   // What format_line writes parses back to the same fields.
   Line l;
