@@ -3,9 +3,9 @@ _fsc()
 {
   local cur prev words cword
   _init_completion || return
-  local verbs='inspect cull demo refs help'
+  local verbs='inspect cull demo refs verify help'
   local globals='--help -h --version -V --dir --json --verbose -v --quiet -q'
-  local valued=' --dir --depth --object --top --threads --config --config --older-than --max-size --min-free --max-objects --by --brun --bcull --bstop --frun --fcull --fstop --max-runtime --threads --format --now --cookie --object --svg '
+  local valued=' --dir --depth --object --top --threads --config --config --older-than --max-size --min-free --max-objects --by --brun --bcull --bstop --frun --fcull --fstop --max-runtime --threads --format --now --cookie --object --svg --origin --origin-map '
   local verb='' i
   for ((i = 1; i < cword; i++)); do
     case " $valued " in *" ${words[i-1]} "*) continue ;; esac
@@ -21,6 +21,8 @@ _fsc()
     demo) COMPREPLY=($(compgen -W '--format --now --help -h --version -V --dir --json --verbose -v --quiet -q' -- "$cur"))
       [[ $cur == -* ]] || _filedir ;;
     refs) COMPREPLY=($(compgen -W '--cookie --object --svg --help -h --version -V --dir --json --verbose -v --quiet -q' -- "$cur"))
+      [[ $cur == -* ]] || _filedir ;;
+    verify) COMPREPLY=($(compgen -W '--origin --origin-map --data --nfs4 --bury --dry-run -n --force --help -h --version -V --dir --json --verbose -v --quiet -q' -- "$cur"))
       [[ $cur == -* ]] || _filedir ;;
     help) COMPREPLY=($(compgen -W ' --help -h --version -V --dir --json --verbose -v --quiet -q' -- "$cur"))
       [[ $cur == -* ]] || _filedir ;;

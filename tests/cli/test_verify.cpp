@@ -1,0 +1,224 @@
+// test_verify.cpp - `fsc verify` on a cache whose objects carry the aux an
+// NFS client would have written for an origin tree, after each kind of
+// change to that origin.
+#include <catch2/catch.hpp>
+
+#include <fsc/cachefiles/writer.hpp>
+#include <fsc/netfs/netfs.hpp>
+#include <fsc/netfs/verify.hpp>
+
+#include "run.hpp"
+#include "tree.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <fcntl.h>
+#include <fstream>
+#include <sstream>
+#include <sys/stat.h>
+#include <unistd.h>
+
+using namespace fsc;
+using fsc::test::run_fsc;
+using fsc::test::TempDir;
+
+namespace {
+
+const char* k_names[] = {"same", "content", "mtime", "ctime", "truncate",
+                         "extend", "delete", "rename", "replace", "corrupt",
+                         "holes"};
+
+Bytes fh_of(std::size_t i) // a made-up 12-byte file handle per file
+{
+  return {1, 0, 6, 0, 0x11, 0x22, 0x33, 0x44, std::uint8_t(i), 0xbb, 0xcc, 0xdd};
+}
+
+netfs::NfsAux aux_of(const std::string& path)
+{
+  struct statx sx;
+  REQUIRE(statx(AT_FDCWD, path.c_str(), 0, STATX_BASIC_STATS, &sx) == 0);
+  return {sx.stx_mtime.tv_sec, sx.stx_mtime.tv_nsec, sx.stx_ctime.tv_sec,
+          sx.stx_ctime.tv_nsec, 0};
+}
+
+struct Setup {
+  std::string cache, origin, map;
+  std::map<std::string, std::string> obj; // origin name → object path
+};
+
+// An origin of 16 KiB files and a v1 NFSv3 cache holding their first 4 KiB.
+Setup make(const TempDir& t)
+{
+  Setup s{t / "cache", t / "origin", t / "map.txt", {}};
+  test::make_dirs(s.origin);
+  cachefiles::Writer w(s.cache);
+  auto nfs = w.add_v1("cache", as_bytes("nfs"), 0, Bytes(4, 0));
+  netfs::NfsServerKey sk;
+  sk.address = {127, 0, 0, 1};
+  sk.port = 0;
+  auto srv = w.add_v1(nfs, netfs::encode(sk), 0, {});
+  auto sb = w.add_v1(srv, netfs::encode(netfs::NfsSuperKey{}), 0, {});
+  std::ofstream map(s.map);
+  for (std::size_t i = 0; i < std::size(k_names); ++i) {
+    std::string path = s.origin + "/" + k_names[i];
+    std::string body(16384, char('a' + i));
+    test::write_file(path, body);
+    auto aux = netfs::encode(aux_of(path));
+    s.obj[k_names[i]] =
+        w.add_v1(sb, fh_of(i), 1, aux, {body.substr(0, 4096), 0, 16384});
+    map << to_hex(fh_of(i)) << " " << path << "\n";
+  }
+  // One object no origin file maps to.
+  w.add_v1(sb, fh_of(99), 1, Bytes(40, 0), {"x", 0, 1});
+  return s;
+}
+
+void change_origin(const Setup& s)
+{
+  auto p = [&](const char* n) { return s.origin + "/" + n; };
+  usleep(20000); // so that new times differ from the recorded ones
+  test::write_file(p("content"), std::string(16384, 'X'));
+  struct timespec ts[2] = {{0, UTIME_OMIT}, {1600000000, 5}};
+  REQUIRE(utimensat(AT_FDCWD, p("mtime").c_str(), ts, 0) == 0);
+  REQUIRE(chmod(p("ctime").c_str(), 0600) == 0);
+  REQUIRE(truncate(p("truncate").c_str(), 100) == 0);
+  REQUIRE(truncate(p("extend").c_str(), 100000) == 0);
+  REQUIRE(unlink(p("delete").c_str()) == 0);
+  REQUIRE(rename(p("rename").c_str(), p("renamed").c_str()) == 0);
+  REQUIRE(unlink(p("replace").c_str()) == 0);
+  test::write_file(p("replace"), std::string(16384, 'i'));
+}
+
+std::map<std::string, nlohmann::json> by_name(const Setup& s,
+                                              const std::string& out)
+{
+  std::map<std::string, nlohmann::json> m;
+  std::istringstream in(out);
+  for (std::string line; std::getline(in, line);) {
+    auto j = nlohmann::json::parse(line);
+    for (auto& [name, path] : s.obj)
+      if (j["path"] == path)
+        m[name] = j;
+    if (j["key_hex"] == to_hex(fh_of(99)))
+      m["unmapped"] = j;
+  }
+  return m;
+}
+
+std::string diff_fields(const nlohmann::json& j)
+{
+  std::string f;
+  for (auto& d : j["differences"])
+    f += (f.empty() ? "" : ",") + d["field"].get<std::string>();
+  return f;
+}
+
+} // namespace
+
+TEST_CASE("verify: each change to the origin gets its verdict and field",
+          "[verify]")
+{
+  TempDir t;
+  auto s = make(t);
+  auto r = run_fsc({"--json=lines", "verify", s.cache, "--origin-map", s.map});
+  INFO(r.err);
+  CHECK(r.status == 0); // an unmapped object is listed, not a failure
+  auto v = by_name(s, r.out);
+  for (auto n : k_names)
+    CHECK(v[n]["verdict"] == "OKAY");
+  CHECK(v["unmapped"]["verdict"] == "UNMAPPED");
+
+  change_origin(s);
+  // A cached byte flipped inside the cached extent; the origin unchanged.
+  {
+    int fd = open((s.cache + "/" + s.obj["corrupt"]).c_str(), O_WRONLY);
+    REQUIRE(fd >= 0);
+    REQUIRE(pwrite(fd, "!", 1, 1000) == 1);
+    close(fd);
+  }
+  auto before = test::snapshot(s.cache);
+  auto before_origin = test::snapshot(s.origin);
+  r = run_fsc({"--json=lines", "verify", s.cache, "--origin-map", s.map,
+               "--data"});
+  CHECK(r.status == 1);
+  v = by_name(s, r.out);
+  CHECK(v["same"]["verdict"] == "OKAY");
+  CHECK(v["content"]["verdict"] == "OBSOLETE");
+  CHECK(diff_fields(v["content"]) == "mtime,ctime");
+  CHECK(v["mtime"]["verdict"] == "OBSOLETE");
+  CHECK(diff_fields(v["mtime"]) == "mtime,ctime");
+  CHECK(v["mtime"]["differences"][0]["origin"].get<std::string>().find(
+            "1600000000.000000005") != std::string::npos);
+  CHECK(v["ctime"]["verdict"] == "OBSOLETE");
+  CHECK(diff_fields(v["ctime"]) == "ctime");
+  CHECK(v["truncate"]["verdict"] == "OBSOLETE");
+  CHECK(v["extend"]["verdict"] == "OBSOLETE");
+  CHECK(v["delete"]["verdict"] == "ORPHAN");
+  CHECK(v["rename"]["verdict"] == "ORPHAN");
+  CHECK(v["replace"]["verdict"] == "OBSOLETE");
+  CHECK(v["corrupt"]["verdict"] == "CORRUPT");
+  CHECK(v["corrupt"]["first_bad_offset"] == 1000);
+  // Only the cached 4 KiB are compared: the origin's bytes past them differ
+  // from the cache's holes and do not matter.
+  CHECK(v["holes"]["verdict"] == "OKAY");
+  CHECK(v["holes"]["bytes_compared"] == 4096);
+  // Read-only: cache and origin unchanged, atimes included.
+  CHECK(test::snapshot(s.cache) == before);
+  CHECK(test::snapshot(s.origin) == before_origin);
+
+  SECTION("--bury --dry-run changes nothing; --bury buries the stale")
+  {
+    r = run_fsc({"verify", s.cache, "--origin-map", s.map, "--data", "--bury",
+                 "--dry-run"});
+    CHECK(r.status == 1);
+    CHECK(test::snapshot(s.cache) == before);
+    r = run_fsc({"verify", s.cache, "--origin-map", s.map, "--data", "--bury"});
+    INFO(r.out << r.err);
+    CHECK(r.status == 1);
+    struct stat st;
+    CHECK(lstat((s.cache + "/" + s.obj["content"]).c_str(), &st) != 0);
+    CHECK(lstat((s.cache + "/" + s.obj["corrupt"]).c_str(), &st) != 0);
+    CHECK(lstat((s.cache + "/" + s.obj["same"]).c_str(), &st) == 0);
+    // The next run sees only the healthy and the unmapped objects.
+    r = run_fsc({"--json=lines", "verify", s.cache, "--origin-map", s.map});
+    v = by_name(s, r.out);
+    CHECK(v.count("content") == 0);
+    CHECK(v["same"]["verdict"] == "OKAY");
+  }
+}
+
+TEST_CASE("verify: text report, bad maps and bad origins", "[verify][errors]")
+{
+  TempDir t;
+  auto s = make(t);
+  REQUIRE(unlink((s.origin + "/delete").c_str()) == 0);
+  auto r = run_fsc({"verify", s.cache, "--origin-map", s.map});
+  CHECK(r.status == 1);
+  CHECK(r.out.find("ORPHAN") != std::string::npos);
+  CHECK(r.out.find("the origin file is gone") != std::string::npos);
+  CHECK(r.out.find("10 OKAY") != std::string::npos);
+
+  test::write_file(t / "bad.map", "zz not-hex\n");
+  r = run_fsc({"verify", s.cache, "--origin-map", t / "bad.map"});
+  CHECK(r.status == 2);
+  CHECK(r.err.find("bad.map:1") != std::string::npos);
+  r = run_fsc({"verify", s.cache, "--origin", s.origin});
+  CHECK(r.status == 2);
+  CHECK(r.err.find("not an NFS mount") != std::string::npos);
+  r = run_fsc({"verify", s.cache});
+  CHECK(r.status == 2);
+}
+
+TEST_CASE("verify: the NFS handle inside a real client's f_handle",
+          "[verify][real]")
+{
+  // From the real 5.10 origin listing: name_to_handle_at on the client.
+  Bytes h;
+  REQUIRE(from_hex("000000003b3d00000040000024000100070159020000000000"
+                   "00d9ae72024b11456eb85b7dd4ff90a3ad3b3d00004af8b50b0000",
+                   h));
+  auto fh = netfs::nfs_fh_from_handle(h);
+  REQUIRE(fh);
+  CHECK(to_hex(*fh) == "010007015902000000000000d9ae72024b11456eb85b7dd4ff90a3"
+                       "ad3b3d00004af8b50b");
+}
