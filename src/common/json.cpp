@@ -109,6 +109,19 @@ void JsonWriter::value(std::string_view s)
   before_value();
   raw("\"");
   for (std::size_t i = 0; i < s.size();) {
+    // Plain ASCII goes out in runs: most names and values are all plain.
+    std::size_t run = i;
+    while (run < s.size()) {
+      auto u = static_cast<unsigned char>(s[run]);
+      if (u < 0x20 || u >= 0x80 || u == '"' || u == '\\')
+        break;
+      ++run;
+    }
+    if (run > i) {
+      m_buf.append(s.data() + i, run - i);
+      i = run;
+      continue;
+    }
     auto c = static_cast<unsigned char>(s[i]);
     if (c >= 0x80) {
       std::size_t n = utf8_seq(s, i);
