@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <fsc/cachefiles/writer.hpp>
+#include <fsc/cachefiles/xattr.hpp>
 #include <fsc/netfs/netfs.hpp>
 #include <fsc/netfs/verify.hpp>
 
@@ -207,6 +208,46 @@ TEST_CASE("verify: text report, bad maps and bad origins", "[verify][errors]")
   CHECK(r.err.find("not an NFS mount") != std::string::npos);
   r = run_fsc({"verify", s.cache});
   CHECK(r.status == 2);
+}
+
+TEST_CASE("verify: a v2 (6.1) cache, same aux inside struct cachefiles_xattr",
+          "[verify][v2]")
+{
+  TempDir t;
+  test::make_dirs(t / "origin");
+  cachefiles::Writer w(t / "cache", false);
+  auto vol = w.add_volume("nfs,3.0,2,,100007f,e0666721b7ea5003,,,3002c0,80000,"
+                          "80000,2ee,3a98,1d4c,3a98,1",
+                          {});
+  std::ofstream map(t / "map.txt");
+  std::vector<std::string> objs;
+  for (std::size_t i = 0; i < 3; ++i) {
+    std::string path = t / ("origin/f" + std::to_string(i));
+    test::write_file(path, std::string(8192, char('a' + i)));
+    cachefiles::XattrV2 x;
+    x.object_size = 8192;
+    x.aux = netfs::encode(aux_of(path));
+    objs.push_back(w.add_v2(vol, fh_of(i), x, {std::string(8192, char('a' + i)),
+                                               0, 8192}));
+    map << to_hex(fh_of(i)) << " " << path << "\n";
+  }
+  map.close();
+  usleep(20000);
+  REQUIRE(chmod((t / "origin/f1").c_str(), 0600) == 0);
+  REQUIRE(unlink((t / "origin/f2").c_str()) == 0);
+  auto r = run_fsc({"--json=lines", "verify", t / "cache", "--origin-map",
+                    t / "map.txt", "--data"});
+  INFO(r.out << r.err);
+  CHECK(r.status == 1);
+  std::map<std::string, std::string> verdict;
+  std::istringstream in(r.out);
+  for (std::string line; std::getline(in, line);) {
+    auto j = nlohmann::json::parse(line);
+    verdict[j["path"]] = j["verdict"];
+  }
+  CHECK(verdict[objs[0]] == "OKAY");
+  CHECK(verdict[objs[1]] == "OBSOLETE");
+  CHECK(verdict[objs[2]] == "ORPHAN");
 }
 
 TEST_CASE("verify: the NFS handle inside a real client's f_handle",
