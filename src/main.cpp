@@ -59,6 +59,7 @@ int main(int argc, char** argv)
   cmds.push_back(fsc::cmd::add_demo(app, g));
   cmds.push_back(fsc::cmd::add_refs(app, g));
   cmds.push_back(fsc::cmd::add_verify(app, g));
+  cmds.push_back(fsc::cmd::add_replay(app, g));
   cmds.push_back(fsc::cmd::add_help(app));
 
   // Hidden: the CLI tree as JSON or completion scripts (completions/).

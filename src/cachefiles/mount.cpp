@@ -1,0 +1,194 @@
+// mount.cpp - binding a cache directory for the engine, and --into copies.
+#include <fsc/cachefiles/mount.hpp>
+
+#include <fsc/cachefiles/bound.hpp>
+#include <fsc/cachefiles/cache.hpp>
+#include <fsc/cachefiles/xattr.hpp>
+#include <fsc/error.hpp>
+
+#include <attr/libattr.h>
+#include <cerrno>
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+namespace fsc::cachefiles {
+
+namespace {
+
+bool is_empty_dir(const std::string& path)
+{
+  DIR* d = ::opendir(path.c_str());
+  if (!d)
+    return false;
+  bool empty = true;
+  while (dirent* e = ::readdir(d))
+    if (std::string_view(e->d_name) != "." && std::string_view(e->d_name) != "..")
+      empty = false;
+  ::closedir(d);
+  return empty;
+}
+
+/// cachefiles_daemon_add_cache's directories and the root label.
+void make_cache_dirs(const std::string& root)
+{
+  for (const char* d : {"cache", "graveyard"}) {
+    std::string p = root + "/" + d;
+    if (::mkdir(p.c_str(), 0700) != 0 && errno != EEXIST)
+      throw_sys("cannot create", p, errno);
+  }
+  std::string cache = root + "/cache";
+  if (::lsetxattr(cache.c_str(), k_xattr_name, k_root_label.data(),
+                  k_root_label.size(), XATTR_CREATE) != 0 &&
+      errno != EEXIST)
+    throw_sys("cannot label", cache, errno);
+}
+
+void check_cache(const std::string& root, bool force)
+{
+  Cache c = Cache::open(root);
+  if (c.format() == Format::v2)
+    throw Error("'" + root + "' is a cache of kernel 5.17 or later (v2); the "
+                "engine is 4.19's and binds only v1 caches");
+  if (c.format() == Format::mixed)
+    throw Error("'" + root + "' holds both v1 and v2 objects; refusing to "
+                "bind it");
+  BindState b = detect_binding(root);
+  if (b.bound && !force) {
+    std::string why = b.evidence.empty() ? "" : ": " + b.evidence.front();
+    throw Error("'" + root + "' is in use by a cache daemon" + why +
+                " (--force binds it anyway)");
+  }
+}
+
+void copy_file(const std::string& src, const std::string& dst,
+               const struct stat& st)
+{
+  int in = ::open(src.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
+  if (in < 0)
+    in = ::open(src.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (in < 0)
+    throw_sys("cannot read", src, errno);
+  int out = ::open(dst.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+                                    O_CLOEXEC, 0600);
+  if (out < 0) {
+    int e = errno;
+    ::close(in);
+    throw_sys("cannot create", dst, e);
+  }
+  // Copy data extents only, so holes stay holes.
+  off_t pos = 0;
+  std::vector<char> buf(1 << 16);
+  bool ok = true;
+  while (ok) {
+    off_t d = ::lseek(in, pos, SEEK_DATA);
+    if (d < 0)
+      break;
+    off_t h = ::lseek(in, d, SEEK_HOLE);
+    for (off_t o = d; o < h && ok;) {
+      ssize_t n = ::pread(in, buf.data(), std::min<off_t>(h - o, off_t(buf.size())), o);
+      ok = n > 0 && ::pwrite(out, buf.data(), size_t(n), o) == n;
+      o += n > 0 ? n : 0;
+    }
+    pos = h;
+  }
+  ok = ok && ::ftruncate(out, st.st_size) == 0;
+  int e = errno;
+  ::close(in);
+  ::close(out);
+  if (!ok)
+    throw_sys("cannot copy", src, e);
+}
+
+void copy_meta(const std::string& src, const std::string& dst,
+               const struct stat& st)
+{
+  if (attr_copy_file(src.c_str(), dst.c_str(), nullptr, nullptr) != 0 &&
+      errno != ENOTSUP)
+    throw_sys("cannot copy the xattrs of", src, errno);
+  ::chmod(dst.c_str(), st.st_mode & 07777);
+  if (::geteuid() == 0)
+    (void)::lchown(dst.c_str(), st.st_uid, st.st_gid);
+  timespec t[2] = {st.st_atim, st.st_mtim};
+  ::utimensat(AT_FDCWD, dst.c_str(), t, AT_SYMLINK_NOFOLLOW);
+}
+
+void copy_rec(const std::string& src, const std::string& dst)
+{
+  struct stat st;
+  if (::lstat(src.c_str(), &st) != 0)
+    throw_sys("cannot stat", src, errno);
+  if (S_ISREG(st.st_mode)) {
+    copy_file(src, dst, st);
+    copy_meta(src, dst, st);
+    return;
+  }
+  if (!S_ISDIR(st.st_mode))
+    return; // symlinks and devices are not cache objects: not copied
+  if (::mkdir(dst.c_str(), 0700) != 0)
+    throw_sys("cannot create", dst, errno);
+  int fd = open_dir_noatime(AT_FDCWD, src.c_str());
+  DIR* d = fd < 0 ? nullptr : ::fdopendir(fd);
+  if (!d)
+    throw_sys("cannot read", src, errno);
+  std::vector<std::string> names;
+  while (dirent* e = ::readdir(d)) {
+    std::string_view n = e->d_name;
+    if (n != "." && n != "..")
+      names.emplace_back(n);
+  }
+  ::closedir(d);
+  for (const auto& n : names)
+    copy_rec(src + "/" + n, dst + "/" + n);
+  copy_meta(src, dst, st);
+}
+
+} // namespace
+
+void copy_tree(const std::string& src, const std::string& dst)
+{
+  struct stat st;
+  if (::lstat(dst.c_str(), &st) == 0)
+    throw Error("'" + dst + "' already exists; --into makes a new copy");
+  copy_rec(src, dst);
+}
+
+Mount Mount::bind(const std::string& root, const MountOptions& opt)
+{
+  Mount m;
+  struct stat st;
+  if (::stat(root.c_str(), &st) != 0)
+    throw_sys("cannot bind", root, errno);
+  if (!S_ISDIR(st.st_mode))
+    throw Error("cannot bind '" + root + "': not a directory");
+  bool fresh = is_empty_dir(root);
+  if (!fresh)
+    check_cache(root, opt.force);
+  m.m_root = root;
+  if (!opt.into.empty()) {
+    copy_tree(root, opt.into);
+    m.m_root = opt.into;
+    m.m_mode = "into";
+  } else if (opt.write) {
+    m.m_mode = "write";
+  }
+  if (opt.write || !opt.into.empty()) {
+    if (fresh || is_empty_dir(m.m_root))
+      make_cache_dirs(m.m_root);
+    auto lock = CacheLock::try_acquire(m.m_root);
+    if (!lock)
+      throw Error("'" + m.m_root + "' is locked by another fsc (cull or "
+                  "replay); try again later");
+    m.m_lock.emplace(std::move(*lock));
+    m.m_store = make_dir_store(m.m_root);
+  } else if (fresh) {
+    m.m_store = make_memory_store();
+  } else {
+    m.m_store = make_overlay_store(m.m_root);
+  }
+  return m;
+}
+
+} // namespace fsc::cachefiles

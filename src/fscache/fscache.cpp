@@ -1,1 +1,0 @@
-// fscache.cpp - placeholder translation unit until the layer's first module lands.
