@@ -112,10 +112,12 @@ void Engine::Impl::fire_hooks(Object* obj, int state)
   }
 }
 
-bool Engine::Impl::run_one_job()
+bool Engine::Impl::run_one_job(std::size_t forced)
 {
   std::size_t i = 0;
-  if (seed != 0 && runq.size() > 1)
+  if (forced != SIZE_MAX)
+    i = forced;
+  else if (seed != 0 && runq.size() > 1)
     i = rng() % runq.size();
   Job j = runq[i];
   runq.erase(runq.begin() + static_cast<std::ptrdiff_t>(i));
@@ -176,6 +178,18 @@ bool Engine::step()
   if (m->runq.empty())
     return false;
   return m->run_one_job();
+}
+
+bool Engine::step_object(CookieId id)
+{
+  auto it = m->cookies.find(id);
+  if (m->halted || it == m->cookies.end() || !it->second->object)
+    return false;
+  Object* o = it->second->object;
+  for (std::size_t i = 0; i < m->runq.size(); ++i)
+    if (m->runq[i].kind == Job::run_object && m->runq[i].obj == o)
+      return m->run_one_job(i);
+  return false;
 }
 
 std::uint64_t Engine::run()

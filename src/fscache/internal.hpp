@@ -74,6 +74,7 @@ struct Object {
   bool attached = false; ///< on the cookie's backing list
   bool freed = false;
   bool root = false;     ///< the cache's fsdef object
+  int timeouts = 0;      ///< consecutive ETIMEDOUT lookups
   bool test(unsigned bit) const { return flags >> bit & 1U; }
   void set(unsigned bit) { flags |= 1U << bit; }
   void clear(unsigned bit) { flags &= ~(1U << bit); }
@@ -165,7 +166,7 @@ struct Engine::Impl {
   void bug(const std::string& what);
   void set_task(Task t);
   void enqueue_job(Job j);
-  bool run_one_job();
+  bool run_one_job(std::size_t forced = SIZE_MAX);
   bool resume_waiters();
   void park(std::function<bool()> ready, std::function<void()> resume,
             std::string what);

@@ -310,9 +310,18 @@ ObjState Engine::Impl::st_look_up(Object* o, bool& no_transit)
   unuse_cookie(o->cookie);
   if (r == -ETIMEDOUT) {
     ++stats.lookups_tmo;
+    // The kernel sleeps up to 60 s per try; a lookup that never gets
+    // through would keep the object in LOOK for good.
+    if (++o->timeouts > 1000) {
+      bug(fmt::format("4.19 would hang here: OBJ{:x} lookup timed out {} "
+                      "times waiting for an older object to release its "
+                      "dentry", o->id, o->timeouts));
+      return o->state;
+    }
     no_transit = true;
     return o->state;
   }
+  o->timeouts = 0;
   return r < 0 ? ObjState::lookup_failure : ObjState::object_available;
 }
 

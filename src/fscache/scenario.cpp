@@ -233,7 +233,7 @@ Parsed split_call(const std::vector<Word>& w, std::size_t from,
       fail_at(file, line, w[from].column, "acquire needs key=");
   }
   if ((p.cmd == "read" || p.cmd == "alloc" || p.cmd == "write" ||
-       p.cmd == "uncache" || p.cmd == "step") &&
+       p.cmd == "uncache") &&
       !p.pos.empty() && !parse_num(p.pos.back().text))
     fail_at(file, line, p.pos.back().column, "expected a page number");
   if (p.cmd == "resize" && !p.opt.count("size"))
@@ -568,6 +568,13 @@ private:
       return done(0);
     }
     if (c == "step") {
+      if (!p.pos.empty() && !parse_num(p.pos[0].text)) {
+        if (!m_e.step_object(handle(p.pos[0])))
+          m_report.failures.push_back(fmt::format(
+              "{}:{}: step {}: its object has no queued work item", m_s.file,
+              m_line, p.pos[0].text));
+        return done(0);
+      }
       std::uint64_t n = p.pos.empty() ? 1 : *parse_num(p.pos[0].text);
       for (std::uint64_t i = 0; i < n && m_e.step(); ++i) {
       }

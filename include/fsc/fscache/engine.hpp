@@ -122,6 +122,10 @@ public:
 
   /// Runs one queued work item (or parked continuation); false when idle.
   bool step();
+  /// Runs the queued work item of the cookie's object now, ahead of the
+  /// rest of the queue (a legal order: the workqueues are concurrent).
+  /// False when that object has no queued work item.
+  bool step_object(CookieId);
   /// Steps until idle (or stopped); returns the number of steps.
   std::uint64_t run();
   /// A "4.19 would crash here" finding stopped the engine.
