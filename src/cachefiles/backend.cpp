@@ -27,7 +27,7 @@ std::uint64_t CacheFilesBackend::dentry(const std::string& path)
 {
   auto [it, fresh] = m_dentries.emplace(path, 0);
   if (fresh)
-    it->second = 0xffff888400000000ULL + (m_dentries.size() << 8);
+    it->second = 0xffff888400000000ULL + (++m_dentry_count << 8);
   return it->second;
 }
 

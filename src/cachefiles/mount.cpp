@@ -20,9 +20,13 @@ namespace {
 
 bool is_empty_dir(const std::string& path)
 {
-  DIR* d = ::opendir(path.c_str());
-  if (!d)
+  int fd = open_dir_noatime(AT_FDCWD, path.c_str());
+  DIR* d = fd < 0 ? nullptr : ::fdopendir(fd);
+  if (!d) {
+    if (fd >= 0)
+      ::close(fd);
     return false;
+  }
   bool empty = true;
   while (dirent* e = ::readdir(d))
     if (std::string_view(e->d_name) != "." && std::string_view(e->d_name) != "..")

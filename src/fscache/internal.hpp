@@ -54,6 +54,20 @@ struct Cookie {
 
 enum class OobTable : std::uint8_t { none, init, lookup, run };
 
+/// The dispatcher's choice for an object in `state` with pending `events`
+/// (fscache_object_sm_dispatcher before it runs a work state): an OOB
+/// diversion, a wait-state transition, nothing, or the BUG() of a mask
+/// naming an event the wait state has no entry for.
+struct Decision {
+  enum Kind : std::uint8_t { none, oob, wait, bug } kind = none;
+  ObjState next = ObjState::object_dead;
+  int event = -1;
+};
+Decision decide(ObjState state, unsigned events, unsigned event_mask,
+                unsigned oob_event_mask, OobTable oob);
+/// The events a wait state's table has entries for.
+unsigned wait_events_of(ObjState s);
+
 struct Object {
   ObjectId id = 0;
   std::uint64_t addr = 0;

@@ -48,6 +48,47 @@ ObjState oob_target(OobTable t)
 
 int fls_event(unsigned bits) { return 31 - __builtin_clz(bits); }
 
+} // namespace
+
+Decision decide(ObjState state, unsigned events, unsigned event_mask,
+                unsigned oob_event_mask, OobTable oob)
+{
+  Decision d;
+  if (events & oob_event_mask) {
+    // Out-of-band events (ERROR, KILL): the highest pending bit wins.
+    unsigned hit = events & k_oob_events;
+    if (hit) {
+      d.kind = Decision::oob;
+      d.event = fls_event(hit);
+      d.next = oob_target(oob);
+      return d;
+    }
+  }
+  if (!is_wait_state(state) || !(events & event_mask))
+    return d;
+  for (const auto& t : k_wait_table) {
+    if (t.from != state || !(events & t.events))
+      continue;
+    d.kind = Decision::wait;
+    d.event = fls_event(events & t.events);
+    d.next = t.to;
+    return d;
+  }
+  d.kind = Decision::bug;
+  return d;
+}
+
+unsigned wait_events_of(ObjState s)
+{
+  unsigned m = 0;
+  for (const auto& t : k_wait_table)
+    if (t.from == s)
+      m |= t.events;
+  return m;
+}
+
+namespace {
+
 bool live(const Object* o) { return o->test(object_flag::is_live); }
 bool available(const Object* o) { return o->test(object_flag::is_available); }
 
@@ -60,11 +101,7 @@ unsigned Engine::Impl::oob_mask_of(OobTable t) const
 
 unsigned Engine::Impl::wait_mask_of(ObjState s) const
 {
-  unsigned m = 0;
-  for (const auto& t : k_wait_table)
-    if (t.from == s)
-      m |= t.events;
-  return m;
+  return wait_events_of(s);
 }
 
 Object* Engine::Impl::new_object(Cookie* c)
@@ -168,7 +205,7 @@ void Engine::Impl::dispatch(Object* o)
   unsigned event_mask = o->event_mask;
   int event = -1;
   ObjState state;
-  bool oob;
+  bool oob = false;
 restart:
   o->event_mask = 0; // mask normal event handling
   state = o->state;
@@ -176,37 +213,34 @@ restart_masked:
   if (halted)
     return;
   {
-    unsigned events = o->events;
-    oob = false;
-    if (events & o->oob_event_mask) {
-      // Out-of-band events (ERROR, KILL): the highest pending bit wins.
-      unsigned hit = events & k_oob_events;
-      if (hit) {
-        oob = true;
-        state = oob_target(o->oob_table);
-        event = fls_event(hit);
-        o->oob_event_mask &= ~(1U << event);
-        o->events &= ~(1U << event);
-        goto execute_work_state;
-      }
-    }
-    if (is_wait_state(state)) {
-      if (!(events & event_mask))
-        goto unmask_events; // randomly woke up
-      for (const auto& t : k_wait_table) {
-        if (t.from != state || !(events & t.events))
-          continue;
-        event = fls_event(events & t.events);
-        obs.osm(o->cookie->addr, o->addr, state, true, false, event);
-        o->events &= ~(1U << event);
-        o->state = state = t.to;
-        goto execute_work_state;
-      }
+    Decision d = decide(state, o->events, event_mask, o->oob_event_mask,
+                        o->oob_table);
+    switch (d.kind) {
+    case Decision::oob:
+      oob = true;
+      state = d.next;
+      event = d.event;
+      o->oob_event_mask &= ~(1U << event);
+      o->events &= ~(1U << event);
+      goto execute_work_state;
+    case Decision::wait:
+      oob = false;
+      event = d.event;
+      obs.osm(o->cookie->addr, o->addr, state, true, false, event);
+      o->events &= ~(1U << event);
+      o->state = state = d.next;
+      goto execute_work_state;
+    case Decision::bug:
       bug(fmt::format("4.19 would crash here: OBJ{:x} event mask {:x} "
                       "names events its wait state {} has no transition for "
                       "(BUG in the dispatcher)", o->id, event_mask,
                       state_name(state)));
       return;
+    case Decision::none:
+      oob = false;
+      if (is_wait_state(state))
+        goto unmask_events; // randomly woke up
+      break;
     }
   }
 execute_work_state:

@@ -76,6 +76,7 @@ private:
   std::map<std::string, fscache::ObjectId> m_active; ///< the active tree
   std::map<std::string, std::uint64_t> m_dentries;
   std::uint32_t m_grave_counter = 0;
+  std::uint64_t m_dentry_count = 0;
 };
 
 } // namespace fsc::cachefiles

@@ -1,0 +1,275 @@
+// test_replay.cpp - `fsc replay`: the engine bound to real directories.
+#include <catch2/catch.hpp>
+
+#include "run.hpp"
+#include "tree.hpp"
+
+#include <fsc/bytes.hpp>
+
+#include <dirent.h>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+
+using fsc::test::run_fsc;
+using fsc::test::TempDir;
+
+namespace {
+
+std::string scenario(const std::string& rel)
+{
+  return std::string(std::getenv("FSC_SOURCE_ROOT")) + "/tests/scenarios/" +
+         rel;
+}
+
+std::string write_scenario(const TempDir& t, const std::string& text)
+{
+  std::string p = t / "s.fsc";
+  std::ofstream(p) << text;
+  return p;
+}
+
+std::string slurp(const std::string& p)
+{
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+bool empty_dir(const std::string& p)
+{
+  DIR* d = opendir(p.c_str());
+  int n = 0;
+  while (dirent* e = readdir(d))
+    n += std::string(e->d_name) != "." && std::string(e->d_name) != "..";
+  closedir(d);
+  return n == 0;
+}
+
+std::string real_510(const TempDir& t)
+{
+  return fsc::test::extract_fixture(
+      fsc::test::fixtures_dir() + "/real-5.10-smoke/cache.tar.xz", t.path());
+}
+
+const char* const k_fixes[] = {
+    "1-attach-ref-at-init", "2-dead-state-work", "3-clear-writes-on-disable",
+    "4-submit-checks-live", "5-cancel-everywhere", "6-duplicate-detection",
+    "7-size-passed-in", "8-drop-clears-looking-up", "9-collision-tests-old"};
+
+} // namespace
+
+TEST_CASE("replay: a lifecycle on a new cache, read-only by default")
+{
+  TempDir t;
+  std::string cache = t / "cache";
+  fsc::test::make_dirs(cache);
+  auto r = run_fsc({"replay", cache, scenario("lifecycle.fsc")});
+  INFO(r.out << r.err);
+  CHECK(r.status == 0);
+  CHECK(r.out.find("0 failed") != std::string::npos);
+  CHECK(r.out.find("would change on disk") != std::string::npos);
+  CHECK(empty_dir(cache)); // nothing written
+}
+
+TEST_CASE("replay: each 4.19 fix passes, and fails when turned off")
+{
+  for (const char* name : k_fixes) {
+    std::string fix = std::string(name).substr(2);
+    TempDir t;
+    fsc::test::make_dirs(t / "c");
+    auto on = run_fsc({"replay", t / "c", scenario(std::string("fixes/") +
+                                                   name + ".fsc")});
+    INFO(name << "\n" << on.out << on.err);
+    CHECK(on.status == 0);
+    auto off = run_fsc({"replay", t / "c",
+                        scenario(std::string("fixes/") + name + ".fsc"),
+                        "--unfix", fix});
+    INFO(off.out << off.err);
+    CHECK(off.status == 1);
+    bool reported = off.out.find("failed:") != std::string::npos ||
+                    off.out.find("findings:") != std::string::npos;
+    CHECK(reported);
+  }
+}
+
+TEST_CASE("replay: same scenario and seed give identical trace bytes")
+{
+  TempDir t;
+  fsc::test::make_dirs(t / "c");
+  std::string s = scenario("lifecycle.fsc");
+  for (const char* seed : {"0", "7"}) {
+    REQUIRE(run_fsc({"replay", t / "c", s, "--seed", seed, "--trace",
+                     t / "a.trace"}).status == 0);
+    REQUIRE(run_fsc({"replay", t / "c", s, "--seed", seed, "--trace",
+                     t / "b.trace"}).status == 0);
+    std::string a = slurp(t / "a.trace");
+    CHECK(a.size() > 1000);
+    CHECK(a == slurp(t / "b.trace"));
+  }
+}
+
+TEST_CASE("replay: other seeds are other legal orders of the same run")
+{
+  TempDir t;
+  fsc::test::make_dirs(t / "c");
+  std::set<std::string> traces;
+  for (int seed = 0; seed < 12; ++seed) {
+    auto r = run_fsc({"replay", t / "c", scenario("lifecycle.fsc"), "--seed",
+                      std::to_string(seed), "--trace", t / "x.trace"});
+    INFO("seed " << seed << r.out);
+    CHECK(r.status == 0);
+    traces.insert(slurp(t / "x.trace"));
+  }
+  CHECK(traces.size() > 1);
+}
+
+TEST_CASE("replay --into: the copy holds what 4.19 would write, inspect "
+          "--check is clean")
+{
+  TempDir t;
+  fsc::test::make_dirs(t / "empty");
+  std::string s = write_scenario(t, R"(register nfs version=0
+acquire srv index nfs key=hex:0400000002000000020008017f000001 name=NFS.server
+acquire f data srv key=hex:00112233445566778899 aux="aux-bytes" size=5000
+write f 0 data="hello"
+)");
+  auto r = run_fsc({"replay", t / "empty", s, "--into", t / "copy"});
+  INFO(r.out << r.err);
+  REQUIRE(r.status == 0);
+  CHECK(empty_dir(t / "empty"));
+  auto c = run_fsc({"inspect", t / "copy", "--check"});
+  INFO(c.out << c.err);
+  CHECK(c.status == 0);
+  auto j = run_fsc({"inspect", t / "copy", "--json=lines"});
+  bool found = false;
+  std::istringstream lines(j.out);
+  for (std::string l; std::getline(lines, l);) {
+    auto d = nlohmann::json::parse(l);
+    if (d.value("kind", "") != "data")
+      continue;
+    found = true;
+    CHECK(d["key_hex"] == "00112233445566778899");
+    CHECK(d["xattr_hex"] == "01" + fsc::to_hex(fsc::as_bytes("aux-bytes")));
+    CHECK(d["mode"] == "100000"); // CacheFiles creates files with mode 0
+    CHECK(d["size"] == 5000);
+  }
+  CHECK(found);
+  struct stat st;
+  REQUIRE(stat((t / "copy/cache/@4a/I03nfs").c_str(), &st) == 0);
+  CHECK((st.st_mode & 07777) == 0);
+}
+
+TEST_CASE("replay: read-only over a real 5.10 cache changes nothing")
+{
+  TempDir t;
+  std::string root = real_510(t);
+  auto before = fsc::test::snapshot(root);
+  auto r = run_fsc({"replay", root, scenario("real-5.10-lookup.fsc"),
+                    "--json"});
+  INFO(r.out << r.err);
+  CHECK(r.status == 0);
+  CHECK(fsc::test::snapshot(root) == before);
+  auto j = nlohmann::json::parse(r.out);
+  CHECK(j["mode"] == "read-only");
+  CHECK(j["failures"].empty());
+  bool unlink = false;
+  for (auto& c : j["changes"])
+    unlink |= c.get<std::string>().rfind("unlink ", 0) == 0;
+  CHECK(unlink); // the stale object would be buried
+}
+
+TEST_CASE("replay --write buries the stale object of a real 5.10 cache")
+{
+  TempDir t;
+  std::string root = real_510(t);
+  auto r = run_fsc({"replay", root, scenario("real-5.10-lookup.fsc"),
+                    "--write"});
+  INFO(r.out << r.err);
+  CHECK(r.status == 0);
+  std::string g = root + "/cache/@4a/I03nfs/@a1/Jg00100002000080084Mv00g0/"
+                  "@9d/J1100000000000UmhhIA0OVqSJeaA-jtvrxb000000002000080wX"
+                  "2000oG300Mk7000CW0000000040000g000000000/@fb/"
+                  "EA0g00sg0p900000000gSKaD0b5hhKxXmZhZ-geqHJQ300QPqfn40";
+  struct stat st;
+  REQUIRE(lstat(g.c_str(), &st) == 0);
+  CHECK(st.st_size == 12345);
+  CHECK(st.st_blocks == 0); // recreated empty: the old data was buried
+  char buf[128];
+  ssize_t n = lgetxattr(g.c_str(), "user.CacheFiles.cache", buf, sizeof buf);
+  REQUIRE(n == 41);
+  CHECK(buf[0] == 1);
+  CHECK(run_fsc({"inspect", root, "--check"}).status == 0);
+}
+
+TEST_CASE("replay: the refcount journal reads back with fsc refs")
+{
+  TempDir t;
+  fsc::test::make_dirs(t / "c");
+  REQUIRE(run_fsc({"replay", t / "c", scenario("lifecycle.fsc"), "--refs",
+                   t / "refs.txt"}).status == 0);
+  auto r = run_fsc({"refs", t / "refs.txt", "--json"});
+  INFO(r.out << r.err);
+  CHECK(r.status == 0);
+  auto j = nlohmann::json::parse(r.out);
+  CHECK(j["findings"].empty());
+  CHECK(j["malformed"] == 0);
+}
+
+TEST_CASE("replay: bad scenarios name file, line and column")
+{
+  TempDir t;
+  fsc::test::make_dirs(t / "c");
+  struct Case {
+    const char* text;
+    const char* want;
+  } cases[] = {
+      {"register nfs\nacquire f data nfs\n", "s.fsc:2:1: acquire needs key="},
+      {"register nfs\nfrobnicate x\n", "s.fsc:2:1: expected a call"},
+      {"register nfs\nacquire f data nfs key=hex:zz\n", "s.fsc:2:24:"},
+      {"register nfs\nexpect f state NOPE\n", "s.fsc:2:16: expected a state"},
+      {"fault lookup_object EWHAT\n", "s.fsc:1:21: expected an errno"},
+      {"acquire f data nfs key=\"unterminated\n", "s.fsc:1:24: expected a closing"},
+      {"register nfs\nread nfs x\n", "s.fsc:2:10: expected a page number"},
+      {"fixes -no-such-fix\n", "s.fsc:1:7: unknown fix"},
+  };
+  for (const auto& c : cases) {
+    std::string s = write_scenario(t, c.text);
+    auto r = run_fsc({"replay", t / "c", s});
+    INFO(c.text << "\n" << r.err);
+    CHECK(r.status == 2);
+    CHECK(r.err.find(c.want) != std::string::npos);
+  }
+}
+
+TEST_CASE("replay: refuses what is not a v1 cache")
+{
+  TempDir t;
+  std::string s = write_scenario(t, "register nfs\n");
+  fsc::test::make_dirs(t / "junk/sub");
+  auto r = run_fsc({"replay", t / "junk", s});
+  CHECK(r.status == 2);
+  CHECK(r.err.find("junk") != std::string::npos);
+  fsc::test::make_dirs(t / "v2");
+  std::string v2 = fsc::test::extract_fixture(
+      fsc::test::fixtures_dir() + "/real-6.1-smoke/cache.tar.xz", t / "v2");
+  r = run_fsc({"replay", v2, s});
+  CHECK(r.status == 2);
+  CHECK(r.err.find("v2") != std::string::npos);
+}
+
+TEST_CASE("replay --stats prints /proc/fs/fscache/stats lines")
+{
+  TempDir t;
+  fsc::test::make_dirs(t / "c");
+  auto r = run_fsc({"replay", t / "c", scenario("lifecycle.fsc"), "--stats"});
+  CHECK(r.status == 0);
+  CHECK(r.out.find("FS-Cache statistics\nCookies: idx=2 dat=1 spc=0\n") !=
+        std::string::npos);
+  CHECK(r.out.find("Acquire: n=3 nul=0 noc=0 ok=3 nbf=0 oom=0") !=
+        std::string::npos);
+}
