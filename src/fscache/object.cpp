@@ -156,10 +156,16 @@ void Engine::Impl::destroy_object(Object* o)
                     o->id, o->n_ops));
     return;
   }
-  if (o->n_children != 0 || o->parent) {
-    bug(fmt::format("4.19 would crash here: OBJ{:x} freed with {} "
-                    "children or still linked to its parent", o->id,
-                    o->n_children));
+  if (o->n_children != 0) {
+    bug(fmt::format("4.19 would crash here: CacheFiles: Assertion failed: "
+                    "OBJ{:x} n_children {} == 0 is false "
+                    "(cachefiles_put_object)", o->id, o->n_children));
+    return;
+  }
+  if (o->parent) {
+    bug(fmt::format("4.19 would crash here: CacheFiles: Assertion failed: "
+                    "OBJ{:x} freed still linked to its parent OBJ{:x} "
+                    "(cachefiles_put_object)", o->id, o->parent->id));
     return;
   }
   backend.put_object(o->id);
