@@ -17,6 +17,7 @@
 
 #include <cerrno>
 #include <fstream>
+#include <iostream>
 #include <map>
 #include <random>
 #include <sstream>
@@ -287,9 +288,10 @@ TEST_CASE("property: 10,000 random scenarios with faults balance every count")
     CHECK(o.leaked_cookies == 0);
     CHECK(o.live_objects == 0);
   }
+  // Reported on stderr: TAP has no place for notes.
   for (const auto& [k, n] : seen_known)
-    WARN(n << " of 10000 runs reached the 4.19 crash '" << k << "'");
-  WARN(leaks_explained << " of 10000 runs hit 4.19's ABORT_INIT leak");
+    std::cerr << n << " of 10000 runs reached the 4.19 crash '" << k << "'\n";
+  std::cerr << leaks_explained << " of 10000 runs hit 4.19's ABORT_INIT leak\n";
 }
 
 TEST_CASE("property: random runs on real directories pass inspect --check")
@@ -304,8 +306,9 @@ TEST_CASE("property: random runs on real directories pass inspect --check")
     // Buried objects wait in graveyard/ for the daemon to reap them.
     fsc::test::run_prog({"sh", "-c", "rm -rf " + t / "c/graveyard/*"});
     auto r = fsc::test::run_fsc({"inspect", t / "c", "--check"});
-    INFO("seed " << seed << "\n" << r.out << r.err);
-    CHECK(r.status == 0);
+    INFO("seed " << seed);
+    if (r.status != 0)
+      FAIL_CHECK(r.out + r.err);
     ++checked;
   }
   CHECK(checked == 40);
