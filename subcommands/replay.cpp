@@ -211,8 +211,12 @@ Command add_replay(CLI::App& app, Globals& g)
                 "Bind even when a cache daemon seems to serve the cache");
   sub->add_option("--seed", a->seed, "Explore another legal order of queued "
                   "work items (0: FIFO, the default)");
+  std::vector<std::string> fix_list;
+  for (const auto& f : fix_names())
+    fix_list.emplace_back(f.first);
   sub->add_option("--unfix", a->unfix, "Turn one of 4.19's fixes off to "
-                  "reproduce the old bug (repeatable; see fsc-replay(8))");
+                  "reproduce the old bug (repeatable; see fsc-replay(8))")
+      ->check(CLI::IsMember(fix_list));
   sub->add_option("--trace", a->trace, "Write 4.19 ftrace text lines to FILE "
                   "('-' for stdout)");
   sub->add_option("--refs", a->refs, "Write the refcount journal (cookie and "
