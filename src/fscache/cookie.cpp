@@ -218,6 +218,8 @@ bool Engine::Impl::attach_object(Cookie* c, Object* o)
   if (!fixes.attach_ref_at_init)
     cookie_get(c, CookieTrace::get_attach_object);
   cache_objects.push_front(o);
+  o->cache_link = cache_objects.begin();
+  o->in_cache_list = true;
   c->object = o;
   o->attached = true;
   return true;
@@ -574,6 +576,8 @@ void Engine::add_cache()
   o->attached = true;
   fsdef->object = o;
   e.cache_objects.push_back(o);
+  o->cache_link = std::prev(e.cache_objects.end());
+  o->in_cache_list = true;
   ++fsdef->usage; // fscache_add_cache's untraced reference
   e.root = o;
   e.cache_bound = true;
@@ -586,10 +590,12 @@ PendingRef Engine::withdraw_cache()
   auto result = std::make_shared<Pending>();
   result->what = "withdraw";
   e.cache_bound = false;
-  std::deque<Object*> dying;
+  std::list<Object*> dying;
   dying.swap(e.cache_objects);
-  for (Object* o : dying)
+  for (Object* o : dying) {
+    o->in_cache_list = false; // moved to the dying list (cache.c)
     e.raise_event(o, ObjEvent::kill);
+  }
   e.park([&e] { return e.cache_object_count == 0; },
          [&e, result] {
            Cookie* fsdef = e.cookies.at(fsdef_cookie).get();

@@ -86,6 +86,8 @@ struct Object {
   std::uint64_t store_limit_l = 0;
   bool queued = false;   ///< work item pending
   bool attached = false; ///< on the cookie's backing list
+  bool in_cache_list = false;
+  std::list<Object*>::iterator cache_link; ///< valid when in_cache_list
   bool freed = false;
   bool root = false;     ///< the cache's fsdef object
   int timeouts = 0;      ///< consecutive ETIMEDOUT lookups
@@ -155,7 +157,7 @@ struct Engine::Impl {
   std::vector<std::unique_ptr<Op>> dead_ops;
   std::vector<std::unique_ptr<Cookie>> dead_cookies;
   std::unordered_multimap<std::uint32_t, Cookie*> hash; ///< bucket → cookies
-  std::deque<Object*> cache_objects; ///< head = newest (engine §7.1)
+  std::list<Object*> cache_objects; ///< head = newest (engine §7.1)
   std::deque<Op*> gc_list;
   bool gc_queued = false;
   std::deque<Job> runq;

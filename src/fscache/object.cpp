@@ -513,9 +513,10 @@ ObjState Engine::Impl::st_drop(Object* o)
   c->test_and_clear(cookie_flag::invalidating);
   if (fixes.drop_clears_looking_up)
     c->test_and_clear(cookie_flag::looking_up);
-  auto it = std::find(cache_objects.begin(), cache_objects.end(), o);
-  if (it != cache_objects.end())
-    cache_objects.erase(it);
+  if (o->in_cache_list) {
+    cache_objects.erase(o->cache_link);
+    o->in_cache_list = false;
+  }
   backend.drop_object(o->id, o->test(object_flag::retired),
                       o->test(object_flag::killed_by_cache));
   if (Object* parent = o->parent) {

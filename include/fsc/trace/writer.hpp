@@ -61,6 +61,10 @@ public:
 private:
   void line(std::string_view event, const std::string& body,
             bool ref_line = false);
+  /// Starts a line in m_buf (context prefix and event name); false when the
+  /// event is filtered out (the virtual clock still ticks).
+  bool begin(std::string_view event, bool ref_line = false);
+  void end();
 
   std::FILE* m_out;
   bool m_refs_only;
@@ -68,6 +72,7 @@ private:
   std::uint64_t m_us = 10'000'000;
   std::uint64_t m_lines = 0;
   std::string m_buf;
+  std::string m_prefix[3]; ///< "comm-pid [000] .... " per Task
 };
 
 /// A fan-out to several observers (trace file, journal, counters).
