@@ -45,8 +45,7 @@ std::string leaf_of(const std::string& rel)
 
 class DirStore : public Store {
 public:
-  DirStore(const std::string& root, bool read_only)
-      : m_root(root), m_read_only(read_only)
+  explicit DirStore(const std::string& root)
   {
     m_fd = ::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (m_fd < 0)
@@ -215,8 +214,6 @@ public:
   }
 
 private:
-  std::string m_root;
-  bool m_read_only;
   int m_fd = -1;
 };
 
@@ -419,12 +416,12 @@ private:
 
 std::unique_ptr<Store> make_dir_store(const std::string& root)
 {
-  return std::make_unique<DirStore>(root, false);
+  return std::make_unique<DirStore>(root);
 }
 
 std::unique_ptr<Store> make_overlay_store(const std::string& root)
 {
-  return std::make_unique<OverlayStore>(std::make_unique<DirStore>(root, true));
+  return std::make_unique<OverlayStore>(std::make_unique<DirStore>(root));
 }
 
 std::unique_ptr<Store> make_memory_store()

@@ -286,7 +286,7 @@ void Engine::Impl::disable(Cookie* c, std::optional<Bytes> aux,
                     c->def_name, c->n_children));
     return;
   }
-  auto unlock = [this, c, then] {
+  auto unlock = [c, then] {
     c->test_and_clear(cookie_flag::enablement_lock);
     then();
   };
