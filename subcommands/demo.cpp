@@ -1,10 +1,14 @@
 // demo.cpp - `fsc demo`: writes a small, realistic cache (NFS and AFS
 // objects, a few anomalies) so that every verb can be tried without a kernel.
+// The v1 objects are made by the 4.19 engine replaying a built-in scenario;
+// the anomalies (which no kernel makes on purpose) are added afterwards.
 #include "command.hpp"
 
 #include <fsc/cachefiles/cache.hpp>
 #include <fsc/cachefiles/graveyard.hpp>
 #include <fsc/cachefiles/key.hpp>
+#include <fsc/cachefiles/session.hpp>
+#include <fsc/fscache/scenario.hpp>
 #include <fsc/cachefiles/writer.hpp>
 #include <fsc/error.hpp>
 #include <fsc/log.hpp>
@@ -114,39 +118,116 @@ std::string content(std::uint64_t n, char seed)
   return s;
 }
 
-void write_v1(Writer& w, std::int64_t now_ns)
+std::string v1_path(const std::string& parent, ByteView key,
+                    std::uint8_t type)
 {
-  auto nfs = w.add_v1("cache", as_bytes("nfs"), k_type_index, le_bytes(0, 4));
-  auto srv = w.add_v1(nfs, nfs_server_key(4, 2, 2049, 0xc0a80102), k_type_index, {});
-  auto sb = w.add_v1(srv, nfs_super_key(0x1234), k_type_index, {});
+  CookedV1 c = cook_v1(key, type);
+  return parent + "/" + c.fanout + "/" + c.name;
+}
+
+struct DemoObject {
+  std::string path;
+  std::int64_t atime_ns, mtime_ns;
+};
+
+/// The demo's objects as the netfs calls a 4.19 client would make (NFS
+/// opens and reads; AFS likewise), for the engine to replay.
+std::string demo_scenario(std::int64_t now_ns, std::vector<DemoObject>& out)
+{
+  std::string s = "# fsc demo: what a 4.19 NFS and AFS client do\n"
+                  "register nfs version=0\n";
+  auto hex = [](const Bytes& b) { return "hex:" + to_hex(b); };
+  auto file = [&](const std::string& h, const std::string& parent,
+                  const std::string& parent_path, const Bytes& key,
+                  const Bytes& aux, std::uint64_t size, std::uint64_t cached,
+                  std::int64_t at, std::int64_t mt, const char* def) {
+    s += fmt::format("acquire {} data {} key={} aux={} size={} name={}\n", h,
+                     parent, hex(key), hex(aux), size, def);
+    for (std::uint64_t p = 0; p * 4096 < cached; ++p)
+      s += fmt::format("write {} {}\n", h, p);
+    s += fmt::format("relinquish {}\n", h);
+    out.push_back({v1_path(parent_path, key, k_type_data), at, mt});
+  };
+  Bytes srv_key = nfs_server_key(4, 2, 2049, 0xc0a80102);
+  Bytes sb_key = nfs_super_key(0x1234);
+  std::string nfs = v1_path("cache", as_bytes("nfs"), k_type_index);
+  std::string srv = v1_path(nfs, srv_key, k_type_index);
+  std::string sb = v1_path(srv, sb_key, k_type_index);
+  s += "acquire srv index nfs key=" + hex(srv_key) + " name=NFS.server\n";
+  s += "acquire sb index srv key=" + hex(sb_key) + " name=NFS.super\n";
+  int n = 0;
   for (auto& f : k_nfs_files) {
     std::int64_t t = now_ns - std::int64_t(f.age_days) * k_day * k_s - 3600 * k_s;
-    DataSpec d{content(f.cached, char('a' + f.ino % 7)), 0, f.size,
-               now_ns - std::int64_t(f.age_days) * k_day * k_s, t};
     std::uint64_t change = (std::uint64_t(t / k_s) << 30) + std::uint64_t(t % k_s) + 2;
-    w.add_v1(sb, knfsd_handle(f.ino, 0x1f2a4e00 + f.ino), k_type_data,
-             nfs_aux(t, t, change), d);
+    file(fmt::format("f{}", n++), "sb", sb, knfsd_handle(f.ino, 0x1f2a4e00 + f.ino),
+         nfs_aux(t, t, change), f.size, f.cached,
+         now_ns - std::int64_t(f.age_days) * k_day * k_s, t, "NFS.fh");
   }
   // An NFSv3 mount of another server (port 0: NFSv3 mounts store none).
-  auto srv3 = w.add_v1(nfs, nfs_server_key(3, 0, 0, 0xc0a80103), k_type_index, {});
-  auto sb3 = w.add_v1(srv3, nfs_super_key(0x99), k_type_index, {});
+  Bytes srv3_key = nfs_server_key(3, 0, 0, 0xc0a80103);
+  Bytes sb3_key = nfs_super_key(0x99);
+  std::string srv3 = v1_path(nfs, srv3_key, k_type_index);
+  std::string sb3 = v1_path(srv3, sb3_key, k_type_index);
+  s += "acquire srv3 index nfs key=" + hex(srv3_key) + " name=NFS.server\n";
+  s += "acquire sb3 index srv3 key=" + hex(sb3_key) + " name=NFS.super\n";
   std::int64_t t3 = now_ns - 5 * k_day * k_s;
-  w.add_v1(sb3, knfsd_handle(40, 7), k_type_data, nfs_aux(t3, t3, 0),
-           {content(8192, 'x'), 0, 8192, t3, t3});
+  file("v3", "sb3", sb3, knfsd_handle(40, 7), nfs_aux(t3, t3, 0), 8192, 8192,
+       t3, t3, "NFS.fh");
 
   // AFS: cell, volume, three vnodes (aux = data_version).
-  auto afs = w.add_v1("cache", as_bytes("afs"), k_type_index, le_bytes(2, 4));
-  auto cell = w.add_v1(afs, as_bytes("example.com"), k_type_index, {});
-  auto vol = w.add_v1(cell, le_bytes(0x20000001, 4), k_type_index, {});
+  s += "register afs version=2\n";
+  std::string afs = v1_path("cache", as_bytes("afs"), k_type_index);
+  std::string cell = v1_path(afs, as_bytes("example.com"), k_type_index);
+  Bytes vol_key = le_bytes(0x20000001, 4);
+  std::string vol = v1_path(cell, vol_key, k_type_index);
+  s += "acquire cell index afs key=\"example.com\" name=AFS.cell\n";
+  s += "acquire vol index cell key=" + hex(vol_key) + " name=AFS.volume\n";
   for (std::uint32_t v : {42u, 43u, 44u}) {
     Bytes key = le_bytes(v, 4);
     Bytes uniq = le_bytes(7, 4);
     key.insert(key.end(), uniq.begin(), uniq.end());
     key.resize(16, 0);
     std::int64_t at = now_ns - std::int64_t(v - 40) * 12 * k_day * k_s;
-    w.add_v1(vol, key, k_type_data, le_bytes(v - 37, 8),
-             {content(12000, 'k'), 0, 12000, at, at});
+    file(fmt::format("vn{}", v), "vol", vol, key, le_bytes(v - 37, 8), 12000,
+         12000, at, at, "AFS.vnode");
   }
+  s += "expect finding none\n";
+  return s;
+}
+
+/// Replays the demo scenario through the engine onto root (kernel layout,
+/// modes and xattrs), then spreads the atimes like a cache in use.
+void replay_v1(const std::string& root, std::int64_t now_ns)
+{
+  std::vector<DemoObject> objects;
+  fscache::Scenario sc = fscache::Scenario::parse(
+      demo_scenario(now_ns, objects), "(built-in demo scenario)");
+  MountOptions mo;
+  mo.write = true;
+  fscache::ReportObserver seen;
+  {
+    EngineSession session(root, mo, seen, 0, fscache::Fixes{});
+    fscache::ReplayReport r = session.run(sc, seen);
+    if (!r.ok())
+      throw Error("the built-in demo scenario failed: " +
+                  (r.failures.empty() ? r.findings.front()
+                                      : r.failures.front()));
+  }
+  Writer w(root, true);
+  for (const auto& o : objects)
+    w.set_times(o.path, o.atime_ns, o.mtime_ns);
+}
+
+void write_v1(Writer& w, std::int64_t now_ns)
+{
+  std::string nfs = v1_path("cache", as_bytes("nfs"), k_type_index);
+  std::string srv = v1_path(nfs, nfs_server_key(4, 2, 2049, 0xc0a80102),
+                            k_type_index);
+  std::string sb = v1_path(srv, nfs_super_key(0x1234), k_type_index);
+  std::string srv3 = v1_path(nfs, nfs_server_key(3, 0, 0, 0xc0a80103),
+                             k_type_index);
+  std::string sb3 = v1_path(srv3, nfs_super_key(0x99), k_type_index);
+  std::int64_t t3 = now_ns - 5 * k_day * k_s;
 
   // Anomalies a checker must find:
   // 1. a data object whose xattr is gone (an interrupted cull),
@@ -242,11 +323,16 @@ int run_demo(const DemoOptions& opt, const Globals& g)
               : std::chrono::duration_cast<std::chrono::seconds>(
                     std::chrono::system_clock::now().time_since_epoch())
                     .count();
-  Writer w(opt.dir, opt.format == "v1");
-  if (opt.format == "v1")
+  if (opt.format == "v1") {
+    if (::mkdir(opt.dir.c_str(), 0755) != 0 && errno != EEXIST)
+      throw_sys("cannot create", opt.dir, errno);
+    replay_v1(opt.dir, now * k_s);
+    Writer w(opt.dir, true);
     write_v1(w, now * k_s);
-  else
+  } else {
+    Writer w(opt.dir, false);
     write_v2(w, now * k_s);
+  }
   if (!g.quiet)
     fmt::print(stderr, "fsc: wrote a {} demo cache to '{}'; try: fsc inspect "
                        "{} --tree\n", opt.format, opt.dir, opt.dir);

@@ -2,8 +2,7 @@
 // directory (read-only overlay by default) and run a scenario through it.
 #include "command.hpp"
 
-#include <fsc/cachefiles/backend.hpp>
-#include <fsc/cachefiles/mount.hpp>
+#include <fsc/cachefiles/session.hpp>
 #include <fsc/error.hpp>
 #include <fsc/fscache/engine.hpp>
 #include <fsc/fscache/fault.hpp>
@@ -115,7 +114,6 @@ int run_replay(const ReplayArgs& a, const Globals& g)
   mo.write = a.write;
   mo.into = a.into;
   mo.force = a.force;
-  cachefiles::Mount mount = cachefiles::Mount::bind(a.cache, mo);
 
   OutFile trace_out(a.trace), refs_out(a.refs);
   trace::Tee tee;
@@ -133,33 +131,11 @@ int run_replay(const ReplayArgs& a, const Globals& g)
   ReportObserver seen;
   tee.add(seen);
 
-  FaultPlan faults;
-  cachefiles::CacheFilesBackend cf(mount.store(), faults,
-                                   [] { return std::uint32_t(1700000000); });
-  Engine* engine_ptr = nullptr;
-  FaultyBackend faulty(cf, faults, [&engine_ptr](ObjectId id) {
-    return engine_ptr ? engine_ptr->cookie_of_object(id) : no_cookie;
-  });
-  Engine engine(faulty, tee, a.seed, fixes);
-  engine_ptr = &engine;
-  engine.add_cache();
-
+  cachefiles::EngineSession session(a.cache, mo, tee, a.seed, fixes);
+  cachefiles::Mount& mount = session.mount();
   cachefiles::Store& store = mount.store();
-  DiskView disk;
-  disk.path_of = [&cf](ObjectId id) { return cf.path_of(id); };
-  disk.size_of = [&store](const std::string& p) -> std::optional<std::uint64_t> {
-    auto s = store.stat(p);
-    if (!s.exists)
-      return std::nullopt;
-    return s.size;
-  };
-  disk.xattr_of = [&store](const std::string& p) -> std::optional<Bytes> {
-    auto x = store.get_xattr(p);
-    if (!x)
-      return std::nullopt;
-    return *x;
-  };
-  ReplayReport r = run_scenario(sc, engine, faults, disk, seen);
+  Engine& engine = session.engine();
+  ReplayReport r = session.run(sc, seen);
 
   if (g.json != JsonMode::off) {
     print_json(a, mount.mode(), r, store.changes(), engine.stats());
