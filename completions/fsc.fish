@@ -51,6 +51,8 @@ complete -c fsc -n '__fish_seen_subcommand_from verify' -l nfs4 -d 'The objects 
 complete -c fsc -n '__fish_seen_subcommand_from verify' -l bury -d 'Move OBSOLETE, ORPHAN and CORRUPT objects to the graveyard'
 complete -c fsc -n '__fish_seen_subcommand_from verify' -s n -l dry-run -d 'With --bury: say what would be buried, change nothing'
 complete -c fsc -n '__fish_seen_subcommand_from verify' -l force -d 'With --bury: even when a cache daemon has the cache bound'
+complete -c fsc -n '__fish_seen_subcommand_from replay' -l from-trace -r -d 'Rebuild the netfs calls of a 4.19/5.10 kernel trace, replay them and report where the engine first differs from the kernel'
+complete -c fsc -n '__fish_seen_subcommand_from replay' -l save-scenario -r -d 'With --from-trace: write the rebuilt calls as a scenario FILE'
 complete -c fsc -n '__fish_seen_subcommand_from replay' -l write -d 'Apply the changes to the cache itself (takes the cache lock)'
 complete -c fsc -n '__fish_seen_subcommand_from replay' -l into -r -d 'Copy the cache (with xattrs) to this new directory and replay there'
 complete -c fsc -n '__fish_seen_subcommand_from replay' -l force -d 'Bind even when a cache daemon seems to serve the cache'

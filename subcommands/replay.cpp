@@ -9,6 +9,7 @@
 #include <fsc/fscache/scenario.hpp>
 #include <fsc/fscache/stats.hpp>
 #include <fsc/json.hpp>
+#include <fsc/trace/rebuild.hpp>
 #include <fsc/trace/writer.hpp>
 
 #include <fmt/format.h>
@@ -18,6 +19,8 @@
 #include <fstream>
 #include <memory>
 #include <sstream>
+#include <unistd.h>
+#include <optional>
 
 namespace fsc::cmd {
 namespace {
@@ -25,9 +28,10 @@ namespace {
 using namespace fsc::fscache;
 
 struct ReplayArgs {
-  std::string cache, scenario, trace, refs, into;
+  std::string cache, scenario, trace, refs, into, from_trace, save_scenario;
   bool write = false, force = false, stats = false;
   std::uint64_t seed = 0;
+  bool seed_given = false;
   std::vector<std::string> unfix;
 };
 
@@ -103,8 +107,160 @@ void print_json(const ReplayArgs& a, const char* mode, const ReplayReport& r,
   j.end_line();
 }
 
+/// A scratch cache for --from-trace without CACHE, removed at the end.
+struct ScratchDir {
+  std::string path;
+  ScratchDir()
+  {
+    std::string t = (std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp") +
+                    std::string("/fsc-replay-XXXXXX");
+    if (!::mkdtemp(t.data()))
+      throw_sys("cannot make a scratch cache in", t, errno);
+    path = t;
+  }
+  ~ScratchDir() { ::rmdir(path.c_str()); }
+};
+
+int run_from_trace(const ReplayArgs& a, const Globals& g)
+{
+  trace::Rebuilt rb = trace::rebuild_from_trace(a.from_trace);
+  if (!a.save_scenario.empty()) {
+    std::ofstream out(a.save_scenario);
+    out << "# rebuilt by fsc replay from " << a.from_trace << "\n"
+        << rb.scenario;
+    if (!out)
+      throw_sys("cannot write", a.save_scenario, errno);
+  }
+  Scenario sc = Scenario::parse(rb.scenario, a.from_trace + " (rebuilt)");
+  Fixes fixes;
+  for (const auto& u : a.unfix)
+    apply_fix_switch(fixes, "-" + u);
+  std::optional<ScratchDir> scratch;
+  std::string cache = a.cache;
+  if (cache.empty()) {
+    scratch.emplace();
+    cache = scratch->path;
+  }
+  // One run per seed; without --seed the first 16 orders are tried and the
+  // one that follows the kernel furthest is kept (a trace is one of many
+  // legal interleavings of the kernel's concurrent workers).
+  struct Attempt {
+    std::uint64_t seed = 0;
+    trace::Divergence d;
+    ReplayReport r;
+    std::string mode;
+  };
+  auto attempt = [&](std::uint64_t seed, std::FILE* trace_to) {
+    trace::StepRecorder rec;
+    ReportObserver seen;
+    trace::Tee tee;
+    tee.add(rec);
+    tee.add(seen);
+    std::unique_ptr<trace::FtraceWriter> tw;
+    if (trace_to) {
+      tw = std::make_unique<trace::FtraceWriter>(trace_to);
+      tw->header();
+      tee.add(*tw);
+    }
+    cachefiles::MountOptions mo;
+    mo.force = a.force;
+    cachefiles::EngineSession session(cache, mo, tee, seed, fixes);
+    Attempt at;
+    at.seed = seed;
+    at.r = session.run(sc, seen);
+    at.d = trace::compare_steps(rb, rec, 0xffffffffc0001540ULL);
+    at.mode = session.mount().mode();
+    return at;
+  };
+  std::vector<std::uint64_t> seeds;
+  if (a.seed_given)
+    seeds.push_back(a.seed);
+  else
+    for (std::uint64_t s = 0; s < 16; ++s)
+      seeds.push_back(s);
+  Attempt best;
+  bool have = false;
+  for (std::uint64_t s : seeds) {
+    Attempt at = attempt(s, nullptr);
+    bool better = !have || (best.d.found && (!at.d.found ||
+                                             at.d.compared > best.d.compared));
+    if (better) {
+      best = std::move(at);
+      have = true;
+    }
+    if (!best.d.found)
+      break;
+  }
+  OutFile trace_out(a.trace);
+  if (trace_out.f)
+    attempt(best.seed, trace_out.f);
+  const trace::Divergence& d = best.d;
+  const ReplayReport& r = best.r;
+  std::size_t ncookies = rb.steps.size();
+  if (g.json != JsonMode::off) {
+    JsonWriter j(stdout);
+    j.begin_object();
+    j.field("trace", a.from_trace);
+    j.field("lines", rb.lines);
+    j.field("calls", rb.calls);
+    j.field("cookies", std::uint64_t(ncookies));
+    j.field("seed", best.seed);
+    j.field("compared", d.compared);
+    j.field("diverged", d.found);
+    if (d.found) {
+      j.field("line", d.line);
+      j.field("cookie", d.cookie);
+      j.field("trace_step", d.trace_step);
+      j.field("engine_step", d.engine_step);
+    }
+    j.key("findings");
+    j.begin_array();
+    for (const auto& f : r.findings)
+      j.value(f);
+    j.end_array();
+    j.end_object();
+    j.end_line();
+  } else if (a.trace != "-") {
+    fmt::print("from-trace {}: {} lines, {} events -> {} netfs calls{}\n",
+               a.from_trace, rb.lines, rb.events, rb.calls,
+               a.save_scenario.empty() ? "" : " (saved to " + a.save_scenario + ")");
+    fmt::print("replayed   on {} ({}), seed {}{}\n",
+               scratch ? "a scratch cache" : cache, best.mode, best.seed,
+               a.seed_given ? ""
+                            : fmt::format(" (best of {} tried)", seeds.size()));
+    if (!d.found) {
+      fmt::print("compared   {} state transitions and refcounts of {} "
+                 "cookies: the engine did what the kernel did\n",
+                 d.compared, ncookies);
+    } else {
+      fmt::print("diverged   at {}:{}, cookie {}, after {} matching steps\n",
+                 a.from_trace, d.line, d.cookie, d.compared);
+      fmt::print("  kernel:  {}\n  engine:  {}\n", d.trace_step,
+                 d.engine_step);
+      fmt::print("context:\n");
+      for (const auto& l : trace::trace_lines(a.from_trace,
+                                              d.line > 3 ? d.line - 3 : 1,
+                                              d.line + 3))
+        fmt::print("  {}{}\n", l, "");
+    }
+    print_list("findings", r.findings);
+    print_list("notes", rb.notes);
+  }
+  return d.found || !r.findings.empty() ? exit_code::problems : exit_code::ok;
+}
+
 int run_replay(const ReplayArgs& a, const Globals& g)
 {
+  if (!a.from_trace.empty()) {
+    if (!a.scenario.empty())
+      throw Error("--from-trace replays the calls of the trace: give no "
+                  "scenario (fsc replay --from-trace TRACE [CACHE])");
+    if (a.write || !a.into.empty())
+      throw Error("--from-trace runs read-only (on CACHE or a scratch cache)");
+    return run_from_trace(a, g);
+  }
+  if (a.cache.empty() || a.scenario.empty())
+    throw Error("fsc replay needs CACHE and SCENARIO (or --from-trace TRACE)");
   Scenario sc = Scenario::parse(read_text(a.scenario), a.scenario);
   Fixes fixes = scenario_fixes(sc, Fixes{});
   for (const auto& u : a.unfix)
@@ -172,11 +328,14 @@ Command add_replay(CLI::App& app, Globals& g)
                 "FS-Cache engine bound to a cache (read-only unless --write)");
   sub->add_option("cache", a->cache, "Cache directory (an empty directory "
                   "starts a new cache)")
-      ->required()
       ->check(CLI::ExistingDirectory);
   sub->add_option("scenario", a->scenario, "Scenario file (see fsc-replay(8))")
-      ->required()
       ->check(CLI::ExistingFile);
+  sub->add_option("--from-trace", a->from_trace, "Rebuild the netfs calls of "
+                  "a 4.19/5.10 kernel trace, replay them and report where the "
+                  "engine first differs from the kernel");
+  sub->add_option("--save-scenario", a->save_scenario, "With --from-trace: "
+                  "write the rebuilt calls as a scenario FILE");
   auto* w = sub->add_flag("--write", a->write,
                           "Apply the changes to the cache itself (takes the "
                           "cache lock)");
@@ -199,7 +358,11 @@ Command add_replay(CLI::App& app, Globals& g)
                   "object get/put lines) to FILE, readable by fsc refs");
   sub->add_flag("--stats", a->stats,
                 "Print /proc/fs/fscache/stats as the engine counted them");
-  return {sub, [a, &g] { return run_replay(*a, g); }};
+  CLI::Option* seed_opt = sub->get_option("--seed");
+  return {sub, [a, &g, seed_opt] {
+            a->seed_given = seed_opt->count() > 0;
+            return run_replay(*a, g);
+          }};
 }
 
 } // namespace fsc::cmd

@@ -145,7 +145,7 @@ struct Grammar {
 const std::map<std::string, Grammar>& grammar()
 {
   static const std::map<std::string, Grammar> g{
-      {"register", {1, 1, {"version"}, {}, false}},
+      {"register", {1, 1, {"version"}, {}, true}},
       {"acquire", {3, 3, {"key", "aux", "size", "name", "rule"}, {"disabled"}, false}},
       {"enable", {1, 1, {"aux", "size"}, {}, true}},
       {"disable", {1, 1, {"aux"}, {"invalidate"}, true}},
@@ -557,7 +557,9 @@ private:
   {
     const std::string& c = p.cmd;
     if (c == "register") {
-      m_handles[p.pos[0].text] = m_e.register_netfs(
+      // `as HANDLE` names the primary index when the netfs name is not
+      // unique enough (traces: one handle per cookie pointer).
+      m_handles[p.as.empty() ? p.pos[0].text : p.as] = m_e.register_netfs(
           p.pos[0].text, std::uint32_t(num(p, "version")));
       return done(0);
     }

@@ -273,3 +273,80 @@ TEST_CASE("replay --stats prints /proc/fs/fscache/stats lines")
   CHECK(r.out.find("Acquire: n=3 nul=0 noc=0 ok=3 nbf=0 oom=0") !=
         std::string::npos);
 }
+
+TEST_CASE("replay --from-trace: the engine's own trace replays identically")
+{
+  TempDir t;
+  fsc::test::make_dirs(t / "c");
+  REQUIRE(run_fsc({"replay", t / "c", scenario("lifecycle.fsc"), "--trace",
+                   t / "run.trace"}).status == 0);
+  auto r = run_fsc({"replay", "--from-trace", t / "run.trace", "--json"});
+  INFO(r.out << r.err);
+  CHECK(r.status == 0);
+  auto j = nlohmann::json::parse(r.out);
+  CHECK(j["diverged"] == false);
+  CHECK(j["compared"].get<int>() > 40);
+  CHECK(j["calls"] == 12);
+}
+
+TEST_CASE("replay --from-trace: an edited trace diverges at the edit")
+{
+  TempDir t;
+  fsc::test::make_dirs(t / "c");
+  REQUIRE(run_fsc({"replay", t / "c", scenario("lifecycle.fsc"), "--trace",
+                   t / "run.trace"}).status == 0);
+  // Pretend the kernel sent the data object's JUMP through an OOB path.
+  std::string text = slurp(t / "run.trace"), edited;
+  std::istringstream in(text);
+  int lineno = 0, edit_line = 0;
+  for (std::string l; std::getline(in, l);) {
+    ++lineno;
+    if (!edit_line && l.find("JUMP WORK ev=-1") != std::string::npos &&
+        l.find("c=ffff888100000500") != std::string::npos) {
+      l.replace(l.find("JUMP WORK ev=-1"), 15, "KILL WORK OOB ev=6");
+      edit_line = lineno;
+    }
+    edited += l + "\n";
+  }
+  REQUIRE(edit_line > 0);
+  std::ofstream(t / "edited.trace") << edited;
+  auto r = run_fsc({"replay", "--from-trace", t / "edited.trace", "--json"});
+  INFO(r.out << r.err);
+  CHECK(r.status == 1);
+  auto j = nlohmann::json::parse(r.out);
+  CHECK(j["diverged"] == true);
+  CHECK(j["line"] == edit_line);
+  CHECK(j["trace_step"] == "osm KILL WORK OOB ev=6");
+  CHECK(j["engine_step"] == "osm JUMP WORK ev=-1");
+}
+
+TEST_CASE("replay --from-trace: a real 5.10 trace matches up to withdrawal")
+{
+  // Every object history of the real run is reproduced; the first
+  // difference is the root object at cache withdrawal (see the issue
+  // note: the engine keeps a CLEARED event 5.10 did not show).
+  auto r = run_fsc({"replay", "--from-trace",
+                    fsc::test::fixtures_dir() +
+                        "/real-5.10-smoke/ftrace.txt.xz", "--json"});
+  INFO(r.out << r.err);
+  auto j = nlohmann::json::parse(r.out);
+  CHECK(j["calls"].get<int>() > 3000);
+  CHECK(j["compared"].get<int>() >= 760);
+  if (j["diverged"] == true) {
+    CHECK(j["cookie"] == "ffffffffc04b4540");
+    CHECK(j["line"].get<int>() >= 32750);
+  }
+}
+
+TEST_CASE("replay --from-trace: refuses a 6.1 trace and bad arguments")
+{
+  auto r = run_fsc({"replay", "--from-trace",
+                    fsc::test::fixtures_dir() + "/real-6.1-smoke/ftrace.txt.xz"});
+  CHECK(r.status == 2);
+  CHECK(r.err.find("5.17+") != std::string::npos);
+  TempDir t;
+  fsc::test::make_dirs(t / "c");
+  r = run_fsc({"replay", "--from-trace", t / "nope.trace"});
+  CHECK(r.status == 2);
+  CHECK(r.err.find("nope.trace") != std::string::npos);
+}
