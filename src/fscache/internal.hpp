@@ -80,9 +80,9 @@ struct Object {
   int usage = 1;
   int n_children = 0, n_ops = 0, n_obj_ops = 0, n_in_progress = 0,
       n_exclusive = 0, n_reads = 0;
-  std::deque<Object*> dependents; ///< head = front (LIFO, engine §2.1)
+  std::list<Object*> dependents; ///< head = front (LIFO, engine §2.1)
   Object* waiting_on = nullptr;   ///< whose dependents list holds us
-  std::deque<Op*> pending_ops;
+  std::list<Op*> pending_ops;   ///< empty lists allocate nothing
   std::uint64_t store_limit_l = 0;
   bool queued = false;   ///< work item pending
   bool attached = false; ///< on the cookie's backing list
