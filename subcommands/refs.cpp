@@ -149,7 +149,7 @@ void json_summary(JsonWriter& j, const RefsReport& r)
   j.field("unknown_events", r.unknown_events);
   j.field("malformed", r.malformed);
   j.field("lost_events", r.lost_events);
-  j.field("findings", r.findings.size());
+  j.field("finding_count", r.findings.size());
   for (auto [name, t] : {std::pair{"cookies", &r.cookies},
                          {"objects", &r.objects}, {"volumes", &r.volumes}}) {
     j.key(name);

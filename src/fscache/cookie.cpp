@@ -45,14 +45,14 @@ void Engine::Impl::cookie_get(Cookie* c, CookieTrace why)
 void Engine::Impl::cookie_put(Cookie* c, CookieTrace why)
 {
   while (c) {
+    --c->usage;
+    obs.cookie(why, snap(c)); // the kernel traces before its BUG_ON
     if (c->freed) {
       bug(fmt::format("4.19 would crash here: {} on cookie {:016x} after it "
-                      "was freed (use after free)",
-                      cookie_trace_names[int(why)], c->addr));
+                      "was freed (use after free, usage {})",
+                      cookie_trace_names[int(why)], c->addr, c->usage));
       return;
     }
-    --c->usage;
-    obs.cookie(why, snap(c));
     if (c->usage > 0)
       return;
     if (c->usage < 0) {

@@ -131,14 +131,14 @@ void Engine::Impl::obj_get(Object* o, ObjRefTrace why)
 
 void Engine::Impl::obj_put(Object* o, ObjRefTrace why)
 {
-  if (o->freed) {
-    bug(fmt::format("4.19 would crash here: {} on OBJ{:x} after it was "
-                    "freed (use after free)", obj_ref_trace_names[int(why)],
-                    o->id));
-    return;
-  }
   --o->usage;
   obs.obj_ref(o->cookie ? o->cookie->addr : 0, o->addr, o->usage, why);
+  if (o->freed) {
+    bug(fmt::format("4.19 would crash here: {} on OBJ{:x} after it was "
+                    "freed (use after free, usage {})",
+                    obj_ref_trace_names[int(why)], o->id, o->usage));
+    return;
+  }
   if (o->usage < 0)
     bug(fmt::format("4.19 would crash here: OBJ{:x} usage -1 after {} "
                     "(ASSERTCMP(u, !=, -1) in cachefiles_put_object)", o->id,

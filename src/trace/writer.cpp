@@ -107,7 +107,7 @@ void FtraceWriter::cookie(CookieTrace why, const CookieSnap& s)
 
 void FtraceWriter::netfs(std::uint64_t c, std::string_view name)
 {
-  line("fscache_netfs", fmt::format("c={} n={}", ptr(c), name));
+  line("fscache_netfs", fmt::format("c={} n={}", ptr(c), name), true);
 }
 
 void FtraceWriter::acquire(std::uint64_t c, const CookieSnap& p,
@@ -115,7 +115,8 @@ void FtraceWriter::acquire(std::uint64_t c, const CookieSnap& p,
 {
   line("fscache_acquire",
        fmt::format("c={} p={} pu={} pc={} pf={:02x} n={}", ptr(c), ptr(p.c),
-                   p.usage, p.n_children, p.flags, name));
+                   p.usage, p.n_children, p.flags, name),
+       true); // a cookie's birth (count 1) belongs in the journal
 }
 
 void FtraceWriter::relinquish(const CookieSnap& s, bool retire)
@@ -123,7 +124,8 @@ void FtraceWriter::relinquish(const CookieSnap& s, bool retire)
   line("fscache_relinquish",
        fmt::format("c={} u={} p={} Nc={} Na={} f={:02x} r={}", ptr(s.c),
                    s.usage, ptr(s.parent), s.n_children, s.n_active, s.flags,
-                   retire ? 1 : 0));
+                   retire ? 1 : 0),
+       true);
 }
 
 void FtraceWriter::enable(const CookieSnap& s)

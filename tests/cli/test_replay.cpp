@@ -220,6 +220,26 @@ TEST_CASE("replay: the refcount journal reads back with fsc refs")
   CHECK(j["malformed"] == 0);
 }
 
+TEST_CASE("replay: fsc refs finds the over-put of an unfixed 4.19 in the "
+          "journal")
+{
+  TempDir t;
+  fsc::test::make_dirs(t / "c");
+  auto run = run_fsc({"replay", t / "c",
+                      scenario("fixes/1-attach-ref-at-init.fsc"), "--unfix",
+                      "attach-ref-at-init", "--refs", t / "refs.txt"});
+  CHECK(run.status == 1);
+  auto r = run_fsc({"refs", t / "refs.txt", "--json"});
+  INFO(r.out << r.err);
+  CHECK(r.status == 1);
+  auto j = nlohmann::json::parse(r.out);
+  REQUIRE(j["findings"].size() == 1);
+  CHECK(j["finding_count"] == 1);
+  CHECK(j["findings"][0]["kind"] == "over-put");
+  CHECK(j["findings"][0]["message"].get<std::string>().find(
+            "PUT nbf on a count of 0") != std::string::npos);
+}
+
 TEST_CASE("replay: bad scenarios name file, line and column")
 {
   TempDir t;

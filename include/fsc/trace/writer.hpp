@@ -16,8 +16,9 @@ namespace fsc::trace {
 
 class FtraceWriter : public fscache::Observer {
 public:
-  /// refs_only: only fscache_cookie and cachefiles_ref lines (the refcount
-  /// journal). Lines go to out (not owned).
+  /// refs_only: the refcount journal: fscache_cookie and cachefiles_ref
+  /// lines, and the netfs/acquire/relinquish lines that begin and end a
+  /// cookie's count. Lines go to out (not owned).
   explicit FtraceWriter(std::FILE* out, bool refs_only = false);
 
   void header();
