@@ -19,6 +19,17 @@ using fsc::test::TempDir;
 
 namespace {
 
+/// Catch's TAP reporter prints INFO text of passing checks too; a newline
+/// in it would break the TAP stream, so messages are kept to one line.
+std::string flat_text(std::string s)
+{
+  for (char& c : s)
+    if (c == '\n')
+      c = '|';
+  return s;
+}
+#define INFO1(x) INFO(flat_text((std::ostringstream() << x).str()))
+
 std::string scenario(const std::string& rel)
 {
   return std::string(std::getenv("FSC_SOURCE_ROOT")) + "/tests/scenarios/" +
@@ -69,7 +80,7 @@ TEST_CASE("replay: a lifecycle on a new cache, read-only by default")
   std::string cache = t / "cache";
   fsc::test::make_dirs(cache);
   auto r = run_fsc({"replay", cache, scenario("lifecycle.fsc")});
-  INFO(r.out << r.err);
+  INFO1(r.out << r.err);
   CHECK(r.status == 0);
   CHECK(r.out.find("0 failed") != std::string::npos);
   CHECK(r.out.find("would change on disk") != std::string::npos);
@@ -84,12 +95,12 @@ TEST_CASE("replay: each 4.19 fix passes, and fails when turned off")
     fsc::test::make_dirs(t / "c");
     auto on = run_fsc({"replay", t / "c", scenario(std::string("fixes/") +
                                                    name + ".fsc")});
-    INFO(name << "\n" << on.out << on.err);
+    INFO1(name << "\n" << on.out << on.err);
     CHECK(on.status == 0);
     auto off = run_fsc({"replay", t / "c",
                         scenario(std::string("fixes/") + name + ".fsc"),
                         "--unfix", fix});
-    INFO(off.out << off.err);
+    INFO1(off.out << off.err);
     CHECK(off.status == 1);
     bool reported = off.out.find("failed:") != std::string::npos ||
                     off.out.find("findings:") != std::string::npos;
@@ -121,7 +132,7 @@ TEST_CASE("replay: other seeds are other legal orders of the same run")
   for (int seed = 0; seed < 12; ++seed) {
     auto r = run_fsc({"replay", t / "c", scenario("lifecycle.fsc"), "--seed",
                       std::to_string(seed), "--trace", t / "x.trace"});
-    INFO("seed " << seed << r.out);
+    INFO1("seed " << seed << r.out);
     CHECK(r.status == 0);
     traces.insert(slurp(t / "x.trace"));
   }
@@ -139,11 +150,11 @@ acquire f data srv key=hex:00112233445566778899 aux="aux-bytes" size=5000
 write f 0 data="hello"
 )");
   auto r = run_fsc({"replay", t / "empty", s, "--into", t / "copy"});
-  INFO(r.out << r.err);
+  INFO1(r.out << r.err);
   REQUIRE(r.status == 0);
   CHECK(empty_dir(t / "empty"));
   auto c = run_fsc({"inspect", t / "copy", "--check"});
-  INFO(c.out << c.err);
+  INFO1(c.out << c.err);
   CHECK(c.status == 0);
   auto j = run_fsc({"inspect", t / "copy", "--json=lines"});
   bool found = false;
@@ -171,7 +182,7 @@ TEST_CASE("replay: read-only over a real 5.10 cache changes nothing")
   auto before = fsc::test::snapshot(root);
   auto r = run_fsc({"replay", root, scenario("real-5.10-lookup.fsc"),
                     "--json"});
-  INFO(r.out << r.err);
+  INFO1(r.out << r.err);
   CHECK(r.status == 0);
   CHECK(fsc::test::snapshot(root) == before);
   auto j = nlohmann::json::parse(r.out);
@@ -189,7 +200,7 @@ TEST_CASE("replay --write buries the stale object of a real 5.10 cache")
   std::string root = real_510(t);
   auto r = run_fsc({"replay", root, scenario("real-5.10-lookup.fsc"),
                     "--write"});
-  INFO(r.out << r.err);
+  INFO1(r.out << r.err);
   CHECK(r.status == 0);
   std::string g = root + "/cache/@4a/I03nfs/@a1/Jg00100002000080084Mv00g0/"
                   "@9d/J1100000000000UmhhIA0OVqSJeaA-jtvrxb000000002000080wX"
@@ -213,7 +224,7 @@ TEST_CASE("replay: the refcount journal reads back with fsc refs")
   REQUIRE(run_fsc({"replay", t / "c", scenario("lifecycle.fsc"), "--refs",
                    t / "refs.txt"}).status == 0);
   auto r = run_fsc({"refs", t / "refs.txt", "--json"});
-  INFO(r.out << r.err);
+  INFO1(r.out << r.err);
   CHECK(r.status == 0);
   auto j = nlohmann::json::parse(r.out);
   CHECK(j["findings"].empty());
@@ -230,7 +241,7 @@ TEST_CASE("replay: fsc refs finds the over-put of an unfixed 4.19 in the "
                       "attach-ref-at-init", "--refs", t / "refs.txt"});
   CHECK(run.status == 1);
   auto r = run_fsc({"refs", t / "refs.txt", "--json"});
-  INFO(r.out << r.err);
+  INFO1(r.out << r.err);
   CHECK(r.status == 1);
   auto j = nlohmann::json::parse(r.out);
   REQUIRE(j["findings"].size() == 1);
@@ -260,7 +271,7 @@ TEST_CASE("replay: bad scenarios name file, line and column")
   for (const auto& c : cases) {
     std::string s = write_scenario(t, c.text);
     auto r = run_fsc({"replay", t / "c", s});
-    INFO(c.text << "\n" << r.err);
+    INFO1(c.text << "\n" << r.err);
     CHECK(r.status == 2);
     CHECK(r.err.find(c.want) != std::string::npos);
   }
@@ -301,7 +312,7 @@ TEST_CASE("replay --from-trace: the engine's own trace replays identically")
   REQUIRE(run_fsc({"replay", t / "c", scenario("lifecycle.fsc"), "--trace",
                    t / "run.trace"}).status == 0);
   auto r = run_fsc({"replay", "--from-trace", t / "run.trace", "--json"});
-  INFO(r.out << r.err);
+  INFO1(r.out << r.err);
   CHECK(r.status == 0);
   auto j = nlohmann::json::parse(r.out);
   CHECK(j["diverged"] == false);
@@ -331,7 +342,7 @@ TEST_CASE("replay --from-trace: an edited trace diverges at the edit")
   REQUIRE(edit_line > 0);
   std::ofstream(t / "edited.trace") << edited;
   auto r = run_fsc({"replay", "--from-trace", t / "edited.trace", "--json"});
-  INFO(r.out << r.err);
+  INFO1(r.out << r.err);
   CHECK(r.status == 1);
   auto j = nlohmann::json::parse(r.out);
   CHECK(j["diverged"] == true);
@@ -348,7 +359,7 @@ TEST_CASE("replay --from-trace: a real 5.10 trace matches up to withdrawal")
   auto r = run_fsc({"replay", "--from-trace",
                     fsc::test::fixtures_dir() +
                         "/real-5.10-smoke/ftrace.txt.xz", "--json"});
-  INFO(r.out << r.err);
+  INFO1(r.out << r.err);
   auto j = nlohmann::json::parse(r.out);
   CHECK(j["calls"].get<int>() > 3000);
   CHECK(j["compared"].get<int>() >= 760);
