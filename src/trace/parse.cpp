@@ -4,28 +4,55 @@
 #include <fmt/format.h>
 
 #include <charconv>
+#include <cstring>
 
 namespace fsc::trace {
 namespace {
 
+// Hand-written scans: this runs once per trace line, and the generic
+// string_view searches (find_first_not_of asks memchr once per byte) were
+// most of the time of `fsc refs`.
+
+bool blank(char c) { return c == ' ' || c == '\t'; }
+bool digit(char c) { return c >= '0' && c <= '9'; }
+
 std::string_view trim(std::string_view s)
 {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-    s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
-    s.remove_suffix(1);
-  return s;
+  std::size_t b = 0, e = s.size();
+  while (b < e && blank(s[b]))
+    ++b;
+  while (e > b && (blank(s[e - 1]) || s[e - 1] == '\r'))
+    --e;
+  return s.substr(b, e - b);
 }
 
 bool digits(std::string_view s)
 {
-  return !s.empty() && s.find_first_not_of("0123456789") == s.npos;
+  if (s.empty())
+    return false;
+  for (char c : s)
+    if (!digit(c))
+      return false;
+  return true;
 }
 
-// "[LOST 12 EVENTS]" (ftrace) or "CPU:1 [LOST 12 EVENTS]" (trace-cmd).
-std::optional<std::uint64_t> lost_marker(std::string_view s)
+// Position of c in s at or after from, or npos.
+std::size_t find(std::string_view s, char c, std::size_t from = 0)
 {
-  auto at = s.find("[LOST ");
+  if (from >= s.size())
+    return s.npos;
+  auto* p = static_cast<const char*>(
+      std::memchr(s.data() + from, c, s.size() - from));
+  return p ? std::size_t(p - s.data()) : s.npos;
+}
+
+// "[LOST 12 EVENTS]" (ftrace) or "CPU:1 [LOST 12 EVENTS]" (trace-cmd);
+// the search starts at the first '[' of the line.
+std::optional<std::uint64_t> lost_marker(std::string_view s, std::size_t at)
+{
+  for (; at != s.npos; at = find(s, '[', at + 1))
+    if (s.substr(at + 1, 5) == "LOST ")
+      break;
   if (at == s.npos || s.find(" EVENTS]", at) == s.npos)
     return std::nullopt;
   std::uint64_t n = 0;
@@ -37,7 +64,7 @@ std::optional<std::uint64_t> lost_marker(std::string_view s)
 // "16.931442" → ns; ftrace prints six decimals, trace-cmd up to nine.
 bool timestamp(std::string_view s, std::int64_t& ns)
 {
-  auto dot = s.find('.');
+  auto dot = find(s, '.');
   if (dot == s.npos || !digits(s.substr(0, dot)))
     return false;
   auto frac = s.substr(dot + 1);
@@ -49,18 +76,34 @@ bool timestamp(std::string_view s, std::int64_t& ns)
   if (whole.size() > 12) // ~31,700 years of uptime: not a timestamp
     return false;
   std::int64_t sec = 0, f = 0;
-  std::from_chars(whole.data(), whole.data() + whole.size(), sec);
-  std::from_chars(frac.data(), frac.data() + frac.size(), f);
+  for (char c : whole)
+    sec = sec * 10 + (c - '0');
+  for (char c : frac)
+    f = f * 10 + (c - '0');
   for (std::size_t i = frac.size(); i < 9; ++i)
     f *= 10;
   ns = sec * 1000000000 + f;
   return true;
 }
 
-Parsed bad(std::string why)
+// A run of digits as an int, like std::from_chars: 0 when it overflows.
+int small_number(std::string_view s)
+{
+  if (s.size() > 9) {
+    int v = 0;
+    std::from_chars(s.data(), s.data() + s.size(), v);
+    return v;
+  }
+  int v = 0;
+  for (char c : s)
+    v = v * 10 + (c - '0');
+  return v;
+}
+
+Parsed bad(const char* why)
 {
   Parsed p;
-  p.why = std::move(why);
+  p.why = why;
   return p;
 }
 
@@ -74,55 +117,55 @@ Parsed parse_line(std::string_view text)
     p.kind = Kind::blank;
     return p;
   }
-  if (s.front() == '#' || s.rfind("cpus=", 0) == 0 ||
-      s.rfind("version = ", 0) == 0) {
+  if (s.front() == '#' || s.starts_with("cpus=") ||
+      s.starts_with("version = ")) {
     p.kind = Kind::comment;
     return p;
   }
-  if (auto n = lost_marker(s)) {
+  std::size_t open = find(s, '[');
+  if (auto n = lost_marker(s, open)) {
     p.kind = Kind::lost;
     p.lost = *n;
     return p;
   }
   // The CPU field "[ddd]" ends the task-pid; task names may hold spaces,
   // dashes and brackets, so look for the first "[digits]" after a "-pid".
-  std::size_t open = 0;
-  for (;;) {
-    open = s.find('[', open);
+  std::size_t close = 0;
+  for (;; open = find(s, '[', open + 1)) {
     if (open == s.npos)
       return bad("no [cpu] field");
-    auto close = s.find(']', open);
+    close = find(s, ']', open);
     if (close != s.npos && digits(s.substr(open + 1, close - open - 1)) &&
         open > 0 && s[open - 1] == ' ')
       break;
-    ++open;
   }
-  auto close = s.find(']', open);
   auto taskpid = trim(s.substr(0, open));
-  auto dash = taskpid.rfind('-');
-  if (dash == taskpid.npos || !digits(taskpid.substr(dash + 1)))
+  std::size_t dash = taskpid.size();
+  while (dash > 0 && digit(taskpid[dash - 1]))
+    --dash;
+  if (dash == 0 || dash == taskpid.size() || taskpid[dash - 1] != '-')
     return bad("no task-pid before [cpu]");
+  --dash;
   p.line.task = taskpid.substr(0, dash);
-  auto pid = taskpid.substr(dash + 1);
-  std::from_chars(pid.data(), pid.data() + pid.size(), p.line.pid);
-  std::from_chars(s.data() + open + 1, s.data() + close, p.line.cpu);
+  p.line.pid = small_number(taskpid.substr(dash + 1));
+  p.line.cpu = small_number(s.substr(open + 1, close - open - 1));
   auto rest = trim(s.substr(close + 1));
   // Optional flags token (ftrace), then "ts:".
-  auto sp = rest.find(' ');
+  auto sp = find(rest, ' ');
   auto first = rest.substr(0, sp);
   if (first.empty() || first.back() != ':') {
     p.line.flags = first;
     rest = sp == rest.npos ? std::string_view() : trim(rest.substr(sp + 1));
-    sp = rest.find(' ');
+    sp = find(rest, ' ');
     first = rest.substr(0, sp);
   }
   if (first.empty() || first.back() != ':' ||
       !timestamp(first.substr(0, first.size() - 1), p.line.ts_ns))
     return bad("no timestamp after [cpu]");
   rest = sp == rest.npos ? std::string_view() : trim(rest.substr(sp + 1));
-  auto colon = rest.find(':');
+  auto colon = find(rest, ':');
   if (colon == rest.npos || colon == 0 ||
-      rest.substr(0, colon).find(' ') != rest.npos)
+      find(rest.substr(0, colon), ' ') != rest.npos)
     return bad("no event name after the timestamp");
   p.line.event = rest.substr(0, colon);
   p.line.body = trim(rest.substr(colon + 1));

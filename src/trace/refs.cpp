@@ -1,12 +1,22 @@
 // refs.cpp - refcount histories from trace lines. What a printed count
 // means differs by kernel (spec v1-tracepoints §0.1): 6.1 cachefiles_ref
 // prints the count before the change, everything else the count after it.
+//
+// This runs once per line of traces of millions of lines, so the state is
+// kept in numbers, not text: ids are their hex values (text ids that are not
+// hex get a number from a table), reasons are indices into a table, and the
+// live histories sit in an open-addressing table keyed by (type, id). Text
+// is made again only for what is reported.
 #include <fsc/trace/refs.hpp>
 
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <charconv>
+#include <cstring>
+#include <deque>
+#include <unordered_map>
 
 namespace fsc::trace {
 
@@ -33,6 +43,32 @@ std::string normal_id(std::string_view id)
   return out;
 }
 
+std::optional<std::uint64_t> parse_hex_id(std::string_view id)
+{
+  // The same prefix rules as normal_id, so that equal values mean equal
+  // normal texts.
+  if (id.rfind("0x", 0) == 0)
+    id.remove_prefix(2);
+  while (id.size() > 1 && id.front() == '0')
+    id.remove_prefix(1);
+  if (id.empty() || id.size() > 16)
+    return std::nullopt;
+  std::uint64_t v = 0;
+  for (char c : id) {
+    unsigned d = 0;
+    if (c >= '0' && c <= '9')
+      d = unsigned(c - '0');
+    else if (c >= 'a' && c <= 'f')
+      d = unsigned(c - 'a' + 10);
+    else if (c >= 'A' && c <= 'F')
+      d = unsigned(c - 'A' + 10);
+    else
+      return std::nullopt;
+    v = v << 4 | d;
+  }
+  return v;
+}
+
 namespace {
 
 std::int64_t number(std::string_view s)
@@ -55,133 +91,531 @@ int delta_of(std::string_view reason)
   }
 }
 
-bool is_fscache(std::string_view event)
+/// The events the analysis tells apart; `other` is not fscache's.
+enum class Ev { other, fscache, cookie, ref, volume, acquire, relinquish };
+
+Ev classify(std::string_view e)
 {
-  return event.rfind("fscache_", 0) == 0 ||
-         event.rfind("cachefiles_", 0) == 0 || event.rfind("netfs_", 0) == 0;
+  switch (e.size()) {
+  case 14:
+    if (e == "fscache_cookie")
+      return Ev::cookie;
+    if (e == "cachefiles_ref")
+      return Ev::ref;
+    if (e == "fscache_volume")
+      return Ev::volume;
+    break;
+  case 15:
+    if (e == "fscache_acquire")
+      return Ev::acquire;
+    break;
+  case 18:
+    if (e == "fscache_relinquish")
+      return Ev::relinquish;
+    break;
+  }
+  if (e.starts_with("fscache_") || e.starts_with("cachefiles_") ||
+      e.starts_with("netfs_"))
+    return Ev::fscache;
+  return Ev::other;
 }
+
+/// The body fields the analysis reads: the first of each key, as
+/// split_fields() and Fields::get() would find it, and the words (the
+/// reason) joined by one space into a reused buffer.
+struct Body {
+  enum : unsigned { c = 1, o = 2, u = 4, r = 8, V = 16, pu = 32 };
+  unsigned have = 0;
+  std::string_view vc, vo, vu, vr, vV;
+
+  void set(unsigned bit, std::string_view& slot, std::string_view v)
+  {
+    if (!(have & bit)) {
+      have |= bit;
+      slot = v;
+    }
+  }
+
+  void scan(std::string_view body, std::string* words)
+  {
+    const char* p = body.data();
+    const char* end = p + body.size();
+    while (p < end) {
+      while (p < end && *p == ' ')
+        ++p;
+      if (p == end)
+        break;
+      auto* sp = static_cast<const char*>(std::memchr(p, ' ', end - p));
+      const char* te = sp ? sp : end;
+      std::string_view tok(p, std::size_t(te - p));
+      p = te;
+      auto* eq = static_cast<const char*>(std::memchr(tok.data(), '=',
+                                                      tok.size()));
+      if (eq && eq != tok.data()) {
+        std::string_view key(tok.data(), std::size_t(eq - tok.data()));
+        std::string_view val(eq + 1, std::size_t(te - eq - 1));
+        if (key.size() == 1) {
+          switch (key[0]) {
+          case 'c': set(c, vc, val); break;
+          case 'o': set(o, vo, val); break;
+          case 'u': set(u, vu, val); break;
+          case 'r': set(r, vr, val); break;
+          case 'V': set(V, vV, val); break;
+          default: break;
+          }
+        } else if (key == "pu") {
+          have |= pu;
+        }
+      } else if (words) {
+        if (!words->empty())
+          *words += ' ';
+        *words += tok;
+      }
+    }
+  }
+};
+
+struct TextHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const
+  {
+    return std::hash<std::string_view>{}(s);
+  }
+};
+
+/// Counts by name, looked up without making a string per call.
+template <class V>
+using TextMap = std::unordered_map<std::string, V, TextHash, std::equal_to<>>;
+
+/// A counter id: its hex value, or the index of its normal text.
+struct Id {
+  std::uint64_t v = 0;
+  bool text = false;
+  bool operator==(const Id&) const = default;
+};
+
+/// A counter: type ('c', 'o', 'V') and id. tag == 0 marks a free slot.
+struct Key {
+  std::uint64_t v = 0;
+  std::uint32_t tag = 0;
+  Key() = default;
+  Key(char type, Id id)
+      : v(id.v), tag(std::uint32_t(std::uint8_t(type)) | (id.text ? 256 : 0))
+  {
+  }
+  bool operator==(const Key&) const = default;
+};
+
+/// Open addressing with linear probing and backward-shift deletion: no
+/// allocation per insert, no tombstones, for maps whose keys come and go.
+template <class V> class KeyMap {
+public:
+  KeyMap() : m_slots(1024) {}
+
+  V* find(Key k)
+  {
+    for (std::size_t i = home(k);; i = (i + 1) & mask()) {
+      Slot& s = m_slots[i];
+      if (s.key == k)
+        return &s.value;
+      if (s.key.tag == 0)
+        return nullptr;
+    }
+  }
+
+  /// The value of k, default-constructed when k was absent.
+  V& operator[](Key k)
+  {
+    if ((m_size + 1) * 4 > m_slots.size() * 3)
+      grow();
+    std::size_t i = home(k);
+    for (;; i = (i + 1) & mask()) {
+      Slot& s = m_slots[i];
+      if (s.key == k)
+        return s.value;
+      if (s.key.tag == 0)
+        break;
+    }
+    ++m_size;
+    m_slots[i].key = k;
+    return m_slots[i].value;
+  }
+
+  void erase(Key k)
+  {
+    std::size_t i = home(k);
+    for (;; i = (i + 1) & mask()) {
+      if (m_slots[i].key == k)
+        break;
+      if (m_slots[i].key.tag == 0)
+        return;
+    }
+    // Pull back the entries after the hole that may not sit behind it.
+    for (std::size_t j = (i + 1) & mask();; j = (j + 1) & mask()) {
+      Slot& s = m_slots[j];
+      if (s.key.tag == 0)
+        break;
+      std::size_t h = home(s.key);
+      if (((j - h) & mask()) >= ((j - i) & mask())) {
+        m_slots[i] = std::move(s);
+        i = j;
+      }
+    }
+    m_slots[i] = Slot();
+    --m_size;
+  }
+
+  std::size_t size() const { return m_size; }
+
+  template <class F> void for_each(F f)
+  {
+    for (auto& s : m_slots)
+      if (s.key.tag)
+        f(s.key, s.value);
+  }
+
+private:
+  struct Slot {
+    Key key;
+    V value{};
+  };
+  std::size_t mask() const { return m_slots.size() - 1; }
+  std::size_t home(Key k) const
+  {
+    // Pointers differ in few bits: mix them all into the low ones.
+    std::uint64_t h = k.v ^ std::uint64_t(k.tag) * 0x9e3779b97f4a7c15u;
+    h = (h ^ h >> 33) * 0xff51afd7ed558ccdu;
+    h = (h ^ h >> 33) * 0xc4ceb9fe1a85ec53u;
+    return std::size_t(h ^ h >> 33) & mask();
+  }
+  void grow()
+  {
+    std::vector<Slot> old(m_slots.size() * 2);
+    old.swap(m_slots);
+    m_size = 0;
+    for (auto& s : old)
+      if (s.key.tag)
+        (*this)[s.key] = std::move(s.value);
+  }
+
+  std::vector<Slot> m_slots;
+  std::size_t m_size = 0;
+};
+
+/// Times each reason was seen in one life: most lives have two to four.
+struct Reasons {
+  std::array<std::pair<std::uint32_t, std::uint64_t>, 4> in{};
+  std::uint32_t n = 0;
+  std::vector<std::pair<std::uint32_t, std::uint64_t>> more;
+
+  void add(std::uint32_t reason)
+  {
+    for (std::uint32_t i = 0; i < n; ++i)
+      if (in[i].first == reason) {
+        ++in[i].second;
+        return;
+      }
+    for (auto& m : more)
+      if (m.first == reason) {
+        ++m.second;
+        return;
+      }
+    if (n < in.size())
+      in[n++] = {reason, 1};
+    else
+      more.emplace_back(reason, 1);
+  }
+  template <class F> void for_each(F f) const
+  {
+    for (std::uint32_t i = 0; i < n; ++i)
+      f(in[i].first, in[i].second);
+    for (auto& m : more)
+      f(m.first, m.second);
+  }
+};
+
+/// A Life being built, with numbers for its ids and reasons.
+struct Rec {
+  char type = 'c';
+  Id id, cookie;
+  std::uint32_t life = 1;
+  std::int64_t count = 0;
+  std::int64_t first_ns = 0, last_ns = 0;
+  std::uint64_t first_line = 0, last_line = 0;
+  std::uint64_t events = 0;
+  bool relinquished = false, freed = false, unknowable = false;
+  bool partial = false;
+  Reasons reasons;
+};
+
+struct Pending { // an event waiting in the reorder window
+  std::int64_t ts = 0;
+  std::uint64_t line = 0;
+  char type = 0; ///< counter changed: 'c', 'o', 'V'; 'L' lost; 0 none
+  Id id;         ///< that counter
+  Id cookie;     ///< c= of the line
+  std::uint32_t reason = 0;
+  std::int64_t printed = 0;
+  bool relinquish = false;
+  bool acquire = false; ///< 4.19 fscache_acquire: a cookie born at 1
+  std::uint64_t lost = 0;
+  std::string text; ///< the whole line, kept for --cookie/--object
+  Key key() const { return Key(type, id); }
+};
+
+/// What is kept of an id whose last life ended.
+struct Ended {
+  std::uint32_t life = 0;
+  std::int64_t count = 0;
+  std::uint64_t line = 0;
+};
 
 } // namespace
 
-RefsAnalyzer::RefsAnalyzer(RefsOptions opt) : m_opt(std::move(opt))
+struct RefsAnalyzer::State {
+  explicit State(RefsOptions o);
+
+  Id id_of(std::string_view raw); ///< adds text ids to the table
+  std::optional<Id> find_id(std::string_view raw) const;
+  std::string text_of(Id id) const;
+  std::uint32_t reason_of(std::string_view words);
+  Life life_of(const Rec& l) const;
+
+  void release(bool all);
+  void apply(Pending& p);
+  std::int64_t apply_count(Pending& p);
+  bool counted(const Pending& p, std::int64_t& after);
+  Rec& born(const Pending& p);
+  void end(Key key, Rec& l);
+  void finding(const char* kind, char type, Id id, const Pending& p,
+               std::string msg);
+  void track(const Pending& p, std::int64_t count);
+  RefsReport::Totals& totals(char type);
+  int delta(const Pending& p) const { return m_delta[p.reason]; }
+  const std::string& reason_text(const Pending& p) const
+  {
+    return m_reasons[p.reason];
+  }
+
+  RefsOptions m_opt;
+  bool m_tracking = false;
+  std::optional<Id> m_track_cookie, m_track_object;
+  RefsReport m_r;
+  std::deque<Pending> m_window;
+  KeyMap<Rec> m_live;     ///< each counter's live life
+  KeyMap<Ended> m_ended;  ///< counters whose life ended
+  std::vector<std::string> m_texts; ///< ids that are not hex, normalised
+  TextMap<std::uint64_t> m_text_ids;
+  std::vector<std::string> m_reasons; ///< "GET obj", ...
+  std::vector<int> m_delta;           ///< delta_of() each reason
+  TextMap<std::uint32_t> m_reason_ids;
+  TextMap<std::uint64_t> m_unknown;   ///< other events by name
+  std::uint32_t m_acquire_reason = 0;
+  std::string m_words; ///< reused for each line's reason
+};
+
+RefsAnalyzer::State::State(RefsOptions o) : m_opt(std::move(o))
 {
+  id_of(""); // absent and empty ids are text 0
+  m_acquire_reason = reason_of("acquire");
   if (!m_opt.cookie.empty())
     m_opt.cookie = normal_id(m_opt.cookie);
   if (!m_opt.object.empty())
     m_opt.object = normal_id(m_opt.object);
+  if (!m_opt.cookie.empty())
+    m_track_cookie = id_of(m_opt.cookie);
+  if (!m_opt.object.empty())
+    m_track_object = id_of(m_opt.object);
+  m_tracking = m_track_cookie || m_track_object;
 }
 
-RefsReport::Totals& RefsAnalyzer::totals(char type)
+Id RefsAnalyzer::State::id_of(std::string_view raw)
+{
+  if (auto v = parse_hex_id(raw))
+    return {*v, false};
+  std::string text = normal_id(raw);
+  auto it = m_text_ids.find(text);
+  if (it != m_text_ids.end())
+    return {it->second, true};
+  m_texts.push_back(text);
+  m_text_ids.emplace(std::move(text), m_texts.size() - 1);
+  return {m_texts.size() - 1, true};
+}
+
+std::optional<Id> RefsAnalyzer::State::find_id(std::string_view raw) const
+{
+  if (auto v = parse_hex_id(raw))
+    return Id{*v, false};
+  auto it = m_text_ids.find(normal_id(raw));
+  if (it == m_text_ids.end())
+    return std::nullopt;
+  return Id{it->second, true};
+}
+
+std::string RefsAnalyzer::State::text_of(Id id) const
+{
+  return id.text ? m_texts[id.v] : fmt::format("{:x}", id.v);
+}
+
+std::uint32_t RefsAnalyzer::State::reason_of(std::string_view words)
+{
+  auto it = m_reason_ids.find(words);
+  if (it != m_reason_ids.end())
+    return it->second;
+  auto n = std::uint32_t(m_reasons.size());
+  m_reasons.emplace_back(words);
+  m_delta.push_back(delta_of(words));
+  m_reason_ids.emplace(std::string(words), n);
+  return n;
+}
+
+Life RefsAnalyzer::State::life_of(const Rec& r) const
+{
+  Life l;
+  l.type = r.type;
+  l.id = text_of(r.id);
+  l.cookie = text_of(r.cookie);
+  l.life = r.life;
+  l.count = r.count;
+  l.first_ns = r.first_ns;
+  l.last_ns = r.last_ns;
+  l.first_line = r.first_line;
+  l.last_line = r.last_line;
+  l.events = r.events;
+  l.relinquished = r.relinquished;
+  l.freed = r.freed;
+  l.unknowable = r.unknowable;
+  l.partial = r.partial;
+  r.reasons.for_each([&](std::uint32_t reason, std::uint64_t n) {
+    l.reasons.emplace(m_reasons[reason], n);
+  });
+  return l;
+}
+
+RefsAnalyzer::RefsAnalyzer(RefsOptions opt)
+    : m_s(std::make_unique<State>(std::move(opt)))
+{
+}
+
+RefsAnalyzer::~RefsAnalyzer() = default;
+
+RefsReport::Totals& RefsAnalyzer::State::totals(char type)
 {
   return type == 'c' ? m_r.cookies : type == 'o' ? m_r.objects : m_r.volumes;
 }
 
 void RefsAnalyzer::feed(std::string_view text, std::uint64_t lineno)
 {
-  ++m_r.lines;
+  State& s = *m_s;
+  RefsReport& r = s.m_r;
+  ++r.lines;
   Parsed p = parse_line(text);
   if (p.kind == Kind::malformed) {
-    ++m_r.malformed;
-    if (m_r.malformed <= 20)
-      m_r.findings.push_back({"malformed-line", "", 0, lineno, p.why});
+    ++r.malformed;
+    if (r.malformed <= 20)
+      r.findings.push_back({"malformed-line", "", 0, lineno, p.why});
     return;
   }
   Pending e;
   e.line = lineno;
   if (p.kind == Kind::lost) {
-    ++m_r.lost_markers;
-    m_r.lost_events += p.lost;
+    ++r.lost_markers;
+    r.lost_events += p.lost;
     e.type = 'L';
     e.lost = p.lost;
-    e.ts = m_window.empty() ? 0 : m_window.back().ts;
-    m_window.push_back(std::move(e));
+    e.ts = s.m_window.empty() ? 0 : s.m_window.back().ts;
+    s.m_window.push_back(std::move(e));
     return;
   }
   if (p.kind != Kind::event)
     return;
-  ++m_r.events;
+  ++r.events;
   const Line& l = p.line;
-  if (!is_fscache(l.event)) {
-    ++m_r.unknown_events;
-    ++m_r.unknown[std::string(l.event)];
+  const Ev ev = classify(l.event);
+  if (ev == Ev::other) {
+    ++r.unknown_events;
+    auto it = s.m_unknown.find(l.event);
+    if (it == s.m_unknown.end())
+      s.m_unknown.emplace(std::string(l.event), 1);
+    else
+      ++it->second;
     return;
   }
-  ++m_r.fscache_events;
-  const bool cookie_ev = l.event == "fscache_cookie";
-  const bool ref_ev = l.event == "cachefiles_ref";
-  const bool vol_ev = l.event == "fscache_volume";
-  const bool acq_ev = l.event == "fscache_acquire";
-  const bool rlq_ev = l.event == "fscache_relinquish";
-  const bool tracking = !m_opt.cookie.empty() || !m_opt.object.empty();
+  ++r.fscache_events;
   // Most lines (pages, ops, state changes) move no counter: only a
   // timeline asked for looks at them.
-  if (!cookie_ev && !ref_ev && !vol_ev && !acq_ev && !rlq_ev && !tracking)
+  if (ev == Ev::fscache && !s.m_tracking)
     return;
-  Fields f = split_fields(l.body);
+  const bool counter = ev == Ev::cookie || ev == Ev::ref ||
+                       ev == Ev::volume || ev == Ev::acquire;
+  Body f;
+  s.m_words.clear();
+  f.scan(l.body, counter ? &s.m_words : nullptr);
   e.ts = l.ts_ns;
-  e.reason = std::move(f.words);
-  if (auto c = f.get("c"))
-    e.cookie = normal_id(*c);
-  if (auto o = f.get("o"))
-    e.object = normal_id(*o);
-  if (cookie_ev) {
-    if (m_r.gen == Gen::unknown)
-      m_r.gen = f.get("r") ? Gen::v61 : Gen::v419;
-    auto n = f.get("r") ? f.get("r") : f.get("u");
-    if (n) {
+  if (ev == Ev::cookie) {
+    if (r.gen == Gen::unknown)
+      r.gen = f.have & Body::r ? Gen::v61 : Gen::v419;
+    if (f.have & (Body::r | Body::u)) {
       e.type = 'c';
+      e.cookie = s.id_of(f.vc);
       e.id = e.cookie;
-      e.printed = number(*n);
+      e.printed = number(f.have & Body::r ? f.vr : f.vu);
     }
-  } else if (ref_ev && f.get("u")) {
+  } else if (ev == Ev::ref && f.have & Body::u) {
     e.type = 'o';
-    e.id = e.object;
-    e.printed = number(*f.get("u"));
-    if (m_r.gen == Gen::unknown) // 6.1 ids are 8-digit debug ids
-      m_r.gen = f.get("c") && f.get("c")->size() == 8 ? Gen::v61 : Gen::v419;
-  } else if (vol_ev && f.get("u") && f.get("V")) {
+    e.cookie = s.id_of(f.vc);
+    e.id = s.id_of(f.vo);
+    e.printed = number(f.vu);
+    if (r.gen == Gen::unknown) // 6.1 ids are 8-digit debug ids
+      r.gen = f.have & Body::c && f.vc.size() == 8 ? Gen::v61 : Gen::v419;
+  } else if (ev == Ev::volume && f.have & Body::u && f.have & Body::V) {
     e.type = 'V';
-    e.id = normal_id(*f.get("V"));
-    e.printed = number(*f.get("u"));
-  } else if (acq_ev) {
-    if (m_r.gen == Gen::unknown)
-      m_r.gen = f.get("V") ? Gen::v61 : Gen::v419;
-    if (f.get("pu")) { // 4.19: the cookie is born with usage 1, untraced
+    e.cookie = s.id_of(f.vc);
+    e.id = s.id_of(f.vV);
+    e.printed = number(f.vu);
+  } else if (ev == Ev::acquire) {
+    if (r.gen == Gen::unknown)
+      r.gen = f.have & Body::V ? Gen::v61 : Gen::v419;
+    if (f.have & Body::pu) { // 4.19: the cookie is born with usage 1, untraced
       e.type = 'c';
+      e.cookie = s.id_of(f.vc);
       e.id = e.cookie;
       e.printed = 1;
       e.acquire = true;
-      e.reason = "acquire";
     }
-  } else if (rlq_ev) {
+  } else if (ev == Ev::relinquish) {
     e.relinquish = true;
+    e.cookie = s.id_of(f.vc);
   }
-  if (tracking && ((!m_opt.cookie.empty() && e.cookie == m_opt.cookie) ||
-                   (!m_opt.object.empty() && e.object == m_opt.object)))
+  if (e.type)
+    e.reason = e.acquire ? s.m_acquire_reason : s.reason_of(s.m_words);
+  if (s.m_tracking &&
+      ((s.m_track_cookie && s.find_id(f.vc) == s.m_track_cookie) ||
+       (s.m_track_object && s.find_id(f.vo) == s.m_track_object)))
     e.text = text;
   if (!e.type && !e.relinquish && e.text.empty())
     return;
   // Put back in timestamp order: lines of two CPUs interleave out of order.
-  auto at = m_window.end();
-  while (at != m_window.begin() && std::prev(at)->ts > e.ts)
+  auto at = s.m_window.end();
+  while (at != s.m_window.begin() && std::prev(at)->ts > e.ts)
     --at;
-  m_window.insert(at, std::move(e));
-  release(false);
+  s.m_window.insert(at, std::move(e));
+  s.release(false);
 }
 
-bool RefsAnalyzer::counted(const Pending& p, std::int64_t& after) const
+bool RefsAnalyzer::State::counted(const Pending& p, std::int64_t& after)
 {
-  int d = delta_of(p.reason);
+  int d = delta(p);
   after = p.printed;
   if (m_r.gen == Gen::v61 && p.type == 'o' && d != 2)
     after = p.printed + d; // 6.1 cachefiles_ref prints the count before
-  auto it = m_live.find(p.key());
-  if (it == m_live.end() || p.acquire || d == 2)
+  const Rec* live = m_live.find(p.key());
+  if (!live || p.acquire || d == 2)
     return true;
-  return after == it->second.count + d;
+  return after == live->count + d;
 }
 
-void RefsAnalyzer::release(bool all)
+void RefsAnalyzer::State::release(bool all)
 {
   while (!m_window.empty()) {
     Pending& front = m_window.front();
@@ -210,24 +644,24 @@ void RefsAnalyzer::release(bool all)
   }
 }
 
-Life& RefsAnalyzer::born(const Pending& p)
+Rec& RefsAnalyzer::State::born(const Pending& p)
 {
-  const std::string key = p.key();
-  auto ended = m_ended.find(key);
-  Life l;
+  const Key key = p.key();
+  const Ended* ended = m_ended.find(key);
+  Rec& l = m_live[key];
+  l = Rec();
   l.type = p.type;
   l.id = p.id;
   l.cookie = p.cookie;
-  l.life = ended == m_ended.end() ? 1 : ended->second.life + 1;
+  l.life = ended ? ended->life + 1 : 1;
   l.first_ns = p.ts;
   l.first_line = p.line;
   ++totals(p.type).lives;
-  auto [it, fresh] = m_live.insert_or_assign(key, std::move(l));
-  return it->second;
+  return l;
 }
 
 // The count reached zero: keep what later lines need, drop the rest.
-void RefsAnalyzer::end(const std::string& key, Life& l)
+void RefsAnalyzer::State::end(Key key, Rec& l)
 {
   l.freed = true;
   auto& t = totals(l.type);
@@ -235,22 +669,21 @@ void RefsAnalyzer::end(const std::string& key, Life& l)
   t.relinquished += l.relinquished;
   m_ended[key] = {l.life, l.count, l.last_line};
   if (m_opt.keep_lives)
-    m_r.lives.push_back(std::move(l));
+    m_r.lives.push_back(life_of(l));
   m_live.erase(key);
 }
 
-void RefsAnalyzer::finding(const char* kind, char type, const std::string& id,
-                           const Pending& p, std::string msg)
+void RefsAnalyzer::State::finding(const char* kind, char type, Id id,
+                                  const Pending& p, std::string msg)
 {
-  m_r.findings.push_back({kind, fmt::format("{}={}", type, id), p.ts, p.line,
-                          std::move(msg)});
+  m_r.findings.push_back({kind, fmt::format("{}={}", type, text_of(id)), p.ts,
+                          p.line, std::move(msg)});
 }
 
-void RefsAnalyzer::apply(Pending& p)
+void RefsAnalyzer::State::apply(Pending& p)
 {
   if (p.type == 'L') {
-    for (auto& [key, l] : m_live)
-      l.unknowable = true;
+    m_live.for_each([](Key, Rec& l) { l.unknowable = true; });
     m_r.findings.push_back(
         {"lost-events", "", p.ts, p.line,
          fmt::format("{} events lost here: the {} histories alive at this "
@@ -261,41 +694,40 @@ void RefsAnalyzer::apply(Pending& p)
   std::int64_t count = k_no_count;
   if (p.type)
     count = apply_count(p);
-  if (p.relinquish && !p.cookie.empty()) {
-    auto it = m_live.find("c" + p.cookie);
-    if (it != m_live.end())
-      it->second.relinquished = true;
-  }
+  if (p.relinquish && p.cookie != Id{0, true}) // "" is text 0
+    if (Rec* l = m_live.find(Key('c', p.cookie)))
+      l->relinquished = true;
   if (!p.text.empty())
     track(p, count);
 }
 
-std::int64_t RefsAnalyzer::apply_count(Pending& p)
+std::int64_t RefsAnalyzer::State::apply_count(Pending& p)
 {
   std::int64_t after = 0;
   const bool fits = counted(p, after);
-  const int d = delta_of(p.reason);
-  const std::string key = p.key();
-  auto live = m_live.find(key);
-  const bool known = live != m_live.end();
+  const int d = delta(p);
+  const std::string& reason = reason_text(p);
+  const Key key = p.key();
+  Rec* live = m_live.find(key);
+  const bool known = live != nullptr;
   // 4.19 allocates objects at usage 1 untraced; their first line is the
   // GET that makes 2, also when the allocator reuses a freed pointer.
   const bool is_birth = p.acquire || d == 2 ||
                         (m_r.gen == Gen::v419 && p.type == 'o' && !known &&
                          d == 1 && after == 2);
-  auto ended = known || is_birth ? m_ended.end() : m_ended.find(key);
-  if (ended != m_ended.end() && d < 0) { // a put after the end
+  Ended* ended = known || is_birth ? nullptr : m_ended.find(key);
+  if (ended && d < 0) { // a put after the end
     finding("over-put", p.type, p.id, p,
             fmt::format("{} on a count of {} (it reached 0 at line {})",
-                        p.reason, ended->second.count, ended->second.line));
-    ended->second.count = after < 0 ? after : ended->second.count - 1;
-    return ended->second.count;
+                        reason, ended->count, ended->line));
+    ended->count = after < 0 ? after : ended->count - 1;
+    return ended->count;
   }
-  if (ended != m_ended.end()) // a pointer is reused only by a new acquire
+  if (ended) // a pointer is reused only by a new acquire
     finding("use-after-free", p.type, p.id, p,
-            fmt::format("{} after the count reached 0 (line {})", p.reason,
-                        ended->second.line));
-  Life& l = known && !is_birth ? live->second : born(p);
+            fmt::format("{} after the count reached 0 (line {})", reason,
+                        ended->line));
+  Rec& l = known && !is_birth ? *live : born(p);
   // A cookie acquired before the trace began (the static fsdef index,
   // netfs primary indices) has changes no line shows: 5.10 printed the
   // fsdef cookie's put one higher than its last get. Check only its floor.
@@ -306,27 +738,27 @@ std::int64_t RefsAnalyzer::apply_count(Pending& p)
     if (after < 0 || (d < 0 && l.count <= 0))
       finding("over-put", l.type, l.id, p,
               fmt::format("{} takes the count from {} to {}: put at zero",
-                          p.reason, l.count, after));
+                          reason, l.count, after));
     else
       finding("count-jump", l.type, l.id, p,
               fmt::format("{} printed {}, the history says {}: an untraced "
                           "change or lost lines",
-                          p.reason, after, l.count + d));
+                          reason, after, l.count + d));
   } else if (after < 0 && !l.unknowable) {
     finding("over-put", l.type, l.id, p,
-            fmt::format("{} leaves the count at {}", p.reason, after));
+            fmt::format("{} leaves the count at {}", reason, after));
   }
   l.count = after;
   l.last_ns = p.ts;
   l.last_line = p.line;
   ++l.events;
-  ++l.reasons[p.reason];
+  l.reasons.add(p.reason);
   if (after <= 0 && p.type != 'V')
     end(key, l);
   return after;
 }
 
-void RefsAnalyzer::track(const Pending& p, std::int64_t count)
+void RefsAnalyzer::State::track(const Pending& p, std::int64_t count)
 {
   Parsed parsed = parse_line(p.text);
   const Line& l = parsed.line;
@@ -337,37 +769,41 @@ void RefsAnalyzer::track(const Pending& p, std::int64_t count)
 
 RefsReport RefsAnalyzer::finish()
 {
-  release(true);
-  for (auto& [key, l] : m_live) {
+  State& s = *m_s;
+  s.release(true);
+  s.m_live.for_each([&](Key, Rec& l) {
     Pending at;
     at.ts = l.last_ns;
     at.line = l.last_line;
-    auto& t = totals(l.type);
+    auto& t = s.totals(l.type);
     ++t.alive;
     t.relinquished += l.relinquished;
-    const bool cookie_gone =
-        l.type == 'o' && !m_live.count("c" + l.cookie) &&
-        m_ended.count("c" + l.cookie);
+    const Key cookie('c', l.cookie);
+    const bool cookie_gone = l.type == 'o' && !s.m_live.find(cookie) &&
+                             s.m_ended.find(cookie);
     if (!l.unknowable && l.type == 'c' && l.relinquished)
-      finding("leak", l.type, l.id, at,
-              fmt::format("relinquished but the count is still {} at the end "
-                          "of the trace",
-                          l.count));
+      s.finding("leak", l.type, l.id, at,
+                fmt::format("relinquished but the count is still {} at the "
+                            "end of the trace",
+                            l.count));
     else if (!l.unknowable && cookie_gone)
-      finding("object-outlives-cookie", l.type, l.id, at,
-              fmt::format("count {} at the end, cookie c={} already freed",
-                          l.count, l.cookie));
-    m_r.lives.push_back(l);
-  }
-  std::stable_sort(m_r.lives.begin(), m_r.lives.end(),
+      s.finding("object-outlives-cookie", l.type, l.id, at,
+                fmt::format("count {} at the end, cookie c={} already freed",
+                            l.count, s.text_of(l.cookie)));
+    s.m_r.lives.push_back(s.life_of(l));
+  });
+  for (auto& [name, n] : s.m_unknown)
+    s.m_r.unknown[name] += n;
+  RefsReport& r = s.m_r;
+  std::stable_sort(r.lives.begin(), r.lives.end(),
                    [](const Life& a, const Life& b) {
                      return a.first_line < b.first_line;
                    });
-  std::stable_sort(m_r.findings.begin(), m_r.findings.end(),
+  std::stable_sort(r.findings.begin(), r.findings.end(),
                    [](const Finding& a, const Finding& b) {
                      return a.line < b.line;
                    });
-  return std::move(m_r);
+  return std::move(r);
 }
 
 } // namespace fsc::trace

@@ -137,6 +137,69 @@ TEST_CASE("parse: ftrace and trace-cmd lines", "[trace][parse]")
   CHECK(back.line.body == l.body);
 }
 
+TEST_CASE("parse: the hand-written scanner keeps the odd cases",
+          "[trace][parse]")
+{
+  // Brackets and dashes in a task name: the CPU is the first "[digits]"
+  // after a space.
+  auto p = parse_line("foo [bar]-x-12 [003] .... 1.000001: fscache_osm: c=1");
+  REQUIRE(p.kind == Kind::event);
+  CHECK(p.line.task == "foo [bar]-x");
+  CHECK(p.line.pid == 12);
+  CHECK(p.line.cpu == 3);
+  CHECK(p.line.flags == "....");
+  CHECK(p.line.ts_ns == 1000001000);
+  // Tabs and a CR around the fields; a pid too big for an int reads as 0,
+  // as std::from_chars leaves it.
+  p = parse_line("\tcat-99999999999 [1]\t5.5: ev:  a b \r");
+  REQUIRE(p.kind == Kind::event);
+  CHECK(p.line.pid == 0);
+  CHECK(p.line.flags == "");
+  CHECK(p.line.ts_ns == 5500000000);
+  CHECK(p.line.body == "a b");
+  // A lost marker anywhere in the line wins, also after an event prefix.
+  p = parse_line("cat-1 [000] .... 1.0: ev: [LOST 9 EVENTS]");
+  CHECK(p.kind == Kind::lost);
+  CHECK(p.lost == 9);
+  CHECK(parse_line("cat-1 [000] .... 1.0: ev: [LOST 9").kind == Kind::event);
+  CHECK(parse_line("cat-1 [000] .... 1.0 ev: x").why ==
+        "no timestamp after [cpu]");
+  CHECK(parse_line("cat-1 [000] .... 1.0: ev x").why ==
+        "no event name after the timestamp");
+  CHECK(parse_line("cat-x [000] .... 1.0: ev: x").why ==
+        "no task-pid before [cpu]");
+  CHECK(parse_line("cat-1 [00a] .... 1.0: ev: x").why == "no [cpu] field");
+  CHECK(parse_line("cat-1 [000] .... 1.0123456789: ev: x").kind ==
+        Kind::malformed);
+}
+
+TEST_CASE("parse_hex_id: pointers and debug ids as numbers", "[trace][refs]")
+{
+  CHECK(parse_hex_id("ffff91ce827b1200") == 0xffff91ce827b1200u);
+  CHECK(parse_hex_id("FFFF91CE827B1200") == 0xffff91ce827b1200u);
+  CHECK(parse_hex_id("00000000a1b2c3d4") == 0xa1b2c3d4u);
+  CHECK(parse_hex_id("00000002") == 2u);
+  CHECK(parse_hex_id("0x1f") == 0x1fu);
+  CHECK(parse_hex_id("0x0000000000000000ffffffffffffffff") == ~0ull);
+  CHECK(parse_hex_id("0") == 0u);
+  CHECK(parse_hex_id("0000") == 0u);
+  // Not hex, or too wide: kept as text by the analysis.
+  CHECK_FALSE(parse_hex_id("(null)"));
+  CHECK_FALSE(parse_hex_id("          (null)")); // %p of NULL, right-aligned
+  CHECK_FALSE(parse_hex_id("(nil)"));
+  CHECK_FALSE(parse_hex_id(""));
+  CHECK_FALSE(parse_hex_id("0x"));
+  CHECK_FALSE(parse_hex_id("0X1f")); // normal_id keeps "x1f"
+  CHECK_FALSE(parse_hex_id("1ffffffffffffffff"));
+  CHECK_FALSE(parse_hex_id("12g4"));
+  CHECK_FALSE(parse_hex_id("-1"));
+  // Equal values exactly when the normal texts are equal.
+  for (auto [a, b] : {std::pair{"0x00ab", "AB"}, {"000", "0x0"}}) {
+    CHECK(parse_hex_id(a) == parse_hex_id(b));
+    CHECK(normal_id(a) == normal_id(b));
+  }
+}
+
 TEST_CASE("refs: a clean 4.19 life has no findings", "[trace][refs]")
 {
   auto r = clean_419().run();
@@ -255,6 +318,67 @@ TEST_CASE("refs: timeline of one cookie", "[trace][refs]")
   auto r = clean_419().run(o);
   CHECK(r.timeline.size() == 9);
   CHECK(r.timeline.back().count == 0);
+}
+
+TEST_CASE("refs: ids that are not hex are histories of their own",
+          "[trace][refs]")
+{
+  Builder b;
+  b.add(100, 0, "fscache_cookie", "c=(null) NEW acq r=1");
+  b.add(110, 0, "fscache_cookie", "c=0x0000002a NEW acq r=1");
+  b.add(120, 0, "fscache_cookie", "c=2A GET x r=2");
+  b.add(130, 0, "fscache_cookie", "c=(NULL) GET x r=2");
+  b.add(140, 0, "fscache_cookie", "c= NEW acq r=1");
+  b.add(150, 0, "fscache_relinquish", "c= r=1");
+  b.add(160, 0, "fscache_cookie", "c=2a PUT x r=1");
+  RefsOptions o;
+  o.cookie = "(null)";
+  auto r = b.run(o);
+  CHECK(r.findings.empty());
+  REQUIRE(r.lives.size() == 3);
+  CHECK(r.lives[0].id == "(null)");
+  CHECK(r.lives[0].count == 2);
+  CHECK(r.lives[1].id == "2a");
+  CHECK(r.lives[1].count == 1);
+  CHECK(r.lives[1].reasons.at("GET x") == 1);
+  CHECK(r.lives[2].id == "");
+  CHECK_FALSE(r.lives[2].relinquished); // "" is no cookie to relinquish
+  CHECK(r.timeline.size() == 2);
+  o.cookie = "0x2a";
+  CHECK(b.run(o).timeline.size() == 3);
+}
+
+TEST_CASE("refs: many cookies alive at once, many reasons in one life",
+          "[trace][refs]")
+{
+  // Enough live cookies to grow the table several times, freed in an
+  // order unlike the one they came in.
+  Builder b;
+  const int n = 5000;
+  std::int64_t us = 0;
+  for (int i = 0; i < n; ++i)
+    b.add(us += 10, 0, "fscache_cookie",
+          fmt::format("c={:x} NEW acq r=1", 0xffff91ce00000000u + i * 64));
+  for (int k = 0; k < 6; ++k) // reasons past the few kept inline
+    b.add(us += 10, 0, "fscache_cookie",
+          fmt::format("c={:x} GET r{} r={}", 0xffff91ce00000000u, k, k + 2));
+  for (int i = 0; i < n; ++i) {
+    int j = (i * 7919) % n;
+    b.add(us += 10, 0, "fscache_cookie",
+          fmt::format("c={:x} PUT rlq r={}", 0xffff91ce00000000u + j * 64,
+                      j == 0 ? 6 : 0));
+  }
+  auto r = b.run();
+  CHECK(r.findings.empty());
+  CHECK(r.cookies.lives == n);
+  CHECK(r.cookies.freed == n - 1);
+  CHECK(r.cookies.alive == 1);
+  REQUIRE(r.lives.size() == n);
+  CHECK(r.lives[0].reasons.size() == 8);
+  CHECK(r.lives[0].reasons.at("GET r5") == 1);
+  CHECK(r.lives[0].count == 6);
+  for (int i = 1; i < n; ++i)
+    CHECK(r.lives[std::size_t(i)].freed);
 }
 
 TEST_CASE("reader: plain, xz and gz give the same lines; real traces parse",

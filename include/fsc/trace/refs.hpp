@@ -9,10 +9,11 @@
 
 #include <climits>
 #include <cstdint>
-#include <deque>
 #include <map>
+#include <memory>
+#include <optional>
 #include <string>
-#include <unordered_map>
+#include <string_view>
 #include <vector>
 
 namespace fsc::trace {
@@ -86,52 +87,27 @@ struct RefsReport {
 /// Strips "0x" and leading zeros so that ids compare as the user types them.
 std::string normal_id(std::string_view id);
 
+/// The value of an id printed in hex ("ffff91ce827b1200", "00000002",
+/// "0x1f"; any case, any leading zeros), or nothing for an id that is not
+/// hex or does not fit 64 bits ("(null)", "(nil)", "", "0x"). Two hex ids
+/// have the same value exactly when their normal_id() texts are equal.
+std::optional<std::uint64_t> parse_hex_id(std::string_view id);
+
 class RefsAnalyzer {
 public:
   explicit RefsAnalyzer(RefsOptions opt);
+  ~RefsAnalyzer();
+  RefsAnalyzer(const RefsAnalyzer&) = delete;
+  RefsAnalyzer& operator=(const RefsAnalyzer&) = delete;
 
   /// Feeds one input line (line numbers count from 1, across files).
   void feed(std::string_view text, std::uint64_t lineno);
   RefsReport finish();
 
-private:
-  struct Pending { // an event waiting in the reorder window
-    std::int64_t ts = 0;
-    std::uint64_t line = 0;
-    char type = 0;      ///< counter changed: 'c', 'o', 'V'; 'L' lost; 0 none
-    std::string id;     ///< normalised id of that counter
-    std::string cookie; ///< normalised c= of the line
-    std::string object; ///< normalised o= of the line
-    std::string reason;
-    std::int64_t printed = 0;
-    bool relinquish = false;
-    bool acquire = false; ///< 4.19 fscache_acquire: a cookie born at 1
-    std::uint64_t lost = 0;
-    std::string text;     ///< the whole line, kept for --cookie/--object
-    std::string key() const { return std::string(1, type) + id; }
-  };
-  /// What is kept of an id whose last life ended.
-  struct Ended {
-    std::uint32_t life = 0;
-    std::int64_t count = 0;
-    std::uint64_t line = 0;
-  };
-  void release(bool all);
-  void apply(Pending& p);
-  std::int64_t apply_count(Pending& p);
-  bool counted(const Pending& p, std::int64_t& after) const;
-  Life& born(const Pending& p);
-  void end(const std::string& key, Life& l);
-  void finding(const char* kind, char type, const std::string& id,
-               const Pending& p, std::string msg);
-  void track(const Pending& p, std::int64_t count);
-  RefsReport::Totals& totals(char type);
+  struct State; ///< the histories being built (defined in refs.cpp)
 
-  RefsOptions m_opt;
-  RefsReport m_r;
-  std::deque<Pending> m_window;
-  std::unordered_map<std::string, Life> m_live;   ///< "c2" → its live life
-  std::unordered_map<std::string, Ended> m_ended; ///< ids whose life ended
+private:
+  std::unique_ptr<State> m_s;
 };
 
 } // namespace fsc::trace
