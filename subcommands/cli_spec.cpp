@@ -55,6 +55,8 @@ std::vector<OptSpec> options_of(const CLI::App* app)
       continue; // positional
     if (app->get_parent() && o == app->get_help_ptr())
       continue; // every verb has --help; fsc(8) documents it once
+    if (o->get_group().empty())
+      continue; // hidden: for tests, not for users' completions
     OptSpec s;
     s.longs = o->get_lnames();
     s.shorts = o->get_snames();

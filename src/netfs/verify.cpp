@@ -185,7 +185,7 @@ void compare_data(ObjectVerdict& v, int cached, int origin,
 }
 
 ObjectVerdict judge(const cachefiles::Cache& cache,
-                    const cachefiles::ScanEntry& e, const OriginMap& origins,
+                    const cachefiles::ScanEntry& e, OriginSource& origins,
                     const VerifyOptions& opt)
 {
   ObjectVerdict v;
@@ -195,13 +195,17 @@ ObjectVerdict judge(const cachefiles::Cache& cache,
     v.note = "the object's name does not decode: no key to map";
     return v;
   }
-  auto it = origins.find(v.key_hex);
-  if (it == origins.end()) {
-    v.note = "no origin file has this file handle";
+  Located where = origins.locate(e.node->key);
+  v.origin = where.path;
+  if (where.verdict != Verdict::okay) {
+    v.verdict = where.verdict;
+    v.note = where.note;
     return v;
   }
-  v.origin = it->second;
+  int ofd = where.fd;
   if (!e.node->has_xattr) {
+    if (ofd >= 0)
+      close(ofd);
     v.verdict = Verdict::obsolete;
     v.diffs.push_back({"xattr", "missing", "present"});
     return v;
@@ -214,7 +218,8 @@ ObjectVerdict judge(const cachefiles::Cache& cache,
   } else if (auto x = cachefiles::decode_xattr_v1(e.node->xattr)) {
     aux = x->aux;
   }
-  int ofd = open(v.origin.c_str(), O_RDONLY | O_CLOEXEC | O_NOATIME | O_NOFOLLOW);
+  if (ofd < 0)
+    ofd = open(v.origin.c_str(), O_RDONLY | O_CLOEXEC | O_NOATIME | O_NOFOLLOW);
   if (ofd < 0 && errno == EPERM)
     ofd = open(v.origin.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (ofd < 0) {
@@ -267,7 +272,28 @@ OriginMap map_nfs_client(const std::string& mountpoint)
   return m;
 }
 
+Located MapOrigin::locate(ByteView key)
+{
+  Located l;
+  auto it = m_map.find(to_hex(key));
+  if (it == m_map.end()) {
+    l.verdict = Verdict::unmapped;
+    l.note = "no origin file has this file handle";
+    return l;
+  }
+  l.path = it->second;
+  return l;
+}
+
 void verify(const cachefiles::Cache& cache, const OriginMap& origins,
+            const VerifyOptions& opt,
+            const std::function<void(const ObjectVerdict&)>& sink)
+{
+  MapOrigin source(origins, "origin_map");
+  verify(cache, source, opt, sink);
+}
+
+void verify(const cachefiles::Cache& cache, OriginSource& origins,
             const VerifyOptions& opt,
             const std::function<void(const ObjectVerdict&)>& sink)
 {

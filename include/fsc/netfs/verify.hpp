@@ -13,6 +13,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace fsc::netfs {
@@ -53,12 +54,50 @@ OriginMap map_nfs_client(const std::string& mountpoint);
 /// an NFS client (fs/nfs/export.c: fileid high/low, type, then struct nfs_fh).
 std::optional<Bytes> nfs_fh_from_handle(ByteView f_handle);
 
+/// Where one object's origin file is, or why it cannot be had.
+struct Located {
+  Verdict verdict = Verdict::okay; ///< okay: found; else orphan, unmapped...
+  std::string path;                ///< the origin file, when found
+  int fd = -1; ///< when found: open O_RDONLY on it (the caller closes it),
+               ///< or -1 to open path
+  std::string note; ///< why not found
+};
+
+/// Finds the origin file of an object from its key (the NFS file handle).
+class OriginSource {
+public:
+  virtual ~OriginSource() = default;
+  virtual Located locate(ByteView key) = 0;
+  /// How: "origin_map", "nfs_client", "open_by_handle_at" or "index".
+  virtual std::string method() const = 0;
+};
+
+/// An OriginMap (from --origin-map or an NFS client walk) as a source.
+class MapOrigin : public OriginSource {
+public:
+  MapOrigin(OriginMap map, std::string method)
+      : m_map(std::move(map)), m_method(std::move(method))
+  {
+  }
+  Located locate(ByteView key) override;
+  std::string method() const override { return m_method; }
+
+private:
+  OriginMap m_map;
+  std::string m_method;
+};
+
 struct VerifyOptions {
   bool data = false;          ///< compare cached bytes too
   bool nfs_v4 = false;        ///< expect a change attribute (NFSv4 mounts)
 };
 
 /// Verifies every data object of the cache; calls sink for each.
+void verify(const cachefiles::Cache& cache, OriginSource& origins,
+            const VerifyOptions& opt,
+            const std::function<void(const ObjectVerdict&)>& sink);
+
+/// The same with a map from key to path.
 void verify(const cachefiles::Cache& cache, const OriginMap& origins,
             const VerifyOptions& opt,
             const std::function<void(const ObjectVerdict&)>& sink);
