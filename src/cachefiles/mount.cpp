@@ -59,6 +59,11 @@ void check_cache(const std::string& root, bool force)
   if (c.format() == Format::mixed)
     throw Error("'" + root + "' holds both v1 and v2 objects; refusing to "
                 "bind it");
+  // cachefiles_check_object_type on cache/: "C3" or nothing (then set).
+  auto label = read_xattr_at(c.root_fd(), "cache");
+  if (label && to_string(*label) != std::string(k_root_label))
+    throw Error("'" + root + "/cache' is labelled '" + to_string(*label) +
+                "', not 'C3': the kernel would refuse to bind it (EIO)");
   BindState b = detect_binding(root);
   if (b.bound && !force) {
     std::string why = b.evidence.empty() ? "" : ": " + b.evidence.front();

@@ -291,6 +291,13 @@ TEST_CASE("replay: refuses what is not a v1 cache")
   r = run_fsc({"replay", v2, s});
   CHECK(r.status == 2);
   CHECK(r.err.find("v2") != std::string::npos);
+  // A v1 cache whose cache/ carries another label: the kernel says EIO.
+  fsc::test::make_dirs(t / "odd/cache/@4a");
+  fsc::test::make_dirs(t / "odd/graveyard");
+  fsc::test::set_xattr(t / "odd/cache", fsc::as_bytes("C2"));
+  r = run_fsc({"replay", t / "odd", s});
+  CHECK(r.status == 2);
+  CHECK(r.err.find("not 'C3'") != std::string::npos);
 }
 
 TEST_CASE("replay --stats prints /proc/fs/fscache/stats lines")
