@@ -566,6 +566,28 @@ PendingRef retrieve(Engine::Impl& e, CookieId id, std::uint64_t index,
   return result;
 }
 
+/// What the inline wrapper and page.c check before a call on a data
+/// cookie: alive, enabled (else ENOBUFS), not an index (a BUG in 4.19).
+Cookie* enabled_data_cookie(Engine::Impl& e, CookieId id, const char* call,
+                            int& ret)
+{
+  e.set_task(Task::netfs);
+  Cookie* c = e.find_cookie(id, call);
+  ret = -EFAULT;
+  if (!c)
+    return nullptr;
+  ret = -ENOBUFS;
+  if (!c->test(cookie_flag::enabled))
+    return nullptr;
+  if (c->type == CookieType::index) {
+    e.bug(fmt::format("4.19 would crash here: {}() on an index cookie "
+                      "(ASSERTCMP type != INDEX)", call));
+    ret = -EINVAL;
+    return nullptr;
+  }
+  return c;
+}
+
 } // namespace
 
 PendingRef Engine::read_page(CookieId id, std::uint64_t index)
@@ -581,16 +603,10 @@ PendingRef Engine::alloc_page(CookieId id, std::uint64_t index)
 int Engine::write_page(CookieId id, std::uint64_t index, Bytes data)
 {
   Impl& e = *m;
-  e.set_task(Task::netfs);
-  Cookie* c = e.find_cookie(id, "fscache_write_page");
+  int ret = 0;
+  Cookie* c = enabled_data_cookie(e, id, "fscache_write_page", ret);
   if (!c)
-    return -EFAULT;
-  if (!c->test(cookie_flag::enabled))
-    return -ENOBUFS;
-  if (c->type == CookieType::index) {
-    e.bug("4.19 would crash here: page write on an index cookie");
-    return -EINVAL;
-  }
+    return ret;
   ++e.stats.stores_n;
   if (c->test(cookie_flag::invalidating))
     return -ENOBUFS;
@@ -663,16 +679,10 @@ PendingRef Engine::uncache_page(CookieId id, std::uint64_t index)
 int Engine::attr_changed(CookieId id, std::uint64_t new_size)
 {
   Impl& e = *m;
-  e.set_task(Task::netfs);
-  Cookie* c = e.find_cookie(id, "fscache_attr_changed");
+  int ret = 0;
+  Cookie* c = enabled_data_cookie(e, id, "fscache_attr_changed", ret);
   if (!c)
-    return -EFAULT;
-  if (!c->test(cookie_flag::enabled))
-    return -ENOBUFS;
-  if (c->type == CookieType::index) {
-    e.bug("4.19 would crash here: fscache_attr_changed on an index cookie");
-    return -EINVAL;
-  }
+    return ret;
   ++e.stats.attrchg_n;
   Op* op = e.new_op(c, OpKind::attr_changed,
                     op_flag::async | op_flag::exclusive |
