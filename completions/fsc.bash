@@ -5,7 +5,7 @@ _fsc()
   _init_completion || return
   local verbs='inspect cull demo refs verify help'
   local globals='--help -h --version -V --dir --json --verbose -v --quiet -q'
-  local valued=' --dir --depth --object --top --threads --config --config --older-than --max-size --min-free --max-objects --by --brun --bcull --bstop --frun --fcull --fstop --max-runtime --threads --format --now --cookie --object --svg --origin --origin-map '
+  local valued=' --dir --depth --object --top --threads --config --config --older-than --max-size --min-free --max-objects --by --brun --bcull --bstop --frun --fcull --fstop --max-runtime --threads --format --now --cookie --object --svg --origin --fsid --origin-map '
   local verb='' i
   for ((i = 1; i < cword; i++)); do
     case " $valued " in *" ${words[i-1]} "*) continue ;; esac
@@ -22,7 +22,7 @@ _fsc()
       [[ $cur == -* ]] || _filedir ;;
     refs) COMPREPLY=($(compgen -W '--cookie --object --svg --help -h --version -V --dir --json --verbose -v --quiet -q' -- "$cur"))
       [[ $cur == -* ]] || _filedir ;;
-    verify) COMPREPLY=($(compgen -W '--origin --origin-map --data --nfs4 --bury --dry-run -n --force --help -h --version -V --dir --json --verbose -v --quiet -q' -- "$cur"))
+    verify) COMPREPLY=($(compgen -W '--origin --fsid --origin-map --data --nfs4 --bury --dry-run -n --force --help -h --version -V --dir --json --verbose -v --quiet -q' -- "$cur"))
       [[ $cur == -* ]] || _filedir ;;
     help) COMPREPLY=($(compgen -W ' --help -h --version -V --dir --json --verbose -v --quiet -q' -- "$cur"))
       [[ $cur == -* ]] || _filedir ;;
