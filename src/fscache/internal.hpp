@@ -244,6 +244,7 @@ struct Engine::Impl {
   void op_cancel_method(Op* op);
   int submit_op(Object* obj, Op* op, bool exclusive);
   void run_op(Object* obj, Op* op);
+  void enqueue_operation(Op* op, Cookie* c);
   void start_operations(Object* obj);
   void op_complete(Op* op, bool cancelled);
   int cancel_op(Op* op, bool cancel_in_progress);

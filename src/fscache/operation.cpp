@@ -120,19 +120,26 @@ void Engine::Impl::run_op(Object* obj, Op* op)
   ++obj->n_in_progress;
   op->flags &= ~op_flag::waiting;
   if (op->has_processor()) {
-    obs.op(obj->cookie->addr, op->addr, OpTrace::enqueue_async);
-    ++op->usage;
-    if (op->queued) {
-      put_op(op);
-    } else {
-      op->queued = true;
-      enqueue_job({Job::run_op, nullptr, op});
-    }
-    ++stats.ops_enq;
+    enqueue_operation(op, obj->cookie);
   } else {
     obs.op(obj->cookie->addr, op->addr, OpTrace::run);
   }
   ++stats.ops_run;
+}
+
+/// fscache_enqueue_operation for an async op: the workqueue takes a ref;
+/// an item already queued gives it back.
+void Engine::Impl::enqueue_operation(Op* op, Cookie* c)
+{
+  obs.op(c->addr, op->addr, OpTrace::enqueue_async);
+  ++op->usage;
+  if (op->queued) {
+    put_op(op);
+  } else {
+    op->queued = true;
+    enqueue_job({Job::run_op, nullptr, op});
+  }
+  ++stats.ops_enq;
 }
 
 void Engine::Impl::start_operations(Object* obj)
@@ -394,15 +401,7 @@ void Engine::Impl::write_op(Op* op)
       abort_object(obj);
       op_complete(op, true);
     } else {
-      obs.op(c->addr, op->addr, OpTrace::enqueue_async);
-      ++op->usage;
-      if (op->queued) {
-        put_op(op);
-      } else {
-        op->queued = true;
-        enqueue_job({Job::run_op, nullptr, op});
-      }
-      ++stats.ops_enq;
+      enqueue_operation(op, c); // the writer goes round for the next page
     }
     return;
   }
