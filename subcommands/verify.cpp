@@ -58,7 +58,11 @@ bool stale(Verdict v)
 
 void print_verdict(const ObjectVerdict& v)
 {
-  fmt::print("{:<10} {}\n", verdict_name(v.verdict), v.path);
+  if (v.checked.empty())
+    fmt::print("{:<10} {}\n", verdict_name(v.verdict), v.path);
+  else
+    fmt::print("{:<10} {} ({})\n", verdict_name(v.verdict), v.path,
+               v.checked);
   if (!v.origin.empty())
     fmt::print("           origin {}\n", v.origin);
   for (auto& d : v.diffs)
@@ -67,6 +71,9 @@ void print_verdict(const ObjectVerdict& v)
   if (v.first_bad_offset)
     fmt::print("           first differing byte at offset {}\n",
                *v.first_bad_offset);
+  if (v.padding_nonzero_offset)
+    fmt::print("           anomaly: non-zero byte in the padding past the "
+               "object's size, at offset {}\n", *v.padding_nonzero_offset);
   if (!v.note.empty())
     fmt::print("           {}\n", v.note);
 }
@@ -96,6 +103,10 @@ void json_verdict(JsonWriter& j, const ObjectVerdict& v, const char* buried,
   if (v.first_bad_offset)
     j.field("first_bad_offset", *v.first_bad_offset);
   j.field("bytes_compared", v.bytes_compared);
+  if (v.padding_nonzero_offset)
+    j.field("padding_nonzero_offset", *v.padding_nonzero_offset);
+  if (!v.checked.empty())
+    j.field("checked", v.checked);
   if (!v.note.empty())
     j.field("note", v.note);
   if (buried)
@@ -199,7 +210,8 @@ int run_verify(const VerifyArgs& a, const Globals& g)
     for (Verdict want : {Verdict::corrupt, Verdict::obsolete, Verdict::orphan,
                          Verdict::unreadable, Verdict::unmapped, Verdict::okay})
       for (auto& v : all)
-        if (v.verdict == want && (want != Verdict::okay || g.verbose > 0))
+        if (v.verdict == want && (want != Verdict::okay || g.verbose > 0 ||
+                                  v.padding_nonzero_offset))
           print_verdict(v);
     if (!g.quiet) {
       fmt::print("origin: {}\n", kind);
@@ -240,8 +252,8 @@ Command add_verify(CLI::App& app, Globals& g)
                 "Also compare the cached bytes (only where the cache holds "
                 "data)");
   sub->add_flag("--nfs4", a->nfs4,
-                "The objects come from NFSv4 mounts (aux carries a change "
-                "attribute)");
+                "Judge every object by the NFSv4 rule (by default each "
+                "object's server key or volume says its NFS version)");
   sub->add_flag("--bury", a->bury,
                 "Move OBSOLETE, ORPHAN and CORRUPT objects to the graveyard");
   sub->add_flag("-n,--dry-run", a->dry_run,

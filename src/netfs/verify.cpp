@@ -115,9 +115,48 @@ std::string ts_text(std::int64_t s, std::int64_t ns)
   return timespec_text(s, ns);
 }
 
+// The NFS major version of the mount an object came from: the server key
+// (v1, level 1) or the volume key "nfs,4.2,..." (v2, level 0) says it.
+std::optional<int> nfs_major(const cachefiles::Node* n, cachefiles::Format f)
+{
+  for (; n; n = n->parent.get()) {
+    if (f == cachefiles::Format::v2 && n->level == 0) {
+      std::string key(n->key.begin(), n->key.end());
+      if (key.rfind("nfs,", 0) != 0 || key.size() < 5 ||
+          key[4] < '2' || key[4] > '4')
+        return std::nullopt;
+      return key[4] - '0';
+    }
+    if (f == cachefiles::Format::v1 && n->level == 1) {
+      auto k = decode_nfs_server(n->key);
+      if (!k)
+        return std::nullopt;
+      return int(k->version);
+    }
+  }
+  return std::nullopt;
+}
+
+// The change attribute a Linux knfsd sends for this ctime: 5.10 on a file
+// system without i_version sent (ctime_sec << 32) | ctime_nsec, 6.1 sent
+// (ctime_sec << 30) + ctime_nsec + i_version (v1-netfs §2.7). The i_version
+// is not visible here, so only the ctime part can be checked.
+bool change_attr_matches_ctime(std::uint64_t change, const struct statx& sx)
+{
+  auto sec = std::uint64_t(sx.stx_ctime.tv_sec);
+  auto nsec = std::uint64_t(sx.stx_ctime.tv_nsec);
+  if (change == ((sec << 32) | nsec))
+    return true;
+  std::uint64_t base = (sec << 30) + nsec;
+  // A counter bumped once per change: far below the 2^30 - 10^9 slack
+  // between two seconds, so no other ctime can produce the same value.
+  constexpr std::uint64_t k_max_i_version = 1u << 26;
+  return change >= base && change - base < k_max_i_version;
+}
+
 // The aux an NFS client would store for the origin file now (v1-netfs §2.7).
 void compare_aux(ObjectVerdict& v, ByteView stored, const struct statx& sx,
-                 bool v4)
+                 int nfs_version)
 {
   auto a = decode_nfs_aux(stored);
   if (!a) {
@@ -133,12 +172,23 @@ void compare_aux(ObjectVerdict& v, ByteView stored, const struct statx& sx,
   if (a->ctime_sec != want.ctime_sec || a->ctime_nsec != want.ctime_nsec)
     v.diffs.push_back({"ctime", ts_text(a->ctime_sec, a->ctime_nsec),
                        ts_text(want.ctime_sec, want.ctime_nsec)});
-  // NFSv4 stores the change attribute; a local origin has none to compare
-  // (only an NFS client's statx exposes it), so v4 objects are judged on
-  // the times and the attribute is reported, not guessed.
-  if (!v4 && a->change_attr != 0)
+  if (nfs_version < 4) {
+    if (a->change_attr != 0)
+      v.diffs.push_back({"change_attr", std::to_string(a->change_attr),
+                         "0 (NFSv2/v3 store none)"});
+  } else if (a->change_attr == 0) {
+    v.checked = "change attribute: none stored";
+  } else if (change_attr_matches_ctime(a->change_attr, sx)) {
+    v.checked = "change attribute: ctime part checked";
+  } else if (v.diffs.empty()) {
+    // Times agree but the attribute is not a Linux knfsd form of this
+    // ctime: another server's opaque value, which cannot be recomputed.
+    v.checked = "change attribute: not verifiable (not a Linux knfsd value)";
+  } else {
     v.diffs.push_back({"change_attr", std::to_string(a->change_attr),
-                       "0 (NFSv2/v3 store none)"});
+                       "a value with ctime " + ts_text(want.ctime_sec,
+                                                       want.ctime_nsec)});
+  }
   v.verdict = v.diffs.empty() ? Verdict::okay : Verdict::obsolete;
 }
 
@@ -152,14 +202,40 @@ std::uint64_t first_diff(const std::vector<char>& a, const std::vector<char>& b,
   return n;
 }
 
+// Where in the cached file the first non-zero byte at or past `from` is.
+std::optional<std::uint64_t> first_nonzero(int fd, std::uint64_t from,
+                                           std::uint64_t size)
+{
+  std::vector<char> buf(1 << 16);
+  for (auto& x : cachefiles::data_extents(fd, size)) {
+    for (std::uint64_t off = std::max(x.start, from); off < x.end;) {
+      auto n = std::size_t(std::min<std::uint64_t>(buf.size(), x.end - off));
+      ssize_t r = pread(fd, buf.data(), n, off_t(off));
+      if (r <= 0)
+        return std::nullopt;
+      for (ssize_t i = 0; i < r; ++i)
+        if (buf[std::size_t(i)] != 0)
+          return off + std::uint64_t(i);
+      off += std::uint64_t(r);
+    }
+  }
+  return std::nullopt;
+}
+
+// Compares the cached extents below `limit` (the object's size: what the
+// origin file holds) with the origin; what lies past it is the backing
+// file's padding (6.x rounds data files up to 4096), which belongs to no
+// file and must be zero.
 void compare_data(ObjectVerdict& v, int cached, int origin,
-                  std::uint64_t size)
+                  std::uint64_t file_size, std::uint64_t limit)
 {
   constexpr std::size_t k_chunk = 1 << 20;
   std::vector<char> a(k_chunk), b(k_chunk);
-  for (auto& x : cachefiles::data_extents(cached, size)) {
-    for (std::uint64_t off = x.start; off < x.end; off += k_chunk) {
-      std::size_t n = std::size_t(std::min<std::uint64_t>(k_chunk, x.end - off));
+  const std::uint64_t stop = std::min(file_size, limit);
+  for (auto& x : cachefiles::data_extents(cached, stop)) {
+    const std::uint64_t end = std::min(x.end, stop);
+    for (std::uint64_t off = x.start; off < end; off += k_chunk) {
+      std::size_t n = std::size_t(std::min<std::uint64_t>(k_chunk, end - off));
       ssize_t ra = pread(cached, a.data(), n, off_t(off));
       ssize_t rb = pread(origin, b.data(), n, off_t(off));
       if (ra < 0) {
@@ -182,6 +258,34 @@ void compare_data(ObjectVerdict& v, int cached, int origin,
       }
     }
   }
+  if (file_size > limit)
+    v.padding_nonzero_offset = first_nonzero(cached, limit, file_size);
+}
+
+// Opens an origin file for reading without blocking on a FIFO or device
+// and without following a symlink; -1 with `note` set when it is unusable.
+int open_origin(const std::string& path, int fd, ObjectVerdict& v)
+{
+  if (fd < 0)
+    fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOATIME | O_NOFOLLOW |
+                                O_NONBLOCK);
+  if (fd < 0 && errno == EPERM)
+    fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+  if (fd < 0) {
+    v.verdict = errno == ENOENT ? Verdict::orphan : Verdict::unreadable;
+    v.note = errno == ENOENT  ? "the origin file is gone"
+             : errno == ELOOP ? "the origin is a symbolic link"
+                              : "cannot open the origin: " + errno_text(errno);
+    return -1;
+  }
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    v.verdict = Verdict::unreadable;
+    v.note = "the origin is not a regular file";
+    close(fd);
+    return -1;
+  }
+  return fd;
 }
 
 ObjectVerdict judge(const cachefiles::Cache& cache,
@@ -211,23 +315,19 @@ ObjectVerdict judge(const cachefiles::Cache& cache,
     return v;
   }
   Bytes aux;
+  std::optional<std::uint64_t> object_size;
   if (cache.format() == cachefiles::Format::v2) {
     auto x = cachefiles::decode_xattr_v2(e.node->xattr);
-    if (x)
+    if (x) {
       aux = x->aux;
+      object_size = x->object_size;
+    }
   } else if (auto x = cachefiles::decode_xattr_v1(e.node->xattr)) {
     aux = x->aux;
   }
+  ofd = open_origin(v.origin, ofd, v);
   if (ofd < 0)
-    ofd = open(v.origin.c_str(), O_RDONLY | O_CLOEXEC | O_NOATIME | O_NOFOLLOW);
-  if (ofd < 0 && errno == EPERM)
-    ofd = open(v.origin.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (ofd < 0) {
-    v.verdict = errno == ENOENT ? Verdict::orphan : Verdict::unreadable;
-    v.note = errno == ENOENT ? "the origin file is gone"
-                             : "cannot open the origin: " + errno_text(errno);
     return v;
-  }
   struct statx sx;
   if (statx(ofd, "", AT_EMPTY_PATH, STATX_BASIC_STATS, &sx) != 0) {
     v.verdict = Verdict::unreadable;
@@ -235,7 +335,8 @@ ObjectVerdict judge(const cachefiles::Cache& cache,
     close(ofd);
     return v;
   }
-  compare_aux(v, aux, sx, opt.nfs_v4);
+  int version = opt.nfs_v4 ? 4 : nfs_major(e.node.get(), cache.format()).value_or(3);
+  compare_aux(v, aux, sx, version);
   if (v.verdict == Verdict::okay && opt.data) {
     int cfd = openat(cache.root_fd(), e.path.c_str(),
                      O_RDONLY | O_CLOEXEC | O_NOATIME | O_NOFOLLOW);
@@ -246,7 +347,10 @@ ObjectVerdict judge(const cachefiles::Cache& cache,
       v.verdict = Verdict::unreadable;
       v.note = "cannot open the cached file: " + errno_text(errno);
     } else {
-      compare_data(v, cfd, ofd, e.st.size);
+      // v1 files are exactly the object's size (the writes are clipped to
+      // it); the origin's size is that size once the aux agrees.
+      compare_data(v, cfd, ofd, e.st.size,
+                   object_size.value_or(std::uint64_t(sx.stx_size)));
       close(cfd);
     }
   }

@@ -266,3 +266,152 @@ TEST_CASE("verify: the NFS handle inside a real client's f_handle",
   CHECK(to_hex(*fh) == "010007015902000000000000d9ae72024b11456eb85b7dd4ff90a3"
                        "ad3b3d00004af8b50b");
 }
+
+namespace {
+
+std::map<std::string, nlohmann::json> records(const std::string& out)
+{
+  std::map<std::string, nlohmann::json> m;
+  std::istringstream in(out);
+  for (std::string line; std::getline(in, line);) {
+    auto j = nlohmann::json::parse(line);
+    if (j.contains("path"))
+      m[j["path"]] = j;
+  }
+  return m;
+}
+
+} // namespace
+
+TEST_CASE("verify --data: a v2 object's padding past object_size is not "
+          "compared with the origin", "[verify][v2][data]")
+{
+  // 6.1 rounds a data file up to 4096 bytes: an origin of 5000 bytes is
+  // cached in an 8192-byte file whose tail is zero padding.
+  TempDir t;
+  test::make_dirs(t / "origin");
+  cachefiles::Writer w(t / "cache", false);
+  auto vol = w.add_volume("nfs,3.0,2,,100007f,e0666721b7ea5003,,,3002c0,80000,"
+                          "80000,2ee,3a98,1d4c,3a98,1",
+                          {});
+  std::ofstream map(t / "map.txt");
+  std::vector<std::string> objs;
+  for (std::size_t i = 0; i < 3; ++i) {
+    std::string path = t / ("origin/f" + std::to_string(i));
+    std::string body(5000, char('a' + i));
+    test::write_file(path, body);
+    cachefiles::XattrV2 x;
+    x.object_size = body.size();
+    x.aux = netfs::encode(aux_of(path));
+    std::string cached = body + std::string(8192 - body.size(), '\0');
+    if (i == 1)
+      cached[6000] = 'X'; // garbage in the padding
+    if (i == 2)
+      cached[100] = 'X'; // a real corruption
+    objs.push_back(w.add_v2(vol, fh_of(i), x, {cached, 0, 8192}));
+    map << to_hex(fh_of(i)) << " " << path << "\n";
+  }
+  map.close();
+  auto r = run_fsc({"--json=lines", "verify", t / "cache", "--origin-map",
+                    t / "map.txt", "--data"});
+  INFO(r.out << r.err);
+  auto rec = records(r.out);
+  CHECK(rec[objs[0]]["verdict"] == "OKAY");
+  CHECK(rec[objs[0]]["bytes_compared"] == 5000);
+  CHECK_FALSE(rec[objs[0]].contains("padding_nonzero_offset"));
+  CHECK(rec[objs[1]]["verdict"] == "OKAY");
+  CHECK(rec[objs[1]]["padding_nonzero_offset"] == 6000);
+  CHECK(rec[objs[2]]["verdict"] == "CORRUPT");
+  CHECK(rec[objs[2]]["first_bad_offset"] == 100);
+  r = run_fsc({"verify", t / "cache", "--origin-map", t / "map.txt", "--data"});
+  CHECK(r.out.find("non-zero byte in the padding past the object's size, at "
+                   "offset 6000") != std::string::npos);
+}
+
+TEST_CASE("verify --data: a v1 file with zeros past the origin's end is OKAY",
+          "[verify][data]")
+{
+  TempDir t;
+  auto s = make(t);
+  // Rewrite one object's data file: 16 KiB of origin data plus a zeroed
+  // allocated tail (a 5.10 cache file extended past the origin's EOF).
+  std::string body(16384, char('a'));
+  std::string file = s.cache + "/" + s.obj["same"];
+  {
+    int fd = open(file.c_str(), O_WRONLY);
+    REQUIRE(fd >= 0);
+    std::string all = body + std::string(4096, '\0');
+    REQUIRE(pwrite(fd, all.data(), all.size(), 0) == ssize_t(all.size()));
+    close(fd);
+  }
+  auto r = run_fsc({"--json=lines", "verify", s.cache, "--origin-map", s.map,
+                    "--data"});
+  INFO(r.out << r.err);
+  auto rec = records(r.out);
+  CHECK(rec[s.obj["same"]]["verdict"] == "OKAY");
+  CHECK(rec[s.obj["same"]]["bytes_compared"] == 16384);
+}
+
+TEST_CASE("verify: NFSv4.2 objects are judged by the v4 rule without a flag",
+          "[verify][v2][nfs4]")
+{
+  TempDir t;
+  test::make_dirs(t / "origin");
+  cachefiles::Writer w(t / "cache", false);
+  auto vol = w.add_volume("nfs,4.2,2,,100007f,e0666721b7ea5003,,,3002c0,"
+                          "80000,80000,2ee,3a98,1d4c,3a98,1",
+                          {});
+  std::ofstream map(t / "map.txt");
+  std::vector<std::string> objs;
+  for (std::size_t i = 0; i < 4; ++i) {
+    std::string path = t / ("origin/f" + std::to_string(i));
+    test::write_file(path, "data");
+    auto aux = aux_of(path);
+    auto sec = std::uint64_t(aux.ctime_sec), ns = std::uint64_t(aux.ctime_nsec);
+    switch (i) {
+    case 0: aux.change_attr = (sec << 30) + ns + 2; break;  // 6.1 knfsd
+    case 1: aux.change_attr = (sec << 32) | ns; break;      // 5.10 on ext4
+    case 2: aux.change_attr = 0xdeadbeef; break;            // opaque server
+    case 3: aux.change_attr = (sec << 30) + ns + 2; break;  // changed below
+    }
+    cachefiles::XattrV2 x;
+    x.object_size = 4;
+    x.aux = netfs::encode(aux);
+    objs.push_back(w.add_v2(vol, fh_of(i), x, {"data", 0, 4096}));
+    map << to_hex(fh_of(i)) << " " << path << "\n";
+  }
+  map.close();
+  usleep(20000);
+  REQUIRE(chmod((t / "origin/f3").c_str(), 0600) == 0);
+  auto r = run_fsc({"--json=lines", "verify", t / "cache", "--origin-map",
+                    t / "map.txt"});
+  INFO(r.out << r.err);
+  auto rec = records(r.out);
+  CHECK(rec[objs[0]]["verdict"] == "OKAY");
+  CHECK(rec[objs[0]]["checked"] == "change attribute: ctime part checked");
+  CHECK(rec[objs[1]]["verdict"] == "OKAY");
+  CHECK(rec[objs[1]]["checked"] == "change attribute: ctime part checked");
+  CHECK(rec[objs[2]]["verdict"] == "OKAY");
+  CHECK(rec[objs[3]]["verdict"] == "OBSOLETE");
+  r = run_fsc({"-v", "verify", t / "cache", "--origin-map", t / "map.txt"});
+  CHECK(r.out.find("(change attribute: ctime part checked)") !=
+        std::string::npos);
+}
+
+TEST_CASE("verify: an origin that is a FIFO is UNREADABLE, without hanging",
+          "[verify][errors]")
+{
+  TempDir t;
+  auto s = make(t);
+  REQUIRE(unlink((s.origin + "/same").c_str()) == 0);
+  REQUIRE(mkfifo((s.origin + "/same").c_str(), 0600) == 0);
+  REQUIRE(unlink((s.origin + "/content").c_str()) == 0);
+  REQUIRE(symlink("mtime", (s.origin + "/content").c_str()) == 0);
+  auto r = run_fsc({"--json=lines", "verify", s.cache, "--origin-map", s.map,
+                    "--data"});
+  INFO(r.out << r.err);
+  auto rec = records(r.out);
+  CHECK(rec[s.obj["same"]]["verdict"] == "UNREADABLE");
+  CHECK(rec[s.obj["same"]]["note"] == "the origin is not a regular file");
+  CHECK(rec[s.obj["content"]]["verdict"] == "UNREADABLE");
+}

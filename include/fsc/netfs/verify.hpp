@@ -35,6 +35,10 @@ struct ObjectVerdict {
   std::vector<Difference> diffs;
   std::optional<std::uint64_t> first_bad_offset; ///< CORRUPT
   std::uint64_t bytes_compared = 0;
+  /// A non-zero byte past the object's size (the backing file's padding):
+  /// an anomaly of the cache file, not of the data the client reads.
+  std::optional<std::uint64_t> padding_nonzero_offset;
+  std::string checked;  ///< what was checked beyond the times, when partial
   std::string note;     ///< why unmapped/unreadable
 };
 
@@ -89,7 +93,8 @@ private:
 
 struct VerifyOptions {
   bool data = false;          ///< compare cached bytes too
-  bool nfs_v4 = false;        ///< expect a change attribute (NFSv4 mounts)
+  bool nfs_v4 = false;        ///< force the NFSv4 rule; else the server key
+                              ///< or volume of each object says the version
 };
 
 /// Verifies every data object of the cache; calls sink for each.
