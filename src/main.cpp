@@ -7,6 +7,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <unistd.h>
 #include <vector>
 
@@ -41,6 +42,27 @@ void finish_globals(CLI::App& app, fsc::cmd::Globals& g)
   g.color = isatty(STDOUT_FILENO) && !std::getenv("NO_COLOR");
 }
 
+// The first word that is not a global option, when no verb has that name.
+std::optional<std::string> unknown_verb(CLI::App& app, int argc, char** argv)
+{
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--dir") {
+      ++i;
+      continue;
+    }
+    if (a.empty() || a[0] == '-')
+      continue;
+    try {
+      app.get_subcommand(a);
+      return std::nullopt;
+    } catch (const CLI::OptionNotFound&) {
+      return a;
+    }
+  }
+  return std::nullopt;
+}
+
 } // namespace
 
 int main(int argc, char** argv)
@@ -67,9 +89,19 @@ int main(int argc, char** argv)
   auto* spec = app.add_subcommand("__cli-spec", "")->group("");
   spec->add_option("format", spec_format)
       ->check(CLI::IsMember({"json", "bash", "zsh", "fish"}));
+  // A bare --json means one document: it must never take the next word
+  // (the verb, or a cache directory) as its value.
+  std::vector<std::string> args;
+  for (int i = argc - 1; i > 0; --i)
+    args.push_back(std::string(argv[i]) == "--json" ? "--json=document"
+                                                    : argv[i]);
   try {
-    app.parse(argc, argv);
+    app.parse(std::move(args));
   } catch (const CLI::ParseError& e) {
+    if (auto verb = unknown_verb(app, argc, argv)) {
+      fsc::log::error("unknown verb '{}' (fsc --help lists them)", *verb);
+      return fsc::exit_code::usage;
+    }
     int rc = app.exit(e);
     return rc == 0 ? 0 : fsc::exit_code::usage;
   }
@@ -82,6 +114,9 @@ int main(int argc, char** argv)
     for (auto& c : cmds)
       if (c.app->parsed())
         return c.run();
+  } catch (const fsc::UsageError& e) {
+    fsc::log::error("{}", e.what());
+    return fsc::exit_code::usage;
   } catch (const fsc::Error& e) {
     fsc::log::error("{}", e.what());
     return fsc::exit_code::fatal;

@@ -253,14 +253,14 @@ int run_replay(const ReplayArgs& a, const Globals& g)
 {
   if (!a.from_trace.empty()) {
     if (!a.scenario.empty())
-      throw Error("--from-trace replays the calls of the trace: give no "
+      throw UsageError("--from-trace replays the calls of the trace: give no "
                   "scenario (fsc replay --from-trace TRACE [CACHE])");
     if (a.write || !a.into.empty())
-      throw Error("--from-trace runs read-only (on CACHE or a scratch cache)");
+      throw UsageError("--from-trace runs read-only (on CACHE or a scratch cache)");
     return run_from_trace(a, g);
   }
   if (a.cache.empty() || a.scenario.empty())
-    throw Error("fsc replay needs CACHE and SCENARIO (or --from-trace TRACE)");
+    throw UsageError("fsc replay needs CACHE and SCENARIO (or --from-trace TRACE)");
   Scenario sc = Scenario::parse(read_text(a.scenario), a.scenario);
   Fixes fixes = scenario_fixes(sc, Fixes{});
   for (const auto& u : a.unfix)

@@ -117,7 +117,8 @@ void json_verdict(JsonWriter& j, const ObjectVerdict& v, const char* buried,
 int run_verify(const VerifyArgs& a, const Globals& g)
 {
   if (a.origin.empty() == a.origin_map.empty())
-    throw Error("give exactly one of --origin DIR and --origin-map FILE");
+    throw UsageError(
+        "give exactly one of --origin DIR and --origin-map FILE");
   Cache cache = Cache::open(resolve_cache_dir(a.cache, g));
   const bool burying = a.bury && !a.dry_run;
   if (burying && detect_binding(cache.root()).bound && !a.force)
@@ -144,7 +145,7 @@ int run_verify(const VerifyArgs& a, const Globals& g)
     kind = "the map " + a.origin_map;
   } else if (is_nfs_mount(a.origin)) {
     if (!a.fsid.empty())
-      throw Error("--fsid is for an export directory on the server, and '" +
+      throw UsageError("--fsid is for an export directory on the server, and '" +
                   a.origin + "' is an NFS client mount");
     origins = std::make_unique<MapOrigin>(map_nfs_client(a.origin),
                                           "nfs_client");

@@ -13,6 +13,13 @@ public:
   using std::runtime_error::runtime_error;
 };
 
+/// Thrown when the arguments do not fit together (exit 64, as a parse
+/// error of CLI11 would).
+class UsageError : public Error {
+public:
+  using Error::Error;
+};
+
 /// A finding about one object or path: data to report, never thrown.
 struct Problem {
   std::string kind;    ///< stable class name, e.g. "bad-fanout"
