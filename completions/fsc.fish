@@ -48,7 +48,7 @@ complete -c fsc -n '__fish_seen_subcommand_from verify' -l origin -r -d 'Where t
 complete -c fsc -n '__fish_seen_subcommand_from verify' -l fsid -r -d 'With --origin on the server: the export'\''s fsid= from /etc/exports (number or UUID), to tell its handles from other exports'\'''
 complete -c fsc -n '__fish_seen_subcommand_from verify' -l origin-map -r -d 'A file of '\''KEYHEX PATH'\'' lines mapping object keys to origin files'
 complete -c fsc -n '__fish_seen_subcommand_from verify' -l data -d 'Also compare the cached bytes (only where the cache holds data)'
-complete -c fsc -n '__fish_seen_subcommand_from verify' -l nfs4 -d 'The objects come from NFSv4 mounts (aux carries a change attribute)'
+complete -c fsc -n '__fish_seen_subcommand_from verify' -l nfs4 -d 'Judge every object by the NFSv4 rule (by default each object'\''s server key or volume says its NFS version)'
 complete -c fsc -n '__fish_seen_subcommand_from verify' -l bury -d 'Move OBSOLETE, ORPHAN and CORRUPT objects to the graveyard'
 complete -c fsc -n '__fish_seen_subcommand_from verify' -s n -l dry-run -d 'With --bury: say what would be buried, change nothing'
 complete -c fsc -n '__fish_seen_subcommand_from verify' -l force -d 'With --bury: even when a cache daemon has the cache bound'
