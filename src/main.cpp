@@ -114,6 +114,13 @@ int main(int argc, char** argv)
     for (auto& c : cmds)
       if (c.app->parsed())
         return c.run();
+  } catch (const fsc::Refused& e) {
+    // Busy is a normal outcome under cron: not an error to mail about.
+    if (e.code() == fsc::exit_code::busy)
+      fsc::log::info("{}", e.what());
+    else
+      fsc::log::error("{}", e.what());
+    return e.code();
   } catch (const fsc::UsageError& e) {
     fsc::log::error("{}", e.what());
     return fsc::exit_code::usage;

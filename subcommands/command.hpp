@@ -2,6 +2,8 @@
 // registration type. Only main.cpp and subcommands/ include CLI11.
 #pragma once
 
+#include <fsc/cachefiles/bound.hpp>
+
 #include <functional>
 #include <string>
 
@@ -31,6 +33,10 @@ struct Command {
 /// The cache directory to use: the positional argument, else --dir/FSC_DIR,
 /// else `dir` from /etc/cachefilesd.conf, else /var/cache/fscache.
 std::string resolve_cache_dir(const std::string& positional, const Globals& g);
+
+/// After a forced claim on a bound cache: says so on stderr (deed: "culling").
+void warn_if_bound(const cachefiles::BindState& b, const std::string& root,
+                   const char* deed);
 
 Command add_inspect(CLI::App& app, Globals& g);
 Command add_cull(CLI::App& app, Globals& g);

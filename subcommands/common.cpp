@@ -2,6 +2,7 @@
 #include "command.hpp"
 
 #include <fsc/cachefiles/daemon_config.hpp>
+#include <fsc/log.hpp>
 
 #include <sys/stat.h>
 
@@ -23,6 +24,18 @@ std::string resolve_cache_dir(const std::string& positional, const Globals& g)
       return conf.dir;
   }
   return "/var/cache/fscache";
+}
+
+void warn_if_bound(const cachefiles::BindState& b, const std::string& root,
+                   const char* deed)
+{
+  if (!b.bound)
+    return;
+  std::string why;
+  for (auto& e : b.evidence)
+    why += (why.empty() ? "" : "; ") + e;
+  log::warning("'{}' is live ({}); {} behind the daemon as asked", root, why,
+               deed);
 }
 
 } // namespace fsc::cmd

@@ -2,11 +2,10 @@
 // cache, the way cachefilesd would (or by age, size, count); cron-friendly.
 #include "command.hpp"
 
-#include <fsc/cachefiles/bound.hpp>
 #include <fsc/cachefiles/cache.hpp>
+#include <fsc/cachefiles/claim.hpp>
 #include <fsc/cachefiles/cull.hpp>
 #include <fsc/cachefiles/daemon_config.hpp>
-#include <fsc/cachefiles/lock.hpp>
 #include <fsc/format.hpp>
 #include <fsc/json.hpp>
 #include <fsc/log.hpp>
@@ -283,36 +282,18 @@ int run_cull(const CullArgs& a, CLI::App* sub, const Globals& g)
                                : resolve_cache_dir("", g);
   Cache cache = Cache::open(root);
 
-  // A live cache belongs to the kernel and its daemon.
-  const char* proc = std::getenv("FSC_PROC_ROOT");
-  BindState bs = detect_binding(cache.root(), proc ? proc : "/proc", conf.dir);
-  if (bs.bound) {
-    std::string why;
-    for (auto& e : bs.evidence)
-      why += "; " + e;
-    if (!a.force && !a.dry_run)
-      throw Error(fmt::format(
-          "refusing to cull '{}': it is bound to a running cache daemon{}. "
-          "Only the process holding /dev/cachefiles can ask the kernel "
-          "whether an object is in use (the 'inuse' command); removing "
-          "files behind it can break open objects. Stop cachefilesd, or use "
-          "--force at your own risk",
-          cache.root(), why));
-    log::warning("'{}' is live ({}); culling behind the daemon as asked",
-                 cache.root(), why.substr(2));
-  }
-
-  // One culler at a time; busy is a normal outcome under cron.
-  std::optional<CacheLock> lock =
-      a.dry_run ? std::nullopt
-      : wait    ? CacheLock::acquire_for(cache.root(), *wait)
-                : CacheLock::try_acquire(cache.root());
-  if (!a.dry_run) {
-    if (!lock) {
-      log::info("'{}' is locked by another fsc; nothing done", cache.root());
-      return exit_code::busy;
-    }
-  }
+  // A live cache belongs to the kernel and its daemon; one culler at a time
+  // (busy is a normal outcome under cron).
+  ClaimOptions claim_opt;
+  claim_opt.what = "cull";
+  claim_opt.force = a.force;
+  claim_opt.dry_run = a.dry_run;
+  claim_opt.wait = wait;
+  claim_opt.config_dir = conf.dir;
+  auto claim = claim_cache(cache.root(), claim_opt);
+  if (!claim)
+    raise(claim.error());
+  warn_if_bound(claim->binding, cache.root(), "culling");
   check_atime_mount(cache, co.by);
 
   std::signal(SIGINT, on_signal);

@@ -3,11 +3,11 @@
 // ones to the graveyard the kernel's way so the next mount refetches them.
 #include "command.hpp"
 
-#include <fsc/cachefiles/bound.hpp>
 #include <fsc/cachefiles/cache.hpp>
+#include <fsc/cachefiles/claim.hpp>
 #include <fsc/cachefiles/graveyard.hpp>
-#include <fsc/cachefiles/lock.hpp>
 #include <fsc/error.hpp>
+#include <fsc/format.hpp>
 #include <fsc/json.hpp>
 #include <fsc/netfs/export.hpp>
 #include <fsc/netfs/verify.hpp>
@@ -32,28 +32,34 @@ struct VerifyArgs {
   bool data = false, nfs4 = false, bury = false, dry_run = false, force = false;
 };
 
-// Opens the directory holding rel (below the cache root) component by
-// component, never following a symlink.
-int open_parent(int root_fd, const std::string& rel)
-{
-  int fd = dup(root_fd);
-  std::size_t pos = 0;
-  for (auto slash = rel.find('/'); fd >= 0 && slash != std::string::npos;
-       slash = rel.find('/', pos)) {
-    std::string part = rel.substr(pos, slash - pos);
-    int next = openat(fd, part.c_str(),
-                      O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    close(fd);
-    fd = next;
-    pos = slash + 1;
-  }
-  return fd;
-}
-
 bool stale(Verdict v)
 {
   return v == Verdict::obsolete || v == Verdict::orphan ||
          v == Verdict::corrupt;
+}
+
+// A verdict and what --bury did about it.
+struct Row {
+  ObjectVerdict v;
+  const char* bury = nullptr; ///< "buried", "would bury", "bury failed"
+  Burial burial;
+};
+
+bool verify_checked(Verdict v)
+{
+  return v != Verdict::unmapped && v != Verdict::unreadable;
+}
+
+void print_bury(const Row& r)
+{
+  if (!r.bury)
+    return;
+  if (r.burial.err)
+    fmt::print("           bury failed: {}\n", errno_text(r.burial.err));
+  else if (!r.burial.grave_name.empty())
+    fmt::print("           buried as graveyard/{}\n", r.burial.grave_name);
+  else
+    fmt::print("           would bury\n");
 }
 
 void print_verdict(const ObjectVerdict& v)
@@ -78,9 +84,9 @@ void print_verdict(const ObjectVerdict& v)
     fmt::print("           {}\n", v.note);
 }
 
-void json_verdict(JsonWriter& j, const ObjectVerdict& v, const char* buried,
-                  const std::string& method)
+void json_verdict(JsonWriter& j, const Row& r, const std::string& method)
 {
+  const ObjectVerdict& v = r.v;
   j.begin_object();
   j.field("record", "object");
   j.name_field("path", v.path);
@@ -109,124 +115,226 @@ void json_verdict(JsonWriter& j, const ObjectVerdict& v, const char* buried,
     j.field("checked", v.checked);
   if (!v.note.empty())
     j.field("note", v.note);
-  if (buried)
-    j.field("buried", buried);
+  if (r.bury) {
+    j.field("bury", r.bury);
+    if (!r.burial.grave_name.empty())
+      j.field("graveyard_name", r.burial.grave_name);
+    if (r.burial.err) {
+      j.field("bury_errno", r.burial.err);
+      j.field("bury_error", errno_text(r.burial.err));
+    }
+  }
   j.end_object();
+}
+
+// What one run found, for the summary line and record.
+struct Tally {
+  std::map<Verdict, std::uint64_t> verdicts;
+  std::uint64_t total = 0, checked = 0;
+  std::uint64_t buried = 0, bury_failed = 0, would_bury = 0;
+  std::uint64_t buried_bytes = 0;
+
+  void add(const Row& r)
+  {
+    ++verdicts[r.v.verdict];
+    ++total;
+    checked += verify_checked(r.v.verdict);
+    if (!r.bury)
+      return;
+    if (r.burial.err)
+      ++bury_failed;
+    else if (r.burial.grave_name.empty())
+      ++would_bury, buried_bytes += r.burial.bytes;
+    else
+      ++buried, buried_bytes += r.burial.bytes;
+  }
+};
+
+void json_summary(JsonWriter& j, const Tally& t)
+{
+  j.field("objects", t.total);
+  j.field("checked", t.checked);
+  j.key("verdicts");
+  j.begin_object();
+  for (auto& [v, n] : t.verdicts)
+    j.field(verdict_name(v), n);
+  j.end_object();
+  j.field("buried", t.buried);
+  j.field("would_bury", t.would_bury);
+  j.field("bury_failed", t.bury_failed);
+  j.field("buried_bytes", t.buried_bytes);
+}
+
+// The objects that could not be checked, one line per reason with a count
+// (-v lists them one by one).
+void print_unchecked(const std::vector<Row>& rows)
+{
+  std::map<std::pair<Verdict, std::string>, std::uint64_t> reasons;
+  for (auto& r : rows)
+    if (!verify_checked(r.v.verdict))
+      ++reasons[{r.v.verdict, r.v.note}];
+  for (auto& [why, n] : reasons)
+    fmt::print("{:<10} {} object{}: {}\n", verdict_name(why.first), n,
+               n == 1 ? "" : "s", why.second.empty() ? "no reason" : why.second);
+}
+
+void print_text(const std::vector<Row>& rows, const Tally& t,
+                const std::string& root, const std::string& kind,
+                const Globals& g)
+{
+  // Grouped by verdict, the ones to act on first.
+  for (Verdict want : {Verdict::corrupt, Verdict::obsolete, Verdict::orphan,
+                       Verdict::unreadable, Verdict::unmapped, Verdict::okay})
+    for (auto& r : rows) {
+      if (r.v.verdict != want)
+        continue;
+      bool show = stale(want) || g.verbose > 0 ||
+                  (want == Verdict::okay && r.v.padding_nonzero_offset);
+      if (!show)
+        continue;
+      print_verdict(r.v);
+      print_bury(r);
+    }
+  if (g.verbose == 0)
+    print_unchecked(rows);
+  if (g.quiet)
+    return;
+  fmt::print("origin: {}\n", kind);
+  std::string summary;
+  for (auto& [v, n] : t.verdicts)
+    summary += fmt::format("{}{} {}", summary.empty() ? "" : ", ", n,
+                           verdict_name(v));
+  fmt::print("{}: {} of {} objects checked: {}\n", root, t.checked, t.total,
+             summary.empty() ? "none" : summary);
+  if (t.buried)
+    fmt::print("buried {} objects, {} freed when the graveyard is reaped\n",
+               t.buried, human_size(t.buried_bytes));
+  if (t.would_bury)
+    fmt::print("would bury {} objects ({})\n", t.would_bury,
+               human_size(t.buried_bytes));
+  if (t.bury_failed)
+    fmt::print("failed to bury {} objects\n", t.bury_failed);
+}
+
+std::unique_ptr<OriginSource> open_origins(const VerifyArgs& a,
+                                           std::string& kind)
+{
+  // --origin on a client is its NFS mount; anywhere else it is the export
+  // directory on the server, whose knfsd handles are the keys.
+  if (!a.origin_map.empty()) {
+    kind = "the map " + a.origin_map;
+    return std::make_unique<MapOrigin>(read_origin_map(a.origin_map),
+                                       "origin_map");
+  }
+  if (is_nfs_mount(a.origin)) {
+    if (!a.fsid.empty())
+      throw UsageError("--fsid is for an export directory on the server, "
+                       "and '" + a.origin + "' is an NFS client mount");
+    kind = "NFS client mount " + a.origin + ", handles from "
+           "name_to_handle_at";
+    return std::make_unique<MapOrigin>(map_nfs_client(a.origin),
+                                       "nfs_client");
+  }
+  ExportMethod m = a.method == "index"    ? ExportMethod::index
+                   : a.method == "handle" ? ExportMethod::open_by_handle
+                                          : ExportMethod::automatic;
+  auto exp = std::make_unique<ExportOrigin>(a.origin, m, a.fsid);
+  kind = "export " + a.origin + ", files found " +
+         (exp->export_method() == ExportMethod::open_by_handle
+              ? "with open_by_handle_at"
+              : "by an index of the export (name_to_handle_at; run as "
+                "root to open by handle)");
+  return exp;
 }
 
 int run_verify(const VerifyArgs& a, const Globals& g)
 {
   if (a.origin.empty() == a.origin_map.empty())
-    throw UsageError(
-        "give exactly one of --origin DIR and --origin-map FILE");
+    throw UsageError("give exactly one of --origin DIR and --origin-map FILE");
+  if ((a.dry_run || a.force) && !a.bury)
+    throw UsageError("--dry-run and --force go with --bury");
   Cache cache = Cache::open(resolve_cache_dir(a.cache, g));
   const bool burying = a.bury && !a.dry_run;
-  if (burying && detect_binding(cache.root()).bound && !a.force)
-    throw Error("refusing to bury in '" + cache.root() + "': a running "
-                "cache daemon has it bound (--force at your own risk)");
-  std::optional<CacheLock> lock =
-      burying ? CacheLock::try_acquire(cache.root()) : std::nullopt;
+  std::optional<Claim> claim;
   int grave = -1;
   if (burying) {
-    if (!lock)
-      throw Error("'" + cache.root() + "' is locked by another fsc run");
+    ClaimOptions co;
+    co.what = "bury objects in";
+    co.force = a.force;
+    auto c = claim_cache(cache.root(), co);
+    if (!c)
+      raise(c.error());
+    warn_if_bound(c->binding, cache.root(), "burying");
+    claim.emplace(std::move(*c));
     grave = openat(cache.root_fd(), "graveyard",
                    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (grave < 0)
       throw_sys("cannot open", cache.root() + "/graveyard", errno);
   }
-  // --origin on a client is its NFS mount; anywhere else it is the export
-  // directory on the server, whose knfsd handles are the keys.
-  std::unique_ptr<OriginSource> origins;
   std::string kind;
-  if (!a.origin_map.empty()) {
-    origins = std::make_unique<MapOrigin>(read_origin_map(a.origin_map),
-                                          "origin_map");
-    kind = "the map " + a.origin_map;
-  } else if (is_nfs_mount(a.origin)) {
-    if (!a.fsid.empty())
-      throw UsageError("--fsid is for an export directory on the server, and '" +
-                  a.origin + "' is an NFS client mount");
-    origins = std::make_unique<MapOrigin>(map_nfs_client(a.origin),
-                                          "nfs_client");
-    kind = "NFS client mount " + a.origin + ", handles from "
-           "name_to_handle_at";
-  } else {
-    ExportMethod m = a.method == "index"    ? ExportMethod::index
-                     : a.method == "handle" ? ExportMethod::open_by_handle
-                                            : ExportMethod::automatic;
-    auto exp = std::make_unique<ExportOrigin>(a.origin, m, a.fsid);
-    kind = "export " + a.origin + ", files found " +
-           (exp->export_method() == ExportMethod::open_by_handle
-                ? "with open_by_handle_at"
-                : "by an index of the export (name_to_handle_at; run as "
-                  "root to open by handle)");
-    origins = std::move(exp);
-  }
+  std::unique_ptr<OriginSource> origins = open_origins(a, kind);
   const std::string method = origins->method();
   VerifyOptions vo;
   vo.data = a.data;
   vo.nfs_v4 = a.nfs4;
-  std::map<Verdict, std::uint64_t> counts;
-  std::vector<ObjectVerdict> all;
+  Tally tally;
+  std::vector<Row> rows;
   std::uint32_t counter = std::uint32_t(::time(nullptr)) & 0xffff;
   JsonWriter j(stdout);
   verify(cache, *origins, vo, [&](const ObjectVerdict& v) {
-    ++counts[v.verdict];
-    const char* buried = nullptr;
+    Row r{v, nullptr, {}};
     if (a.bury && stale(v.verdict)) {
-      buried = "would bury";
-      if (!a.dry_run) {
-        int dir = open_parent(cache.root_fd(), v.path);
-        auto name = v.path.substr(v.path.rfind('/') + 1);
-        int rc = dir < 0 ? errno : bury_at(dir, name.c_str(), grave, counter);
-        buried = rc == 0 ? "buried" : "bury failed";
-        if (dir >= 0)
-          close(dir);
+      r.bury = "would bury";
+      if (burying) {
+        r.burial = bury_path(cache.root_fd(), v.path, grave, counter);
+        r.bury = r.burial.err ? "bury failed" : "buried";
+      } else {
+        r.burial.bytes = allocated_bytes(cache.root_fd(), v.path);
       }
     }
+    tally.add(r);
     if (g.json == JsonMode::lines) {
-      json_verdict(j, v, buried, method);
+      json_verdict(j, r, method);
       j.end_line();
     } else {
-      all.push_back(v);
+      rows.push_back(std::move(r));
     }
   });
   if (grave >= 0)
     close(grave);
-  if (g.json == JsonMode::document) {
+  if (g.json == JsonMode::lines) {
+    j.begin_object();
+    j.field("record", "summary");
+    json_summary(j, tally);
+    j.end_object();
+    j.end_line();
+  } else if (g.json == JsonMode::document) {
     j.begin_object();
     j.field("schema", 1);
     j.field("cache", cache.root());
     j.field("origin_method", method);
     j.key("objects");
     j.begin_array();
-    for (auto& v : all)
-      json_verdict(j, v, nullptr, method);
+    for (auto& r : rows)
+      json_verdict(j, r, method);
     j.end_array();
+    j.key("summary");
+    j.begin_object();
+    json_summary(j, tally);
+    j.end_object();
     j.end_object();
     j.end_line();
-  } else if (g.json == JsonMode::off) {
-    // Grouped by verdict, the ones to act on first.
-    for (Verdict want : {Verdict::corrupt, Verdict::obsolete, Verdict::orphan,
-                         Verdict::unreadable, Verdict::unmapped, Verdict::okay})
-      for (auto& v : all)
-        if (v.verdict == want && (want != Verdict::okay || g.verbose > 0 ||
-                                  v.padding_nonzero_offset))
-          print_verdict(v);
-    if (!g.quiet) {
-      fmt::print("origin: {}\n", kind);
-      std::string summary;
-      for (auto& [v, n] : counts)
-        summary += fmt::format("{}{} {}", summary.empty() ? "" : ", ", n,
-                               verdict_name(v));
-      fmt::print("{}: {} objects: {}\n", cache.root(), all.size(),
-                 summary.empty() ? "none" : summary);
-    }
+  } else {
+    print_text(rows, tally, cache.root(), kind, g);
   }
-  bool bad = counts[Verdict::obsolete] + counts[Verdict::orphan] +
-                 counts[Verdict::corrupt] + counts[Verdict::unreadable] > 0;
-  return bad ? exit_code::problems : exit_code::ok;
+  if (tally.bury_failed)
+    return exit_code::fatal;
+  bool bad = tally.verdicts[Verdict::obsolete] +
+                 tally.verdicts[Verdict::orphan] +
+                 tally.verdicts[Verdict::corrupt] +
+                 tally.verdicts[Verdict::unreadable] > 0;
+  // Nothing checked is no all-clear.
+  return bad || tally.checked == 0 ? exit_code::problems : exit_code::ok;
 }
 
 } // namespace

@@ -20,6 +20,17 @@ public:
   using Error::Error;
 };
 
+/// Thrown when a cache may not be changed now (bound to a daemon, locked by
+/// another fsc); carries the exit code main() returns.
+class Refused : public Error {
+public:
+  Refused(const std::string& what, int code) : Error(what), m_code(code) {}
+  int code() const { return m_code; }
+
+private:
+  int m_code;
+};
+
 /// A finding about one object or path: data to report, never thrown.
 struct Problem {
   std::string kind;    ///< stable class name, e.g. "bad-fanout"

@@ -99,6 +99,62 @@ int bury_at(int dirfd, const char* name, int graveyard_fd,
   return EEXIST;
 }
 
+namespace {
+
+// The directory holding rel (below root_fd), opened one component at a time
+// without following a symlink; -1 with errno set on failure.
+int open_parent(int root_fd, const std::string& rel, std::string& name)
+{
+  int fd = dup(root_fd);
+  std::size_t pos = 0;
+  for (auto slash = rel.find('/'); fd >= 0 && slash != std::string::npos;
+       slash = rel.find('/', pos)) {
+    int next = open_dir_noatime(fd, rel.substr(pos, slash - pos).c_str());
+    int saved = errno;
+    close(fd);
+    fd = next;
+    errno = saved;
+    pos = slash + 1;
+  }
+  name = rel.substr(pos);
+  return fd;
+}
+
+} // namespace
+
+Burial bury_path(int root_fd, const std::string& rel, int graveyard_fd,
+                 std::uint32_t& counter)
+{
+  Burial b;
+  std::string name;
+  int fd = open_parent(root_fd, rel, name);
+  if (fd < 0) {
+    b.err = errno;
+    return b;
+  }
+  struct stat st;
+  if (fstatat(fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
+    b.err = errno;
+  else
+    b.err = bury_at(fd, name.c_str(), graveyard_fd, counter, &b.grave_name);
+  if (b.err == 0)
+    b.bytes = std::uint64_t(st.st_blocks) * 512;
+  close(fd);
+  return b;
+}
+
+std::uint64_t allocated_bytes(int root_fd, const std::string& rel)
+{
+  std::string name;
+  int fd = open_parent(root_fd, rel, name);
+  if (fd < 0)
+    return 0;
+  struct stat st;
+  int rc = fstatat(fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW);
+  close(fd);
+  return rc == 0 ? std::uint64_t(st.st_blocks) * 512 : 0;
+}
+
 int remove_tree_at(int dirfd, const char* name, ReapStats& stats,
                    const std::function<bool()>& stop)
 {

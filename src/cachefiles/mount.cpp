@@ -1,8 +1,8 @@
 // mount.cpp - binding a cache directory for the engine, and --into copies.
 #include <fsc/cachefiles/mount.hpp>
 
-#include <fsc/cachefiles/bound.hpp>
 #include <fsc/cachefiles/cache.hpp>
+#include <fsc/cachefiles/claim.hpp>
 #include <fsc/cachefiles/xattr.hpp>
 #include <fsc/error.hpp>
 
@@ -50,7 +50,7 @@ void make_cache_dirs(const std::string& root)
     throw_sys("cannot label", cache, errno);
 }
 
-void check_cache(const std::string& root, bool force)
+void check_cache(const std::string& root)
 {
   Cache c = Cache::open(root);
   if (c.format() == Format::v2)
@@ -64,12 +64,6 @@ void check_cache(const std::string& root, bool force)
   if (label && to_string(*label) != std::string(k_root_label))
     throw Error("'" + root + "/cache' is labelled '" + to_string(*label) +
                 "', not 'C3': the kernel would refuse to bind it (EIO)");
-  BindState b = detect_binding(root);
-  if (b.bound && !force) {
-    std::string why = b.evidence.empty() ? "" : ": " + b.evidence.front();
-    throw Error("'" + root + "' is in use by a cache daemon" + why +
-                " (--force binds it anyway)");
-  }
 }
 
 void copy_file(const std::string& src, const std::string& dst,
@@ -173,8 +167,19 @@ Mount Mount::bind(const std::string& root, const MountOptions& opt)
   if (!S_ISDIR(st.st_mode))
     throw Error("cannot bind '" + root + "': not a directory");
   bool fresh = is_empty_dir(root);
-  if (!fresh)
-    check_cache(root, opt.force);
+  const bool writing = opt.write || !opt.into.empty();
+  if (!fresh) {
+    check_cache(root);
+    ClaimOptions co;
+    co.what = "bind";
+    co.force = opt.force;
+    co.take_lock = opt.write && opt.into.empty();
+    auto claim = claim_cache(root, co);
+    if (!claim)
+      raise(claim.error());
+    if (claim->lock)
+      m.m_lock.emplace(std::move(*claim->lock));
+  }
   m.m_root = root;
   if (!opt.into.empty()) {
     copy_tree(root, opt.into);
@@ -183,14 +188,15 @@ Mount Mount::bind(const std::string& root, const MountOptions& opt)
   } else if (opt.write) {
     m.m_mode = "write";
   }
-  if (opt.write || !opt.into.empty()) {
+  if (writing) {
     if (fresh || is_empty_dir(m.m_root))
       make_cache_dirs(m.m_root);
-    auto lock = CacheLock::try_acquire(m.m_root);
-    if (!lock)
-      throw Error("'" + m.m_root + "' is locked by another fsc (cull or "
-                  "replay); try again later");
-    m.m_lock.emplace(std::move(*lock));
+    if (!m.m_lock) { // a fresh cache, or the copy made by --into
+      auto claim = claim_cache(m.m_root, ClaimOptions{});
+      if (!claim)
+        raise(claim.error());
+      m.m_lock.emplace(std::move(*claim->lock));
+    }
     m.m_store = make_dir_store(m.m_root);
   } else if (fresh) {
     m.m_store = make_memory_store();

@@ -7,10 +7,12 @@
 #include <fsc/bytes.hpp>
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 
@@ -387,4 +389,20 @@ TEST_CASE("replay --from-trace: refuses a 6.1 trace and bad arguments")
   r = run_fsc({"replay", "--from-trace", t / "nope.trace"});
   CHECK(r.status == 2);
   CHECK(r.err.find("nope.trace") != std::string::npos);
+}
+
+TEST_CASE("replay --write on a cache another fsc holds: busy, 75, as cull")
+{
+  TempDir t;
+  std::string root = real_510(t);
+  auto before = fsc::test::snapshot(root);
+  int fd = open(root.c_str(), O_RDONLY | O_DIRECTORY);
+  REQUIRE(fd >= 0);
+  REQUIRE(flock(fd, LOCK_EX | LOCK_NB) == 0);
+  auto r = run_fsc({"replay", root, scenario("real-5.10-lookup.fsc"),
+                    "--write"});
+  close(fd);
+  INFO1(r.out << r.err);
+  CHECK(r.status == 75);
+  CHECK(fsc::test::snapshot(root) == before);
 }

@@ -16,6 +16,23 @@ std::string graveyard_name(std::uint32_t seconds, std::uint32_t counter);
 int bury_at(int dirfd, const char* name, int graveyard_fd,
             std::uint32_t& counter, std::string* new_name = nullptr);
 
+/// What burying one object did.
+struct Burial {
+  int err = 0;               ///< 0, or the errno of the step that failed
+  std::string grave_name;    ///< its name in graveyard/, when buried
+  std::uint64_t bytes = 0;   ///< allocated bytes (st_blocks * 512)
+};
+
+/// Buries the object at rel (a path below the cache root root_fd): opens
+/// each directory of rel without following a symlink or touching atimes,
+/// then bury_at(). The bytes are freed when the graveyard is reaped.
+Burial bury_path(int root_fd, const std::string& rel, int graveyard_fd,
+                 std::uint32_t& counter);
+
+/// Allocated bytes of the object at rel (what burying it would free); 0
+/// when it cannot be seen.
+std::uint64_t allocated_bytes(int root_fd, const std::string& rel);
+
 /// Statistics of reaping the graveyard.
 struct ReapStats {
   std::uint64_t files = 0;

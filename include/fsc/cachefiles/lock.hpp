@@ -4,6 +4,7 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <utility>
 
 namespace fsc::cachefiles {
 
@@ -20,7 +21,11 @@ public:
                                               std::chrono::seconds timeout);
 
   CacheLock(CacheLock&& o) noexcept : m_fd(o.m_fd) { o.m_fd = -1; }
-  CacheLock& operator=(CacheLock&&) = delete;
+  CacheLock& operator=(CacheLock&& o) noexcept
+  {
+    std::swap(m_fd, o.m_fd);
+    return *this;
+  }
   CacheLock(const CacheLock&) = delete;
   ~CacheLock();
 
