@@ -5,7 +5,7 @@ _fsc()
   _init_completion || return
   local verbs='inspect cull demo refs verify replay help'
   local globals='--help -h --version -V --dir --json --verbose -v --quiet -q'
-  local valued=' --dir --depth --object --top --threads --config --config --older-than --max-size --min-free --max-objects --by --brun --bcull --bstop --frun --fcull --fstop --max-runtime --threads --format --now --cookie --object --svg --origin --fsid --origin-map --from-trace --save-scenario --into --seed --unfix --trace --refs '
+  local valued=' --dir --depth --object --top --max-problems --threads --config --config --older-than --max-size --min-free --max-objects --by --brun --bcull --bstop --frun --fcull --fstop --max-runtime --threads --format --now --cookie --object --svg --origin --fsid --origin-map --from-trace --save-scenario --into --seed --unfix --trace --refs '
   local verb='' i
   for ((i = 1; i < cword; i++)); do
     case " $valued " in *" ${words[i-1]} "*) continue ;; esac
@@ -14,7 +14,7 @@ _fsc()
   case " $valued " in *" $prev "*) _filedir; return ;; esac
   case $verb in
     '') COMPREPLY=($(compgen -W "$verbs $globals" -- "$cur")) ;;
-    inspect) COMPREPLY=($(compgen -W '--tree --depth --object --check --top --threads --config --help -h --version -V --dir --json --verbose -v --quiet -q' -- "$cur"))
+    inspect) COMPREPLY=($(compgen -W '--tree --depth --object --check --top --max-problems --threads --config --help -h --version -V --dir --json --verbose -v --quiet -q' -- "$cur"))
       [[ $cur == -* ]] || _filedir ;;
     cull) COMPREPLY=($(compgen -W '--config --older-than --max-size --apparent --min-free --max-objects --by --brun --bcull --bstop --frun --fcull --fstop --include-primary --dry-run -n --force --wait --max-runtime --threads --help -h --version -V --dir --json --verbose -v --quiet -q' -- "$cur"))
       [[ $cur == -* ]] || _filedir ;;

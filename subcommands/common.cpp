@@ -4,26 +4,16 @@
 #include <fsc/cachefiles/daemon_config.hpp>
 #include <fsc/log.hpp>
 
-#include <sys/stat.h>
-
 namespace fsc::cmd {
 
 std::string resolve_cache_dir(const std::string& positional, const Globals& g)
 {
-  if (!positional.empty())
-    return positional;
-  if (!g.dir.empty())
-    return g.dir;
-  struct stat st;
-  if (stat(cachefiles::k_default_daemon_config, &st) == 0) {
-    cachefiles::ConfigReadOptions opt;
-    opt.check_dir = false;
-    auto conf = cachefiles::read_daemon_config(
-        cachefiles::k_default_daemon_config, opt);
-    if (!conf.dir.empty())
-      return conf.dir;
-  }
-  return "/var/cache/fscache";
+  if (!positional.empty() || !g.dir.empty())
+    return cachefiles::choose_cache_dir(positional, g.dir, {});
+  return cachefiles::choose_cache_dir(
+      "", "",
+      cachefiles::load_daemon_config(cachefiles::k_default_daemon_config,
+                                     false));
 }
 
 void warn_if_bound(const cachefiles::BindState& b, const std::string& root,

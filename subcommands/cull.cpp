@@ -95,16 +95,9 @@ void apply_limit(PercentLimits& l, const std::string& run,
                 " (0 <= stop < cull < run < 100 must hold)");
 }
 
-DaemonConfig load_config(const CullArgs& a, bool explicit_config)
+DaemonConfig load_config(const CullArgs& a, bool named)
 {
-  ConfigReadOptions ro;
-  ro.check_dir = false; // a copied-off cache need not be where conf says
-  if (!explicit_config && access(a.config.c_str(), F_OK) != 0) {
-    DaemonConfig d;
-    d.file = a.config;
-    return d; // no cachefilesd installed: the kernel's defaults
-  }
-  DaemonConfig c = read_daemon_config(a.config, ro);
+  DaemonConfig c = load_daemon_config(a.config, named);
   for (auto& e : c.errors)
     log::warning("{} (cachefilesd would refuse to start)", e.text());
   return c;
@@ -275,11 +268,7 @@ int run_cull(const CullArgs& a, CLI::App* sub, const Globals& g)
               conf.file);
 
   // The cache: positional, --dir, FSC_DIR, then the config's dir.
-  std::string root = a.cache;
-  if (root.empty())
-    root = !g.dir.empty() ? g.dir
-           : !conf.dir.empty() ? conf.dir
-                               : resolve_cache_dir("", g);
+  const std::string root = choose_cache_dir(a.cache, g.dir, conf);
   Cache cache = Cache::open(root);
 
   // A live cache belongs to the kernel and its daemon; one culler at a time

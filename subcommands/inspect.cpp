@@ -11,8 +11,8 @@
 #include <fsc/cachefiles/xattr.hpp>
 #include <fsc/format.hpp>
 #include <fsc/json.hpp>
-#include <fsc/netfs/netfs.hpp>
 #include <fsc/log.hpp>
+#include <fsc/netfs/describe.hpp>
 
 #include <fmt/format.h>
 
@@ -35,6 +35,9 @@ struct InspectOptions {
   std::size_t top = 5;
   unsigned threads = 0;
   std::string config = k_default_daemon_config;
+  bool config_named = false; ///< --config given
+  std::size_t max_problems = 1000; ///< listed by --check; 0: all
+  DaemonConfig conf; ///< read from config before the run
 };
 
 std::int64_t now_ns()
@@ -44,58 +47,8 @@ std::int64_t now_ns()
       .count();
 }
 
-// ---- decoding of one object (netfs meaning) ---------------------------------
-
-using netfs::Field;
-
-struct Decoded {
-  std::string label;          ///< one line: what this object is
-  std::string role;           ///< "NFS server", "NFS volume", ...
-  std::vector<Field> key, aux;
-};
-
-Decoded from_netfs(netfs::Decoded&& n)
-{
-  Decoded d{std::move(n.label), std::move(n.role), std::move(n.key),
-            std::move(n.aux)};
-  if (!n.error.empty())
-    d.key.push_back({"error", n.error});
-  return d;
-}
-
-// The xattr frames the netfs aux: v1 a type byte, v2 struct cachefiles_xattr.
-Decoded decode(const Node& n)
-{
-  const Node* top = &n;
-  while (top->parent)
-    top = top->parent.get();
-  Decoded d;
-  if (n.kind == EntryKind::volume) {
-    auto v = n.has_xattr ? decode_volume_xattr(n.xattr) : tl::unexpected(std::string());
-    d = from_netfs(netfs::decode_v2_volume(to_string(n.key),
-                                           v ? ByteView(v->coherency) : ByteView()));
-  } else if (top->kind == EntryKind::volume) {
-    auto x = n.has_xattr ? decode_xattr_v2(n.xattr) : tl::unexpected(std::string());
-    d = from_netfs(netfs::decode_v2_object(to_string(top->key), n.key,
-                                           x ? ByteView(x->aux) : ByteView()));
-    if (x) {
-      d.aux.insert(d.aux.begin(),
-                   {{"object_size", std::to_string(x->object_size)},
-                    {"zero_point", std::to_string(x->zero_point)},
-                    {"content", content_name(x->content)}});
-    }
-  } else {
-    auto x = n.has_xattr ? decode_xattr_v1(n.xattr) : tl::unexpected(std::string());
-    d = from_netfs(netfs::decode_v1(netfs_of(n), n.level,
-                                    n.kind == EntryKind::data, n.key,
-                                    x ? ByteView(x->aux) : ByteView()));
-  }
-  if (!n.key_ok)
-    d.label = "(name does not decode: key unknown)";
-  if (d.role.empty())
-    d.role = entry_kind_name(n.kind);
-  return d;
-}
+using netfs::Decoded;
+using netfs::describe;
 
 // ---- JSON of one entry --------------------------------------------------------
 
@@ -126,7 +79,7 @@ void json_entry(JsonWriter& j, const ScanEntry& e)
   j.name_field("path", e.path);
   j.field("kind", entry_kind_name(e.kind));
   if (e.node) {
-    Decoded d = decode(*e.node);
+    Decoded d = describe(*e.node);
     j.field("level", e.node->level);
     j.field("netfs", netfs_of(*e.node));
     j.field("label", d.label);
@@ -172,8 +125,6 @@ struct Report {
   std::vector<Problem> problems; ///< top-level + entries (capped)
   std::uint64_t problem_count = 0;
 };
-
-constexpr std::size_t k_problem_cap = 1000;
 
 std::string bind_text(const BindState& b)
 {
@@ -335,14 +286,9 @@ void json_summary(JsonWriter& j, const Report& r)
 
 // The limits of cachefilesd.conf when it exists; defaults otherwise. A
 // broken file is reported, and its refused lines keep their defaults.
-DaemonConfig load_config(const std::string& path)
+DaemonConfig load_config(const InspectOptions& opt)
 {
-  struct stat st;
-  if (path == k_default_daemon_config && stat(path.c_str(), &st) != 0)
-    return DaemonConfig{};
-  ConfigReadOptions o;
-  o.check_dir = false;
-  DaemonConfig c = read_daemon_config(path, o);
+  DaemonConfig c = load_daemon_config(opt.config, opt.config_named);
   for (auto& e : c.errors)
     log::warning("{}", e.text());
   return c;
@@ -353,11 +299,11 @@ Report build_report(const Cache& cache, const InspectOptions& opt,
                     const Globals& g, bool read_xattrs)
 {
   Report r{cache,
-           detect_binding(cache.root()),
+           detect_binding(cache.root(), proc_root(), opt.conf.dir),
            Summary(now_ns(), opt.top),
            graveyard_usage(cache.root_fd()),
            fs_space(cache.root_fd()),
-           load_config(opt.config),
+           opt.conf,
            {},
            {},
            {},
@@ -379,16 +325,16 @@ Report build_report(const Cache& cache, const InspectOptions& opt,
   ScanOptions so;
   so.read_xattrs = read_xattrs;
   so.threads = opt.threads;
-  std::vector<Summary> per(64, Summary(now_ns(), opt.top));
-  std::vector<std::string> bufs(64);
+  std::vector<Summary> per(scan_workers(so), Summary(now_ns(), opt.top));
+  std::vector<std::string> bufs(per.size());
   std::mutex mu;
   const bool lines = g.json == JsonMode::lines;
-  scan(cache, so, [&](const ScanEntry& e, unsigned w) {
+  scan(cache, so, netfs::with_aux_checks([&](const ScanEntry& e, unsigned w) {
     per[w].add(e);
     if (!e.problems.empty()) {
       std::lock_guard lock(mu);
       for (auto& p : e.problems)
-        if (r.problems.size() < k_problem_cap)
+        if (opt.max_problems == 0 || r.problems.size() < opt.max_problems)
           r.problems.push_back(p);
     }
     if (lines && e.kind != EntryKind::fanout) {
@@ -402,7 +348,7 @@ Report build_report(const Cache& cache, const InspectOptions& opt,
         bufs[w].clear();
       }
     }
-  });
+  }));
   for (auto& b : bufs)
     std::fwrite(b.data(), 1, b.size(), stdout);
   for (auto& s : per)
@@ -411,6 +357,14 @@ Report build_report(const Cache& cache, const InspectOptions& opt,
   r.problem_count = r.sum.problems + cache.top_problems().size() +
                     (r.grave.top_entries ? 1 : 0);
   return r;
+}
+
+// Says when the problems array holds fewer than problem_count, and why.
+void json_cap(JsonWriter& j, const Report& r)
+{
+  j.field("problems_listed", std::uint64_t(r.problems.size()));
+  if (r.problem_count > r.problems.size())
+    j.field("problems_capped_by", "--max-problems");
 }
 
 int exit_for(std::uint64_t problems)
@@ -431,6 +385,7 @@ int run_summary(const Cache& cache, const InspectOptions& opt, const Globals& g)
       j.field("record", "summary");
     json_summary(j, r);
     json_problems(j, r.problems);
+    json_cap(j, r);
     j.end_object();
     j.end_line();
   }
@@ -444,7 +399,8 @@ int run_check(const Cache& cache, const InspectOptions& opt, const Globals& g)
     for (auto& p : r.problems)
       print_problem(p);
     if (r.problem_count > r.problems.size())
-      fmt::print("... and {} more\n", r.problem_count - r.problems.size());
+      fmt::print("... and {} more (--max-problems 0 lists all)\n",
+                 r.problem_count - r.problems.size());
     if (!g.quiet)
       fmt::print("{}: {} objects checked, {} problem{}\n", cache.root(),
                  r.sum.objects, r.problem_count,
@@ -459,6 +415,7 @@ int run_check(const Cache& cache, const InspectOptions& opt, const Globals& g)
     j.field("objects", r.sum.objects);
     j.field("problem_count", r.problem_count);
     json_problems(j, r.problems);
+    json_cap(j, r);
     j.end_object();
     j.end_line();
   }
@@ -482,7 +439,7 @@ std::vector<std::string> label_chain(const Node& n)
 {
   std::vector<std::string> out;
   for (const Node* p = &n; p; p = p->parent.get()) {
-    std::string l = decode(*p).label;
+    std::string l = describe(*p).label;
     if (l.size() > 1 && l.front() == '"')
       l = l.substr(1, l.size() - 2);
     out.insert(out.begin(), l);
@@ -508,7 +465,7 @@ std::vector<std::string> split_filter(const std::string& f)
 void print_tree_line(const ScanEntry& e)
 {
   const Node& n = *e.node;
-  Decoded d = decode(n);
+  Decoded d = describe(n);
   std::string indent(std::size_t(2 * n.level), ' ');
   std::string details;
   if (e.kind == EntryKind::data)
@@ -542,7 +499,7 @@ int run_tree(const Cache& cache, const InspectOptions& opt, const Globals& g)
   } else if (g.json == JsonMode::off) {
     fmt::print("{} ({})\n", cache.root(), format_name(cache.format()));
   }
-  scan(cache, so, [&](const ScanEntry& e, unsigned) {
+  scan(cache, so, netfs::with_aux_checks([&](const ScanEntry& e, unsigned) {
     problems += e.problems.size();
     if (!e.node) {
       for (auto& p : e.problems)
@@ -561,7 +518,7 @@ int run_tree(const Cache& cache, const InspectOptions& opt, const Globals& g)
     json_entry(j, e);
     if (g.json == JsonMode::lines)
       j.end_line();
-  });
+  }));
   if (g.json == JsonMode::document) {
     j.end_array();
     j.end_object();
@@ -575,6 +532,7 @@ int run_tree(const Cache& cache, const InspectOptions& opt, const Globals& g)
 int run_object(const Cache& cache, const InspectOptions& opt, const Globals& g)
 {
   ObjectInfo info = describe_path(cache, opt.object);
+  netfs::add_aux_problem(info.entry);
   const ScanEntry& e = info.entry;
   if (g.json != JsonMode::off) {
     JsonWriter j(stdout);
@@ -610,7 +568,7 @@ int run_object(const Cache& cache, const InspectOptions& opt, const Globals& g)
     fmt::print("  {:<10} {}\n      {}\n", entry_kind_name(s.kind),
                printable_name(s.name), s.explanation);
   if (e.node) {
-    Decoded d = decode(*e.node);
+    Decoded d = describe(*e.node);
     fmt::print("object     {} {}\n", d.role, d.label);
     fmt::print("key        {} bytes: {}\n", e.node->key.size(),
                spaced_hex(e.node->key));
@@ -648,7 +606,8 @@ int run_inspect(InspectOptions opt, const Globals& g)
     opt.cache = opt.filter;
     opt.filter.clear();
   }
-  Cache cache = Cache::open(resolve_cache_dir(opt.cache, g));
+  opt.conf = load_config(opt);
+  Cache cache = Cache::open(choose_cache_dir(opt.cache, g.dir, opt.conf));
   // A mixture cannot be decoded as one layout: only --check, which lists the
   // mixture as a problem, goes on.
   if (cache.format() == Format::mixed && !opt.check)
@@ -681,7 +640,13 @@ Command add_inspect(CLI::App& app, Globals& g)
   sub->add_option("--object", opt->object,
                   "Everything about one object (path below the cache root)");
   sub->add_flag("--check", opt->check, "Check the layout (fsck, read-only)");
-  sub->add_option("--top", opt->top, "How many largest/oldest objects to list")
+  auto top = std::make_shared<long long>(5);
+  sub->add_option("--top", *top,
+                  "How many largest/oldest objects to list (-1: all)")
+      ->check(CLI::Range(-1LL, 1LL << 40))
+      ->capture_default_str();
+  sub->add_option("--max-problems", opt->max_problems,
+                  "How many problems --check and the summary list (0: all)")
       ->capture_default_str();
   sub->add_option("--threads", opt->threads,
                   "Scan threads (default: one per CPU, at most 8)");
@@ -689,8 +654,11 @@ Command add_inspect(CLI::App& app, Globals& g)
                   "cachefilesd.conf whose limits the summary compares with")
       ->capture_default_str();
   auto* tree = sub->get_option("--tree");
-  return {sub, [opt, tree, &g] {
+  auto* config = sub->get_option("--config");
+  return {sub, [opt, tree, config, top, &g] {
             opt->tree = tree->count() > 0;
+            opt->top = *top < 0 ? SIZE_MAX : std::size_t(*top);
+            opt->config_named = config->count() > 0;
             return run_inspect(*opt, g);
           }};
 }

@@ -80,6 +80,12 @@ std::string real_path(const std::string& p)
 
 } // namespace
 
+std::string proc_root()
+{
+  const char* p = std::getenv("FSC_PROC_ROOT");
+  return p && *p ? p : "/proc";
+}
+
 BindState detect_binding(const std::string& root, const std::string& proc_dir,
                          const std::string& config_dir)
 {

@@ -5,15 +5,8 @@
 
 #include <fmt/format.h>
 
-#include <cstdlib>
 
 namespace fsc::cachefiles {
-
-std::string proc_root()
-{
-  const char* p = std::getenv("FSC_PROC_ROOT");
-  return p && *p ? p : "/proc";
-}
 
 tl::expected<Claim, Refusal> claim_cache(const std::string& root,
                                          const ClaimOptions& opt)

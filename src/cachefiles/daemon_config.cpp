@@ -491,4 +491,26 @@ CullDecision evaluate(const Thresholds& t)
   return d;
 }
 
+DaemonConfig load_daemon_config(const std::string& path, bool named)
+{
+  if (!named && access(path.c_str(), F_OK) != 0)
+    return DaemonConfig{}; // no cachefilesd installed: the kernel's defaults
+  ConfigReadOptions ro;
+  ro.check_dir = false;
+  return read_daemon_config(path, ro);
+}
+
+std::string choose_cache_dir(const std::string& positional,
+                             const std::string& dir_option,
+                             const DaemonConfig& conf)
+{
+  if (!positional.empty())
+    return positional;
+  if (!dir_option.empty())
+    return dir_option;
+  if (!conf.dir.empty())
+    return conf.dir;
+  return k_default_cache_dir;
+}
+
 } // namespace fsc::cachefiles

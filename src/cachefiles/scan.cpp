@@ -200,9 +200,7 @@ ScanStats Scanner::run()
   root.path = "cache";
   root.kind = DirKind::cache;
   m_stack.push_back(std::move(root));
-  unsigned n = m_opt.ordered ? 1 : m_opt.threads;
-  if (n == 0)
-    n = std::clamp(std::thread::hardware_concurrency(), 1u, 8u);
+  unsigned n = scan_workers(m_opt);
   std::vector<std::thread> threads;
   for (unsigned i = 0; i < n; ++i)
     threads.emplace_back([this, i] { worker(i); });
@@ -647,6 +645,15 @@ void Scanner::check_xattr(ScanEntry& ent)
 }
 
 } // namespace
+
+unsigned scan_workers(const ScanOptions& opt)
+{
+  if (opt.ordered)
+    return 1;
+  if (opt.threads)
+    return opt.threads;
+  return std::clamp(std::thread::hardware_concurrency(), 1u, 8u);
+}
 
 ScanStats scan(const Cache& cache, const ScanOptions& opt, const ScanSink& sink)
 {

@@ -158,9 +158,9 @@ void nfs_aux_fields(Decoded& d, ByteView aux)
 {
   auto a = decode_nfs_aux(aux);
   if (!a) {
-    d.error = fmt::format("aux of {} bytes, not the 40 of "
-                          "nfs_fscache_inode_auxdata",
-                          aux.size());
+    d.aux_error = fmt::format("aux of {} bytes, not the 40 of "
+                              "nfs_fscache_inode_auxdata",
+                              aux.size());
     return;
   }
   d.aux = {{"mtime", timespec_text(a->mtime_sec, a->mtime_nsec)},

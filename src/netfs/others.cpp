@@ -10,11 +10,12 @@
 namespace fsc::netfs {
 namespace {
 
-bool want_size(Decoded& d, const char* what, ByteView b, std::size_t n)
+// error: the Decoded's key error or aux error.
+bool want_size(std::string& error, const char* what, ByteView b, std::size_t n)
 {
   if (b.size() == n)
     return true;
-  d.error = fmt::format("{} of {} bytes, want {}", what, b.size(), n);
+  error = fmt::format("{} of {} bytes, want {}", what, b.size(), n);
   return false;
 }
 
@@ -59,14 +60,14 @@ void decode_afs_v1(Decoded& d, int depth, bool data, ByteView key,
     d.key = {{"cell", printable(to_string(key))}};
   } else if (depth == 2) {
     d.role = "AFS volume";
-    if (!want_size(d, "volume key", key, 4))
+    if (!want_size(d.error, "volume key", key, 4))
       return;
     auto vid = load_le(key, 0, 4);
     d.label = fmt::format("volume {:#x} ({})", vid, vid);
     d.key = {{"vid", fmt::format("{:#x}", vid)}};
   } else if (depth == 3 && data) {
     d.role = "AFS vnode";
-    if (!want_size(d, "vnode key", key, 16))
+    if (!want_size(d.error, "vnode key", key, 16))
       return;
     auto vnode = load_le(key, 0, 4), uniq = load_le(key, 4, 4);
     d.label = fmt::format("vnode {} unique {}", vnode, uniq);
@@ -74,7 +75,7 @@ void decode_afs_v1(Decoded& d, int depth, bool data, ByteView key,
              {"unique", std::to_string(uniq)},
              {"vnode_ext", fmt::format("{},{}", load_le(key, 8, 4),
                                        load_le(key, 12, 4))}};
-    if (want_size(d, "aux", aux, 8))
+    if (want_size(d.aux_error, "aux", aux, 8))
       d.aux = {{"data_version", std::to_string(load_le(aux, 0, 8))}};
   }
 }
@@ -101,15 +102,15 @@ void decode_cifs_v1(Decoded& d, int depth, bool data, ByteView key,
     d.role = "CIFS share";
     d.label = "share " + printable(to_string(key));
     d.key = {{"share", printable(to_string(key))}};
-    if (want_size(d, "share aux", aux, 8))
+    if (want_size(d.aux_error, "share aux", aux, 8))
       d.aux = {{"resource_id", fmt::format("{:#x}", load_le(aux, 0, 8))}};
   } else if (depth == 3 && data) {
     d.role = "CIFS inode";
-    if (!want_size(d, "inode key", key, 8))
+    if (!want_size(d.error, "inode key", key, 8))
       return;
     d.label = fmt::format("uniqueid {:#x}", load_le(key, 0, 8));
     d.key = {{"uniqueid", fmt::format("{:#x}", load_le(key, 0, 8))}};
-    if (!want_size(d, "inode aux", aux, 32))
+    if (!want_size(d.aux_error, "inode aux", aux, 32))
       return;
     d.aux = {{"last_write_time", timespec_text(std::int64_t(load_le(aux, 0, 8)),
                                                std::int64_t(load_le(aux, 16, 4)))},
@@ -128,11 +129,11 @@ void decode_9p_v1(Decoded& d, int depth, bool data, ByteView key,
     d.key = {{"cachetag", printable(to_string(key))}};
   } else if (depth == 2 && data) {
     d.role = "9P inode";
-    if (!want_size(d, "inode key", key, 8))
+    if (!want_size(d.error, "inode key", key, 8))
       return;
     d.label = fmt::format("qid.path {:#x}", load_le(key, 0, 8));
     d.key = {{"qid_path", fmt::format("{:#x}", load_le(key, 0, 8))}};
-    if (want_size(d, "aux", aux, 4))
+    if (want_size(d.aux_error, "aux", aux, 4))
       d.aux = {{"qid_version", fmt::format("{:#x}", load_le(aux, 0, 4))}};
   }
 }
@@ -153,7 +154,7 @@ void decode_ceph_v1(Decoded& d, int depth, bool data, ByteView key,
       d.key.push_back({"uniquifier", printable(to_string(key.subspan(16)))});
   } else if (depth == 2 && data) {
     d.role = "Ceph inode";
-    if (!want_size(d, "inode key", key, 16))
+    if (!want_size(d.error, "inode key", key, 16))
       return;
     auto ino = load_le(key, 0, 8), snap = load_le(key, 8, 8);
     d.label = fmt::format("ino {:#x}{}", ino,
@@ -163,7 +164,7 @@ void decode_ceph_v1(Decoded& d, int depth, bool data, ByteView key,
     d.key = {{"ino", fmt::format("{:#x}", ino)},
              {"snap", snap == 0xfffffffffffffffe ? "head (CEPH_NOSNAP)"
                                                  : fmt::format("{:#x}", snap)}};
-    if (!want_size(d, "aux", aux, 24))
+    if (!want_size(d.aux_error, "aux", aux, 24))
       return;
     d.aux = {{"version", std::to_string(load_le(aux, 0, 8))},
              {"mtime", timespec_text(std::int64_t(load_le(aux, 8, 8)),

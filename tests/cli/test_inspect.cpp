@@ -4,6 +4,9 @@
 #include "run.hpp"
 #include "tree.hpp"
 
+#include <fsc/cachefiles/writer.hpp>
+#include <fsc/netfs/netfs.hpp>
+
 #include <nlohmann/json.hpp>
 
 #include <sstream>
@@ -83,6 +86,14 @@ TEST_CASE("inspect --check is clean on real caches", "[inspect][check][real]")
   TempDir t2;
   auto r = run_fsc({"inspect", "--check", real_v2(t2)});
   CHECK(r.status == 0);
+  TempDir t3;
+  r = run_fsc({"inspect", "--check",
+               fsc::test::extract_fixture(fsc::test::fixtures_dir() +
+                                              "/real-6.12-smoke/cache.tar.xz",
+                                          t3.path())});
+  INFO(r.out << r.err);
+  CHECK(r.status == 0);
+  CHECK(r.out.find("11 objects checked, 0 problems") != std::string::npos);
 }
 
 TEST_CASE("inspect --check reports a bad name and exits 1", "[inspect][check]")
@@ -177,4 +188,107 @@ TEST_CASE("inspect --tree names each NFS level of a real cache",
     }
   }
   CHECK(volumes == 3);
+}
+
+namespace {
+
+// A v1 NFS cache: server, superblock, then n data objects with good aux.
+struct SmallV1 {
+  std::string root, sb;
+  std::vector<std::string> data;
+};
+
+SmallV1 small_v1(const std::string& root, std::size_t n)
+{
+  using namespace fsc;
+  SmallV1 c{root, {}, {}};
+  cachefiles::Writer w(root);
+  auto nfs = w.add_v1("cache", as_bytes("nfs"), 0, Bytes(4, 0));
+  netfs::NfsServerKey sk;
+  sk.address = {127, 0, 0, 1};
+  auto srv = w.add_v1(nfs, netfs::encode(sk), 0, {});
+  c.sb = w.add_v1(srv, netfs::encode(netfs::NfsSuperKey{}), 0, {});
+  for (std::size_t i = 0; i < n; ++i) {
+    Bytes fh{1, 0, 6, 0, 0x11, 0x22, 0x33, 0x44, std::uint8_t(i),
+             std::uint8_t(i >> 8), 0xcc, 0xdd};
+    c.data.push_back(w.add_v1(c.sb, fh, 1, Bytes(40, 1),
+                              {std::string(100 + i, 'x'), 0, 100 + i}));
+  }
+  return c;
+}
+
+} // namespace
+
+TEST_CASE("inspect --check: an aux too short for its netfs is bad-xattr",
+          "[inspect][check]")
+{
+  TempDir t;
+  auto c = small_v1(t / "c", 2);
+  fsc::cachefiles::Writer w(c.root);
+  fsc::Bytes fh{1, 0, 6, 0, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88};
+  auto bad = w.add_v1(c.sb, fh, 1, fsc::Bytes{0x07}, {"y", 0, 1});
+  auto r = run_fsc({"inspect", "--check", c.root});
+  INFO(r.out << r.err);
+  CHECK(r.status == 1);
+  CHECK(r.out.find("bad-xattr") != std::string::npos);
+  CHECK(r.out.find(bad) != std::string::npos);
+  CHECK(r.out.find("aux of 1 bytes, not the 40") != std::string::npos);
+  CHECK(r.out.find("1 problem\n") != std::string::npos);
+  // The object view says the same.
+  r = run_fsc({"inspect", "--object", bad, c.root});
+  CHECK(r.status == 1);
+  CHECK(r.out.find("bad-xattr") != std::string::npos);
+}
+
+TEST_CASE("inspect --check --json lists every problem or says it capped",
+          "[inspect][check][json]")
+{
+  TempDir t;
+  auto c = small_v1(t / "c", 1);
+  const std::string dir = c.root + "/" + c.sb;
+  for (int i = 0; i < 1100; ++i)
+    fsc::test::write_file(dir + "/Qbogus" + std::to_string(i), "");
+  auto r = run_fsc({"inspect", "--check", "--json", c.root});
+  REQUIRE(r.status == 1);
+  auto doc = nlohmann::json::parse(r.out);
+  CHECK(doc["problem_count"] == 1100);
+  CHECK(doc["problems"].size() == 1000);
+  CHECK(doc["problems_listed"] == 1000);
+  CHECK(doc["problems_capped_by"] == "--max-problems");
+  r = run_fsc({"inspect", "--check", "--json", "--max-problems", "0", c.root});
+  doc = nlohmann::json::parse(r.out);
+  CHECK(doc["problems"].size() == 1100);
+  CHECK(!doc.contains("problems_capped_by"));
+  r = run_fsc({"inspect", "--check", c.root});
+  CHECK(r.out.find("... and 100 more (--max-problems 0 lists all)") !=
+        std::string::npos);
+}
+
+TEST_CASE("inspect --config takes the cache from the config's dir; --top -1 "
+          "lists all", "[inspect][config]")
+{
+  TempDir t;
+  auto c = small_v1(t / "c", 7);
+  fsc::test::write_file(t / "conf", "dir " + c.root + "\ntag x\nbrun 20%\n");
+  auto r = run_fsc({"inspect", "--config", t / "conf"});
+  INFO(r.out << r.err);
+  CHECK(r.status == 0);
+  CHECK(r.out.find("cache      " + c.root + "\n") != std::string::npos);
+  CHECK(r.out.find("brun 20%") != std::string::npos);
+  r = run_fsc({"inspect", "--top", "-1", c.root});
+  CHECK(r.out.find("largest 7:") != std::string::npos);
+  CHECK(r.out.find("oldest 7:") != std::string::npos);
+  r = run_fsc({"inspect", "--top", "2", c.root});
+  CHECK(r.out.find("largest 2:") != std::string::npos);
+}
+
+TEST_CASE("inspect --threads 128 sizes its per-worker state by the workers",
+          "[inspect]")
+{
+  TempDir t;
+  auto c = small_v1(t / "c", 600);
+  auto r = run_fsc({"--json", "inspect", "--threads", "128", c.root});
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  CHECK(nlohmann::json::parse(r.out)["data_objects"] == 600);
 }

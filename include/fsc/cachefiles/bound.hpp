@@ -19,6 +19,9 @@ struct BindState {
   std::vector<std::string> users;    ///< other processes inside the cache
 };
 
+/// Where /proc is: $FSC_PROC_ROOT (tests fake a daemon there), else /proc.
+std::string proc_root();
+
 /// Looks through proc_dir (normally /proc) for evidence about cache root.
 /// config_dir is the `dir` a daemon's config names (empty when unknown).
 BindState detect_binding(const std::string& root,

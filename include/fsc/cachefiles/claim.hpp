@@ -34,9 +34,6 @@ struct Refusal {
   std::string message;
 };
 
-/// Where /proc is: $FSC_PROC_ROOT (tests fake a daemon there), else /proc.
-std::string proc_root();
-
 /// Checks that no cache daemon has root bound (unless forced) and takes the
 /// cache lock. Throws fsc::Error only when root cannot be opened.
 tl::expected<Claim, Refusal> claim_cache(const std::string& root,

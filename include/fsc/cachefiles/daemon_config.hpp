@@ -102,6 +102,21 @@ DaemonConfig read_daemon_config(const std::string& path,
 /// Default location of the config file.
 inline constexpr const char* k_default_daemon_config = "/etc/cachefilesd.conf";
 
+/// Where a cache lives when nothing says otherwise (cachefilesd's default).
+inline constexpr const char* k_default_cache_dir = "/var/cache/fscache";
+
+/// The config a verb works with: path when the user named it (an error when
+/// unreadable), else the default file when it exists, else the defaults
+/// (file left empty). dir is not checked: a copied-off cache need not be
+/// where the config says. Refused lines are in .errors.
+DaemonConfig load_daemon_config(const std::string& path, bool named);
+
+/// The one rule for which cache a verb works on: the positional argument,
+/// else --dir (or FSC_DIR), else the config's dir, else k_default_cache_dir.
+std::string choose_cache_dir(const std::string& positional,
+                             const std::string& dir_option,
+                             const DaemonConfig& conf);
+
 // --- The kernel's free-space limits --------------------------------------
 
 /// Which kernel's arithmetic: v1 (before 5.17) counts blocks in pages when

@@ -98,6 +98,10 @@ using ScanSink = std::function<void(const ScanEntry&, unsigned worker)>;
 /// through the sink as unknown entries; the walk always finishes.
 ScanStats scan(const Cache& cache, const ScanOptions& opt, const ScanSink& sink);
 
+/// How many workers scan() runs with opt: a sink's per-worker state needs
+/// this many slots.
+unsigned scan_workers(const ScanOptions& opt);
+
 /// statx of name in dirfd without following links, into Stat.
 int stat_at(int dirfd, const char* name, Stat& st, bool want_blocks = true);
 

@@ -26,7 +26,10 @@ struct Decoded {
   std::string label; ///< what the tree shows for this level
   std::vector<Field> key;
   std::vector<Field> aux;
-  std::string error; ///< set when the bytes do not fit the expected layout
+  std::string error; ///< set when the key does not fit the expected layout
+  /// Set when the aux does not fit the netfs's layout: its check_aux (4.19
+  /// and 6.x alike) calls such an object obsolete at the next lookup.
+  std::string aux_error;
 };
 
 /// A v1 object `depth` levels below cache/ (0: the netfs primary index, whose

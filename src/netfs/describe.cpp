@@ -1,0 +1,101 @@
+// describe.cpp - the xattr frame (v1 type byte, v2 struct cachefiles_xattr)
+// around the netfs aux, decoded per format.
+#include <fsc/netfs/describe.hpp>
+
+#include <fsc/cachefiles/summary.hpp>
+#include <fsc/cachefiles/xattr.hpp>
+
+namespace fsc::netfs {
+
+using namespace fsc::cachefiles;
+
+namespace {
+
+const Node& top_of(const Node& n)
+{
+  const Node* top = &n;
+  while (top->parent)
+    top = top->parent.get();
+  return *top;
+}
+
+Decoded decode_frame(const Node& n)
+{
+  if (n.kind == EntryKind::volume) {
+    auto v = n.has_xattr ? decode_volume_xattr(n.xattr)
+                         : tl::unexpected(std::string());
+    return decode_v2_volume(to_string(n.key),
+                            v ? ByteView(v->coherency) : ByteView());
+  }
+  const Node& top = top_of(n);
+  if (top.kind == EntryKind::volume) {
+    auto x = n.has_xattr ? decode_xattr_v2(n.xattr)
+                         : tl::unexpected(std::string());
+    Decoded d = decode_v2_object(to_string(top.key), n.key,
+                                 x ? ByteView(x->aux) : ByteView());
+    if (x)
+      d.aux.insert(d.aux.begin(),
+                   {{"object_size", std::to_string(x->object_size)},
+                    {"zero_point", std::to_string(x->zero_point)},
+                    {"content", content_name(x->content)}});
+    else
+      d.aux_error.clear(); // no frame, no aux to judge: scan reports it
+    return d;
+  }
+  auto x = n.has_xattr ? decode_xattr_v1(n.xattr)
+                       : tl::unexpected(std::string());
+  Decoded d = decode_v1(netfs_of(n), n.level, n.kind == EntryKind::data, n.key,
+                        x ? ByteView(x->aux) : ByteView());
+  if (!x)
+    d.aux_error.clear();
+  return d;
+}
+
+} // namespace
+
+Decoded describe(const Node& n)
+{
+  Decoded d = decode_frame(n);
+  if (!d.error.empty())
+    d.key.push_back({"error", d.error});
+  if (!d.aux_error.empty())
+    d.aux.push_back({"error", d.aux_error});
+  if (!n.key_ok)
+    d.label = "(name does not decode: key unknown)";
+  if (d.role.empty())
+    d.role = entry_kind_name(n.kind);
+  return d;
+}
+
+std::optional<Problem> aux_problem(const Node& n)
+{
+  if (n.kind != EntryKind::data || !n.has_xattr || !n.key_ok)
+    return std::nullopt;
+  Decoded d = decode_frame(n);
+  if (d.aux_error.empty())
+    return std::nullopt;
+  return Problem{"bad-xattr", n.path,
+                 d.aux_error + ": the netfs's check_aux calls the object "
+                               "obsolete at its next lookup"};
+}
+
+void add_aux_problem(ScanEntry& e)
+{
+  if (e.node)
+    if (auto p = aux_problem(*e.node))
+      e.problems.push_back(std::move(*p));
+}
+
+ScanSink with_aux_checks(ScanSink sink)
+{
+  return [sink = std::move(sink)](const ScanEntry& e, unsigned worker) {
+    auto p = e.node ? aux_problem(*e.node) : std::nullopt;
+    if (!p)
+      return sink(e, worker);
+    ScanEntry with = e;
+    with.problems.push_back(std::move(*p));
+    sink(with, worker);
+  };
+}
+
+} // namespace fsc::netfs
