@@ -1,6 +1,8 @@
 // cull.cpp - bounded-table LRU planning and crash-safe removal.
 #include <fsc/cachefiles/cull.hpp>
 
+#include <fsc/cachefiles/key.hpp>
+
 #include <fsc/log.hpp>
 
 #include <fmt/format.h>
@@ -117,14 +119,16 @@ enum class DirRole { cache, index, fanout };
 /// The stat-only walk that feeds the table. Recognition is cachefilesd's:
 /// in cache/ and index directories only `@`/`+` fan-outs (and, under cache/,
 /// v2 `I` volumes) are entered; in fan-outs `I`/`J` directories are indices
-/// and `D`/`E`/`S`/`T` regular files are objects. Anything else is left
-/// alone (cachefilesd would delete it; fsc never touches it). Symlinks are
-/// never followed and other file systems never entered.
+/// and `D`/`E`/`S`/`T` regular files are objects whose name decodes in the
+/// cache's format. Anything else is left alone (cachefilesd would delete
+/// it; fsc never touches it: `inspect --check` calls it bad-name). Symlinks
+/// are never followed and other file systems never entered.
 struct Walk {
   dev_t dev;
   CullClock by;
   bool count;
   Table& table;
+  Format format;
   std::uint64_t entries = 0, objects = 0, allocated = 0, apparent = 0;
 
   void dir(int fd, const std::string& path, DirRole role)
@@ -192,6 +196,12 @@ struct Walk {
     }
   }
 
+  bool name_decodes(const char* name) const
+  {
+    return format == Format::v2 ? bool(decode_name_v2(name))
+                                : bool(decode_name_v1(name));
+  }
+
   void object(int fd, const std::string& path, const char* name)
   {
     struct statx sx;
@@ -200,7 +210,7 @@ struct Walk {
                   STATX_ATIME | STATX_MTIME,
               &sx) != 0)
       return;
-    if (!S_ISREG(sx.stx_mode))
+    if (!S_ISREG(sx.stx_mode) || !name_decodes(name))
       return;
     auto ns = [](const statx_timestamp& t) {
       return std::int64_t(t.tv_sec) * 1000000000 + t.tv_nsec;
@@ -612,7 +622,7 @@ CullReport Culler::run()
     const bool first = m_r.passes == 0;
     ++m_r.passes;
     Table table(k, boundary ? &*boundary : nullptr);
-    Walk walk{m_cache.dev(), m_opt.by, first, table};
+    Walk walk{m_cache.dev(), m_opt.by, first, table, m_cache.format()};
     walk.dir(m_cache.cache_fd(), "cache", DirRole::cache);
     m_r.scanned += walk.entries;
     if (first) {

@@ -495,3 +495,27 @@ TEST_CASE("cull survives SIGKILL at random points", "[cull][kill]")
     fsc::test::run_prog({"rm", "-rf", dir});
   }
 }
+
+TEST_CASE("cull never plans an object whose name --check calls bad-name",
+          "[cull][safety]")
+{
+  TempDir t;
+  auto c = make_v1(t / "c", 2);
+  std::string fan = c.root + "/" + c.objects[0].substr(0, c.objects[0].rfind('/'));
+  // Starts like a data object (E: base64 key) but does not decode.
+  const std::string bad = fan + "/E!not-base64";
+  fsc::test::write_file(bad, "old");
+  fsc::test::set_xattr(bad, cf::encode_xattr_v1(1, fsc::Bytes{1, 2, 3, 4}));
+  fsc::test::set_times(bad, 1000 * k_s, 1000 * k_s);
+  auto check = run_fsc({"inspect", "--check", c.root});
+  REQUIRE(check.out.find("bad-name") != std::string::npos);
+  auto r = run_fsc(cull_args(t, {"--max-objects", "0", "--dry-run", c.root}));
+  INFO(r.out << r.err);
+  CHECK(r.status == 0);
+  CHECK(r.out.find("E!not-base64") == std::string::npos);
+  CHECK(r.out.find("would cull 2 objects") != std::string::npos);
+  r = run_fsc(cull_args(t, {"--max-objects", "0", c.root}));
+  CHECK(r.status == 0);
+  CHECK(surviving(c).empty());
+  CHECK(exists(bad));
+}
