@@ -424,44 +424,6 @@ int run_check(const Cache& cache, const InspectOptions& opt, const Globals& g)
 
 // ---- tree ----------------------------------------------------------------------------
 
-// True when the labels from the top down to n start with the filter's parts.
-bool tree_match(const std::vector<std::string>& want,
-                const std::vector<std::string>& labels)
-{
-  for (std::size_t i = 0; i < want.size() && i < labels.size(); ++i)
-    if (labels[i].rfind(want[i], 0) != 0 &&
-        labels[i] != "\"" + want[i] + "\"")
-      return false;
-  return true;
-}
-
-std::vector<std::string> label_chain(const Node& n)
-{
-  std::vector<std::string> out;
-  for (const Node* p = &n; p; p = p->parent.get()) {
-    std::string l = describe(*p).label;
-    if (l.size() > 1 && l.front() == '"')
-      l = l.substr(1, l.size() - 2);
-    out.insert(out.begin(), l);
-  }
-  return out;
-}
-
-std::vector<std::string> split_filter(const std::string& f)
-{
-  std::vector<std::string> parts;
-  std::size_t pos = 0;
-  while (pos < f.size()) {
-    auto slash = f.find('/', pos);
-    if (slash == std::string::npos)
-      slash = f.size();
-    if (slash > pos)
-      parts.push_back(f.substr(pos, slash - pos));
-    pos = slash + 1;
-  }
-  return parts;
-}
-
 void print_tree_line(const ScanEntry& e)
 {
   const Node& n = *e.node;
@@ -484,7 +446,9 @@ void print_tree_line(const ScanEntry& e)
 
 int run_tree(const Cache& cache, const InspectOptions& opt, const Globals& g)
 {
-  auto want = split_filter(opt.filter);
+  const netfs::TreeFilter want(opt.filter);
+  std::uint64_t shown = 0;
+  std::vector<ScanEntry> pending;
   ScanOptions so;
   so.ordered = true;
   std::uint64_t problems = cache.top_problems().size();
@@ -499,6 +463,13 @@ int run_tree(const Cache& cache, const InspectOptions& opt, const Globals& g)
   } else if (g.json == JsonMode::off) {
     fmt::print("{} ({})\n", cache.root(), format_name(cache.format()));
   }
+  auto show = [&](const ScanEntry& e) {
+    if (g.json == JsonMode::off)
+      return print_tree_line(e);
+    json_entry(j, e);
+    if (g.json == JsonMode::lines)
+      j.end_line();
+  };
   scan(cache, so, netfs::with_aux_checks([&](const ScanEntry& e, unsigned) {
     problems += e.problems.size();
     if (!e.node) {
@@ -509,20 +480,29 @@ int run_tree(const Cache& cache, const InspectOptions& opt, const Globals& g)
     }
     if (opt.depth >= 0 && e.node->level > opt.depth)
       return;
-    if (!want.empty() && !tree_match(want, label_chain(*e.node)))
-      return;
-    if (g.json == JsonMode::off) {
-      print_tree_line(e);
+    // Ancestors of the filter's path wait until something below it shows.
+    if (!want.empty() && !want.below(*e.node)) {
+      if (want.above(*e.node)) {
+        pending.resize(std::min(pending.size(), std::size_t(e.node->level)));
+        pending.push_back(e);
+      }
       return;
     }
-    json_entry(j, e);
-    if (g.json == JsonMode::lines)
-      j.end_line();
+    ++shown;
+    for (auto& p : pending)
+      show(p);
+    pending.clear();
+    show(e);
   }));
   if (g.json == JsonMode::document) {
     j.end_array();
     j.end_object();
     j.end_line();
+  }
+  if (!want.empty() && shown == 0) {
+    log::error("no object of '{}' matches '{}' (labels: fsc inspect --tree)",
+               cache.root(), opt.filter);
+    return exit_code::problems;
   }
   return exit_for(problems);
 }

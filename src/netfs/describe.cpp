@@ -98,4 +98,71 @@ ScanSink with_aux_checks(ScanSink sink)
   };
 }
 
+std::vector<std::string> label_path(const Node& n)
+{
+  std::vector<std::string> out;
+  const Node* top = &n;
+  for (const Node* p = &n; p; p = p->parent.get()) {
+    out.insert(out.begin(), describe(*p).label);
+    top = p;
+  }
+  if (top->kind == EntryKind::volume)
+    out.insert(out.begin(), std::string(volume_netfs(to_string(top->key))));
+  else if (out[0].size() > 1 && out[0].front() == '"')
+    out[0] = out[0].substr(1, out[0].size() - 2);
+  return out;
+}
+
+namespace {
+
+bool part_matches(const std::string& part, const std::string& label)
+{
+  if (part == "*" || part == label)
+    return true;
+  auto sp = label.find(' ');
+  if (label.compare(0, sp, part) == 0 && part.size() == std::min(sp, label.size()))
+    return true;
+  if (sp == std::string::npos)
+    return false;
+  auto sp2 = label.find(' ', sp + 1);
+  return label.substr(sp + 1, sp2 == std::string::npos ? std::string::npos
+                                                        : sp2 - sp - 1) == part;
+}
+
+} // namespace
+
+TreeFilter::TreeFilter(const std::string& text)
+{
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    auto slash = text.find('/', pos);
+    if (slash == std::string::npos)
+      slash = text.size();
+    if (slash > pos)
+      m_parts.push_back(text.substr(pos, slash - pos));
+    pos = slash + 1;
+  }
+}
+
+std::size_t TreeFilter::matched(const std::vector<std::string>& path) const
+{
+  std::size_t i = 0;
+  while (i < m_parts.size() && i < path.size() &&
+         part_matches(m_parts[i], path[i]))
+    ++i;
+  return i;
+}
+
+bool TreeFilter::below(const Node& n) const
+{
+  auto path = label_path(n);
+  return path.size() >= m_parts.size() && matched(path) == m_parts.size();
+}
+
+bool TreeFilter::above(const Node& n) const
+{
+  auto path = label_path(n);
+  return path.size() < m_parts.size() && matched(path) == path.size();
+}
+
 } // namespace fsc::netfs

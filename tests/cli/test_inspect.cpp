@@ -292,3 +292,41 @@ TEST_CASE("inspect --threads 128 sizes its per-worker state by the workers",
   REQUIRE(r.status == 0);
   CHECK(nlohmann::json::parse(r.out)["data_objects"] == 600);
 }
+
+TEST_CASE("inspect --tree FILTER: one syntax for v1 and v2, exact parts",
+          "[inspect][tree]")
+{
+  TempDir t;
+  auto v1 = real_v1(t);
+  TempDir t2;
+  auto v2 = real_v2(t2);
+  auto count = [](const std::string& s, const std::string& what) {
+    std::size_t n = 0;
+    for (auto p = s.find(what); p != std::string::npos; p = s.find(what, p + 1))
+      ++n;
+    return n;
+  };
+  // The README's example: only the server at 127.0.0.1 with no port (the
+  // NFSv3 mount), not 127.0.0.1:2049.
+  auto r = run_fsc({"inspect", v1, "--tree=nfs/127.0.0.1"});
+  INFO(r.out << r.err);
+  CHECK(r.status == 0);
+  CHECK(r.out.find("NFS server 127.0.0.1 (NFSv3") != std::string::npos);
+  CHECK(r.out.find("127.0.0.1:2049") == std::string::npos);
+  CHECK(count(r.out, "NFS file fh") == 4);
+  r = run_fsc({"inspect", v2, "--tree=nfs/127.0.0.1"});
+  CHECK(r.status == 0);
+  CHECK(r.out.find("NFS volume 127.0.0.1 (NFSv3") != std::string::npos);
+  CHECK(r.out.find("127.0.0.1:2049") == std::string::npos);
+  CHECK(count(r.out, "NFS file fh") == 4);
+  r = run_fsc({"inspect", v2, "--tree=nfs/127.0.0.1:2049"});
+  CHECK(r.status == 0);
+  CHECK(count(r.out, "NFS volume 127.0.0.1:2049") == 2);
+  CHECK(count(r.out, "NFS file fh") == 4);
+  for (auto& root : {v1, v2}) {
+    r = run_fsc({"inspect", root, "--tree=nfs/10.0.0.1"});
+    CHECK(r.status == 1);
+    CHECK(r.err.find("matches 'nfs/10.0.0.1'") != std::string::npos);
+    CHECK(r.out.find("NFS") == std::string::npos);
+  }
+}

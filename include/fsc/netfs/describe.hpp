@@ -25,4 +25,26 @@ void add_aux_problem(cachefiles::ScanEntry& e);
 /// on-disk scan cannot judge a netfs's aux, this layer can.
 cachefiles::ScanSink with_aux_checks(cachefiles::ScanSink sink);
 
+/// A --tree filter: labels from the top down, '/'-separated, the same for
+/// both formats: the netfs ("nfs"), then each level (v1: server, superblock,
+/// file; v2: volume, file). A part names a level by the first or second word
+/// of its label ("127.0.0.1:2049", "fh", the file handle's hex), or the whole
+/// label; "*" is any. "127.0.0.1" is not "127.0.0.1:2049" nor "127.0.0.10".
+class TreeFilter {
+public:
+  explicit TreeFilter(const std::string& text);
+  bool empty() const { return m_parts.empty(); }
+  /// n is below the filter's path (or on it): it is shown.
+  bool below(const cachefiles::Node& n) const;
+  /// n is an ancestor of the path: shown so the tree reads from the top.
+  bool above(const cachefiles::Node& n) const;
+
+private:
+  std::vector<std::string> m_parts;
+  std::size_t matched(const std::vector<std::string>& path) const;
+};
+
+/// The labels of n and its ancestors, top first, as TreeFilter reads them.
+std::vector<std::string> label_path(const cachefiles::Node& n);
+
 } // namespace fsc::netfs
