@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
+#include <cstdlib>
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -65,6 +67,17 @@ const char* format_name(Format f)
   return "unknown";
 }
 
+// The path the kernel has for an open directory (what /proc shows).
+static std::string fd_path(int fd, const std::string& fallback)
+{
+  char buf[PATH_MAX];
+  std::string link = "/proc/self/fd/" + std::to_string(fd);
+  ssize_t n = readlink(link.c_str(), buf, sizeof buf - 1);
+  if (n > 0 && buf[0] == '/')
+    return std::string(buf, std::size_t(n));
+  return realpath(fallback.c_str(), buf) ? std::string(buf) : fallback;
+}
+
 int open_dir_noatime(int dirfd, const char* name)
 {
   return open_noatime(dirfd, name,
@@ -100,13 +113,17 @@ Cache Cache::open(const std::string& root)
 {
   Cache c;
   c.m_root = root;
-  c.m_root_fd = open_dir_noatime(AT_FDCWD, root.c_str());
+  // The root the admin names may be a symlink (/var/cache/fscache ->
+  // /srv/fscache): it is followed; nothing below it ever is.
+  c.m_root_fd = open_noatime(AT_FDCWD, root.c_str(),
+                             O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (c.m_root_fd < 0) {
     int err = errno;
     if (err == ENOTDIR || err == ELOOP)
       throw Error("'" + root + "' is not a directory");
     throw_sys("cannot open cache directory", root, err);
   }
+  c.m_real_root = fd_path(c.m_root_fd, root);
   struct stat st;
   if (fstatat(c.m_root_fd, "cache", &st, AT_SYMLINK_NOFOLLOW) != 0) {
     int err = errno;
@@ -129,7 +146,8 @@ Cache Cache::open(const std::string& root)
 }
 
 Cache::Cache(Cache&& o) noexcept
-    : m_root(std::move(o.m_root)), m_root_fd(o.m_root_fd),
+    : m_root(std::move(o.m_root)), m_real_root(std::move(o.m_real_root)),
+      m_root_fd(o.m_root_fd),
       m_cache_fd(o.m_cache_fd), m_dev(o.m_dev), m_uid(o.m_uid),
       m_format(o.m_format), m_problems(std::move(o.m_problems)),
       m_extras(std::move(o.m_extras))

@@ -6,6 +6,8 @@
 #include <fmt/format.h>
 
 #include <cerrno>
+#include <climits>
+#include <cstdlib>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -35,20 +37,77 @@ std::vector<Extent> data_extents(int fd, std::uint64_t size)
 
 namespace {
 
+// An absolute path with its directory resolved, so that it compares with
+// the cache's real root however either was spelled (relative CACHE, a
+// symlinked root). The last component is kept: it may be a symlink itself.
+std::string resolve_dir_of(const std::string& path)
+{
+  auto slash = path.find_last_of('/');
+  std::string dir = slash == 0 ? "/" : path.substr(0, slash);
+  char buf[PATH_MAX];
+  if (!realpath(dir.c_str(), buf))
+    return path;
+  std::string out = buf;
+  return (out == "/" ? "" : out) + path.substr(slash);
+}
+
 std::string split_rel(const Cache& cache, std::string path)
 {
-  const std::string& root = cache.root();
   if (!path.empty() && path[0] == '/') {
-    if (path.compare(0, root.size(), root) != 0 ||
-        (path.size() > root.size() && path[root.size()] != '/'))
-      throw Error("'" + path + "' is not inside the cache '" + root + "'");
-    path = path.substr(std::min(path.size(), root.size() + 1));
+    const std::string& root = cache.real_root();
+    std::string abs = resolve_dir_of(path);
+    while (abs.size() > 1 && abs.back() == '/')
+      abs.pop_back();
+    if (abs == root)
+      throw Error("'" + path + "' is the cache root: give an entry inside "
+                  "it (cache, graveyard, cache/@4a/...)");
+    if (abs.compare(0, root.size(), root) != 0 || abs[root.size()] != '/')
+      throw Error("'" + path + "' is not inside the cache '" + cache.root() +
+                  "'");
+    path = abs.substr(root.size() + 1);
   }
   while (!path.empty() && path.back() == '/')
     path.pop_back();
-  if (path.rfind("cache/", 0) != 0 && path != "cache")
+  if (path.rfind("cache/", 0) != 0 && path != "cache" &&
+      path.rfind("graveyard/", 0) != 0 && path != "graveyard")
     path = "cache/" + path;
   return path;
+}
+
+// cache/, graveyard/ and what lies in the graveyard are not objects the
+// scanner delivers: described from their stat alone.
+ObjectInfo describe_outside_tree(const Cache& cache, const std::string& rel)
+{
+  ObjectInfo info;
+  info.path = rel;
+  ScanEntry& e = info.entry;
+  e.path = rel;
+  e.name = rel.substr(rel.rfind('/') + 1);
+  e.kind = EntryKind::unknown;
+  if (int err = stat_at(cache.root_fd(), rel.c_str(), e.st); err > 0) {
+    if (err == ENOENT)
+      throw Error("no entry '" + rel + "' in the cache '" + cache.root() +
+                  "'");
+    throw_sys("cannot stat", cache.root() + "/" + rel, err);
+  }
+  std::string what =
+      rel == "cache"
+          ? "the root of the object tree (v1: labelled \"C3\"; the kernel "
+            "binds only a directory)"
+      : rel == "graveyard"
+          ? "where the kernel moves objects it discards; the cache daemon "
+            "deletes what is in it"
+          : "buried: discarded by the kernel (or fsc), waiting to be deleted";
+  if (rel == "graveyard")
+    info.steps.push_back({"graveyard", EntryKind::unknown, what});
+  else if (rel == "cache")
+    info.steps.push_back({"cache", EntryKind::unknown, what});
+  else {
+    info.steps.push_back({"graveyard", EntryKind::unknown,
+                          "where the kernel moves objects it discards"});
+    info.steps.push_back({e.name, EntryKind::unknown, what});
+  }
+  return info;
 }
 
 std::string explain(const ScanEntry& e)
@@ -81,8 +140,11 @@ std::string explain(const ScanEntry& e)
 
 ObjectInfo describe_path(const Cache& cache, const std::string& path)
 {
+  const std::string rel = split_rel(cache, path);
+  if (rel == "cache" || rel == "graveyard" || rel.rfind("graveyard/", 0) == 0)
+    return describe_outside_tree(cache, rel);
   ObjectInfo info;
-  info.path = split_rel(cache, path);
+  info.path = rel;
   // The scanner, restricted to this path, classifies each step exactly as
   // a whole-cache scan would.
   ScanOptions opt;
@@ -106,7 +168,6 @@ ObjectInfo describe_path(const Cache& cache, const std::string& path)
                 "'");
   if (S_ISREG(info.entry.st.mode)) {
     int dirfd = cache.root_fd();
-    std::string rel = info.path;
     int fd = openat(dirfd, rel.c_str(), O_RDONLY | O_NOFOLLOW | O_NOATIME);
     if (fd < 0 && errno == EPERM)
       fd = openat(dirfd, rel.c_str(), O_RDONLY | O_NOFOLLOW);

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include <sstream>
+#include <unistd.h>
 
 using fsc::test::run_fsc;
 using fsc::test::TempDir;
@@ -329,4 +330,43 @@ TEST_CASE("inspect --tree FILTER: one syntax for v1 and v2, exact parts",
     CHECK(r.err.find("matches 'nfs/10.0.0.1'") != std::string::npos);
     CHECK(r.out.find("NFS") == std::string::npos);
   }
+}
+
+TEST_CASE("inspect --object: absolute paths whatever CACHE's spelling, the "
+          "top entries, a symlinked root", "[inspect][object]")
+{
+  TempDir t;
+  auto c = small_v1(t / "c", 2);
+  const std::string abs_obj = c.root + "/" + c.data[0];
+  // CACHE relative (run from its parent), the object absolute.
+  char cwd[4096];
+  REQUIRE(getcwd(cwd, sizeof cwd));
+  REQUIRE(chdir(t.path().c_str()) == 0);
+  auto r = run_fsc({"inspect", "c", "--object", abs_obj});
+  REQUIRE(chdir(cwd) == 0);
+  INFO(r.out << r.err);
+  CHECK(r.status == 0);
+  CHECK(r.out.find("path       " + c.data[0]) != std::string::npos);
+  for (const char* top : {"cache", "graveyard"}) {
+    r = run_fsc({"inspect", c.root, "--object", top});
+    CHECK(r.status == 0);
+    CHECK(r.out.find(std::string("path       ") + top) != std::string::npos);
+    CHECK(r.out.find("no entry") == std::string::npos);
+  }
+  r = run_fsc({"inspect", c.root, "--object", c.root + "/graveyard"});
+  CHECK(r.status == 0);
+  // A root that is a symlink to the cache (/var/cache/fscache -> /srv/...).
+  REQUIRE(symlink(c.root.c_str(), (t / "link").c_str()) == 0);
+  r = run_fsc({"inspect", t / "link"});
+  CHECK(r.status == 0);
+  CHECK(r.out.find("objects    5 (3 index, 0 volume, 2 data)") !=
+        std::string::npos);
+  r = run_fsc({"inspect", t / "link", "--object", abs_obj});
+  CHECK(r.status == 0);
+  r = run_fsc({"inspect", t / "link", "--object", t / "link/" + c.data[1]});
+  CHECK(r.status == 0);
+  // Outside the cache: refused with the reason.
+  r = run_fsc({"inspect", c.root, "--object", t / "elsewhere"});
+  CHECK(r.status == 2);
+  CHECK(r.err.find("not inside the cache") != std::string::npos);
 }

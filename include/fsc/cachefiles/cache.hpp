@@ -38,6 +38,9 @@ public:
   ~Cache();
 
   const std::string& root() const { return m_root; }
+  /// The root as realpath(3) resolves it (absolute, no symlink): what /proc
+  /// shows of a daemon in the cache, and what absolute paths compare with.
+  const std::string& real_root() const { return m_real_root; }
   int root_fd() const { return m_root_fd; }
   int cache_fd() const { return m_cache_fd; }
   Format format() const { return m_format; }
@@ -55,6 +58,7 @@ private:
   void check_top();
 
   std::string m_root;
+  std::string m_real_root;
   int m_root_fd = -1;
   int m_cache_fd = -1;
   dev_t m_dev = 0;
