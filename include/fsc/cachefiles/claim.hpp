@@ -4,6 +4,7 @@
 
 #include <fsc/cachefiles/bound.hpp>
 #include <fsc/cachefiles/lock.hpp>
+#include <fsc/error.hpp>
 
 #include <tl/expected.hpp>
 
