@@ -6,9 +6,7 @@
 #include <fsc/log.hpp>
 
 #include <cstdio>
-#include <cstdlib>
 #include <optional>
-#include <unistd.h>
 #include <vector>
 
 namespace fsc::cmd {
@@ -39,7 +37,6 @@ void finish_globals(CLI::App& app, fsc::cmd::Globals& g)
     g.json = g.json_arg == "lines" ? fsc::cmd::JsonMode::lines
                                    : fsc::cmd::JsonMode::document;
   fsc::log::set_verbosity(g.quiet ? -1 : g.verbose);
-  g.color = isatty(STDOUT_FILENO) && !std::getenv("NO_COLOR");
 }
 
 // The first word that is not a global option, when no verb has that name.

@@ -21,7 +21,6 @@ struct Globals {
   JsonMode json = JsonMode::off;
   int verbose = 0;          ///< -v count
   bool quiet = false;       ///< -q
-  bool color = false;       ///< stdout is a TTY and NO_COLOR unset
 };
 
 /// A registered subcommand and the function that runs it.
