@@ -351,6 +351,7 @@ struct Rec {
 struct Pending { // an event waiting in the reorder window
   std::int64_t ts = 0;
   std::uint64_t line = 0;
+  int cpu = 0;
   char type = 0; ///< counter changed: 'c', 'o', 'V'; 'L' lost; 0 none
   Id id;         ///< that counter
   Id cookie;     ///< c= of the line
@@ -359,8 +360,18 @@ struct Pending { // an event waiting in the reorder window
   bool relinquish = false;
   bool acquire = false; ///< 4.19 fscache_acquire: a cookie born at 1
   std::uint64_t lost = 0;
+  bool flagged = false; ///< out of the printed count chain when it came
   std::string text; ///< the whole line, kept for --cookie/--object
   Key key() const { return Key(type, id); }
+  bool counter() const { return type == 'c' || type == 'o' || type == 'V'; }
+};
+
+/// The events of one counter waiting in the window: how many, how many of
+/// them did not follow the chain of printed counts when they came, and the
+/// count after the last one.
+struct Waiting {
+  std::uint32_t pending = 0, flagged = 0;
+  std::int64_t last_after = 0;
 };
 
 /// What is kept of an id whose last life ended.
@@ -381,10 +392,14 @@ struct RefsAnalyzer::State {
   std::uint32_t reason_of(std::string_view words);
   Life life_of(const Rec& l) const;
 
+  void enqueue(Pending e);
   void release(bool all);
+  std::deque<Pending>::iterator choose();
   void apply(Pending& p);
   std::int64_t apply_count(Pending& p);
   bool counted(const Pending& p, std::int64_t& after);
+  std::int64_t after_of(const Pending& p) const;
+  bool birth(const Pending& p) const { return p.acquire || delta(p) == 2; }
   Rec& born(const Pending& p);
   void end(Key key, Rec& l);
   void finding(const char* kind, char type, Id id, const Pending& p,
@@ -402,6 +417,7 @@ struct RefsAnalyzer::State {
   std::optional<Id> m_track_cookie, m_track_object;
   RefsReport m_r;
   std::deque<Pending> m_window;
+  KeyMap<Waiting> m_waiting; ///< counters with events in the window
   KeyMap<Rec> m_live;     ///< each counter's live life
   KeyMap<Ended> m_ended;  ///< counters whose life ended
   std::vector<std::string> m_texts; ///< ids that are not hex, normalised
@@ -552,6 +568,7 @@ void RefsAnalyzer::feed(std::string_view text, std::uint64_t lineno)
   s.m_words.clear();
   f.scan(l.body, counter ? &s.m_words : nullptr);
   e.ts = l.ts_ns;
+  e.cpu = l.cpu;
   if (ev == Ev::cookie) {
     if (r.gen == Gen::unknown)
       r.gen = f.have & Body::r ? Gen::v61 : Gen::v419;
@@ -595,24 +612,55 @@ void RefsAnalyzer::feed(std::string_view text, std::uint64_t lineno)
     e.text = text;
   if (!e.type && !e.relinquish && e.text.empty())
     return;
-  // Put back in timestamp order: lines of two CPUs interleave out of order.
-  auto at = s.m_window.end();
-  while (at != s.m_window.begin() && std::prev(at)->ts > e.ts)
-    --at;
-  s.m_window.insert(at, std::move(e));
+  s.enqueue(std::move(e));
   s.release(false);
+}
+
+// Puts e in the window in timestamp order (lines of two CPUs interleave out
+// of order) and notes whether its count follows from the ones before it.
+void RefsAnalyzer::State::enqueue(Pending e)
+{
+  auto at = m_window.end();
+  while (at != m_window.begin() && std::prev(at)->ts > e.ts)
+    --at;
+  if (e.counter()) {
+    const Key key = e.key();
+    bool last = true; // no later event of this counter in the window
+    for (auto it = at; it != m_window.end() && last; ++it)
+      last = !(it->key() == key);
+    Waiting& w = m_waiting[key];
+    const std::int64_t after = after_of(e);
+    bool fits = birth(e);
+    if (!fits && w.pending == 0) {
+      const Rec* live = m_live.find(key);
+      fits = !live || after == live->count + delta(e);
+    } else if (!fits) {
+      fits = after == w.last_after + delta(e);
+    }
+    e.flagged = !fits || !last;
+    ++w.pending;
+    w.flagged += e.flagged;
+    if (last)
+      w.last_after = after;
+  }
+  m_window.insert(at, std::move(e));
+}
+
+std::int64_t RefsAnalyzer::State::after_of(const Pending& p) const
+{
+  const int d = delta(p);
+  if (m_r.gen == Gen::v61 && p.type == 'o' && d != 2)
+    return p.printed + d; // 6.1 cachefiles_ref prints the count before
+  return p.printed;
 }
 
 bool RefsAnalyzer::State::counted(const Pending& p, std::int64_t& after)
 {
-  int d = delta(p);
-  after = p.printed;
-  if (m_r.gen == Gen::v61 && p.type == 'o' && d != 2)
-    after = p.printed + d; // 6.1 cachefiles_ref prints the count before
+  after = after_of(p);
   const Rec* live = m_live.find(p.key());
-  if (!live || p.acquire || d == 2)
+  if (!live || birth(p))
     return true;
-  return after == live->count + d;
+  return after == live->count + delta(p);
 }
 
 void RefsAnalyzer::State::release(bool all)
@@ -621,27 +669,136 @@ void RefsAnalyzer::State::release(bool all)
     Pending& front = m_window.front();
     if (!all && m_window.back().ts - front.ts <= m_opt.reorder_ns)
       return;
-    std::int64_t after = 0;
-    if ((front.type == 'c' || front.type == 'o' || front.type == 'V') &&
-        !counted(front, after)) {
-      // An event of the same counter printed just after may be the one
-      // that happened first (spec §0.6): take it if it fits the chain.
-      for (auto it = std::next(m_window.begin()); it != m_window.end(); ++it) {
-        if (it->ts - front.ts > m_opt.reorder_ns)
-          break;
-        std::int64_t a2 = 0;
-        if (it->type == front.type && it->id == front.id && counted(*it, a2)) {
-          Pending moved = std::move(*it);
-          m_window.erase(it);
-          apply(moved);
-          break;
-        }
-      }
+    auto next = m_window.begin();
+    if (front.counter() && !birth(front))
+      if (const Waiting* w = m_waiting.find(front.key()); w && w->flagged)
+        next = choose();
+    Pending p = std::move(*next);
+    m_window.erase(next);
+    if (p.counter()) {
+      Waiting* w = m_waiting.find(p.key());
+      w->flagged -= p.flagged;
+      if (--w->pending == 0)
+        m_waiting.erase(p.key());
     }
-    Pending p = std::move(m_window.front());
-    m_window.pop_front();
     apply(p);
   }
+}
+
+// The front's counter has events in the window whose printed counts do not
+// follow in timestamp order. Lines of different CPUs can be printed in the
+// opposite order of the atomic operations, tens of microseconds apart (spec
+// v1-tracepoints §0.6 saw 54 µs): of the orders that keep each CPU's lines
+// in their order and move no line before one printed more than the window
+// earlier, take one with the fewest counts that do not follow, and return
+// its first event (the front when the timestamp order is as good). A new
+// life starts a barrier: nothing of it moves before the end of the last.
+std::deque<Pending>::iterator RefsAnalyzer::State::choose()
+{
+  const auto front = m_window.begin();
+  const Key key = front->key();
+  const Rec* live = m_live.find(key);
+  if (!live)
+    return front;
+  constexpr std::size_t k_events = 32;
+  constexpr std::size_t k_states = 1 << 14;
+  std::vector<std::deque<Pending>::iterator> seq;
+  for (auto it = front; it != m_window.end() && seq.size() < k_events; ++it) {
+    if (it->type == 'L')
+      break; // the histories are unknowable from there on
+    if (!it->counter() || !(it->key() == key))
+      continue;
+    if (it != front && birth(*it))
+      break;
+    seq.push_back(it);
+  }
+  // Lanes: the events of each CPU, in their order. Drop events from the end
+  // until the states (a position per lane, and the lane moved last) fit.
+  std::vector<std::vector<std::uint8_t>> lanes;
+  std::vector<std::size_t> stride;
+  std::size_t states = 0;
+  for (;;) {
+    lanes.clear();
+    std::vector<int> cpus;
+    for (std::size_t i = 0; i < seq.size(); ++i) {
+      auto c = std::find(cpus.begin(), cpus.end(), seq[i]->cpu);
+      if (c == cpus.end()) {
+        cpus.push_back(seq[i]->cpu);
+        lanes.emplace_back();
+        c = std::prev(cpus.end());
+      }
+      lanes[std::size_t(c - cpus.begin())].push_back(std::uint8_t(i));
+    }
+    stride.assign(lanes.size(), 1);
+    states = 1;
+    for (std::size_t l = 0; l < lanes.size(); ++l) {
+      stride[l] = states;
+      states *= lanes[l].size() + 1;
+    }
+    states *= lanes.size() + 1;
+    if (states <= k_states || seq.size() <= 2)
+      break;
+    seq.pop_back();
+  }
+  if (lanes.size() < 2)
+    return front; // one CPU: its lines keep their order
+  const std::size_t n_lanes = lanes.size();
+  const std::size_t per_last = states / (n_lanes + 1);
+  std::vector<std::int16_t> memo(states, -1);
+  std::vector<std::uint8_t> pos(n_lanes, 0);
+  const std::int64_t start = live->count;
+  auto misfit = [&](std::size_t i, std::int64_t before) {
+    return birth(*seq[i]) || after_of(*seq[i]) == before + delta(*seq[i]) ? 0
+                                                                          : 1;
+  };
+  auto head = [&](std::size_t l) { return lanes[l][pos[l]]; };
+  // The fewest misfits of the events not yet placed; `last` is the lane
+  // placed last (n_lanes: none yet).
+  auto best = [&](auto& self, std::size_t last) -> int {
+    std::size_t idx = last * per_last;
+    for (std::size_t l = 0; l < n_lanes; ++l)
+      idx += pos[l] * stride[l];
+    if (memo[idx] >= 0)
+      return memo[idx];
+    const std::int64_t before =
+        last == n_lanes ? start : after_of(*seq[lanes[last][pos[last] - 1]]);
+    std::int64_t oldest = INT64_MAX;
+    for (std::size_t l = 0; l < n_lanes; ++l)
+      if (pos[l] < lanes[l].size())
+        oldest = std::min(oldest, seq[head(l)]->ts);
+    int r = oldest == INT64_MAX ? 0 : INT16_MAX;
+    for (std::size_t l = 0; l < n_lanes; ++l) {
+      if (pos[l] == lanes[l].size() ||
+          seq[head(l)]->ts - oldest > m_opt.reorder_ns)
+        continue;
+      const int m = misfit(head(l), before);
+      ++pos[l];
+      r = std::min(r, m + self(self, l));
+      --pos[l];
+    }
+    memo[idx] = std::int16_t(r);
+    return r;
+  };
+  // The first step: the cheapest, and of equal ones the earliest printed.
+  std::size_t pick = 0;
+  int pick_cost = INT16_MAX;
+  std::int64_t oldest = INT64_MAX;
+  for (std::size_t l = 0; l < n_lanes; ++l)
+    oldest = std::min(oldest, seq[head(l)]->ts);
+  for (std::size_t l = 0; l < n_lanes; ++l) {
+    if (seq[head(l)]->ts - oldest > m_opt.reorder_ns)
+      continue;
+    const std::size_t i = head(l);
+    const int m = misfit(i, start);
+    ++pos[l];
+    const int cost = m + best(best, l);
+    --pos[l];
+    if (cost < pick_cost || (cost == pick_cost && i < pick)) {
+      pick = i;
+      pick_cost = cost;
+    }
+  }
+  return seq[pick];
 }
 
 Rec& RefsAnalyzer::State::born(const Pending& p)
