@@ -36,6 +36,8 @@ RefsReport analyze(const RefsArgs& a)
     std::string_view line;
     while (r.next(line))
       an.feed(line, base + r.line_number());
+    if (r.truncated()) // LineReader warned
+      an.cut(path, r.line_number(), base + r.line_number(), r.truncation());
     base += r.line_number();
   }
   return an.finish();
@@ -58,6 +60,10 @@ void print_text(const RefsReport& r, const RefsArgs& a, const Globals& g)
              "events, {} other events, {} malformed, {} lost\n",
              fmt::join(a.traces, " "), gen_name(r.gen), r.lines,
              r.fscache_events, r.unknown_events, r.malformed, r.lost_events);
+  for (auto& c : r.cuts)
+    fmt::print("incomplete {}: truncated after line {} ({}); the verdicts "
+               "cover the lines before it\n",
+               c.file, c.after_line, c.why);
   fmt::print("cookies    {} ({} relinquished, {} freed, {} alive at the end)\n",
              r.cookies.lives, r.cookies.relinquished, r.cookies.freed,
              r.cookies.alive);
@@ -150,6 +156,17 @@ void json_summary(JsonWriter& j, const RefsReport& r)
   j.field("malformed", r.malformed);
   j.field("lost_events", r.lost_events);
   j.field("finding_count", r.findings.size());
+  j.field("incomplete", r.incomplete());
+  j.key("truncated");
+  j.begin_array();
+  for (auto& c : r.cuts) {
+    j.begin_object();
+    j.field("file", c.file);
+    j.field("after_line", c.after_line);
+    j.field("reason", c.why);
+    j.end_object();
+  }
+  j.end_array();
   for (auto [name, t] : {std::pair{"cookies", &r.cookies},
                          {"objects", &r.objects}, {"volumes", &r.volumes}}) {
     j.key(name);
@@ -245,7 +262,8 @@ int run_refs(RefsArgs a, const Globals& g)
     print_json(r, g);
   else if (!g.quiet)
     print_text(r, a, g);
-  return r.findings.empty() ? exit_code::ok : exit_code::problems;
+  return r.findings.empty() && !r.incomplete() ? exit_code::ok
+                                               : exit_code::problems;
 }
 
 } // namespace

@@ -360,6 +360,7 @@ struct Pending { // an event waiting in the reorder window
   bool relinquish = false;
   bool acquire = false; ///< 4.19 fscache_acquire: a cookie born at 1
   std::uint64_t lost = 0;
+  std::uint32_t cut = 0; ///< 'L' for an input cut short: RefsReport::cuts + 1
   bool flagged = false; ///< out of the printed count chain when it came
   std::string text; ///< the whole line, kept for --cookie/--object
   Key key() const { return Key(type, id); }
@@ -654,6 +655,19 @@ std::int64_t RefsAnalyzer::State::after_of(const Pending& p) const
   return p.printed;
 }
 
+void RefsAnalyzer::cut(std::string file, std::uint64_t file_line,
+                       std::uint64_t lineno, std::string why)
+{
+  State& s = *m_s;
+  s.m_r.cuts.push_back({std::move(file), file_line, std::move(why)});
+  Pending e;
+  e.line = lineno;
+  e.type = 'L';
+  e.cut = std::uint32_t(s.m_r.cuts.size());
+  e.ts = s.m_window.empty() ? 0 : s.m_window.back().ts;
+  s.m_window.push_back(std::move(e));
+}
+
 bool RefsAnalyzer::State::counted(const Pending& p, std::int64_t& after)
 {
   after = after_of(p);
@@ -841,6 +855,15 @@ void RefsAnalyzer::State::apply(Pending& p)
 {
   if (p.type == 'L') {
     m_live.for_each([](Key, Rec& l) { l.unknowable = true; });
+    if (p.cut) {
+      const Cut& c = m_r.cuts[p.cut - 1];
+      m_r.findings.push_back(
+          {"truncated-input", "", p.ts, p.line,
+           fmt::format("{} ends after its line {} ({}): the {} histories "
+                       "alive at this point cannot be checked",
+                       c.file, c.after_line, c.why, m_live.size())});
+      return;
+    }
     m_r.findings.push_back(
         {"lost-events", "", p.ts, p.line,
          fmt::format("{} events lost here: the {} histories alive at this "

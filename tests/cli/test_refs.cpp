@@ -191,3 +191,82 @@ TEST_CASE("refs on bad input", "[refs][errors]")
   CHECK(r.status == 1);
   CHECK(r.err.find(":1: malformed line") != std::string::npos);
 }
+
+namespace {
+
+std::size_t count_of(const std::string& s, const std::string& what)
+{
+  std::size_t n = 0;
+  for (auto at = s.find(what); at != std::string::npos;
+       at = s.find(what, at + 1))
+    ++n;
+  return n;
+}
+
+/// The real 5.10 smoke trace, compressed by `tool` and cut in the middle of
+/// the compressed bytes, as `cat trace_pipe | xz > t.xz` stopped with ^C.
+std::string cut_trace(const TempDir& t, const std::string& tool,
+                      const std::string& name)
+{
+  auto out = t / name;
+  auto r = fsc::test::run_prog(
+      {"sh", "-c",
+       "xz -dc \"$1\" | $2 -c > \"$3.whole\" && "
+       "head -c $(( $(stat -c %s \"$3.whole\") / 2 )) \"$3.whole\" > \"$3\"",
+       "sh", fixture_trace("real-5.10-smoke"), tool, out});
+  REQUIRE(r.status == 0);
+  return out;
+}
+
+} // namespace
+
+TEST_CASE("refs reads a truncated .xz or .gz trace up to the cut",
+          "[refs][truncated]")
+{
+  TempDir t;
+  for (auto [tool, name] : {std::pair{"xz", "cut.xz"}, {"gzip", "cut.gz"}}) {
+    auto path = cut_trace(t, tool, name);
+    auto r = run_fsc({"refs", path});
+    INFO_TAP(name << ": " << r.out << r.err);
+    CHECK(r.status == 1);
+    CHECK(count_of(r.err, "input truncated after line") == 1);
+    CHECK(r.err.find(name) != std::string::npos);
+    CHECK(r.err.find("corrupt") == std::string::npos);
+    CHECK(r.out.find("incomplete " + path + ": truncated after line") !=
+          std::string::npos);
+    CHECK(r.out.find("truncated-input") != std::string::npos);
+    // Cookies alive at the cut are not called leaks.
+    CHECK(r.out.find(" leak ") == std::string::npos);
+
+    r = run_fsc({"--json", "refs", path});
+    auto j = nlohmann::json::parse(r.out);
+    CHECK(r.status == 1);
+    CHECK(j["incomplete"] == true);
+    REQUIRE(j["truncated"].size() == 1);
+    CHECK(j["truncated"][0]["file"] == path);
+    CHECK(j["truncated"][0]["after_line"].get<std::uint64_t>() > 1000);
+    CHECK(j["lines"] == j["truncated"][0]["after_line"]);
+    for (auto& f : j["findings"])
+      CHECK(f["kind"] != "leak");
+  }
+  // A whole file is complete.
+  auto r = run_fsc({"--json", "refs", fixture_trace("real-5.10-smoke")});
+  CHECK(r.status == 0);
+  CHECK(nlohmann::json::parse(r.out)["incomplete"] == false);
+}
+
+TEST_CASE("replay --from-trace reads a truncated trace up to the cut",
+          "[refs][truncated][replay]")
+{
+  // The same reader: the warning and the exit status come through.
+  TempDir t;
+  auto path = cut_trace(t, "xz", "cut.xz");
+  auto r = run_fsc({"replay", "--from-trace", path, "--json"});
+  INFO_TAP(r.out << r.err);
+  CHECK(r.status == 1);
+  CHECK(count_of(r.err, "input truncated after line") == 1);
+  CHECK(r.err.find("corrupt") == std::string::npos);
+  auto j = nlohmann::json::parse(r.out);
+  CHECK(j["incomplete"] == true);
+  CHECK(j["lines"].get<std::uint64_t>() > 1000);
+}

@@ -522,3 +522,45 @@ TEST_CASE("reader: plain, xz and gz give the same lines; real traces parse",
   CHECK_THROWS_WITH(LineReader("/nonexistent/trace"),
                     Catch::Contains("/nonexistent/trace"));
 }
+
+TEST_CASE("reader: a cut .xz or .gz gives its whole lines and says so",
+          "[trace][reader][truncated]")
+{
+  std::string xz = test::fixtures_dir() + "/real-5.10-smoke/ftrace.txt.xz";
+  test::TempDir t;
+  for (auto tool : {"xz", "gzip"}) {
+    auto cut = t / (std::string("cut.") + tool);
+    REQUIRE(test::run_prog({"sh", "-c",
+                            "xz -dc \"$1\" | $2 -c > \"$3.whole\" && head -c "
+                            "$(( $(stat -c %s \"$3.whole\") * 2 / 3 )) "
+                            "\"$3.whole\" > \"$3\"",
+                            "sh", xz, tool, cut})
+                .status == 0);
+    INFO(tool);
+    LineReader whole(cut + ".whole");
+    std::string_view line;
+    while (whole.next(line)) {
+    }
+    CHECK_FALSE(whole.truncated());
+    LineReader rd(cut);
+    std::uint64_t malformed = 0;
+    while (rd.next(line))
+      malformed += parse_line(line).kind == Kind::malformed;
+    CHECK(rd.truncated());
+    CHECK(rd.truncation().find("unexpected end") != std::string::npos);
+    CHECK(malformed == 0); // the line cut in two is not handed out
+    CHECK(rd.line_number() > whole.line_number() / 3);
+    CHECK(rd.line_number() < whole.line_number());
+    CHECK_FALSE(rd.next(line)); // and stays at the end
+  }
+  // Nothing decodes: an error, as before.
+  fsc::test::write_file(t / "bad.xz", std::string("\xfd" "7zXZ\0garbage", 12));
+  CHECK_THROWS_WITH(
+      [&] {
+        LineReader rd(t / "bad.xz");
+        std::string_view line;
+        while (rd.next(line)) {
+        }
+      }(),
+      Catch::Contains("corrupt xz data"));
+}

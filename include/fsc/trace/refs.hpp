@@ -70,6 +70,13 @@ struct RefsOptions {
   std::int64_t reorder_ns = 1000000; ///< CPU reordering window (spec §0.6)
 };
 
+/// Where an input ended early (a compressed trace cut short).
+struct Cut {
+  std::string file;
+  std::uint64_t after_line = 0; ///< the file's last whole line
+  std::string why;              ///< "unexpected end of the xz data"
+};
+
 struct RefsReport {
   Gen gen = Gen::unknown;
   std::uint64_t lines = 0, events = 0, fscache_events = 0, unknown_events = 0;
@@ -82,6 +89,9 @@ struct RefsReport {
   std::vector<Finding> findings;
   std::vector<TimelineEntry> timeline;
   std::map<std::string, std::uint64_t> unknown; ///< event name → count
+  std::vector<Cut> cuts; ///< inputs that ended early
+  /// Some input was not read to its end: the verdicts cover what was.
+  bool incomplete() const { return !cuts.empty(); }
 };
 
 /// Strips "0x" and leading zeros so that ids compare as the user types them.
@@ -102,6 +112,10 @@ public:
 
   /// Feeds one input line (line numbers count from 1, across files).
   void feed(std::string_view text, std::uint64_t lineno);
+  /// The input `file` ended early after its line `file_line` (line `lineno`
+  /// across files): the histories alive there cannot be checked.
+  void cut(std::string file, std::uint64_t file_line, std::uint64_t lineno,
+           std::string why);
   RefsReport finish();
 
   struct State; ///< the histories being built (defined in refs.cpp)
