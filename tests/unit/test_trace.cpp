@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include <set>
+#include <tuple>
 
 using namespace fsc;
 using namespace fsc::trace;
@@ -113,6 +114,18 @@ TEST_CASE("parse: ftrace and trace-cmd lines", "[trace][parse]")
   auto lost = parse_line("CPU:1 [LOST 42 EVENTS]");
   CHECK(lost.kind == Kind::lost);
   CHECK(lost.lost == 42);
+  CHECK(lost.lost_cpu == 1);
+  // 6.1 without a count, and trace-cmd's words (spec §6.4).
+  for (auto [text, n, cpu] : {std::tuple{"CPU:3 [LOST EVENTS]", 0, 3},
+                              {"CPU:12 [7 EVENTS DROPPED]", 7, 12},
+                              {"CPU:0 [EVENTS DROPPED]", 0, 0},
+                              {"[LOST 5 EVENTS]", 5, -1}}) {
+    INFO(text);
+    auto m = parse_line(text);
+    CHECK(m.kind == Kind::lost);
+    CHECK(m.lost == std::uint64_t(n));
+    CHECK(m.lost_cpu == cpu);
+  }
   CHECK(parse_line("garbage without fields").kind == Kind::malformed);
   CHECK(parse_line("cat-1 [000] ....  12.5x: ev: x").kind == Kind::malformed);
   // Found by fuzz_trace: seconds that overflow nanoseconds are not a time.

@@ -31,6 +31,9 @@ struct Parsed {
   Kind kind = Kind::malformed;
   Line line;                ///< for events
   std::uint64_t lost = 0;   ///< for `[LOST N EVENTS]` / `CPU:N [LOST N EVENTS]`
+                            ///< and trace-cmd's `[N EVENTS DROPPED]`; 0:
+                            ///< unknown (`[LOST EVENTS]`)
+  int lost_cpu = -1;        ///< the N of `CPU:N`, -1 when not printed
   std::string why;          ///< for malformed lines
 };
 
