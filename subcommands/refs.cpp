@@ -34,8 +34,12 @@ RefsReport analyze(const RefsArgs& a)
   for (auto& path : a.traces) {
     LineReader r(path);
     std::string_view line;
+    const std::uint64_t known = an.recognised(), bad = an.malformed();
     while (r.next(line))
       an.feed(line, base + r.line_number());
+    if (an.recognised() == known && an.malformed() > bad)
+      throw Error("'" + path + "': not a kernel trace (no line of it is an "
+                  "ftrace or trace-cmd event line)");
     if (r.truncated()) // LineReader warned
       an.cut(path, r.line_number(), base + r.line_number(), r.truncation());
     base += r.line_number();
@@ -87,11 +91,23 @@ void print_text(const RefsReport& r, const RefsArgs& a, const Globals& g)
                  t.task, t.event, t.body,
                  t.count != k_no_count ? fmt::format("   => {}", t.count) : "");
   }
-  fmt::print("findings   {}\n", r.findings.size());
+  // Histories that lost events but ended as they should are listed with
+  // -v (and in JSON): a lost marker can leave thousands of them.
+  std::size_t clean = 0;
   for (auto& f : r.findings)
-    fmt::print("  line {:<8} {:>14}  {:<22} {}{}{}\n", f.line,
-               f.ts_ns ? seconds(f.ts_ns) : "", f.kind, f.id,
-               f.id.empty() ? "" : ": ", f.message);
+    clean += f.kind == "unverifiable-clean";
+  const bool all = g.verbose > 0;
+  fmt::print("findings   {}\n", all ? r.findings.size()
+                                     : r.findings.size() - clean);
+  for (auto& f : r.findings)
+    if (all || f.kind != "unverifiable-clean")
+      fmt::print("  line {:<8} {:>14}  {:<22} {}{}{}\n", f.line,
+                 f.ts_ns ? seconds(f.ts_ns) : "", f.kind, f.id,
+                 f.id.empty() ? "" : ": ", f.message);
+  if (clean && !all)
+    fmt::print("  and {} histories that lost events but ended without a sign "
+               "of trouble (unverifiable-clean: -v lists them)\n",
+               clean);
 }
 
 void json_life(JsonWriter& j, const Life& l)
@@ -256,14 +272,28 @@ int run_refs(RefsArgs a, const Globals& g)
     if (f.kind == "malformed-line")
       log::warning("{}:{}: malformed line: {}", a.traces.back(), f.line,
                    f.message);
-  if (!a.svg.empty())
+  const bool chosen = !a.cookie.empty() || !a.object.empty();
+  if (chosen && !r.target_found) {
+    const char t = a.cookie.empty() ? 'o' : 'c';
+    const std::string& id = a.cookie.empty() ? a.object : a.cookie;
+    const char* other = r.target_other == 'c'   ? " (a cookie has that id: "
+                                                  "use --cookie)"
+                        : r.target_other == 'o' ? " (an object has that id: "
+                                                  "use --object)"
+                        : r.target_other == 'V' ? " (a volume has that id)"
+                                                : "";
+    log::error("{} {}={} is not in {}{}", t == 'c' ? "cookie" : "object", t,
+               normal_id(id), fmt::join(a.traces, " "), other);
+  }
+  if (!a.svg.empty() && (!chosen || r.target_found))
     write_svg(r, a);
   if (g.json != JsonMode::off)
     print_json(r, g);
   else if (!g.quiet)
     print_text(r, a, g);
-  return r.findings.empty() && !r.incomplete() ? exit_code::ok
-                                               : exit_code::problems;
+  return r.findings.empty() && !r.incomplete() && (!chosen || r.target_found)
+             ? exit_code::ok
+             : exit_code::problems;
 }
 
 } // namespace

@@ -345,7 +345,19 @@ struct Rec {
   std::uint64_t events = 0;
   bool relinquished = false, freed = false, unknowable = false;
   bool partial = false;
+  std::uint32_t loss = 0;   ///< the first loss while alive: Loss index + 1
+  std::uint32_t losses = 0; ///< losses while alive
+  std::uint32_t doubts = 0; ///< counts that did not follow after a loss
+  std::uint64_t doubt_line = 0; ///< the first of them
   Reasons reasons;
+};
+
+/// Events lost, or the input cut short, at one point of the trace.
+struct Loss {
+  std::uint64_t line = 0;
+  int cpu = -1;           ///< -1: not printed
+  std::uint64_t lost = 0; ///< 0: unknown
+  std::uint32_t cut = 0;  ///< RefsReport::cuts index + 1 for a cut input
 };
 
 struct Pending { // an event waiting in the reorder window
@@ -361,6 +373,7 @@ struct Pending { // an event waiting in the reorder window
   bool acquire = false; ///< 4.19 fscache_acquire: a cookie born at 1
   std::uint64_t lost = 0;
   std::uint32_t cut = 0; ///< 'L' for an input cut short: RefsReport::cuts + 1
+  int lost_cpu = -1;
   bool flagged = false; ///< out of the printed count chain when it came
   std::string text; ///< the whole line, kept for --cookie/--object
   Key key() const { return Key(type, id); }
@@ -380,6 +393,7 @@ struct Ended {
   std::uint32_t life = 0;
   std::int64_t count = 0;
   std::uint64_t line = 0;
+  std::uint32_t losses = 0; ///< losses in the trace when it ended
 };
 
 } // namespace
@@ -403,6 +417,9 @@ struct RefsAnalyzer::State {
   bool birth(const Pending& p) const { return p.acquire || delta(p) == 2; }
   Rec& born(const Pending& p);
   void end(Key key, Rec& l);
+  void unverifiable(const Rec& l, std::string how, bool trouble);
+  std::string loss_text(std::uint32_t loss, std::uint32_t losses,
+                        bool where = true) const;
   void finding(const char* kind, char type, Id id, const Pending& p,
                std::string msg);
   void track(const Pending& p, std::int64_t count);
@@ -421,6 +438,8 @@ struct RefsAnalyzer::State {
   KeyMap<Waiting> m_waiting; ///< counters with events in the window
   KeyMap<Rec> m_live;     ///< each counter's live life
   KeyMap<Ended> m_ended;  ///< counters whose life ended
+  std::vector<Loss> m_losses;   ///< lost-events markers and cuts, in order
+  std::uint64_t m_last_line = 0; ///< the last line fed
   std::vector<std::string> m_texts; ///< ids that are not hex, normalised
   TextMap<std::uint64_t> m_text_ids;
   std::vector<std::string> m_reasons; ///< "GET obj", ...
@@ -526,6 +545,7 @@ void RefsAnalyzer::feed(std::string_view text, std::uint64_t lineno)
   State& s = *m_s;
   RefsReport& r = s.m_r;
   ++r.lines;
+  s.m_last_line = lineno;
   Parsed p = parse_line(text);
   if (p.kind == Kind::malformed) {
     ++r.malformed;
@@ -540,6 +560,7 @@ void RefsAnalyzer::feed(std::string_view text, std::uint64_t lineno)
     r.lost_events += p.lost;
     e.type = 'L';
     e.lost = p.lost;
+    e.lost_cpu = p.lost_cpu;
     e.ts = s.m_window.empty() ? 0 : s.m_window.back().ts;
     s.m_window.push_back(std::move(e));
     return;
@@ -609,8 +630,10 @@ void RefsAnalyzer::feed(std::string_view text, std::uint64_t lineno)
     e.reason = e.acquire ? s.m_acquire_reason : s.reason_of(s.m_words);
   if (s.m_tracking &&
       ((s.m_track_cookie && s.find_id(f.vc) == s.m_track_cookie) ||
-       (s.m_track_object && s.find_id(f.vo) == s.m_track_object)))
+       (s.m_track_object && s.find_id(f.vo) == s.m_track_object))) {
     e.text = text;
+    r.target_found = true;
+  }
   if (!e.type && !e.relinquish && e.text.empty())
     return;
   s.enqueue(std::move(e));
@@ -838,11 +861,59 @@ void RefsAnalyzer::State::end(Key key, Rec& l)
   auto& t = totals(l.type);
   ++t.freed;
   t.relinquished += l.relinquished;
-  m_ended[key] = {l.life, l.count, l.last_line};
+  m_ended[key] = {l.life, l.count, l.last_line,
+                  std::uint32_t(m_losses.size())};
+  if (l.unknowable)
+    unverifiable(l, fmt::format("freed at line {}", l.last_line),
+                 l.doubts > 0);
   if (m_opt.keep_lives)
     m_r.lives.push_back(life_of(l));
   m_live.erase(key);
 }
+
+// A history that lost events: how it ended, and why that cannot be checked.
+void RefsAnalyzer::State::unverifiable(const Rec& l, std::string how,
+                                       bool trouble)
+{
+  if (l.doubts)
+    how += fmt::format(" after {} count{} that did not follow (first at line "
+                       "{})",
+                       l.doubts, l.doubts > 1 ? "s" : "", l.doubt_line);
+  m_r.findings.push_back(
+      {trouble ? "unverifiable" : "unverifiable-clean",
+       fmt::format("{}={}", l.type, text_of(l.id)), l.last_ns, l.last_line,
+       fmt::format("{}; unverifiable: {} while it was alive", how,
+                   loss_text(l.loss, l.losses))});
+}
+
+// "12 events lost on CPU 3 (line 40)", and how many more.
+std::string RefsAnalyzer::State::loss_text(std::uint32_t loss,
+                                           std::uint32_t losses,
+                                           bool where) const
+{
+  const Loss& x = m_losses[loss - 1];
+  std::string t;
+  if (x.cut) {
+    const Cut& c = m_r.cuts[x.cut - 1];
+    t = fmt::format("{} was cut after its line {}", c.file, c.after_line);
+  } else {
+    t = fmt::format("{}events lost{}", x.lost ? fmt::format("{} ", x.lost) : "",
+                    x.cpu >= 0 ? fmt::format(" on CPU {}", x.cpu) : "");
+  }
+  if (where)
+    t += fmt::format(" (line {})", x.line);
+  if (losses > 1)
+    t += fmt::format(" and at {} more point{}", losses - 1,
+                     losses > 2 ? "s" : "");
+  return t;
+}
+
+std::uint64_t RefsAnalyzer::recognised() const
+{
+  return m_s->m_r.events + m_s->m_r.lost_markers;
+}
+
+std::uint64_t RefsAnalyzer::malformed() const { return m_s->m_r.malformed; }
 
 void RefsAnalyzer::State::finding(const char* kind, char type, Id id,
                                   const Pending& p, std::string msg)
@@ -854,7 +925,14 @@ void RefsAnalyzer::State::finding(const char* kind, char type, Id id,
 void RefsAnalyzer::State::apply(Pending& p)
 {
   if (p.type == 'L') {
-    m_live.for_each([](Key, Rec& l) { l.unknowable = true; });
+    m_losses.push_back({p.line, p.lost_cpu, p.lost, p.cut});
+    const auto loss = std::uint32_t(m_losses.size());
+    m_live.for_each([&](Key, Rec& l) {
+      l.unknowable = true;
+      if (!l.loss)
+        l.loss = loss;
+      ++l.losses;
+    });
     if (p.cut) {
       const Cut& c = m_r.cuts[p.cut - 1];
       m_r.findings.push_back(
@@ -866,9 +944,10 @@ void RefsAnalyzer::State::apply(Pending& p)
     }
     m_r.findings.push_back(
         {"lost-events", "", p.ts, p.line,
-         fmt::format("{} events lost here: the {} histories alive at this "
-                     "point cannot be checked",
-                     p.lost, m_live.size())});
+         fmt::format("{}: the {} histories alive at this point cannot be "
+                     "checked (each is named as unverifiable where it ends)",
+                     loss_text(loss, 1, false),
+                     m_live.size())});
     return;
   }
   std::int64_t count = k_no_count;
@@ -896,6 +975,12 @@ std::int64_t RefsAnalyzer::State::apply_count(Pending& p)
                         (m_r.gen == Gen::v419 && p.type == 'o' && !known &&
                          d == 1 && after == 2);
   Ended* ended = known || is_birth ? nullptr : m_ended.find(key);
+  // Events were lost since it ended: they may hold a new life of the id
+  // (4.19 reuses pointers), which this line continues.
+  const Ended* reborn =
+      ended && ended->losses < m_losses.size() ? ended : nullptr;
+  if (reborn)
+    ended = nullptr;
   if (ended && d < 0) { // a put after the end
     finding("over-put", p.type, p.id, p,
             fmt::format("{} on a count of {} (it reached 0 at line {})",
@@ -913,8 +998,18 @@ std::int64_t RefsAnalyzer::State::apply_count(Pending& p)
   // fsdef cookie's put one higher than its last get. Check only its floor.
   if (!known && !is_birth && p.type == 'c')
     l.partial = true;
-  if (known && !is_birth && !fits && !l.unknowable &&
-      !(l.partial && after >= 0)) {
+  if (reborn) {
+    l.partial = true;
+    l.unknowable = true;
+    l.loss = reborn->losses + 1;
+    l.losses = std::uint32_t(m_losses.size()) - reborn->losses;
+  }
+  const bool misfit =
+      known && !is_birth && !fits && !(l.partial && after >= 0);
+  if ((misfit || after < 0) && l.unknowable) {
+    if (!l.doubts++)
+      l.doubt_line = p.line;
+  } else if (misfit) {
     if (after < 0 || (d < 0 && l.count <= 0))
       finding("over-put", l.type, l.id, p,
               fmt::format("{} takes the count from {} to {}: put at zero",
@@ -924,7 +1019,7 @@ std::int64_t RefsAnalyzer::State::apply_count(Pending& p)
               fmt::format("{} printed {}, the history says {}: an untraced "
                           "change or lost lines",
                           reason, after, l.count + d));
-  } else if (after < 0 && !l.unknowable) {
+  } else if (after < 0) {
     finding("over-put", l.type, l.id, p,
             fmt::format("{} leaves the count at {}", reason, after));
   }
@@ -961,19 +1056,55 @@ RefsReport RefsAnalyzer::finish()
     const Key cookie('c', l.cookie);
     const bool cookie_gone = l.type == 'o' && !s.m_live.find(cookie) &&
                              s.m_ended.find(cookie);
-    if (!l.unknowable && l.type == 'c' && l.relinquished)
+    const bool leak = l.type == 'c' && l.relinquished;
+    if (l.unknowable) {
+      // Cut off by the end of a truncated input only: as alive at the end
+      // of a whole one, unless it looks like a leak.
+      const Loss& first = s.m_losses[l.loss - 1];
+      const bool only_final_cut = l.losses == 1 && first.cut &&
+                                  first.line == s.m_last_line;
+      if (leak)
+        s.unverifiable(l,
+                       fmt::format("count {} after relinquish: possible leak",
+                                   l.count),
+                       true);
+      else if (cookie_gone)
+        s.unverifiable(l,
+                       fmt::format("count {}, its cookie c={} freed: "
+                                   "possible leak",
+                                   l.count, s.text_of(l.cookie)),
+                       true);
+      else if (l.doubts || !only_final_cut)
+        s.unverifiable(l,
+                       fmt::format("count {} at the end of the trace",
+                                   l.count),
+                       l.doubts > 0);
+    } else if (leak) {
       s.finding("leak", l.type, l.id, at,
                 fmt::format("relinquished but the count is still {} at the "
                             "end of the trace",
                             l.count));
-    else if (!l.unknowable && cookie_gone)
+    } else if (cookie_gone) {
       s.finding("object-outlives-cookie", l.type, l.id, at,
                 fmt::format("count {} at the end, cookie c={} already freed",
                             l.count, s.text_of(l.cookie)));
+    }
     s.m_r.lives.push_back(s.life_of(l));
   });
   for (auto& [name, n] : s.m_unknown)
     s.m_r.unknown[name] += n;
+  if (s.m_tracking && !s.m_r.target_found) {
+    // Say when the id is one of another kind.
+    const Id id = s.m_track_cookie ? *s.m_track_cookie : *s.m_track_object;
+    for (char type : {'c', 'o', 'V'}) {
+      const Key k(type, id);
+      if (type != (s.m_track_cookie ? 'c' : 'o') &&
+          (s.m_live.find(k) || s.m_ended.find(k))) {
+        s.m_r.target_other = type;
+        break;
+      }
+    }
+  }
   RefsReport& r = s.m_r;
   std::stable_sort(r.lives.begin(), r.lives.end(),
                    [](const Life& a, const Life& b) {

@@ -187,9 +187,107 @@ TEST_CASE("refs on bad input", "[refs][errors]")
   r = run_fsc({"refs", t / "bad.xz"});
   CHECK(r.status == 2);
   CHECK(r.err.find("bad.xz") != std::string::npos);
-  r = run_fsc({"refs", "-"}, {}, "this is not a trace line\n");
+  // One bad line in a trace is a finding; a file of them is no trace.
+  r = run_fsc({"refs", "-"}, {},
+              std::string(k_overput) + "this is not a trace line\n");
   CHECK(r.status == 1);
-  CHECK(r.err.find(":1: malformed line") != std::string::npos);
+  CHECK(r.err.find(":6: malformed line") != std::string::npos);
+}
+
+TEST_CASE("refs on a file that is not a trace: exit 2, nothing analysed",
+          "[refs][errors]")
+{
+  TempDir t;
+  fsc::test::write_file(t / "passwd",
+                        "root:x:0:0:root:/root:/bin/bash\n"
+                        "daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n"
+                        "# a comment\n\n");
+  std::string noise(65536, '\0');
+  std::uint32_t x = 2463534242u; // xorshift: the same bytes every run
+  for (char& c : noise) {
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    c = char(x);
+  }
+  noise[0] = 'x'; // not a gzip or xz magic
+  fsc::test::write_file(t / "random.bin", noise);
+  for (auto name : {"passwd", "random.bin"}) {
+    auto r = run_fsc({"refs", t / name});
+    INFO_TAP(name << ": " << r.out << r.err);
+    CHECK(r.status == 2);
+    CHECK(r.err.find("'" + t / name + "': not a kernel trace") !=
+          std::string::npos);
+    CHECK(r.out.empty());
+    CHECK(r.err.find("malformed") == std::string::npos);
+  }
+  // Named also when it comes after a good trace.
+  auto r = run_fsc({"refs", fixture_trace("real-6.1-smoke"), t / "passwd"});
+  CHECK(r.status == 2);
+  CHECK(r.err.find("passwd': not a kernel trace") != std::string::npos);
+  // A trace with no events (tracing was off) is a trace.
+  fsc::test::write_file(t / "empty.trace", "# tracer: nop\n#\n");
+  r = run_fsc({"refs", t / "empty.trace"});
+  CHECK(r.status == 0);
+}
+
+TEST_CASE("refs --cookie/--object with an id the trace does not hold",
+          "[refs][errors]")
+{
+  auto trace = fixture_trace("real-5.10-smoke");
+  auto r = run_fsc({"refs", trace, "--cookie", "ffff91ce00000bad"});
+  INFO_TAP(r.out << r.err);
+  CHECK(r.status == 1);
+  CHECK(r.err.find("cookie c=ffff91ce00000bad is not in " + trace) !=
+        std::string::npos);
+  r = run_fsc({"refs", trace, "--object", "0xbad"});
+  CHECK(r.status == 1);
+  CHECK(r.err.find("object o=bad is not in") != std::string::npos);
+  // An object's id given as a cookie: say which it is.
+  r = run_fsc({"refs", trace, "--cookie", "ffff91ce827b1200"});
+  CHECK(r.status == 1);
+  CHECK(r.err.find("an object has that id: use --object") !=
+        std::string::npos);
+  r = run_fsc({"refs", trace, "--object", "ffff91ce827b1200"});
+  CHECK(r.status == 0);
+  CHECK(r.out.find("timeline") != std::string::npos);
+}
+
+TEST_CASE("refs names each history a lost-events marker leaves unchecked",
+          "[refs][lost]")
+{
+  // The real 6.1 smoke trace with the worker's last three lines of cookie 3
+  // (PUT obj r=1, - x-rlq, PQ work r=0) lost on CPU 1.
+  TempDir t;
+  auto lines = fixture_lines("real-6.1-smoke");
+  auto at = line_with(lines, "18.289303: fscache_cookie: c=00000003 PUT obj");
+  lines.erase(lines.begin() + std::ptrdiff_t(at),
+              lines.begin() + std::ptrdiff_t(at) + 3);
+  lines.insert(lines.begin() + std::ptrdiff_t(at), "CPU:1 [LOST 3 EVENTS]");
+  const auto marker = at + 1;
+  fsc::test::write_file(t / "trace.txt", joined(lines));
+  auto r = run_fsc({"refs", t / "trace.txt"});
+  INFO_TAP(r.out << r.err);
+  CHECK(r.status == 1);
+  CHECK(r.out.find(" leak ") == std::string::npos);
+  CHECK(r.out.find(fmt::format(
+            "unverifiable           c=3: count 2 after relinquish: possible "
+            "leak; unverifiable: 3 events lost on CPU 1 (line {}) while it "
+            "was alive",
+            marker)) != std::string::npos);
+  CHECK(r.out.find("3 events lost on CPU 1: the 10 histories alive") !=
+        std::string::npos);
+  CHECK(r.out.find("and 9 histories that lost events but ended without a "
+                   "sign of trouble") != std::string::npos);
+  r = run_fsc({"-v", "refs", t / "trace.txt"});
+  CHECK(r.out.find("unverifiable-clean     c=5: freed at line") !=
+        std::string::npos);
+  r = run_fsc({"--json", "refs", t / "trace.txt"});
+  auto j = nlohmann::json::parse(r.out);
+  std::size_t named = 0;
+  for (auto& f : j["findings"])
+    named += f["kind"].get<std::string>().rfind("unverifiable", 0) == 0;
+  CHECK(named == 10);
 }
 
 namespace {

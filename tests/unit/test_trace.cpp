@@ -269,8 +269,83 @@ TEST_CASE("refs: lost events make histories unknowable, not findings",
   b.lines.erase(b.lines.begin() + 5); // the PUT work went with them
   auto r = b.run();
   CHECK(r.lost_events == 17);
-  CHECK(kinds(r) == std::multiset<std::string>{"lost-events"});
+  // No over-put or count-jump: each history alive at the marker is named
+  // with how it ended (issue 13 item 7).
+  CHECK(kinds(r) == std::multiset<std::string>{"lost-events", "unverifiable",
+                                               "unverifiable-clean"});
   CHECK(r.lives[1].unknowable);
+}
+
+TEST_CASE("refs: after lost events, each history that cannot be checked is "
+          "named with how it ended",
+          "[trace][refs][lost]")
+{
+  auto find = [](const RefsReport& r, const std::string& kind,
+                 const std::string& id) -> const Finding* {
+    for (auto& f : r.findings)
+      if (f.kind == kind && f.id == id)
+        return &f;
+    return nullptr;
+  };
+  const std::string c = std::string("c=") + C, o = std::string("o=") + O;
+  SECTION("a relinquished cookie left at 1: a possible leak, not a leak")
+  {
+    auto b = clean_419();
+    b.lines.insert(b.lines.begin() + 3, "CPU:3 [LOST 12 EVENTS]");
+    b.lines.pop_back(); // the final PUT obj never comes
+    auto r = b.run();
+    CHECK(kinds(r).count("leak") == 0);
+    auto* f = find(r, "unverifiable", c);
+    REQUIRE(f);
+    CHECK(f->message == "count 1 after relinquish: possible leak; "
+                        "unverifiable: 12 events lost on CPU 3 (line 4) "
+                        "while it was alive");
+    auto* lost = find(r, "lost-events", "");
+    REQUIRE(lost);
+    CHECK(lost->message.find("12 events lost on CPU 3: the 2 histories") ==
+          0);
+    // The object ended as it should: named, as clean.
+    f = find(r, "unverifiable-clean", o);
+    REQUIRE(f);
+    CHECK(f->message.rfind("freed at line 9; unverifiable: 12 events lost",
+                           0) == 0);
+  }
+  SECTION("counts that do not follow are told, not reported as over-puts")
+  {
+    auto b = clean_419();
+    b.lines.insert(b.lines.begin() + 3, "CPU:1 [LOST EVENTS]");
+    b.lines.erase(b.lines.begin() + 5); // PUT work u=1 lost
+    auto r = b.run();
+    auto* f = find(r, "unverifiable", o);
+    REQUIRE(f);
+    CHECK(f->message.find("freed at line 8 after 1 count that did not follow "
+                          "(first at line 8); unverifiable: events lost on "
+                          "CPU 1 (line 4)") == 0);
+  }
+  SECTION("histories that began after the loss are checked as usual")
+  {
+    auto b = clean_419();
+    b.lines.insert(b.lines.begin(), "CPU:0 [LOST 2 EVENTS]");
+    auto r = b.run();
+    CHECK(kinds(r) == std::multiset<std::string>{"lost-events"});
+  }
+  SECTION("a pointer may be acquired again in the lost events")
+  {
+    // 4.19 reuses pointers: the acquire of the second life was lost, so its
+    // GET is no use after free.
+    auto b = clean_419();
+    b.lines.push_back("CPU:0 [LOST 1 EVENTS]");
+    auto again = clean_419(5000);
+    again.lines.erase(again.lines.begin()); // the acquire
+    for (auto& l : again.lines)
+      b.lines.push_back(l);
+    auto r = b.run();
+    CHECK(kinds(r).count("use-after-free") == 0);
+    CHECK(kinds(r).count("over-put") == 0);
+    REQUIRE(find(r, "unverifiable-clean", c));
+    CHECK(find(r, "unverifiable-clean", c)->message.find(
+              "and at") == std::string::npos);
+  }
 }
 
 TEST_CASE("refs: CPUs printed out of order are put back", "[trace][refs]")

@@ -36,12 +36,14 @@ struct Life {
   bool relinquished = false; ///< cookies: fscache_relinquish seen
   bool freed = false;        ///< the count reached 0
   bool unknowable = false;   ///< lost events happened while it was alive
+                            ///< (named in an "unverifiable" finding)
   bool partial = false;      ///< a cookie first seen after its acquire
   std::map<std::string, std::uint64_t> reasons; ///< "GET obj" → times
 };
 
 struct Finding {
-  std::string kind;   ///< over-put, leak, use-after-free, count-jump, ...
+  std::string kind;   ///< over-put, leak, use-after-free, count-jump,
+                      ///< unverifiable(-clean), lost-events, ...
   std::string id;     ///< "c=2", "o=ffff91ce827b1200"
   std::int64_t ts_ns = 0;
   std::uint64_t line = 0;
@@ -90,6 +92,10 @@ struct RefsReport {
   std::vector<TimelineEntry> timeline;
   std::map<std::string, std::uint64_t> unknown; ///< event name → count
   std::vector<Cut> cuts; ///< inputs that ended early
+  /// With RefsOptions::cookie/object: a line named it. When not, and the
+  /// id is one of another kind ('c', 'o', 'V'), target_other says which.
+  bool target_found = false;
+  char target_other = 0;
   /// Some input was not read to its end: the verdicts cover what was.
   bool incomplete() const { return !cuts.empty(); }
 };
@@ -116,6 +122,10 @@ public:
   /// across files): the histories alive there cannot be checked.
   void cut(std::string file, std::uint64_t file_line, std::uint64_t lineno,
            std::string why);
+  /// Lines so far that were trace events or lost-events markers, and lines
+  /// that were neither (nor blank, nor comments).
+  std::uint64_t recognised() const;
+  std::uint64_t malformed() const;
   RefsReport finish();
 
   struct State; ///< the histories being built (defined in refs.cpp)
