@@ -436,6 +436,13 @@ struct RefsAnalyzer::State {
   RefsReport m_r;
   std::deque<Pending> m_window;
   KeyMap<Waiting> m_waiting; ///< counters with events in the window
+  struct Memo {
+    std::uint64_t code = 0;
+    std::uint64_t stamp = 0;
+    int run = 0;
+  };
+  std::vector<Memo> m_memo; ///< choose()'s search table
+  std::uint64_t m_stamp = 0;
   KeyMap<Rec> m_live;     ///< each counter's live life
   KeyMap<Ended> m_ended;  ///< counters whose life ended
   std::vector<Loss> m_losses;   ///< lost-events markers and cuts, in order
@@ -725,11 +732,13 @@ void RefsAnalyzer::State::release(bool all)
 // The front's counter has events in the window whose printed counts do not
 // follow in timestamp order. Lines of different CPUs can be printed in the
 // opposite order of the atomic operations, tens of microseconds apart (spec
-// v1-tracepoints §0.6 saw 54 µs): of the orders that keep each CPU's lines
+// v1-tracepoints §0.6 saw 54 µs). Of the orders that keep each CPU's lines
 // in their order and move no line before one printed more than the window
-// earlier, take one with the fewest counts that do not follow, and return
-// its first event (the front when the timestamp order is as good). A new
-// life starts a barrier: nothing of it moves before the end of the last.
+// earlier, take one whose counts follow for longest from here, and return
+// its first event: the front when timestamp order does as well. Only the
+// lines printed in the first half of the window need to follow: all that
+// may precede them (by up to half a window) is in it. A new life is a
+// barrier: nothing of it moves before the end of the last one.
 std::deque<Pending>::iterator RefsAnalyzer::State::choose()
 {
   const auto front = m_window.begin();
@@ -737,105 +746,129 @@ std::deque<Pending>::iterator RefsAnalyzer::State::choose()
   const Rec* live = m_live.find(key);
   if (!live)
     return front;
-  constexpr std::size_t k_events = 32;
-  constexpr std::size_t k_states = 1 << 14;
+  // The next events of this counter, and the lanes: the events of each
+  // CPU, in their order. Ten lane positions of 6 bits make a search state.
+  constexpr std::size_t k_events = 24, k_lanes = 10;
+  constexpr int k_budget = 512; // states searched per choice
   std::vector<std::deque<Pending>::iterator> seq;
-  for (auto it = front; it != m_window.end() && seq.size() < k_events; ++it) {
+  std::vector<int> cpus;
+  std::vector<std::vector<std::uint8_t>> lanes;
+  for (auto it = front; it != m_window.end() && seq.size() < k_events;
+       ++it) {
     if (it->type == 'L')
       break; // the histories are unknowable from there on
     if (!it->counter() || !(it->key() == key))
       continue;
     if (it != front && birth(*it))
       break;
+    auto c = std::find(cpus.begin(), cpus.end(), it->cpu);
+    if (c == cpus.end()) {
+      if (cpus.size() == k_lanes)
+        break;
+      cpus.push_back(it->cpu);
+      lanes.emplace_back();
+      c = std::prev(cpus.end());
+    }
+    lanes[std::size_t(c - cpus.begin())].push_back(std::uint8_t(seq.size()));
     seq.push_back(it);
-  }
-  // Lanes: the events of each CPU, in their order. Drop events from the end
-  // until the states (a position per lane, and the lane moved last) fit.
-  std::vector<std::vector<std::uint8_t>> lanes;
-  std::vector<std::size_t> stride;
-  std::size_t states = 0;
-  for (;;) {
-    lanes.clear();
-    std::vector<int> cpus;
-    for (std::size_t i = 0; i < seq.size(); ++i) {
-      auto c = std::find(cpus.begin(), cpus.end(), seq[i]->cpu);
-      if (c == cpus.end()) {
-        cpus.push_back(seq[i]->cpu);
-        lanes.emplace_back();
-        c = std::prev(cpus.end());
-      }
-      lanes[std::size_t(c - cpus.begin())].push_back(std::uint8_t(i));
-    }
-    stride.assign(lanes.size(), 1);
-    states = 1;
-    for (std::size_t l = 0; l < lanes.size(); ++l) {
-      stride[l] = states;
-      states *= lanes[l].size() + 1;
-    }
-    states *= lanes.size() + 1;
-    if (states <= k_states || seq.size() <= 2)
-      break;
-    seq.pop_back();
   }
   if (lanes.size() < 2)
     return front; // one CPU: its lines keep their order
+  std::size_t need = 0; // the events that must follow: see above
+  for (auto& e : seq)
+    need += e->ts - front->ts <= m_opt.reorder_ns / 2;
   const std::size_t n_lanes = lanes.size();
-  const std::size_t per_last = states / (n_lanes + 1);
-  std::vector<std::int16_t> memo(states, -1);
   std::vector<std::uint8_t> pos(n_lanes, 0);
-  const std::int64_t start = live->count;
-  auto misfit = [&](std::size_t i, std::int64_t before) {
-    return birth(*seq[i]) || after_of(*seq[i]) == before + delta(*seq[i]) ? 0
-                                                                          : 1;
+  // The search table, reused: keys are lane positions (the count follows
+  // from them, since only moves whose count follows are searched), entries
+  // of older searches are told apart by their stamp.
+  if (m_memo.empty())
+    m_memo.resize(4 * k_budget);
+  ++m_stamp;
+  auto slot = [&](std::uint64_t code) -> Memo& {
+    std::size_t i = std::size_t(code * 0x9e3779b97f4a7c15u >> 40);
+    for (;; ++i) {
+      Memo& m = m_memo[i & (m_memo.size() - 1)];
+      if (m.stamp != m_stamp || m.code == code)
+        return m;
+    }
   };
-  auto head = [&](std::size_t l) { return lanes[l][pos[l]]; };
-  // The fewest misfits of the events not yet placed; `last` is the lane
-  // placed last (n_lanes: none yet).
-  auto best = [&](auto& self, std::size_t last) -> int {
-    std::size_t idx = last * per_last;
-    for (std::size_t l = 0; l < n_lanes; ++l)
-      idx += pos[l] * stride[l];
-    if (memo[idx] >= 0)
-      return memo[idx];
-    const std::int64_t before =
-        last == n_lanes ? start : after_of(*seq[lanes[last][pos[last] - 1]]);
-    std::int64_t oldest = INT64_MAX;
+  int budget = k_budget;
+  auto oldest = [&] {
+    std::int64_t t = INT64_MAX;
     for (std::size_t l = 0; l < n_lanes; ++l)
       if (pos[l] < lanes[l].size())
-        oldest = std::min(oldest, seq[head(l)]->ts);
-    int r = oldest == INT64_MAX ? 0 : INT16_MAX;
-    for (std::size_t l = 0; l < n_lanes; ++l) {
-      if (pos[l] == lanes[l].size() ||
-          seq[head(l)]->ts - oldest > m_opt.reorder_ns)
+        t = std::min(t, seq[lanes[l][pos[l]]]->ts);
+    return t;
+  };
+  auto head = [&](std::size_t l, std::int64_t old) -> const Pending* {
+    if (pos[l] == lanes[l].size())
+      return nullptr;
+    const Pending* e = &*seq[lanes[l][pos[l]]];
+    return e->ts - old <= m_opt.reorder_ns ? e : nullptr;
+  };
+  auto follows = [&](const Pending& e, std::int64_t count) {
+    return after_of(e) == count + delta(e);
+  };
+  // How many more events (up to `left`) can be placed with counts that
+  // follow.
+  auto run = [&](auto& self, std::int64_t count, std::size_t left) -> int {
+    if (left == 0)
+      return 0;
+    std::uint64_t code = 0;
+    for (auto p : pos)
+      code = code << 6 | p;
+    Memo& m = slot(code);
+    if (m.stamp == m_stamp)
+      return m.run;
+    if (--budget < 0)
+      return 0; // not searched: counts as no further
+    const std::int64_t old = oldest();
+    // A look that follows goes first: it changes no count, and moving it
+    // before the others of a run keeps every count following.
+    std::size_t only = n_lanes;
+    for (std::size_t l = 0; l < n_lanes && only == n_lanes; ++l)
+      if (const Pending* e = head(l, old);
+          e && delta(*e) == 0 && follows(*e, count))
+        only = l;
+    int best = 0;
+    for (std::size_t l = 0; l < n_lanes && std::size_t(best) < left; ++l) {
+      const Pending* e = head(l, old);
+      if (!e || (only != n_lanes && l != only) || !follows(*e, count))
         continue;
-      const int m = misfit(head(l), before);
       ++pos[l];
-      r = std::min(r, m + self(self, l));
+      best = std::max(best, 1 + self(self, after_of(*e), left - 1));
       --pos[l];
     }
-    memo[idx] = std::int16_t(r);
-    return r;
+    Memo& w = slot(code); // the table did not move: the same slot
+    w = {code, m_stamp, best};
+    return best;
   };
-  // The first step: the cheapest, and of equal ones the earliest printed.
+  // The first step: the longest run, and of equal ones the earliest line.
   std::size_t pick = 0;
-  int pick_cost = INT16_MAX;
-  std::int64_t oldest = INT64_MAX;
+  int pick_run = 0;
+  std::vector<std::size_t> order(n_lanes);
   for (std::size_t l = 0; l < n_lanes; ++l)
-    oldest = std::min(oldest, seq[head(l)]->ts);
-  for (std::size_t l = 0; l < n_lanes; ++l) {
-    if (seq[head(l)]->ts - oldest > m_opt.reorder_ns)
+    order[l] = l;
+  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    return lanes[a][0] < lanes[b][0];
+  });
+  const std::int64_t old = oldest();
+  for (std::size_t l : order) {
+    const Pending* e = head(l, old);
+    if (!e || !follows(*e, live->count))
       continue;
-    const std::size_t i = head(l);
-    const int m = misfit(i, start);
     ++pos[l];
-    const int cost = m + best(best, l);
+    const int n = 1 + run(run, after_of(*e), need > 1 ? need - 1 : 0);
     --pos[l];
-    if (cost < pick_cost || (cost == pick_cost && i < pick)) {
-      pick = i;
-      pick_cost = cost;
+    if (n > pick_run) {
+      pick = lanes[l][0];
+      pick_run = n;
     }
+    if (std::size_t(n) >= need)
+      break;
   }
-  return seq[pick];
+  return seq[pick]; // the front when no first step follows
 }
 
 Rec& RefsAnalyzer::State::born(const Pending& p)

@@ -441,6 +441,56 @@ TEST_CASE("refs: a count read before a put on another CPU and printed after "
   CHECK(r.findings.empty());
 }
 
+TEST_CASE("refs: a counter busy on several CPUs, every line printed up to "
+          "60 us late, has no finding",
+          "[trace][refs][reorder]")
+{
+  // The atomic operations of one 6.1 cookie, 1 to 20 µs apart on 2 or 4
+  // CPUs, each printed 0 to 60 µs after it (a CPU prints in its order).
+  for (int ncpu : {2, 4}) {
+    std::uint32_t x = 2463534242u;
+    auto rnd = [&](std::uint32_t n) {
+      x ^= x << 13;
+      x ^= x >> 17;
+      x ^= x << 5;
+      return x % n;
+    };
+    struct Op {
+      std::int64_t printed;
+      int cpu;
+      std::string body;
+    };
+    std::vector<Op> ops{{1000, 0, "c=00000002 NEW acq   r=1"}};
+    std::vector<std::int64_t> last(std::size_t(ncpu), 0);
+    std::int64_t t = 1000;
+    int count = 1;
+    for (int i = 0; i < 5000; ++i) {
+      t += 1 + rnd(20);
+      const int cpu = int(rnd(std::uint32_t(ncpu)));
+      std::string what;
+      if (count <= 1 || (count < 6 && rnd(2)))
+        what = fmt::format("GET lru   r={}", ++count);
+      else if (rnd(5) == 0)
+        what = fmt::format("-   work  r={}", count);
+      else
+        what = fmt::format("PUT lru   r={}", --count);
+      auto& l = last[std::size_t(cpu)];
+      l = std::max(t + std::int64_t(rnd(61)), l);
+      ops.push_back({l, cpu, "c=00000002 " + what});
+    }
+    std::stable_sort(ops.begin(), ops.end(), [](const Op& a, const Op& b) {
+      return a.printed < b.printed;
+    });
+    Builder b;
+    for (auto& op : ops)
+      b.add(op.printed, op.cpu, "fscache_cookie", op.body);
+    auto r = b.run();
+    INFO(ncpu << " CPUs");
+    CHECK(r.findings.empty());
+    CHECK(r.lives.size() == 1);
+  }
+}
+
 TEST_CASE("refs: the reordering stays sound", "[trace][refs][reorder]")
 {
   SECTION("lines of one CPU keep their order")
