@@ -933,7 +933,7 @@ std::string RefsAnalyzer::State::loss_text(std::uint32_t loss,
     t = fmt::format("{}events lost{}", x.lost ? fmt::format("{} ", x.lost) : "",
                     x.cpu >= 0 ? fmt::format(" on CPU {}", x.cpu) : "");
   }
-  if (where)
+  if (where && !x.cut) // a cut names its own line
     t += fmt::format(" (line {})", x.line);
   if (losses > 1)
     t += fmt::format(" and at {} more point{}", losses - 1,
