@@ -90,6 +90,8 @@ bool timestamp(std::string_view s, std::int64_t& ns)
   std::int64_t sec = 0, f = 0;
   for (char c : whole)
     sec = sec * 10 + (c - '0');
+  if (sec > 9000000000) // ~285 years: the nanoseconds would not fit
+    return false;
   for (char c : frac)
     f = f * 10 + (c - '0');
   for (std::size_t i = frac.size(); i < 9; ++i)

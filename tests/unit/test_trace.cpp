@@ -184,6 +184,11 @@ TEST_CASE("parse: the hand-written scanner keeps the odd cases",
   CHECK(parse_line("cat-1 [00a] .... 1.0: ev: x").why == "no [cpu] field");
   CHECK(parse_line("cat-1 [000] .... 1.0123456789: ev: x").kind ==
         Kind::malformed);
+  // Seconds whose nanoseconds do not fit 64 bits (a signed overflow).
+  CHECK(parse_line("cat-1 [000] .... 999999999999.000000: ev: x").kind ==
+        Kind::malformed);
+  CHECK(parse_line("cat-1 [000] .... 9000000000.999999: ev: x").kind ==
+        Kind::event);
 }
 
 TEST_CASE("parse_hex_id: pointers and debug ids as numbers", "[trace][refs]")
