@@ -34,8 +34,14 @@ RefsReport analyze(const RefsArgs& a)
   for (auto& path : a.traces) {
     LineReader r(path);
     std::string_view line;
+    const std::uint64_t known = an.recognised(), bad = an.malformed();
     while (r.next(line))
       an.feed(line, base + r.line_number());
+    if (an.recognised() == known && an.malformed() > bad)
+      throw Error("'" + path + "': not a kernel trace (no line of it is an "
+                  "ftrace or trace-cmd event line)");
+    if (r.truncated()) // LineReader warned
+      an.cut(path, r.line_number(), base + r.line_number(), r.truncation());
     base += r.line_number();
   }
   return an.finish();
@@ -58,6 +64,10 @@ void print_text(const RefsReport& r, const RefsArgs& a, const Globals& g)
              "events, {} other events, {} malformed, {} lost\n",
              fmt::join(a.traces, " "), gen_name(r.gen), r.lines,
              r.fscache_events, r.unknown_events, r.malformed, r.lost_events);
+  for (auto& c : r.cuts)
+    fmt::print("incomplete {}: truncated after line {} ({}); the verdicts "
+               "cover the lines before it\n",
+               c.file, c.after_line, c.why);
   fmt::print("cookies    {} ({} relinquished, {} freed, {} alive at the end)\n",
              r.cookies.lives, r.cookies.relinquished, r.cookies.freed,
              r.cookies.alive);
@@ -81,11 +91,23 @@ void print_text(const RefsReport& r, const RefsArgs& a, const Globals& g)
                  t.task, t.event, t.body,
                  t.count != k_no_count ? fmt::format("   => {}", t.count) : "");
   }
-  fmt::print("findings   {}\n", r.findings.size());
+  // Histories that lost events but ended as they should are listed with
+  // -v (and in JSON): a lost marker can leave thousands of them.
+  std::size_t clean = 0;
   for (auto& f : r.findings)
-    fmt::print("  line {:<8} {:>14}  {:<22} {}{}{}\n", f.line,
-               f.ts_ns ? seconds(f.ts_ns) : "", f.kind, f.id,
-               f.id.empty() ? "" : ": ", f.message);
+    clean += f.kind == "unverifiable-clean";
+  const bool all = g.verbose > 0;
+  fmt::print("findings   {}\n", all ? r.findings.size()
+                                     : r.findings.size() - clean);
+  for (auto& f : r.findings)
+    if (all || f.kind != "unverifiable-clean")
+      fmt::print("  line {:<8} {:>14}  {:<22} {}{}{}\n", f.line,
+                 f.ts_ns ? seconds(f.ts_ns) : "", f.kind, f.id,
+                 f.id.empty() ? "" : ": ", f.message);
+  if (clean && !all)
+    fmt::print("  and {} histories that lost events but ended without a sign "
+               "of trouble (unverifiable-clean: -v lists them)\n",
+               clean);
 }
 
 void json_life(JsonWriter& j, const Life& l)
@@ -150,6 +172,17 @@ void json_summary(JsonWriter& j, const RefsReport& r)
   j.field("malformed", r.malformed);
   j.field("lost_events", r.lost_events);
   j.field("finding_count", r.findings.size());
+  j.field("incomplete", r.incomplete());
+  j.key("truncated");
+  j.begin_array();
+  for (auto& c : r.cuts) {
+    j.begin_object();
+    j.field("file", c.file);
+    j.field("after_line", c.after_line);
+    j.field("reason", c.why);
+    j.end_object();
+  }
+  j.end_array();
   for (auto [name, t] : {std::pair{"cookies", &r.cookies},
                          {"objects", &r.objects}, {"volumes", &r.volumes}}) {
     j.key(name);
@@ -239,13 +272,28 @@ int run_refs(RefsArgs a, const Globals& g)
     if (f.kind == "malformed-line")
       log::warning("{}:{}: malformed line: {}", a.traces.back(), f.line,
                    f.message);
-  if (!a.svg.empty())
+  const bool chosen = !a.cookie.empty() || !a.object.empty();
+  if (chosen && !r.target_found) {
+    const char t = a.cookie.empty() ? 'o' : 'c';
+    const std::string& id = a.cookie.empty() ? a.object : a.cookie;
+    const char* other = r.target_other == 'c'   ? " (a cookie has that id: "
+                                                  "use --cookie)"
+                        : r.target_other == 'o' ? " (an object has that id: "
+                                                  "use --object)"
+                        : r.target_other == 'V' ? " (a volume has that id)"
+                                                : "";
+    log::error("{} {}={} is not in {}{}", t == 'c' ? "cookie" : "object", t,
+               normal_id(id), fmt::join(a.traces, " "), other);
+  }
+  if (!a.svg.empty() && (!chosen || r.target_found))
     write_svg(r, a);
   if (g.json != JsonMode::off)
     print_json(r, g);
   else if (!g.quiet)
     print_text(r, a, g);
-  return r.findings.empty() ? exit_code::ok : exit_code::problems;
+  return r.findings.empty() && !r.incomplete() && (!chosen || r.target_found)
+             ? exit_code::ok
+             : exit_code::problems;
 }
 
 } // namespace

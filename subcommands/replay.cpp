@@ -207,6 +207,7 @@ int run_from_trace(const ReplayArgs& a, const Globals& g)
     j.field("seed", best.seed);
     j.field("compared", d.compared);
     j.field("diverged", d.found);
+    j.field("incomplete", !rb.truncated.empty());
     if (d.found) {
       j.field("line", d.line);
       j.field("cookie", d.cookie);
@@ -245,8 +246,13 @@ int run_from_trace(const ReplayArgs& a, const Globals& g)
     }
     print_list("findings", r.findings);
     print_list("notes", rb.notes);
+    if (!rb.truncated.empty())
+      fmt::print("incomplete {}: truncated after line {} ({})\n",
+                 a.from_trace, rb.lines, rb.truncated);
   }
-  return d.found || !r.findings.empty() ? exit_code::problems : exit_code::ok;
+  return d.found || !r.findings.empty() || !rb.truncated.empty()
+             ? exit_code::problems
+             : exit_code::ok;
 }
 
 int run_replay(const ReplayArgs& a, const Globals& g)

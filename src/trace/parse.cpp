@@ -46,19 +46,31 @@ std::size_t find(std::string_view s, char c, std::size_t from = 0)
   return p ? std::size_t(p - s.data()) : s.npos;
 }
 
-// "[LOST 12 EVENTS]" (ftrace) or "CPU:1 [LOST 12 EVENTS]" (trace-cmd);
-// the search starts at the first '[' of the line.
+// "CPU:1 [LOST 12 EVENTS]", "CPU:1 [LOST EVENTS]" (the kernel, spec
+// v1-tracepoints §2.1) or "CPU:1 [12 EVENTS DROPPED]", "CPU:1 [EVENTS
+// DROPPED]" (trace-cmd, §6.4): the number of events (0: unknown). The
+// search starts at the first '[' of the line.
 std::optional<std::uint64_t> lost_marker(std::string_view s, std::size_t at)
 {
-  for (; at != s.npos; at = find(s, '[', at + 1))
-    if (s.substr(at + 1, 5) == "LOST ")
-      break;
-  if (at == s.npos || s.find(" EVENTS]", at) == s.npos)
-    return std::nullopt;
-  std::uint64_t n = 0;
-  auto num = s.substr(at + 6);
-  std::from_chars(num.data(), num.data() + num.size(), n);
-  return n;
+  for (; at != s.npos; at = find(s, '[', at + 1)) {
+    auto close = find(s, ']', at);
+    if (close == s.npos)
+      return std::nullopt;
+    auto in = s.substr(at + 1, close - at - 1);
+    std::string_view num;
+    if (in.starts_with("LOST ") && in.ends_with("EVENTS"))
+      num = trim(in.substr(5, in.size() - 5 - 6));
+    else if (in.ends_with("EVENTS DROPPED"))
+      num = trim(in.substr(0, in.size() - 14));
+    else
+      continue;
+    if (!num.empty() && !digits(num))
+      continue;
+    std::uint64_t n = 0;
+    std::from_chars(num.data(), num.data() + num.size(), n);
+    return n;
+  }
+  return std::nullopt;
 }
 
 // "16.931442" → ns; ftrace prints six decimals, trace-cmd up to nine.
@@ -78,6 +90,8 @@ bool timestamp(std::string_view s, std::int64_t& ns)
   std::int64_t sec = 0, f = 0;
   for (char c : whole)
     sec = sec * 10 + (c - '0');
+  if (sec > 9000000000) // ~285 years: the nanoseconds would not fit
+    return false;
   for (char c : frac)
     f = f * 10 + (c - '0');
   for (std::size_t i = frac.size(); i < 9; ++i)
@@ -126,6 +140,12 @@ Parsed parse_line(std::string_view text)
   if (auto n = lost_marker(s, open)) {
     p.kind = Kind::lost;
     p.lost = *n;
+    if (s.starts_with("CPU:")) {
+      auto cpu = s.substr(4, open == s.npos ? s.npos : open - 4);
+      cpu = trim(cpu);
+      if (digits(cpu))
+        p.lost_cpu = small_number(cpu);
+    }
     return p;
   }
   // The CPU field "[ddd]" ends the task-pid; task names may hold spaces,

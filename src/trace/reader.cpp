@@ -3,6 +3,9 @@
 #include <fsc/trace/trace.hpp>
 
 #include <fsc/error.hpp>
+#include <fsc/log.hpp>
+
+#include <fmt/format.h>
 
 #include <cerrno>
 #include <cstring>
@@ -17,6 +20,9 @@ struct LineReader::Source {
   virtual ~Source() = default;
   /// Bytes read into buf (0 at the end); throws fsc::Error.
   virtual std::size_t read(char* buf, std::size_t n) = 0;
+  /// After read() gave 0: why the data ended before its end ("" if not).
+  std::string early_end;
+  std::uint64_t produced = 0; ///< decoded bytes handed out
 };
 
 namespace {
@@ -80,10 +86,21 @@ struct Xz : LineReader::Source {
         done = true;
         break;
       }
-      if (r != LZMA_OK)
+      if (r == LZMA_OK)
+        continue;
+      // Keep what decoded: a capture stopped with ^C ends mid-block.
+      done = true;
+      if (r == LZMA_BUF_ERROR && raw_eof)
+        early_end = "unexpected end of the xz data";
+      else if (produced + (n - s.avail_out) > 0)
+        early_end = "corrupt xz data (liblzma error " +
+                    std::to_string(int(r)) + ")";
+      else
         throw Error("'" + raw->path + "': corrupt xz data (liblzma error " +
                     std::to_string(int(r)) + ")");
+      break;
     }
+    produced += n - s.avail_out;
     return n - s.avail_out;
   }
 };
@@ -101,11 +118,17 @@ struct Gz : LineReader::Source {
   std::size_t read(char* buf, std::size_t n) override
   {
     int r = gzread(f, buf, unsigned(n));
-    if (r < 0) {
-      int e = 0;
-      const char* msg = gzerror(f, &e);
+    int e = 0;
+    const char* msg = gzerror(f, &e);
+    if (r < 0 && produced == 0)
       throw Error("'" + path + "': corrupt gzip data (" + msg + ")");
-    }
+    if (r < 0) // keep what decoded
+      early_end = std::string("corrupt gzip data (") + msg + ")";
+    else if (r == 0 && e == Z_BUF_ERROR) // zlib reads a cut file silently
+      early_end = "unexpected end of the gzip data";
+    if (r <= 0)
+      return 0;
+    produced += std::size_t(r);
     return std::size_t(r);
   }
 };
@@ -186,6 +209,10 @@ bool LineReader::next(std::string_view& line)
       m_pos = m_end;
     }
     if (!fill()) {
+      if (!m_src->early_end.empty()) {
+        stop_early();
+        return false;
+      }
       if (m_end > m_pos || !m_carry.empty()) { // last line without newline
         ++m_lineno;
         m_carry.append(m_buf.data() + m_pos, m_end - m_pos);
@@ -198,6 +225,20 @@ bool LineReader::next(std::string_view& line)
       return false;
     }
   }
+}
+
+// The data ended early: the unfinished line is cut and not handed out.
+void LineReader::stop_early()
+{
+  if (!m_truncated.empty())
+    return;
+  m_truncated = m_src->early_end;
+  m_pos = m_end;
+  m_carry.clear();
+  log::warn_once("truncated:" + m_path,
+                 fmt::format("'{}': input truncated after line {} ({}): the "
+                             "lines before it are read, the rest is lost",
+                             m_path, m_lineno, m_truncated));
 }
 
 } // namespace fsc::trace

@@ -334,6 +334,7 @@ Rebuilt rebuild_from_trace(const std::string& path)
   }
   b.finish();
   b.out.lines = r.line_number();
+  b.out.truncated = r.truncation(); // LineReader warned
   if (v2)
     throw Error("'" + path + "' is a trace of a 5.17+ kernel; --from-trace "
                 "rebuilds 4.19-format traces (the engine is 4.19's)");

@@ -345,12 +345,25 @@ struct Rec {
   std::uint64_t events = 0;
   bool relinquished = false, freed = false, unknowable = false;
   bool partial = false;
+  std::uint32_t loss = 0;   ///< the first loss while alive: Loss index + 1
+  std::uint32_t losses = 0; ///< losses while alive
+  std::uint32_t doubts = 0; ///< counts that did not follow after a loss
+  std::uint64_t doubt_line = 0; ///< the first of them
   Reasons reasons;
+};
+
+/// Events lost, or the input cut short, at one point of the trace.
+struct Loss {
+  std::uint64_t line = 0;
+  int cpu = -1;           ///< -1: not printed
+  std::uint64_t lost = 0; ///< 0: unknown
+  std::uint32_t cut = 0;  ///< RefsReport::cuts index + 1 for a cut input
 };
 
 struct Pending { // an event waiting in the reorder window
   std::int64_t ts = 0;
   std::uint64_t line = 0;
+  int cpu = 0;
   char type = 0; ///< counter changed: 'c', 'o', 'V'; 'L' lost; 0 none
   Id id;         ///< that counter
   Id cookie;     ///< c= of the line
@@ -359,8 +372,20 @@ struct Pending { // an event waiting in the reorder window
   bool relinquish = false;
   bool acquire = false; ///< 4.19 fscache_acquire: a cookie born at 1
   std::uint64_t lost = 0;
+  std::uint32_t cut = 0; ///< 'L' for an input cut short: RefsReport::cuts + 1
+  int lost_cpu = -1;
+  bool flagged = false; ///< out of the printed count chain when it came
   std::string text; ///< the whole line, kept for --cookie/--object
   Key key() const { return Key(type, id); }
+  bool counter() const { return type == 'c' || type == 'o' || type == 'V'; }
+};
+
+/// The events of one counter waiting in the window: how many, how many of
+/// them did not follow the chain of printed counts when they came, and the
+/// count after the last one.
+struct Waiting {
+  std::uint32_t pending = 0, flagged = 0;
+  std::int64_t last_after = 0;
 };
 
 /// What is kept of an id whose last life ended.
@@ -368,6 +393,7 @@ struct Ended {
   std::uint32_t life = 0;
   std::int64_t count = 0;
   std::uint64_t line = 0;
+  std::uint32_t losses = 0; ///< losses in the trace when it ended
 };
 
 } // namespace
@@ -381,12 +407,19 @@ struct RefsAnalyzer::State {
   std::uint32_t reason_of(std::string_view words);
   Life life_of(const Rec& l) const;
 
+  void enqueue(Pending e);
   void release(bool all);
+  std::deque<Pending>::iterator choose();
   void apply(Pending& p);
   std::int64_t apply_count(Pending& p);
   bool counted(const Pending& p, std::int64_t& after);
+  std::int64_t after_of(const Pending& p) const;
+  bool birth(const Pending& p) const { return p.acquire || delta(p) == 2; }
   Rec& born(const Pending& p);
   void end(Key key, Rec& l);
+  void unverifiable(const Rec& l, std::string how, bool trouble);
+  std::string loss_text(std::uint32_t loss, std::uint32_t losses,
+                        bool where = true) const;
   void finding(const char* kind, char type, Id id, const Pending& p,
                std::string msg);
   void track(const Pending& p, std::int64_t count);
@@ -402,8 +435,18 @@ struct RefsAnalyzer::State {
   std::optional<Id> m_track_cookie, m_track_object;
   RefsReport m_r;
   std::deque<Pending> m_window;
+  KeyMap<Waiting> m_waiting; ///< counters with events in the window
+  struct Memo {
+    std::uint64_t code = 0;
+    std::uint64_t stamp = 0;
+    int run = 0;
+  };
+  std::vector<Memo> m_memo; ///< choose()'s search table
+  std::uint64_t m_stamp = 0;
   KeyMap<Rec> m_live;     ///< each counter's live life
   KeyMap<Ended> m_ended;  ///< counters whose life ended
+  std::vector<Loss> m_losses;   ///< lost-events markers and cuts, in order
+  std::uint64_t m_last_line = 0; ///< the last line fed
   std::vector<std::string> m_texts; ///< ids that are not hex, normalised
   TextMap<std::uint64_t> m_text_ids;
   std::vector<std::string> m_reasons; ///< "GET obj", ...
@@ -509,6 +552,7 @@ void RefsAnalyzer::feed(std::string_view text, std::uint64_t lineno)
   State& s = *m_s;
   RefsReport& r = s.m_r;
   ++r.lines;
+  s.m_last_line = lineno;
   Parsed p = parse_line(text);
   if (p.kind == Kind::malformed) {
     ++r.malformed;
@@ -523,6 +567,7 @@ void RefsAnalyzer::feed(std::string_view text, std::uint64_t lineno)
     r.lost_events += p.lost;
     e.type = 'L';
     e.lost = p.lost;
+    e.lost_cpu = p.lost_cpu;
     e.ts = s.m_window.empty() ? 0 : s.m_window.back().ts;
     s.m_window.push_back(std::move(e));
     return;
@@ -552,6 +597,7 @@ void RefsAnalyzer::feed(std::string_view text, std::uint64_t lineno)
   s.m_words.clear();
   f.scan(l.body, counter ? &s.m_words : nullptr);
   e.ts = l.ts_ns;
+  e.cpu = l.cpu;
   if (ev == Ev::cookie) {
     if (r.gen == Gen::unknown)
       r.gen = f.have & Body::r ? Gen::v61 : Gen::v419;
@@ -591,28 +637,74 @@ void RefsAnalyzer::feed(std::string_view text, std::uint64_t lineno)
     e.reason = e.acquire ? s.m_acquire_reason : s.reason_of(s.m_words);
   if (s.m_tracking &&
       ((s.m_track_cookie && s.find_id(f.vc) == s.m_track_cookie) ||
-       (s.m_track_object && s.find_id(f.vo) == s.m_track_object)))
+       (s.m_track_object && s.find_id(f.vo) == s.m_track_object))) {
     e.text = text;
+    r.target_found = true;
+  }
   if (!e.type && !e.relinquish && e.text.empty())
     return;
-  // Put back in timestamp order: lines of two CPUs interleave out of order.
-  auto at = s.m_window.end();
-  while (at != s.m_window.begin() && std::prev(at)->ts > e.ts)
-    --at;
-  s.m_window.insert(at, std::move(e));
+  s.enqueue(std::move(e));
   s.release(false);
+}
+
+// Puts e in the window in timestamp order (lines of two CPUs interleave out
+// of order) and notes whether its count follows from the ones before it.
+void RefsAnalyzer::State::enqueue(Pending e)
+{
+  auto at = m_window.end();
+  while (at != m_window.begin() && std::prev(at)->ts > e.ts)
+    --at;
+  if (e.counter()) {
+    const Key key = e.key();
+    bool last = true; // no later event of this counter in the window
+    for (auto it = at; it != m_window.end() && last; ++it)
+      last = !(it->key() == key);
+    Waiting& w = m_waiting[key];
+    const std::int64_t after = after_of(e);
+    bool fits = birth(e);
+    if (!fits && w.pending == 0) {
+      const Rec* live = m_live.find(key);
+      fits = !live || after == live->count + delta(e);
+    } else if (!fits) {
+      fits = after == w.last_after + delta(e);
+    }
+    e.flagged = !fits || !last;
+    ++w.pending;
+    w.flagged += e.flagged;
+    if (last)
+      w.last_after = after;
+  }
+  m_window.insert(at, std::move(e));
+}
+
+std::int64_t RefsAnalyzer::State::after_of(const Pending& p) const
+{
+  const int d = delta(p);
+  if (m_r.gen == Gen::v61 && p.type == 'o' && d != 2)
+    return p.printed + d; // 6.1 cachefiles_ref prints the count before
+  return p.printed;
+}
+
+void RefsAnalyzer::cut(std::string file, std::uint64_t file_line,
+                       std::uint64_t lineno, std::string why)
+{
+  State& s = *m_s;
+  s.m_r.cuts.push_back({std::move(file), file_line, std::move(why)});
+  Pending e;
+  e.line = lineno;
+  e.type = 'L';
+  e.cut = std::uint32_t(s.m_r.cuts.size());
+  e.ts = s.m_window.empty() ? 0 : s.m_window.back().ts;
+  s.m_window.push_back(std::move(e));
 }
 
 bool RefsAnalyzer::State::counted(const Pending& p, std::int64_t& after)
 {
-  int d = delta(p);
-  after = p.printed;
-  if (m_r.gen == Gen::v61 && p.type == 'o' && d != 2)
-    after = p.printed + d; // 6.1 cachefiles_ref prints the count before
+  after = after_of(p);
   const Rec* live = m_live.find(p.key());
-  if (!live || p.acquire || d == 2)
+  if (!live || birth(p))
     return true;
-  return after == live->count + d;
+  return after == live->count + delta(p);
 }
 
 void RefsAnalyzer::State::release(bool all)
@@ -621,27 +713,162 @@ void RefsAnalyzer::State::release(bool all)
     Pending& front = m_window.front();
     if (!all && m_window.back().ts - front.ts <= m_opt.reorder_ns)
       return;
-    std::int64_t after = 0;
-    if ((front.type == 'c' || front.type == 'o' || front.type == 'V') &&
-        !counted(front, after)) {
-      // An event of the same counter printed just after may be the one
-      // that happened first (spec §0.6): take it if it fits the chain.
-      for (auto it = std::next(m_window.begin()); it != m_window.end(); ++it) {
-        if (it->ts - front.ts > m_opt.reorder_ns)
-          break;
-        std::int64_t a2 = 0;
-        if (it->type == front.type && it->id == front.id && counted(*it, a2)) {
-          Pending moved = std::move(*it);
-          m_window.erase(it);
-          apply(moved);
-          break;
-        }
-      }
+    auto next = m_window.begin();
+    if (front.counter() && !birth(front))
+      if (const Waiting* w = m_waiting.find(front.key()); w && w->flagged)
+        next = choose();
+    Pending p = std::move(*next);
+    m_window.erase(next);
+    if (p.counter()) {
+      Waiting* w = m_waiting.find(p.key());
+      w->flagged -= p.flagged;
+      if (--w->pending == 0)
+        m_waiting.erase(p.key());
     }
-    Pending p = std::move(m_window.front());
-    m_window.pop_front();
     apply(p);
   }
+}
+
+// The front's counter has events in the window whose printed counts do not
+// follow in timestamp order. Lines of different CPUs can be printed in the
+// opposite order of the atomic operations, tens of microseconds apart (spec
+// v1-tracepoints §0.6 saw 54 µs). Of the orders that keep each CPU's lines
+// in their order and move no line before one printed more than the window
+// earlier, take one whose counts follow for longest from here, and return
+// its first event: the front when timestamp order does as well. Only the
+// lines printed in the first half of the window need to follow: all that
+// may precede them (by up to half a window) is in it. A new life is a
+// barrier: nothing of it moves before the end of the last one.
+std::deque<Pending>::iterator RefsAnalyzer::State::choose()
+{
+  const auto front = m_window.begin();
+  const Key key = front->key();
+  const Rec* live = m_live.find(key);
+  if (!live)
+    return front;
+  // The next events of this counter, and the lanes: the events of each
+  // CPU, in their order. Ten lane positions of 6 bits make a search state.
+  constexpr std::size_t k_events = 24, k_lanes = 10;
+  constexpr int k_budget = 512; // states searched per choice
+  std::vector<std::deque<Pending>::iterator> seq;
+  std::vector<int> cpus;
+  std::vector<std::vector<std::uint8_t>> lanes;
+  for (auto it = front; it != m_window.end() && seq.size() < k_events;
+       ++it) {
+    if (it->type == 'L')
+      break; // the histories are unknowable from there on
+    if (!it->counter() || !(it->key() == key))
+      continue;
+    if (it != front && birth(*it))
+      break;
+    auto c = std::find(cpus.begin(), cpus.end(), it->cpu);
+    if (c == cpus.end()) {
+      if (cpus.size() == k_lanes)
+        break;
+      cpus.push_back(it->cpu);
+      lanes.emplace_back();
+      c = std::prev(cpus.end());
+    }
+    lanes[std::size_t(c - cpus.begin())].push_back(std::uint8_t(seq.size()));
+    seq.push_back(it);
+  }
+  if (lanes.size() < 2)
+    return front; // one CPU: its lines keep their order
+  std::size_t need = 0; // the events that must follow: see above
+  for (auto& e : seq)
+    need += e->ts - front->ts <= m_opt.reorder_ns / 2;
+  const std::size_t n_lanes = lanes.size();
+  std::vector<std::uint8_t> pos(n_lanes, 0);
+  // The search table, reused: keys are lane positions (the count follows
+  // from them, since only moves whose count follows are searched), entries
+  // of older searches are told apart by their stamp.
+  if (m_memo.empty())
+    m_memo.resize(4 * k_budget);
+  ++m_stamp;
+  auto slot = [&](std::uint64_t code) -> Memo& {
+    std::size_t i = std::size_t(code * 0x9e3779b97f4a7c15u >> 40);
+    for (;; ++i) {
+      Memo& m = m_memo[i & (m_memo.size() - 1)];
+      if (m.stamp != m_stamp || m.code == code)
+        return m;
+    }
+  };
+  int budget = k_budget;
+  auto oldest = [&] {
+    std::int64_t t = INT64_MAX;
+    for (std::size_t l = 0; l < n_lanes; ++l)
+      if (pos[l] < lanes[l].size())
+        t = std::min(t, seq[lanes[l][pos[l]]]->ts);
+    return t;
+  };
+  auto head = [&](std::size_t l, std::int64_t old) -> const Pending* {
+    if (pos[l] == lanes[l].size())
+      return nullptr;
+    const Pending* e = &*seq[lanes[l][pos[l]]];
+    return e->ts - old <= m_opt.reorder_ns ? e : nullptr;
+  };
+  auto follows = [&](const Pending& e, std::int64_t count) {
+    return after_of(e) == count + delta(e);
+  };
+  // How many more events (up to `left`) can be placed with counts that
+  // follow.
+  auto run = [&](auto& self, std::int64_t count, std::size_t left) -> int {
+    if (left == 0)
+      return 0;
+    std::uint64_t code = 0;
+    for (auto p : pos)
+      code = code << 6 | p;
+    Memo& m = slot(code);
+    if (m.stamp == m_stamp)
+      return m.run;
+    if (--budget < 0)
+      return 0; // not searched: counts as no further
+    const std::int64_t old = oldest();
+    // A look that follows goes first: it changes no count, and moving it
+    // before the others of a run keeps every count following.
+    std::size_t only = n_lanes;
+    for (std::size_t l = 0; l < n_lanes && only == n_lanes; ++l)
+      if (const Pending* e = head(l, old);
+          e && delta(*e) == 0 && follows(*e, count))
+        only = l;
+    int best = 0;
+    for (std::size_t l = 0; l < n_lanes && std::size_t(best) < left; ++l) {
+      const Pending* e = head(l, old);
+      if (!e || (only != n_lanes && l != only) || !follows(*e, count))
+        continue;
+      ++pos[l];
+      best = std::max(best, 1 + self(self, after_of(*e), left - 1));
+      --pos[l];
+    }
+    Memo& w = slot(code); // the table did not move: the same slot
+    w = {code, m_stamp, best};
+    return best;
+  };
+  // The first step: the longest run, and of equal ones the earliest line.
+  std::size_t pick = 0;
+  int pick_run = 0;
+  std::vector<std::size_t> order(n_lanes);
+  for (std::size_t l = 0; l < n_lanes; ++l)
+    order[l] = l;
+  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    return lanes[a][0] < lanes[b][0];
+  });
+  const std::int64_t old = oldest();
+  for (std::size_t l : order) {
+    const Pending* e = head(l, old);
+    if (!e || !follows(*e, live->count))
+      continue;
+    ++pos[l];
+    const int n = 1 + run(run, after_of(*e), need > 1 ? need - 1 : 0);
+    --pos[l];
+    if (n > pick_run) {
+      pick = lanes[l][0];
+      pick_run = n;
+    }
+    if (std::size_t(n) >= need)
+      break;
+  }
+  return seq[pick]; // the front when no first step follows
 }
 
 Rec& RefsAnalyzer::State::born(const Pending& p)
@@ -667,11 +894,59 @@ void RefsAnalyzer::State::end(Key key, Rec& l)
   auto& t = totals(l.type);
   ++t.freed;
   t.relinquished += l.relinquished;
-  m_ended[key] = {l.life, l.count, l.last_line};
+  m_ended[key] = {l.life, l.count, l.last_line,
+                  std::uint32_t(m_losses.size())};
+  if (l.unknowable)
+    unverifiable(l, fmt::format("freed at line {}", l.last_line),
+                 l.doubts > 0);
   if (m_opt.keep_lives)
     m_r.lives.push_back(life_of(l));
   m_live.erase(key);
 }
+
+// A history that lost events: how it ended, and why that cannot be checked.
+void RefsAnalyzer::State::unverifiable(const Rec& l, std::string how,
+                                       bool trouble)
+{
+  if (l.doubts)
+    how += fmt::format(" after {} count{} that did not follow (first at line "
+                       "{})",
+                       l.doubts, l.doubts > 1 ? "s" : "", l.doubt_line);
+  m_r.findings.push_back(
+      {trouble ? "unverifiable" : "unverifiable-clean",
+       fmt::format("{}={}", l.type, text_of(l.id)), l.last_ns, l.last_line,
+       fmt::format("{}; unverifiable: {} while it was alive", how,
+                   loss_text(l.loss, l.losses))});
+}
+
+// "12 events lost on CPU 3 (line 40)", and how many more.
+std::string RefsAnalyzer::State::loss_text(std::uint32_t loss,
+                                           std::uint32_t losses,
+                                           bool where) const
+{
+  const Loss& x = m_losses[loss - 1];
+  std::string t;
+  if (x.cut) {
+    const Cut& c = m_r.cuts[x.cut - 1];
+    t = fmt::format("{} was cut after its line {}", c.file, c.after_line);
+  } else {
+    t = fmt::format("{}events lost{}", x.lost ? fmt::format("{} ", x.lost) : "",
+                    x.cpu >= 0 ? fmt::format(" on CPU {}", x.cpu) : "");
+  }
+  if (where && !x.cut) // a cut names its own line
+    t += fmt::format(" (line {})", x.line);
+  if (losses > 1)
+    t += fmt::format(" and at {} more point{}", losses - 1,
+                     losses > 2 ? "s" : "");
+  return t;
+}
+
+std::uint64_t RefsAnalyzer::recognised() const
+{
+  return m_s->m_r.events + m_s->m_r.lost_markers;
+}
+
+std::uint64_t RefsAnalyzer::malformed() const { return m_s->m_r.malformed; }
 
 void RefsAnalyzer::State::finding(const char* kind, char type, Id id,
                                   const Pending& p, std::string msg)
@@ -683,12 +958,29 @@ void RefsAnalyzer::State::finding(const char* kind, char type, Id id,
 void RefsAnalyzer::State::apply(Pending& p)
 {
   if (p.type == 'L') {
-    m_live.for_each([](Key, Rec& l) { l.unknowable = true; });
+    m_losses.push_back({p.line, p.lost_cpu, p.lost, p.cut});
+    const auto loss = std::uint32_t(m_losses.size());
+    m_live.for_each([&](Key, Rec& l) {
+      l.unknowable = true;
+      if (!l.loss)
+        l.loss = loss;
+      ++l.losses;
+    });
+    if (p.cut) {
+      const Cut& c = m_r.cuts[p.cut - 1];
+      m_r.findings.push_back(
+          {"truncated-input", "", p.ts, p.line,
+           fmt::format("{} ends after its line {} ({}): the {} histories "
+                       "alive at this point cannot be checked",
+                       c.file, c.after_line, c.why, m_live.size())});
+      return;
+    }
     m_r.findings.push_back(
         {"lost-events", "", p.ts, p.line,
-         fmt::format("{} events lost here: the {} histories alive at this "
-                     "point cannot be checked",
-                     p.lost, m_live.size())});
+         fmt::format("{}: the {} histories alive at this point cannot be "
+                     "checked (each is named as unverifiable where it ends)",
+                     loss_text(loss, 1, false),
+                     m_live.size())});
     return;
   }
   std::int64_t count = k_no_count;
@@ -716,6 +1008,12 @@ std::int64_t RefsAnalyzer::State::apply_count(Pending& p)
                         (m_r.gen == Gen::v419 && p.type == 'o' && !known &&
                          d == 1 && after == 2);
   Ended* ended = known || is_birth ? nullptr : m_ended.find(key);
+  // Events were lost since it ended: they may hold a new life of the id
+  // (4.19 reuses pointers), which this line continues.
+  const Ended* reborn =
+      ended && ended->losses < m_losses.size() ? ended : nullptr;
+  if (reborn)
+    ended = nullptr;
   if (ended && d < 0) { // a put after the end
     finding("over-put", p.type, p.id, p,
             fmt::format("{} on a count of {} (it reached 0 at line {})",
@@ -733,8 +1031,18 @@ std::int64_t RefsAnalyzer::State::apply_count(Pending& p)
   // fsdef cookie's put one higher than its last get. Check only its floor.
   if (!known && !is_birth && p.type == 'c')
     l.partial = true;
-  if (known && !is_birth && !fits && !l.unknowable &&
-      !(l.partial && after >= 0)) {
+  if (reborn) {
+    l.partial = true;
+    l.unknowable = true;
+    l.loss = reborn->losses + 1;
+    l.losses = std::uint32_t(m_losses.size()) - reborn->losses;
+  }
+  const bool misfit =
+      known && !is_birth && !fits && !(l.partial && after >= 0);
+  if ((misfit || after < 0) && l.unknowable) {
+    if (!l.doubts++)
+      l.doubt_line = p.line;
+  } else if (misfit) {
     if (after < 0 || (d < 0 && l.count <= 0))
       finding("over-put", l.type, l.id, p,
               fmt::format("{} takes the count from {} to {}: put at zero",
@@ -744,7 +1052,7 @@ std::int64_t RefsAnalyzer::State::apply_count(Pending& p)
               fmt::format("{} printed {}, the history says {}: an untraced "
                           "change or lost lines",
                           reason, after, l.count + d));
-  } else if (after < 0 && !l.unknowable) {
+  } else if (after < 0) {
     finding("over-put", l.type, l.id, p,
             fmt::format("{} leaves the count at {}", reason, after));
   }
@@ -781,19 +1089,55 @@ RefsReport RefsAnalyzer::finish()
     const Key cookie('c', l.cookie);
     const bool cookie_gone = l.type == 'o' && !s.m_live.find(cookie) &&
                              s.m_ended.find(cookie);
-    if (!l.unknowable && l.type == 'c' && l.relinquished)
+    const bool leak = l.type == 'c' && l.relinquished;
+    if (l.unknowable) {
+      // Cut off by the end of a truncated input only: as alive at the end
+      // of a whole one, unless it looks like a leak.
+      const Loss& first = s.m_losses[l.loss - 1];
+      const bool only_final_cut = l.losses == 1 && first.cut &&
+                                  first.line == s.m_last_line;
+      if (leak)
+        s.unverifiable(l,
+                       fmt::format("count {} after relinquish: possible leak",
+                                   l.count),
+                       true);
+      else if (cookie_gone)
+        s.unverifiable(l,
+                       fmt::format("count {}, its cookie c={} freed: "
+                                   "possible leak",
+                                   l.count, s.text_of(l.cookie)),
+                       true);
+      else if (l.doubts || !only_final_cut)
+        s.unverifiable(l,
+                       fmt::format("count {} at the end of the trace",
+                                   l.count),
+                       l.doubts > 0);
+    } else if (leak) {
       s.finding("leak", l.type, l.id, at,
                 fmt::format("relinquished but the count is still {} at the "
                             "end of the trace",
                             l.count));
-    else if (!l.unknowable && cookie_gone)
+    } else if (cookie_gone) {
       s.finding("object-outlives-cookie", l.type, l.id, at,
                 fmt::format("count {} at the end, cookie c={} already freed",
                             l.count, s.text_of(l.cookie)));
+    }
     s.m_r.lives.push_back(s.life_of(l));
   });
   for (auto& [name, n] : s.m_unknown)
     s.m_r.unknown[name] += n;
+  if (s.m_tracking && !s.m_r.target_found) {
+    // Say when the id is one of another kind.
+    const Id id = s.m_track_cookie ? *s.m_track_cookie : *s.m_track_object;
+    for (char type : {'c', 'o', 'V'}) {
+      const Key k(type, id);
+      if (type != (s.m_track_cookie ? 'c' : 'o') &&
+          (s.m_live.find(k) || s.m_ended.find(k))) {
+        s.m_r.target_other = type;
+        break;
+      }
+    }
+  }
   RefsReport& r = s.m_r;
   std::stable_sort(r.lives.begin(), r.lives.end(),
                    [](const Life& a, const Life& b) {

@@ -30,6 +30,7 @@ struct Rebuilt {
   std::map<std::string, std::vector<Step>> steps; ///< per cookie life
   std::string fsdef;               ///< the root index's life
   std::vector<std::string> notes;  ///< what could not be rebuilt
+  std::string truncated; ///< why the trace ended early ("" if it did not)
 };
 
 /// Reads the trace (plain, .gz, .xz or "-") and rebuilds the calls. Throws

@@ -36,12 +36,14 @@ struct Life {
   bool relinquished = false; ///< cookies: fscache_relinquish seen
   bool freed = false;        ///< the count reached 0
   bool unknowable = false;   ///< lost events happened while it was alive
+                            ///< (named in an "unverifiable" finding)
   bool partial = false;      ///< a cookie first seen after its acquire
   std::map<std::string, std::uint64_t> reasons; ///< "GET obj" → times
 };
 
 struct Finding {
-  std::string kind;   ///< over-put, leak, use-after-free, count-jump, ...
+  std::string kind;   ///< over-put, leak, use-after-free, count-jump,
+                      ///< unverifiable(-clean), lost-events, ...
   std::string id;     ///< "c=2", "o=ffff91ce827b1200"
   std::int64_t ts_ns = 0;
   std::uint64_t line = 0;
@@ -70,6 +72,13 @@ struct RefsOptions {
   std::int64_t reorder_ns = 1000000; ///< CPU reordering window (spec §0.6)
 };
 
+/// Where an input ended early (a compressed trace cut short).
+struct Cut {
+  std::string file;
+  std::uint64_t after_line = 0; ///< the file's last whole line
+  std::string why;              ///< "unexpected end of the xz data"
+};
+
 struct RefsReport {
   Gen gen = Gen::unknown;
   std::uint64_t lines = 0, events = 0, fscache_events = 0, unknown_events = 0;
@@ -82,6 +91,13 @@ struct RefsReport {
   std::vector<Finding> findings;
   std::vector<TimelineEntry> timeline;
   std::map<std::string, std::uint64_t> unknown; ///< event name → count
+  std::vector<Cut> cuts; ///< inputs that ended early
+  /// With RefsOptions::cookie/object: a line named it. When not, and the
+  /// id is one of another kind ('c', 'o', 'V'), target_other says which.
+  bool target_found = false;
+  char target_other = 0;
+  /// Some input was not read to its end: the verdicts cover what was.
+  bool incomplete() const { return !cuts.empty(); }
 };
 
 /// Strips "0x" and leading zeros so that ids compare as the user types them.
@@ -102,6 +118,14 @@ public:
 
   /// Feeds one input line (line numbers count from 1, across files).
   void feed(std::string_view text, std::uint64_t lineno);
+  /// The input `file` ended early after its line `file_line` (line `lineno`
+  /// across files): the histories alive there cannot be checked.
+  void cut(std::string file, std::uint64_t file_line, std::uint64_t lineno,
+           std::string why);
+  /// Lines so far that were trace events or lost-events markers, and lines
+  /// that were neither (nor blank, nor comments).
+  std::uint64_t recognised() const;
+  std::uint64_t malformed() const;
   RefsReport finish();
 
   struct State; ///< the histories being built (defined in refs.cpp)

@@ -31,6 +31,9 @@ struct Parsed {
   Kind kind = Kind::malformed;
   Line line;                ///< for events
   std::uint64_t lost = 0;   ///< for `[LOST N EVENTS]` / `CPU:N [LOST N EVENTS]`
+                            ///< and trace-cmd's `[N EVENTS DROPPED]`; 0:
+                            ///< unknown (`[LOST EVENTS]`)
+  int lost_cpu = -1;        ///< the N of `CPU:N`, -1 when not printed
   std::string why;          ///< for malformed lines
 };
 
@@ -61,17 +64,27 @@ public:
   LineReader& operator=(const LineReader&) = delete;
 
   /// The next line without its newline; false at the end. Throws fsc::Error
-  /// on a read or decompression error.
+  /// on a read error, or a decompression error before any data. A
+  /// compressed input that ends early (`cat trace_pipe | xz` stopped with
+  /// ^C) or turns corrupt after some data ends after its last whole line:
+  /// truncated() is then true, and a warning naming the file and the line
+  /// is logged once.
   bool next(std::string_view& line);
   std::uint64_t line_number() const { return m_lineno; }
   std::uint64_t bytes() const { return m_bytes; }
+  /// The input ended early; the lines handed out are all that decoded.
+  bool truncated() const { return !m_truncated.empty(); }
+  /// Why it ended early ("unexpected end of the xz data"), or "".
+  const std::string& truncation() const { return m_truncated; }
 
   struct Source; ///< a decoder of the input (defined in reader.cpp)
 
 private:
   bool fill();
+  void stop_early();
   std::unique_ptr<Source> m_src;
   std::string m_path;
+  std::string m_truncated;
   std::vector<char> m_buf;
   std::size_t m_pos = 0, m_end = 0;
   bool m_eof = false;
