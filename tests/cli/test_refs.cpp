@@ -16,18 +16,6 @@ using fsc::test::TempDir;
 
 namespace {
 
-/// Catch's TAP reporter prints the INFO text of passing checks too: each
-/// line after the first is made a TAP comment ("# "), so that meson sees
-/// only TAP.
-std::string tap_text(const std::string& s)
-{
-  std::string out;
-  for (char c : s)
-    out += c == '\n' ? std::string("\n# ") : std::string(1, c);
-  return out;
-}
-#define INFO_TAP(x) INFO(tap_text((std::ostringstream() << x).str()))
-
 std::string fixture_trace(const char* name)
 {
   return fsc::test::fixtures_dir() + "/" + name + "/ftrace.txt.xz";
@@ -87,7 +75,7 @@ TEST_CASE("refs on the real traces: every history balances", "[refs][real]")
 {
   for (auto name : {"real-5.10-smoke", "real-6.1-smoke"}) {
     auto r = run_fsc({"refs", fixture_trace(name)});
-    INFO_TAP(name << ": " << r.out << r.err);
+    INFO(name << ": " << r.out << r.err);
     CHECK(r.status == 0);
     CHECK(r.out.find("findings   0") != std::string::npos);
     CHECK(r.out.find(" 0 malformed, 0 lost") != std::string::npos);
@@ -128,7 +116,7 @@ TEST_CASE("refs: a count read before another CPU's put and printed after "
                              c.cpu, 288260 + c.gap_us));
     fsc::test::write_file(t / "trace.txt", joined(lines));
     auto r = run_fsc({"refs", t / "trace.txt"});
-    INFO_TAP("gap " << c.gap_us << " cpu " << c.cpu << ": " << r.out << r.err);
+    INFO("gap " << c.gap_us << " cpu " << c.cpu << ": " << r.out << r.err);
     CHECK(r.status == c.status);
     if (c.status == 0)
       CHECK(r.out.find("findings   0") != std::string::npos);
@@ -140,7 +128,7 @@ TEST_CASE("refs: a count read before another CPU's put and printed after "
 TEST_CASE("refs finds the over-put, from stdin, with a timeline", "[refs]")
 {
   auto r = run_fsc({"refs", "--cookie", "ffff91ce827c1380"}, {}, k_overput);
-  INFO_TAP(r.err);
+  INFO(r.err);
   CHECK(r.status == 1);
   CHECK(r.out.find("over-put") != std::string::npos);
   CHECK(r.out.find("timeline   5 events") != std::string::npos);
@@ -214,7 +202,7 @@ TEST_CASE("refs on a file that is not a trace: exit 2, nothing analysed",
   fsc::test::write_file(t / "random.bin", noise);
   for (auto name : {"passwd", "random.bin"}) {
     auto r = run_fsc({"refs", t / name});
-    INFO_TAP(name << ": " << r.out << r.err);
+    INFO(name << ": " << r.out << r.err);
     CHECK(r.status == 2);
     CHECK(r.err.find("'" + t / name + "': not a kernel trace") !=
           std::string::npos);
@@ -236,7 +224,7 @@ TEST_CASE("refs --cookie/--object with an id the trace does not hold",
 {
   auto trace = fixture_trace("real-5.10-smoke");
   auto r = run_fsc({"refs", trace, "--cookie", "ffff91ce00000bad"});
-  INFO_TAP(r.out << r.err);
+  INFO(r.out << r.err);
   CHECK(r.status == 1);
   CHECK(r.err.find("cookie c=ffff91ce00000bad is not in " + trace) !=
         std::string::npos);
@@ -267,7 +255,7 @@ TEST_CASE("refs names each history a lost-events marker leaves unchecked",
   const auto marker = at + 1;
   fsc::test::write_file(t / "trace.txt", joined(lines));
   auto r = run_fsc({"refs", t / "trace.txt"});
-  INFO_TAP(r.out << r.err);
+  INFO(r.out << r.err);
   CHECK(r.status == 1);
   CHECK(r.out.find(" leak ") == std::string::npos);
   CHECK(r.out.find(fmt::format(
@@ -325,7 +313,7 @@ TEST_CASE("refs reads a truncated .xz or .gz trace up to the cut",
   for (auto [tool, name] : {std::pair{"xz", "cut.xz"}, {"gzip", "cut.gz"}}) {
     auto path = cut_trace(t, tool, name);
     auto r = run_fsc({"refs", path});
-    INFO_TAP(name << ": " << r.out << r.err);
+    INFO(name << ": " << r.out << r.err);
     CHECK(r.status == 1);
     CHECK(count_of(r.err, "input truncated after line") == 1);
     CHECK(r.err.find(name) != std::string::npos);
@@ -360,7 +348,7 @@ TEST_CASE("replay --from-trace reads a truncated trace up to the cut",
   TempDir t;
   auto path = cut_trace(t, "xz", "cut.xz");
   auto r = run_fsc({"replay", "--from-trace", path, "--json"});
-  INFO_TAP(r.out << r.err);
+  INFO(r.out << r.err);
   CHECK(r.status == 1);
   CHECK(count_of(r.err, "input truncated after line") == 1);
   CHECK(r.err.find("corrupt") == std::string::npos);

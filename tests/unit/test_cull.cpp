@@ -3,6 +3,7 @@
 
 #include <fsc/cachefiles/cache.hpp>
 #include <fsc/cachefiles/cull.hpp>
+#include <fsc/cachefiles/key.hpp>
 
 #include "tree.hpp"
 
@@ -16,14 +17,17 @@ namespace {
 
 constexpr std::int64_t k_s = 1000000000;
 
-/// n objects named E<i> in cache/@4a/I03nfs/@<i%4>, atime 1000+i s.
+/// n data objects (names cooked from 4-byte keys, as the kernel would, so
+/// that the cull recognises them) in cache/@4a/I03nfs/@<i%4>, atime 1000+i s.
 std::vector<std::string> make_tree(const std::string& root, int n)
 {
   fsc::test::make_dirs(root + "/cache/@4a/I03nfs");
   fsc::test::make_dirs(root + "/graveyard");
   std::vector<std::string> paths;
   for (int i = 0; i < n; ++i) {
-    std::string rel = fmt::format("cache/@4a/I03nfs/@0{}/E{:04}", i % 4, i);
+    const fsc::Bytes key{std::uint8_t(i), std::uint8_t(i >> 8), 0x5a, 0xa5};
+    std::string rel = fmt::format("cache/@4a/I03nfs/@0{}/{}", i % 4,
+                                  cook_v1(key, 1).name);
     fsc::test::write_file(root + "/" + rel, std::string(4096, 'x'));
     fsc::test::set_times(root + "/" + rel, (1000 + i) * k_s, 500 * k_s);
     paths.push_back(rel);
