@@ -13,7 +13,33 @@ namespace fsc::trace {
 
 using namespace fsc::fscache;
 
+std::string_view type_shown_name(TypeShown t)
+{
+  switch (t) {
+  case TypeShown::index: return "index";
+  case TypeShown::data: return "data";
+  case TypeShown::conflict: return "conflicting";
+  case TypeShown::unknown: break;
+  }
+  return "unknown";
+}
+
 namespace {
+
+std::uint64_t hexnum(std::string_view s)
+{
+  std::uint64_t v = 0;
+  for (char ch : s) {
+    int d = ch >= '0' && ch <= '9'   ? ch - '0'
+            : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+            : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
+                                     : -1;
+    if (d < 0)
+      break;
+    v = v * 16 + std::uint64_t(d);
+  }
+  return v;
+}
 
 std::string_view netfs_of(std::string_view def)
 {
@@ -27,22 +53,256 @@ std::string_view netfs_of(std::string_view def)
   return "netfs";
 }
 
-bool index_def(std::string_view def)
+// --- pass 1: what the trace shows of each cookie life ------------------------
+//
+// 4.19's tracepoints print no cookie type (fscache_acquire prints the def
+// name and the parent's usage, children and flags; include/trace/events/
+// fscache.h). A cookie's type is read from what only one type can do or
+// have done to it, and each conclusion keeps the line that shows it:
+//
+//  index: the netfs primary index (fscache_netfs); cachefiles_mkdir of its
+//         object (cachefiles_walk_to_object traces mkdir only for the last
+//         component of an index); ENABLED in its flags while it never had an
+//         object (an index is enabled without one; a data cookie only once
+//         fscache_acquire_non_index_cookie allocated one, or with
+//         UNAVAILABLE set when no cache is bound: fs/fscache/cookie.c); a
+//         child that is an index (__fscache_acquire_cookie BUGs on an index
+//         under a non-index parent).
+//  data:  LOOKING_UP in its flags (only fscache_acquire_non_index_cookie
+//         sets it); a page read, allocated or written or a consistency
+//         check (the ASSERTCMP on the type precedes the tracepoint in
+//         __fscache_read_or_alloc_page(s), __fscache_alloc_page,
+//         __fscache_write_page and __fscache_check_consistency); an
+//         invalidation (__fscache_invalidate asserts DATAFILE before it
+//         raises the event); cachefiles_create of its object; a parent that
+//         is not an index.
+//
+// Nothing else counts: a definition name ("NFS.fh") is not evidence, and
+// the same pointer names different cookies over time.
+
+constexpr unsigned k_looking_up = 1U << cookie_flag::looking_up;
+constexpr unsigned k_unavailable = 1U << cookie_flag::unavailable;
+constexpr unsigned k_enabled = 1U << cookie_flag::enabled;
+
+struct Scan {
+  std::map<std::string, CookieLife> lives;
+  std::set<std::uint64_t> disabled; ///< acquire lines (data cookies)
+  std::map<std::string, bool> had_object, has_children;
+};
+
+class FirstPass {
+public:
+  Scan out;
+
+  void line(const Parsed& p, std::string_view text, std::uint64_t n)
+  {
+    if (p.kind == Kind::lost) {
+      m_last_lost = n;
+      return;
+    }
+    if (p.kind != Kind::event)
+      return;
+    const Line& l = p.line;
+    Fields f = split_fields(l.body);
+    if (l.event == "cachefiles_mkdir" || l.event == "cachefiles_create") {
+      auto o = f.get("o");
+      auto it = o ? m_obj_cookie.find(std::string(*o)) : m_obj_cookie.end();
+      if (it == m_obj_cookie.end())
+        return;
+      bool mkdir = l.event == "cachefiles_mkdir";
+      note(it->second, mkdir, n, text,
+           mkdir ? "cachefiles_mkdir of its object: cachefiles_walk_to_object "
+                   "makes the last component a directory only for an index "
+                   "(fs/cachefiles/namei.c)"
+                 : "cachefiles_create of its object: cachefiles_walk_to_object "
+                   "creates non-index objects as files "
+                   "(fs/cachefiles/namei.c)");
+      return;
+    }
+    auto c = f.get("c");
+    if (!c)
+      return;
+    std::string ptr(*c);
+    if (l.event == "fscache_netfs") {
+      CookieLife& life = begin_life(ptr, n);
+      auto name = f.get("n");
+      life.def = name ? std::string(*name) : "";
+      note(handle(ptr), true, n, text,
+           "a netfs's primary index: __fscache_register_netfs() makes it with "
+           "the index definition fscache_fsdef_netfs_def "
+           "(fs/fscache/netfs.c)");
+      return;
+    }
+    if (l.event == "fscache_acquire") {
+      auto parent = f.get("p");
+      CookieLife& life = begin_life(ptr, n);
+      auto name = f.get("n");
+      life.def = name ? std::string(*name) : "";
+      m_pending[ptr] = n;
+      if (parent) {
+        std::string ph = handle(std::string(*parent));
+        life.parent = ph;
+        out.has_children[ph] = true;
+        if (auto pf = f.get("pf"))
+          flags(ph, unsigned(hexnum(*pf)), *pf, n, text);
+      }
+      return;
+    }
+    auto pend = m_pending.find(ptr);
+    if (pend != m_pending.end()) {
+      // A data cookie acquired enabled allocates its object at once.
+      if (!(l.event == "fscache_cookie" && f.words == "GET obj"))
+        out.disabled.insert(pend->second);
+      m_pending.erase(pend);
+    }
+    const std::string h = handle(ptr);
+    if (l.event == "fscache_cookie" || l.event == "fscache_relinquish" ||
+        l.event == "fscache_enable" || l.event == "fscache_disable") {
+      if (auto fl = f.get("f"))
+        flags(h, unsigned(hexnum(*fl)), *fl, n, text);
+      if (l.event == "fscache_cookie" && f.words == "GET obj")
+        out.had_object[h] = true;
+    } else if (l.event == "fscache_page_op") {
+      static const std::set<std::string_view> data_calls{
+          "Retr1", "RetrMul", "Alloc1", "Write1", "CheckCn"};
+      if (data_calls.count(f.words))
+        note(h, false, n, text,
+             f.words == "CheckCn"
+                 ? "a consistency check: __fscache_check_consistency() "
+                   "asserts a data cookie before this tracepoint"
+                 : "a page " +
+                       std::string(f.words == "Write1" ? "write"
+                                   : f.words == "Alloc1" ? "allocation"
+                                                         : "read") +
+                       ": 4.19 asserts the cookie is not an index before "
+                       "this tracepoint (fs/fscache/page.c)");
+    } else if (l.event == "fscache_osm" || l.event == "cachefiles_ref") {
+      if (auto o = f.get("o"))
+        m_obj_cookie[std::string(*o)] = h;
+      if (l.event == "fscache_osm" &&
+          l.body.find(" ?CMD WAIT ev=3") != std::string_view::npos)
+        note(h, false, n, text,
+             "an invalidation: __fscache_invalidate() asserts a data cookie "
+             "before it raises the event");
+    }
+  }
+
+  void finish()
+  {
+    // Acquired and nothing else seen (the trace ends): no object either.
+    for (const auto& [ptr, line] : m_pending)
+      out.disabled.insert(line);
+    m_pending.clear();
+    // An index child makes its parent an index; a parent that is not an
+    // index makes its children data. Chains are short; repeat until stable.
+    for (bool changed = true; changed;) {
+      changed = false;
+      for (auto& [h, life] : out.lives) {
+        if (life.parent.empty())
+          continue;
+        auto p = out.lives.find(life.parent);
+        if (p == out.lives.end())
+          continue;
+        if (life.index && !p->second.index) {
+          p->second.index = Evidence{
+              life.index->line, life.index->text,
+              "its child " + h + " is an index (" + life.index->why +
+                  "), and __fscache_acquire_cookie() BUGs on an index "
+                  "cookie whose parent is not one"};
+          changed = true;
+        }
+        if (p->second.data && !p->second.index && !life.data) {
+          life.data = Evidence{
+              p->second.data->line, p->second.data->text,
+              "its parent " + life.parent + " is not an index (" +
+                  p->second.data->why +
+                  "), and __fscache_acquire_cookie() BUGs on an index "
+                  "cookie whose parent is not one"};
+          changed = true;
+        }
+      }
+    }
+    for (auto& [h, life] : out.lives)
+      life.type = life.index && life.data ? TypeShown::conflict
+                  : life.index            ? TypeShown::index
+                  : life.data             ? TypeShown::data
+                                          : TypeShown::unknown;
+  }
+
+private:
+  std::string handle(const std::string& ptr)
+  {
+    return fmt::format("c{}_{}", ptr, m_life[ptr]);
+  }
+
+  CookieLife& begin_life(const std::string& ptr, std::uint64_t n)
+  {
+    ++m_life[ptr];
+    CookieLife& life = out.lives[handle(ptr)];
+    life.ptr = ptr;
+    life.acquired = n;
+    return life;
+  }
+
+  void note(const std::string& h, bool index, std::uint64_t n,
+            std::string_view text, std::string why)
+  {
+    CookieLife& life = out.lives[h];
+    auto& slot = index ? life.index : life.data;
+    if (!slot)
+      slot = Evidence{n, std::string(text), std::move(why)};
+  }
+
+  /// A cookie's flags as a line printed them (f= of its own lines, pf= of
+  /// a child's acquire).
+  void flags(const std::string& h, unsigned v, std::string_view shown,
+             std::uint64_t n, std::string_view text)
+  {
+    auto it = out.lives.find(h);
+    if (it == out.lives.end() || it->second.acquired == 0)
+      return; // acquired before the trace began: its past is unknown
+    if (v & k_looking_up) {
+      note(h, false, n, text,
+           fmt::format("flags {} have LOOKING_UP, which only "
+                       "fscache_acquire_non_index_cookie() sets",
+                       shown));
+    } else if ((v & k_enabled) && !(v & k_unavailable) &&
+               !out.had_object[h] && it->second.acquired > m_last_lost) {
+      note(h, true, n, text,
+           fmt::format("flags {} have ENABLED while it never had an object: "
+                       "4.19 enables an index without one, a data cookie "
+                       "only after fscache_acquire_non_index_cookie() "
+                       "allocated one (GET obj) or, with no cache bound, "
+                       "with UNAVAILABLE set",
+                       shown));
+    }
+  }
+
+  std::map<std::string, int> m_life;
+  std::map<std::string, std::uint64_t> m_pending; ///< ptr -> acquire line
+  std::map<std::string, std::string> m_obj_cookie; ///< object -> life
+  std::uint64_t m_last_lost = 0;
+};
+
+Scan first_pass(const std::string& path)
 {
-  // The 4.19 netfs index definitions (v1-netfs.md); def names are traced
-  // truncated to 7 characters.
-  static const std::set<std::string_view> idx{
-      "NFS.ser", "NFS.sup", "AFS.cel", "AFS.vol", "CIFS.se", "CIFS.su",
-      "CIFS.ta", "9P.sess", "CEPH.fs"};
-  return idx.count(def.substr(0, 7)) != 0;
+  FirstPass fp;
+  LineReader r(path);
+  std::string_view text;
+  while (r.next(text))
+    fp.line(parse_line(text), text, r.line_number());
+  fp.finish();
+  return std::move(fp.out);
 }
+
+// --- pass 2: the calls -------------------------------------------------------
 
 /// Builds the scenario as the trace is read.
 class Builder {
 public:
   Rebuilt out;
   std::set<std::uint64_t> disabled; ///< acquire lines of disabled cookies
-  std::set<std::string> parents;    ///< pointers seen as a parent: indexes
+  std::map<std::string, bool> has_children;
 
   void feed(const Line& l, std::uint64_t lineno)
   {
@@ -51,6 +311,7 @@ public:
     if (!c)
       return;
     std::string ptr(*c);
+    m_line = lineno;
     ++out.events;
     if (l.event == "fscache_cookie")
       cookie_line(f, ptr, lineno);
@@ -86,31 +347,17 @@ private:
     bool index = false;
   };
 
-  static std::uint64_t hexnum(std::string_view s)
-  {
-    std::uint64_t v = 0;
-    for (char ch : s) {
-      int d = ch >= '0' && ch <= '9'   ? ch - '0'
-              : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
-              : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
-                                       : -1;
-      if (d < 0)
-        break;
-      v = v * 16 + std::uint64_t(d);
-    }
-    return v;
-  }
-
   std::string handle(const std::string& ptr)
   {
     return fmt::format("c{}_{}", ptr, m_life[ptr]);
   }
 
-  void add(const std::string& stmt)
+  void add(const std::string& stmt, const std::string& cookie)
   {
     out.scenario += stmt;
     out.scenario += '\n';
     ++out.calls;
+    out.call_lines.push_back({m_line, cookie});
   }
 
   /// A call on ptr: its deferred acquire goes first.
@@ -119,7 +366,7 @@ private:
     flush(ptr, stmt.rfind("enable ", 0) == 0);
     if (!m_known.count(ptr))
       return; // a cookie acquired before the trace began
-    add(stmt);
+    add(stmt, handle(ptr));
   }
 
   void flush(const std::string& ptr, bool next_is_enable)
@@ -143,14 +390,15 @@ private:
       }
       // A netfs registered before the trace began.
       std::string name(netfs_of(p.def));
-      add("register " + name + " as " + handle(p.parent));
+      add("register " + name + " as " + handle(p.parent), handle(p.parent));
       m_known.insert(p.parent);
       out.cookies.push_back(handle(p.parent));
     }
     add(fmt::format("acquire {} {} {} key=\"{}-{}\" name={}{}", handle(ptr),
                     p.index ? "index" : "data", handle(p.parent), ptr,
                     m_life[ptr], p.def,
-                    acquired_disabled && !p.index ? " disabled" : ""));
+                    acquired_disabled && !p.index ? " disabled" : ""),
+        handle(ptr));
     m_known.insert(ptr);
     out.cookies.push_back(handle(ptr));
   }
@@ -181,7 +429,8 @@ private:
   {
     auto n = f.get("n");
     ++m_life[ptr];
-    add(fmt::format("register {} as {}", n ? *n : "netfs", handle(ptr)));
+    add(fmt::format("register {} as {}", n ? *n : "netfs", handle(ptr)),
+        handle(ptr));
     m_known.insert(ptr);
     out.cookies.push_back(handle(ptr));
   }
@@ -196,8 +445,15 @@ private:
     ++m_life[ptr];
     m_known.erase(ptr);
     std::string def = n ? std::string(*n) : "data";
-    PendingAcquire pa{std::string(*p), def,
-                      index_def(def) || parents.count(ptr) != 0};
+    // The type the engine runs it as: what the trace shows, and where it
+    // shows nothing (a cookie acquired disabled and never used, for which
+    // both behave alike), an index if other cookies hang on it.
+    const CookieLife& life = out.lives[handle(ptr)];
+    bool index = life.type == TypeShown::index ||
+                 life.type == TypeShown::conflict ||
+                 (life.type == TypeShown::unknown &&
+                  has_children.count(handle(ptr)));
+    PendingAcquire pa{std::string(*p), def, index};
     emit_acquire(ptr, pa, disabled.count(lineno) != 0);
   }
 
@@ -232,7 +488,7 @@ private:
     else if (what.rfind("?CMD WAIT ev=2", 0) == 0)
       call(ptr, "update " + handle(ptr));
     if (ptr == m_fsdef && what.rfind("ABRT", 0) == 0 && !m_withdrawn) {
-      add("withdraw &");
+      add("withdraw &", "");
       m_withdrawn = true;
     }
     (void)f;
@@ -259,6 +515,7 @@ private:
   std::set<std::string> m_known, m_relinquishing;
   bool m_withdrawn = false;
   std::string m_fsdef; ///< the root index's pointer
+  std::uint64_t m_line = 0;
 };
 
 std::string step_of(ObjState s, bool wait, bool oob, int event)
@@ -269,58 +526,13 @@ std::string step_of(ObjState s, bool wait, bool oob, int event)
 
 } // namespace
 
-namespace {
-
-/// Pass 1: the acquires (by line) of cookies acquired disabled: all whose
-/// next event is not the object allocation (GET obj) an enabled acquire
-/// makes at once. NFS acquires data cookies disabled and enables them on
-/// open; a cookie never opened is relinquished without ever being enabled.
-struct FirstPass {
-  std::set<std::uint64_t> disabled; ///< acquire lines
-  std::set<std::string> parents;    ///< pointers other cookies hang on
-};
-
-FirstPass first_pass(const std::string& path)
-{
-  FirstPass fp;
-  std::set<std::uint64_t>& out = fp.disabled;
-  std::map<std::string, std::uint64_t> pending;
-  LineReader r(path);
-  std::string_view text;
-  while (r.next(text)) {
-    Parsed p = parse_line(text);
-    if (p.kind != Kind::event)
-      continue;
-    Fields f = split_fields(p.line.body);
-    auto c = f.get("c");
-    if (!c)
-      continue;
-    std::string ptr(*c);
-    if (p.line.event == "fscache_acquire") {
-      pending[ptr] = r.line_number();
-      if (auto parent = f.get("p"))
-        fp.parents.emplace(*parent);
-      continue;
-    }
-    auto it = pending.find(ptr);
-    if (it == pending.end())
-      continue;
-    bool enabled = p.line.event == "fscache_cookie" && f.words == "GET obj";
-    if (!enabled)
-      out.insert(it->second);
-    pending.erase(it);
-  }
-  return fp;
-}
-
-} // namespace
-
 Rebuilt rebuild_from_trace(const std::string& path)
 {
+  Scan scan = first_pass(path);
   Builder b;
-  FirstPass fp = first_pass(path);
-  b.disabled = std::move(fp.disabled);
-  b.parents = std::move(fp.parents);
+  b.disabled = std::move(scan.disabled);
+  b.has_children = std::move(scan.has_children);
+  b.out.lives = std::move(scan.lives);
   LineReader r(path);
   std::string_view text;
   bool v2 = false;
@@ -425,6 +637,25 @@ std::vector<std::string> trace_lines(const std::string& path,
       break;
     if (r.line_number() >= first)
       out.push_back(fmt::format("{:>7}  {}", r.line_number(), text));
+  }
+  return out;
+}
+
+std::map<std::uint64_t, std::string>
+trace_lines_at(const std::string& path,
+               const std::vector<std::uint64_t>& numbers)
+{
+  std::set<std::uint64_t> want(numbers.begin(), numbers.end());
+  std::map<std::uint64_t, std::string> out;
+  if (want.empty())
+    return out;
+  LineReader r(path);
+  std::string_view text;
+  while (r.next(text)) {
+    if (want.count(r.line_number()))
+      out.emplace(r.line_number(), std::string(text));
+    if (r.line_number() >= *want.rbegin())
+      break;
   }
   return out;
 }

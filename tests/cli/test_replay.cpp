@@ -5,6 +5,7 @@
 #include "tree.hpp"
 
 #include <fsc/bytes.hpp>
+#include <fsc/trace/trace.hpp>
 
 #include <dirent.h>
 #include <fstream>
@@ -13,6 +14,7 @@
 #include <sstream>
 #include <sys/stat.h>
 #include <sys/xattr.h>
+#include <vector>
 
 using fsc::test::run_fsc;
 using fsc::test::TempDir;
@@ -65,6 +67,29 @@ std::string real_510(const TempDir& t)
 {
   return fsc::test::extract_fixture(
       fsc::test::fixtures_dir() + "/real-5.10-smoke/cache.tar.xz", t.path());
+}
+
+std::string real_510_trace()
+{
+  return fsc::test::fixtures_dir() + "/real-5.10-smoke/ftrace.txt.xz";
+}
+
+/// A trace's lines (decompressed).
+std::vector<std::string> read_trace(const std::string& path)
+{
+  std::vector<std::string> out;
+  fsc::trace::LineReader r(path);
+  std::string_view l;
+  while (r.next(l))
+    out.emplace_back(l);
+  return out;
+}
+
+void write_trace(const std::string& path, const std::vector<std::string>& lines)
+{
+  std::ofstream out(path, std::ios::binary);
+  for (const auto& l : lines)
+    out << l << '\n';
 }
 
 const char* const k_fixes[] = {
@@ -374,6 +399,121 @@ TEST_CASE("replay --from-trace: a real 5.10 trace matches up to withdrawal")
     CHECK(j["cookie"] == "ffffffffc04b4540");
     CHECK(j["line"].get<int>() >= 32750);
   }
+}
+
+TEST_CASE("replay --from-trace: the real 5.10 trace's cookie types come from "
+          "the trace, and no crash is claimed")
+{
+  auto r = run_fsc({"replay", "--from-trace", real_510_trace(), "--json"});
+  INFO1(r.out << r.err);
+  auto j = nlohmann::json::parse(r.out);
+  CHECK(j["findings"].empty());
+  // 2 server and 3 superblock indexes and the NFS primary index (mkdir,
+  // ENABLED without an object), the 8 files read (LOOKING_UP at enable,
+  // page reads); the files acquired and never enabled show nothing.
+  CHECK(j["cookie_types"]["index"] == 6);
+  CHECK(j["cookie_types"]["data"] == 8);
+  CHECK(j["cookie_types"]["unknown"].get<int>() > 100);
+  CHECK(j["cookie_types"]["conflicting"] == 0);
+  r = run_fsc({"replay", "--from-trace", real_510_trace()});
+  CHECK(r.out.find("would crash") == std::string::npos);
+}
+
+TEST_CASE("replay --from-trace: a cookie's type is what its own life shows, "
+          "not what an earlier cookie at the same address was")
+{
+  // A superblock index is relinquished and freed; the slab gives its
+  // address to a file's cookie, which is written and read. The trace is the
+  // engine's own, with the file's address changed to the freed index's.
+  TempDir t;
+  fsc::test::make_dirs(t / "c");
+  std::string sc = write_scenario(t, R"(register nfs
+acquire srv index nfs key="srv" name=NFS.ser
+acquire sb index srv key="sb1" name=NFS.sup
+acquire f1 data sb key="f1" size=8192 name=NFS.fh
+write f1 0
+relinquish f1
+relinquish sb
+acquire sb2 index srv key="sb2" name=NFS.sup
+acquire f2 data sb2 key="f2" size=8192 name=NFS.fh
+write f2 0
+read f2 1
+relinquish f2
+relinquish sb2
+)");
+  REQUIRE(run_fsc({"replay", t / "c", sc, "--trace", t / "run.trace"})
+              .status == 0);
+  std::vector<std::string> lines = read_trace(t / "run.trace");
+  const std::string sb = "ffff888100000400", f2 = "ffff888100000700";
+  std::size_t sb_freed = 0, f2_acquired = 0;
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    if (lines[i].find("PUT obj c=" + sb + " u=0") != std::string::npos)
+      sb_freed = i;
+    if (lines[i].find("fscache_acquire: c=" + f2) != std::string::npos &&
+        lines[i].find("n=NFS.fh") != std::string::npos)
+      f2_acquired = i;
+  }
+  REQUIRE(sb_freed > 0);
+  REQUIRE(f2_acquired > sb_freed);
+  for (auto& l : lines)
+    for (auto at = l.find(f2); at != std::string::npos; at = l.find(f2))
+      l.replace(at, f2.size(), sb);
+  write_trace(t / "reused.trace", lines);
+  auto r = run_fsc({"replay", "--from-trace", t / "reused.trace", "--json"});
+  INFO1(r.out << r.err);
+  CHECK(r.status == 0);
+  auto j = nlohmann::json::parse(r.out);
+  CHECK(j["diverged"] == false);
+  CHECK(j["findings"].empty());
+  CHECK(j["cookie_types"]["index"] == 4); // nfs, srv, sb, sb2
+  CHECK(j["cookie_types"]["data"] == 2);
+  r = run_fsc({"replay", "--from-trace", t / "reused.trace"});
+  CHECK(r.status == 0);
+  CHECK(r.out.find("would crash") == std::string::npos);
+}
+
+TEST_CASE("replay --from-trace: a crash claim quotes the call and the lines "
+          "that show the cookie's type")
+{
+  // The real trace with one file's object made by mkdir instead of create:
+  // that shows an index, while the flags at its enable (LOOKING_UP) show a
+  // data cookie. The engine runs it as the index and 4.19 BUGs on the first
+  // page write; the claim says why, with the lines.
+  TempDir t;
+  std::vector<std::string> lines = read_trace(real_510_trace());
+  std::string& l = lines[8993 - 1];
+  REQUIRE(l.find("cachefiles_create: o=ffff91ce827b1c80") != std::string::npos);
+  l.replace(l.find("cachefiles_create"), 17, "cachefiles_mkdir");
+  REQUIRE(lines[9004 - 1].find("c=ffff91ce82267e00 Write1") !=
+          std::string::npos);
+  write_trace(t / "mkdir.trace", lines);
+  auto r = run_fsc({"replay", "--from-trace", t / "mkdir.trace", "--json"});
+  INFO1(r.out << r.err);
+  CHECK(r.status == 1);
+  auto j = nlohmann::json::parse(r.out);
+  CHECK(j["cookie_types"]["conflicting"] == 1);
+  REQUIRE(j["findings"].size() == 1);
+  const auto& f = j["findings"][0];
+  CHECK(f["message"].get<std::string>().find(
+            "fscache_write_page() on an index cookie") != std::string::npos);
+  CHECK(f["line"] == 9004);
+  CHECK(f["call"].get<std::string>().find("Write1") != std::string::npos);
+  CHECK(f["cookie"] == "cffff91ce82267e00_2");
+  CHECK(f["cookie_type"] == "conflicting");
+  REQUIRE(f["evidence"].size() == 2);
+  CHECK(f["evidence"][0]["shows"] == "index");
+  CHECK(f["evidence"][0]["line"] == 8993);
+  CHECK(f["evidence"][0]["text"].get<std::string>().find("cachefiles_mkdir") !=
+        std::string::npos);
+  CHECK(f["evidence"][1]["shows"] == "data");
+  CHECK(f["evidence"][1]["line"] == 8982);
+  CHECK(f["evidence"][1]["why"].get<std::string>().find("LOOKING_UP") !=
+        std::string::npos);
+  r = run_fsc({"replay", "--from-trace", t / "mkdir.trace"});
+  CHECK(r.out.find("mkdir.trace:9004: 4.19 would crash here") !=
+        std::string::npos);
+  CHECK(r.out.find("shown as both an index and a data cookie") !=
+        std::string::npos);
 }
 
 TEST_CASE("replay --from-trace: refuses a 6.1 trace and bad arguments")

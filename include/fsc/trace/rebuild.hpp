@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,6 +22,33 @@ struct Step {
   std::string what;
 };
 
+/// What the trace shows of a cookie's type. 4.19's tracepoints print no
+/// type field: it is read from what only one type can do (see
+/// rebuild.cpp); never from a definition's name.
+enum class TypeShown : std::uint8_t { unknown, index, data, conflict };
+std::string_view type_shown_name(TypeShown t);
+
+/// A trace line that shows a cookie's type, and why it does.
+struct Evidence {
+  std::uint64_t line = 0;
+  std::string text; ///< the trace line as read
+  std::string why;
+};
+
+/// A cookie life: from its fscache_acquire (or fscache_netfs) line on.
+struct CookieLife {
+  std::string ptr, def, parent; ///< parent: its handle
+  std::uint64_t acquired = 0;   ///< the acquire line (0: before the trace)
+  TypeShown type = TypeShown::unknown;
+  std::optional<Evidence> index, data; ///< the first line of each kind
+};
+
+/// A rebuilt call: the trace line it comes from and the cookie it acts on.
+struct Call {
+  std::uint64_t line = 0;
+  std::string cookie; ///< handle ("" for withdraw)
+};
+
 struct Rebuilt {
   std::string scenario;            ///< the calls, in the scenario language
   std::uint64_t lines = 0, events = 0, calls = 0;
@@ -28,6 +56,8 @@ struct Rebuilt {
   /// order the scenario acquires them.
   std::vector<std::string> cookies;
   std::map<std::string, std::vector<Step>> steps; ///< per cookie life
+  std::map<std::string, CookieLife> lives;        ///< per cookie life
+  std::vector<Call> call_lines;    ///< per scenario line (line 1 first)
   std::string fsdef;               ///< the root index's life
   std::vector<std::string> notes;  ///< what could not be rebuilt
 };
@@ -68,5 +98,10 @@ Divergence compare_steps(const Rebuilt& trace, const StepRecorder& engine,
 /// Lines first..last of a trace file (for the divergence's context).
 std::vector<std::string> trace_lines(const std::string& path,
                                      std::uint64_t first, std::uint64_t last);
+
+/// Specific lines of a trace file, by number (for evidence quoted later).
+std::map<std::uint64_t, std::string>
+trace_lines_at(const std::string& path,
+               const std::vector<std::uint64_t>& numbers);
 
 } // namespace fsc::trace
