@@ -216,21 +216,23 @@ int run_from_trace(const ReplayArgs& a, const Globals& g)
     cache = scratch->path;
   }
   constexpr std::uint64_t k_engine_fsdef = 0xffffffffc0001540ULL;
-  // One run per seed; without --seed the first 16 orders are tried and the
-  // one that follows the kernel furthest is kept (a trace is one of many
-  // legal interleavings of the kernel's concurrent workers).
+  // Without --seed the engine runs in the order the trace shows, object
+  // work items interleaved where the kernel's workers interleaved them;
+  // --seed N runs the engine's own N-th order instead.
   struct Attempt {
-    std::uint64_t seed = 0;
     trace::Divergence d;
     ReplayReport r;
     std::string mode;
   };
-  auto attempt = [&](std::uint64_t seed, std::FILE* trace_to) {
+  auto attempt = [&](std::FILE* trace_to) {
     trace::StepRecorder rec;
+    trace::TraceGuide guide(rb, k_engine_fsdef);
     ReportObserver seen;
     trace::Tee tee;
     tee.add(rec);
     tee.add(seen);
+    if (!a.seed_given)
+      tee.add(guide);
     std::unique_ptr<trace::FtraceWriter> tw;
     if (trace_to) {
       tw = std::make_unique<trace::FtraceWriter>(trace_to);
@@ -239,36 +241,19 @@ int run_from_trace(const ReplayArgs& a, const Globals& g)
     }
     cachefiles::MountOptions mo;
     mo.force = a.force;
-    cachefiles::EngineSession session(cache, mo, tee, seed, fixes);
+    cachefiles::EngineSession session(cache, mo, tee, a.seed, fixes);
+    if (!a.seed_given)
+      session.engine().set_scheduler(&guide, guide.max_active());
     Attempt at;
-    at.seed = seed;
     at.r = session.run(sc, seen);
     at.d = trace::compare_steps(rb, rec, k_engine_fsdef);
     at.mode = session.mount().mode();
     return at;
   };
-  std::vector<std::uint64_t> seeds;
-  if (a.seed_given)
-    seeds.push_back(a.seed);
-  else
-    for (std::uint64_t s = 0; s < 16; ++s)
-      seeds.push_back(s);
-  Attempt best;
-  bool have = false;
-  for (std::uint64_t s : seeds) {
-    Attempt at = attempt(s, nullptr);
-    bool better = !have || (best.d.found && (!at.d.found ||
-                                             at.d.compared > best.d.compared));
-    if (better) {
-      best = std::move(at);
-      have = true;
-    }
-    if (!best.d.found)
-      break;
-  }
+  Attempt best = attempt(nullptr);
   OutFile trace_out(a.trace);
   if (trace_out.f)
-    attempt(best.seed, trace_out.f);
+    attempt(trace_out.f);
   const trace::Divergence& d = best.d;
   const ReplayReport& r = best.r;
   std::vector<TraceFinding> findings =
@@ -289,6 +274,8 @@ int run_from_trace(const ReplayArgs& a, const Globals& g)
   bool claims = false;
   for (const auto& f : findings)
     claims = claims || f.claimed;
+  const std::string order =
+      a.seed_given ? fmt::format("seed {}", a.seed) : std::string("trace");
   if (g.json != JsonMode::off) {
     JsonWriter j(stdout);
     j.begin_object();
@@ -303,11 +290,13 @@ int run_from_trace(const ReplayArgs& a, const Globals& g)
                    trace::TypeShown::unknown, trace::TypeShown::conflict})
       j.field(std::string(trace::type_shown_name(t)), types[t]);
     j.end_object();
-    j.field("seed", best.seed);
+    j.field("order", order);
+    j.field("seed", a.seed);
     j.field("compared", d.compared);
     j.field("diverged", d.found);
     if (d.found) {
       j.field("line", d.line);
+      j.field("previous_line", d.previous);
       j.field("cookie", d.cookie);
       j.field("trace_step", d.trace_step);
       j.field("engine_step", d.engine_step);
@@ -364,10 +353,13 @@ int run_from_trace(const ReplayArgs& a, const Globals& g)
     fmt::print("from-trace {}: {} lines, {} events -> {} netfs calls{}\n",
                a.from_trace, rb.lines, rb.events, rb.calls,
                a.save_scenario.empty() ? "" : " (saved to " + a.save_scenario + ")");
-    fmt::print("replayed   on {} ({}), seed {}{}\n",
-               scratch ? "a scratch cache" : cache, best.mode, best.seed,
-               a.seed_given ? ""
-                            : fmt::format(" (best of {} tried)", seeds.size()));
+    fmt::print("replayed   on {} ({}), {}\n",
+               scratch ? "a scratch cache" : cache, best.mode,
+               a.seed_given
+                   ? fmt::format("seed {} (the engine's own order)", a.seed)
+                   : std::string("in the order the trace shows (work items "
+                                 "interleaved as the kernel's workers ran "
+                                 "them)"));
     fmt::print("cookies    {}: {} index, {} data, {} of a type the trace "
                "does not show{}\n",
                rb.cookies.size(), types[trace::TypeShown::index],
@@ -385,6 +377,10 @@ int run_from_trace(const ReplayArgs& a, const Globals& g)
                  a.from_trace, d.line, d.cookie, d.compared);
       fmt::print("  kernel:  {}\n  engine:  {}\n", d.trace_step,
                  d.engine_step);
+      if (d.previous)
+        fmt::print("  (this cookie's previous step, which matched, is at "
+                   "line {})\n",
+                   d.previous);
       fmt::print("context:\n");
       for (const auto& l : trace::trace_lines(a.from_trace,
                                               d.line > 3 ? d.line - 3 : 1,
@@ -514,8 +510,8 @@ Command add_replay(CLI::App& app, Globals& g)
   sub->add_option("scenario", a->scenario, "Scenario file (see fsc-replay(8))")
       ->check(CLI::ExistingFile);
   sub->add_option("--from-trace", a->from_trace, "Rebuild the netfs calls of "
-                  "a 4.19/5.10 kernel trace, replay them and report where the "
-                  "engine first differs from the kernel");
+                  "a 4.19/5.10 kernel trace, replay them in the trace's order "
+                  "and report where the engine first differs from the kernel");
   sub->add_option("--save-scenario", a->save_scenario, "With --from-trace: "
                   "write the rebuilt calls as a scenario FILE");
   auto* w = sub->add_flag("--write", a->write,
@@ -527,7 +523,8 @@ Command add_replay(CLI::App& app, Globals& g)
   sub->add_flag("--force", a->force,
                 "Bind even when a cache daemon seems to serve the cache");
   sub->add_option("--seed", a->seed, "Explore another legal order of queued "
-                  "work items (0: FIFO, the default)");
+                  "work items (0: FIFO, the default; with --from-trace the "
+                  "default is the trace's order)");
   std::vector<std::string> fix_list;
   for (const auto& f : fix_names())
     fix_list.emplace_back(f.first);

@@ -88,6 +88,10 @@ struct Scan {
   std::map<std::string, CookieLife> lives;
   std::set<std::uint64_t> disabled; ///< acquire lines (data cookies)
   std::map<std::string, bool> had_object, has_children;
+  /// invalidate/update calls placed at the GET queue their event made, and
+  /// the fscache_osm lines that would otherwise place them.
+  std::map<std::uint64_t, std::string> calls_at;
+  std::set<std::uint64_t> moved;
 };
 
 class FirstPass {
@@ -162,6 +166,19 @@ public:
         flags(h, unsigned(hexnum(*fl)), *fl, n, text);
       if (l.event == "fscache_cookie" && f.words == "GET obj")
         out.had_object[h] = true;
+    } else if (l.event == "fscache_gang_lookup") {
+      if (auto sl = f.get("sl")) {
+        CookieLife& life = out.lives[h];
+        life.store_limit = std::max(life.store_limit, hexnum(*sl));
+      }
+    } else if (l.event == "fscache_wrote_page") {
+      // A page written lies below the store limit.
+      auto pg = f.get("pg");
+      auto ret = f.get("ret");
+      if (pg && ret && *ret == "0") {
+        CookieLife& life = out.lives[h];
+        life.store_limit = std::max(life.store_limit, hexnum(*pg) + 1);
+      }
     } else if (l.event == "fscache_page_op") {
       static const std::set<std::string_view> data_calls{
           "Retr1", "RetrMul", "Alloc1", "Write1", "CheckCn"};
@@ -177,13 +194,33 @@ public:
                        ": 4.19 asserts the cookie is not an index before "
                        "this tracepoint (fs/fscache/page.c)");
     } else if (l.event == "fscache_osm" || l.event == "cachefiles_ref") {
-      if (auto o = f.get("o"))
-        m_obj_cookie[std::string(*o)] = h;
-      if (l.event == "fscache_osm" &&
-          l.body.find(" ?CMD WAIT ev=3") != std::string_view::npos)
+      auto o = f.get("o");
+      if (!o)
+        return;
+      std::string optr(*o);
+      m_obj_cookie[optr] = h;
+      if (l.event == "cachefiles_ref") {
+        // The raise that queued the object's next work item.
+        if (f.words == "GET queue" && !m_queued_by.count(optr))
+          m_queued_by[optr] = n;
+        else if (f.words == "PUT work")
+          m_queued_by.erase(optr);
+        return;
+      }
+      bool inval = l.body.find(" ?CMD WAIT ev=3") != std::string_view::npos;
+      bool update = l.body.find(" ?CMD WAIT ev=2") != std::string_view::npos;
+      if (inval)
         note(h, false, n, text,
              "an invalidation: __fscache_invalidate() asserts a data cookie "
              "before it raises the event");
+      // fscache_invalidate() and fscache_update_cookie() trace nothing of
+      // their own: the call is where its event queued the object (its GET
+      // queue), else where the worker took the event.
+      auto q = m_queued_by.find(optr);
+      if ((inval || update) && q != m_queued_by.end()) {
+        out.calls_at[q->second] = inval ? "invalidate" : "update";
+        out.moved.insert(n);
+      }
     }
   }
 
@@ -281,6 +318,7 @@ private:
   std::map<std::string, int> m_life;
   std::map<std::string, std::uint64_t> m_pending; ///< ptr -> acquire line
   std::map<std::string, std::string> m_obj_cookie; ///< object -> life
+  std::map<std::string, std::uint64_t> m_queued_by; ///< object -> GET queue
   std::uint64_t m_last_lost = 0;
 };
 
@@ -303,6 +341,8 @@ public:
   Rebuilt out;
   std::set<std::uint64_t> disabled; ///< acquire lines of disabled cookies
   std::map<std::string, bool> has_children;
+  std::map<std::uint64_t, std::string> calls_at;
+  std::set<std::uint64_t> moved;
 
   void feed(const Line& l, std::uint64_t lineno)
   {
@@ -320,13 +360,21 @@ public:
     else if (l.event == "fscache_acquire")
       acquire_line(f, ptr, lineno);
     else if (l.event == "fscache_enable")
-      call(ptr, "enable " + handle(ptr));
+      call(ptr, "enable " + handle(ptr) + size_of(handle(ptr)));
     else if (l.event == "fscache_relinquish")
       relinquish_line(f, ptr);
     else if (l.event == "fscache_disable")
       disable_line(ptr);
     else if (l.event == "fscache_osm")
       osm_line(l.body, f, ptr, lineno);
+    else if (l.event == "cachefiles_ref") {
+      auto at = calls_at.find(lineno);
+      if (at != calls_at.end())
+        call(ptr, at->second + " " + handle(ptr));
+      object_event(ptr, f, lineno, false);
+    }
+    else if (l.event == "fscache_op")
+      op_event(ptr, f, lineno);
     else if (l.event == "fscache_page_op")
       page_op_line(f, ptr);
     else if (l.event == "fscache_page" && f.words == "Uncache")
@@ -394,19 +442,84 @@ private:
       m_known.insert(p.parent);
       out.cookies.push_back(handle(p.parent));
     }
-    add(fmt::format("acquire {} {} {} key=\"{}-{}\" name={}{}", handle(ptr),
+    add(fmt::format("acquire {} {} {} key=\"{}-{}\" name={}{}{}", handle(ptr),
                     p.index ? "index" : "data", handle(p.parent), ptr,
-                    m_life[ptr], p.def,
+                    m_life[ptr], p.def, p.index ? "" : size_of(handle(ptr)),
                     acquired_disabled && !p.index ? " disabled" : ""),
         handle(ptr));
     m_known.insert(ptr);
     out.cookies.push_back(handle(ptr));
   }
 
+  /// " size=N" when the trace shows the object size to a page (the store
+  /// limit its writes met), else "" (size 0).
+  std::string size_of(const std::string& h) const
+  {
+    auto it = out.lives.find(h);
+    if (it == out.lives.end() || it->second.store_limit == 0)
+      return "";
+    return fmt::format(" size={}", it->second.store_limit * page_size);
+  }
+
   /// Steps are kept per cookie life (a freed pointer can come back).
   void step(const std::string& ptr, std::uint64_t lineno, std::string what)
   {
     out.steps[handle(ptr)].push_back({lineno, std::move(what)});
+  }
+
+  /// An event of an object (fscache_osm, cachefiles_ref), for the guide:
+  /// the objects of a cookie life in order, each with its event lines.
+  void object_event(const std::string& ptr, const Fields& f,
+                    std::uint64_t lineno, bool osm)
+  {
+    auto o = f.get("o");
+    if (!o)
+      return;
+    const std::string h = handle(ptr);
+    std::vector<TraceObject>& objs = out.lives[h].objects;
+    std::string key = h + '/' + std::string(*o);
+    auto it = m_open.find(key);
+    if (it == m_open.end()) {
+      objs.push_back({std::string(*o), {}});
+      it = m_open.emplace(key, objs.size() - 1).first;
+    }
+    TraceObject& ob = objs[it->second];
+    if (osm)
+      ob.steps.push_back(lineno);
+    else if (f.words == "PUT drop_obj")
+      ob.drop_obj.push_back(lineno);
+    else if (f.words == "PUT work")
+      ob.put_work.push_back(lineno);
+    else if (f.words == "GET queue")
+      ob.queued.push_back(lineno);
+    auto u = f.get("u");
+    if (u && *u == "0")
+      m_open.erase(it); // freed: the pointer may name another object later
+  }
+
+  /// An fscache_op line: the operations of a cookie life, each with the
+  /// lines where its processor ran ("Work"). A "Put" may print a NULL
+  /// cookie: the pointer of an operation in progress says whose it is.
+  void op_event(const std::string& ptr, const Fields& f, std::uint64_t lineno)
+  {
+    auto op = f.get("op");
+    if (!op)
+      return;
+    std::string key(*op);
+    auto it = m_open_ops.find(key);
+    if (it == m_open_ops.end()) {
+      if (ptr.find_first_not_of('0') == std::string::npos || ptr == "(null)")
+        return;
+      const std::string h = handle(ptr);
+      std::vector<TraceObject>& ops = out.lives[h].ops;
+      ops.push_back({key, {}});
+      it = m_open_ops.emplace(key, std::make_pair(h, ops.size() - 1)).first;
+    }
+    if (f.words == "Work")
+      out.lives[it->second.first].ops[it->second.second].steps.push_back(
+          lineno);
+    if (f.words == "Put")
+      m_open_ops.erase(it); // freed: the pointer may name another op later
   }
 
   void cookie_line(const Fields& f, const std::string& ptr,
@@ -483,15 +596,17 @@ private:
     if (sp == std::string_view::npos)
       return;
     std::string what(body.substr(sp + 1));
-    if (what.rfind("?CMD WAIT ev=3", 0) == 0)
+    // Unless called already, where its event queued the object.
+    bool called = moved.count(lineno) != 0;
+    if (!called && what.rfind("?CMD WAIT ev=3", 0) == 0)
       call(ptr, "invalidate " + handle(ptr));
-    else if (what.rfind("?CMD WAIT ev=2", 0) == 0)
+    else if (!called && what.rfind("?CMD WAIT ev=2", 0) == 0)
       call(ptr, "update " + handle(ptr));
     if (ptr == m_fsdef && what.rfind("ABRT", 0) == 0 && !m_withdrawn) {
       add("withdraw &", "");
       m_withdrawn = true;
     }
-    (void)f;
+    object_event(ptr, f, lineno, true);
     step(ptr, lineno, "osm " + what);
   }
 
@@ -513,6 +628,9 @@ private:
   std::map<std::string, PendingAcquire> m_pending;
   std::map<std::string, int> m_life;
   std::set<std::string> m_known, m_relinquishing;
+  std::map<std::string, std::size_t> m_open; ///< "life/object" -> index
+  /// operation pointer -> (life, index)
+  std::map<std::string, std::pair<std::string, std::size_t>> m_open_ops;
   bool m_withdrawn = false;
   std::string m_fsdef; ///< the root index's pointer
   std::uint64_t m_line = 0;
@@ -532,6 +650,8 @@ Rebuilt rebuild_from_trace(const std::string& path)
   Builder b;
   b.disabled = std::move(scan.disabled);
   b.has_children = std::move(scan.has_children);
+  b.calls_at = std::move(scan.calls_at);
+  b.moved = std::move(scan.moved);
   b.out.lives = std::move(scan.lives);
   LineReader r(path);
   std::string_view text;
@@ -542,6 +662,7 @@ Rebuilt rebuild_from_trace(const std::string& path)
       continue;
     if (p.line.event == "fscache_volume" || p.line.event == "fscache_access")
       v2 = true;
+    b.out.cpus = std::max(b.out.cpus, p.line.cpu + 1);
     b.feed(p.line, r.line_number());
   }
   b.finish();
@@ -575,6 +696,167 @@ void StepRecorder::osm(std::uint64_t c, std::uint64_t, ObjState s, bool wait,
                        bool oob, int event)
 {
   steps[c].push_back({0, step_of(s, wait, oob, event)});
+}
+
+// --- the guide ---------------------------------------------------------------
+
+TraceGuide::TraceGuide(const Rebuilt& trace, std::uint64_t engine_fsdef)
+    : m_trace(trace), m_fsdef(engine_fsdef)
+{
+  for (const auto& [h, steps] : trace.steps) {
+    std::vector<std::uint64_t>& v = m_ref_lines[h];
+    for (const Step& s : steps)
+      if (s.what.rfind("ref ", 0) == 0)
+        v.push_back(s.line);
+  }
+  m_cookies[engine_fsdef].handle = trace.fsdef;
+}
+
+int TraceGuide::max_active() const
+{
+  return std::clamp(m_trace.cpus, 4, 512);
+}
+
+void TraceGuide::next_call(int tag)
+{
+  m_horizon = std::numeric_limits<std::uint64_t>::max();
+  if (tag > 0 && std::size_t(tag) <= m_trace.call_lines.size() &&
+      m_trace.call_lines[std::size_t(tag) - 1].line != 0)
+    m_horizon = m_trace.call_lines[std::size_t(tag) - 1].line;
+}
+
+void TraceGuide::netfs(std::uint64_t c, std::string_view)
+{
+  if (m_acquired < m_trace.cookies.size())
+    m_cookies[c].handle = m_trace.cookies[m_acquired];
+  ++m_acquired;
+}
+
+void TraceGuide::acquire(std::uint64_t c, const CookieSnap&, std::string_view)
+{
+  netfs(c, {});
+}
+
+void TraceGuide::cookie(CookieTrace, const CookieSnap& s)
+{
+  ++m_cookies[s.c].refs;
+}
+
+void TraceGuide::osm(std::uint64_t c, std::uint64_t o, ObjState, bool, bool,
+                     int)
+{
+  ++object(c, o, false).steps;
+}
+
+void TraceGuide::obj_ref(std::uint64_t c, std::uint64_t o, int,
+                         ObjRefTrace why)
+{
+  Obj& ob = object(c, o, false);
+  if (why == ObjRefTrace::put_drop_obj)
+    ++ob.drops;
+  else if (why == ObjRefTrace::put_work)
+    ++ob.puts;
+  else if (why == ObjRefTrace::get_queue)
+    ++ob.queues;
+}
+
+void TraceGuide::op(std::uint64_t c, std::uint64_t op, OpTrace why)
+{
+  // The engine never gives an op's address to another op.
+  Obj& ob = object(c, op, true);
+  if (why == OpTrace::work)
+    ++ob.steps;
+}
+
+TraceGuide::Obj& TraceGuide::object(std::uint64_t c, std::uint64_t o, bool op)
+{
+  auto [it, fresh] = (op ? m_ops : m_objects).try_emplace(o);
+  Obj& ob = it->second;
+  if (fresh) {
+    // The k-th object (operation) the engine makes for a cookie is the k-th
+    // the trace shows for it.
+    auto ci = m_cookies.find(c);
+    if (ci != m_cookies.end() && !ci->second.handle.empty()) {
+      std::size_t k = (op ? ci->second.ops : ci->second.objects)++;
+      auto li = m_trace.lives.find(ci->second.handle);
+      const auto* v = li == m_trace.lives.end() ? nullptr
+                      : op ? &li->second.ops : &li->second.objects;
+      if (v && k < v->size())
+        ob.trace = &(*v)[k];
+    }
+  }
+  return ob;
+}
+
+/// The trace line of what the runnable does next, as far as the trace
+/// tells (a work item: its next state, PUT drop_obj or PUT work; an
+/// operation: its next run; a woken call: its cookie's next count or its
+/// object's next GET queue);
+/// 0 when it does not (run it as soon as it can run). Lines of other tasks
+/// about the same object (GET queue ...) are not counted: a call the trace
+/// does not show would shift them.
+std::uint64_t TraceGuide::key(const Runnable& r) const
+{
+  auto at = [](const std::vector<std::uint64_t>& v, std::size_t i) {
+    return i < v.size() ? v[i] : std::uint64_t(0);
+  };
+  switch (r.kind) {
+  case Runnable::start_work:
+  case Runnable::continue_work: {
+    auto it = m_objects.find(r.object);
+    if (it == m_objects.end() || !it->second.trace)
+      return 0;
+    const Obj& ob = it->second;
+    switch (r.next) {
+    case Runnable::dispatch: return at(ob.trace->steps, ob.steps);
+    case Runnable::release_parent: return at(ob.trace->drop_obj, ob.drops);
+    case Runnable::put_work: return at(ob.trace->put_work, ob.puts);
+    }
+    return 0;
+  }
+  case Runnable::resume_call: {
+    if (r.object) {
+      // It raises an event on the object: the object's next GET queue.
+      auto it = m_objects.find(r.object);
+      if (it == m_objects.end() || !it->second.trace)
+        return 0;
+      return at(it->second.trace->queued, it->second.queues);
+    }
+    auto ci = m_cookies.find(r.cookie);
+    if (r.cookie == 0 || ci == m_cookies.end() || ci->second.handle.empty())
+      return 0;
+    auto li = m_ref_lines.find(ci->second.handle);
+    return li == m_ref_lines.end() ? 0 : at(li->second, ci->second.refs);
+  }
+  case Runnable::op_work: {
+    auto it = m_ops.find(r.op);
+    if (it == m_ops.end() || !it->second.trace)
+      return 0;
+    return at(it->second.trace->steps, it->second.steps);
+  }
+  case Runnable::op_gc:
+    break;
+  }
+  return 0;
+}
+
+std::size_t TraceGuide::pick(const std::vector<Runnable>& ready)
+{
+  std::size_t best = ready.size();
+  std::uint64_t best_key = std::numeric_limits<std::uint64_t>::max();
+  for (std::size_t i = 0; i < ready.size(); ++i) {
+    std::uint64_t k = key(ready[i]);
+    if (k == 0)
+      return i;
+    if (k < best_key) {
+      best_key = k;
+      best = i;
+    }
+  }
+  // What the kernel did after the next netfs call waits for that call.
+  if (best_key >= m_horizon)
+    return ready.size();
+  return best;
 }
 
 Divergence compare_steps(const Rebuilt& t, const StepRecorder& e,
@@ -615,6 +897,8 @@ Divergence compare_steps(const Rebuilt& t, const StepRecorder& e,
     if (got != ts.what) {
       d.found = true;
       d.line = line;
+      d.previous = where.second > 0 ? t.steps.at(ptr)[where.second - 1].line
+                                    : 0;
       d.cookie = ptr.substr(1, ptr.rfind('_') - 1);
       d.trace_step = ts.what;
       d.engine_step = got;
