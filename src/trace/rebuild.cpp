@@ -88,13 +88,20 @@ struct Scan {
   std::map<std::string, CookieLife> lives;
   std::set<std::uint64_t> disabled; ///< acquire lines (data cookies)
   std::map<std::string, bool> had_object, has_children;
-  /// invalidate/update calls placed at the GET queue their event made, and
-  /// the fscache_osm lines that would otherwise place them.
-  std::map<std::uint64_t, std::string> calls_at;
+  /// invalidate/update calls placed before an earlier line (see
+  /// FirstPass::raised), and the fscache_osm lines that would place them.
+  std::map<std::uint64_t, std::vector<std::string>> calls_at;
   std::set<std::uint64_t> moved;
 };
 
 class FirstPass {
+  /// Per object: whether a work item runs, whether it rests in
+  /// WAIT_FOR_CMD, the GET queue that queued it there, its last PUT work.
+  struct ObjScan {
+    bool running = false, in_cmd = false;
+    std::uint64_t queued_by = 0, last_put = 0, last_osm = 0;
+  };
+
 public:
   Scan out;
 
@@ -160,6 +167,12 @@ public:
       m_pending.erase(pend);
     }
     const std::string h = handle(ptr);
+    if (l.event == "fscache_relinquish") {
+      m_last_stop[h] = n;
+      m_relinquishing.insert(h);
+    } else if (l.event == "fscache_disable" && !m_relinquishing.erase(h)) {
+      m_last_stop[h] = n;
+    }
     if (l.event == "fscache_cookie" || l.event == "fscache_relinquish" ||
         l.event == "fscache_enable" || l.event == "fscache_disable") {
       if (auto fl = f.get("f"))
@@ -199,29 +212,58 @@ public:
         return;
       std::string optr(*o);
       m_obj_cookie[optr] = h;
+      ObjScan& ob = m_objects[optr];
       if (l.event == "cachefiles_ref") {
-        // The raise that queued the object's next work item.
-        if (f.words == "GET queue" && !m_queued_by.count(optr))
-          m_queued_by[optr] = n;
-        else if (f.words == "PUT work")
-          m_queued_by.erase(optr);
+        // A raise that queued an object resting in WAIT_FOR_CMD.
+        if (f.words == "GET queue" && !ob.running && ob.in_cmd &&
+            !ob.queued_by)
+          ob.queued_by = n;
+        else if (f.words == "PUT work") {
+          ob.running = false;
+          ob.queued_by = 0;
+          ob.last_put = n;
+        }
         return;
       }
+      std::string_view state = std::string_view(f.words).substr(
+          0, f.words.find(' '));
       bool inval = l.body.find(" ?CMD WAIT ev=3") != std::string_view::npos;
       bool update = l.body.find(" ?CMD WAIT ev=2") != std::string_view::npos;
       if (inval)
         note(h, false, n, text,
              "an invalidation: __fscache_invalidate() asserts a data cookie "
              "before it raises the event");
-      // fscache_invalidate() and fscache_update_cookie() trace nothing of
-      // their own: the call is where its event queued the object (its GET
-      // queue), else where the worker took the event.
-      auto q = m_queued_by.find(optr);
-      if ((inval || update) && q != m_queued_by.end()) {
-        out.calls_at[q->second] = inval ? "invalidate" : "update";
-        out.moved.insert(n);
-      }
+      if (inval || update)
+        raised(h, ob, inval ? "invalidate" : "update", n);
+      ob.running = true;
+      ob.last_osm = n;
+      ob.in_cmd = state == "JUMP" || state == "UPDT";
     }
+  }
+
+  /// Where fscache_invalidate() or fscache_update_cookie() was called, whose
+  /// event the worker takes at line n: they trace nothing of their own.
+  /// At the GET queue its event made, if it queued an object resting in
+  /// WAIT_FOR_CMD. Else, if the work item that takes it was already running
+  /// (the event came in while its events were masked), before the state the
+  /// item ran last (the dispatcher saw it when that state returned). In
+  /// either of those, before a relinquish or disable of the cookie that came
+  /// in between (a netfs does not call it on a cookie it let go of). Else
+  /// where the worker took the event.
+  void raised(const std::string& h, const ObjScan& ob, const char* verb,
+              std::uint64_t n)
+  {
+    std::uint64_t at = ob.queued_by;
+    if (!at && ob.running)
+      at = ob.last_osm;
+    auto stop = m_last_stop.find(h);
+    if (stop != m_last_stop.end() && stop->second > ob.last_put &&
+        (!at || stop->second < at))
+      at = stop->second;
+    if (!at)
+      return;
+    out.calls_at[at].push_back(verb);
+    out.moved.insert(n);
   }
 
   void finish()
@@ -318,7 +360,9 @@ private:
   std::map<std::string, int> m_life;
   std::map<std::string, std::uint64_t> m_pending; ///< ptr -> acquire line
   std::map<std::string, std::string> m_obj_cookie; ///< object -> life
-  std::map<std::string, std::uint64_t> m_queued_by; ///< object -> GET queue
+  std::map<std::string, ObjScan> m_objects;
+  std::map<std::string, std::uint64_t> m_last_stop; ///< life -> line
+  std::set<std::string> m_relinquishing;
   std::uint64_t m_last_lost = 0;
 };
 
@@ -341,7 +385,7 @@ public:
   Rebuilt out;
   std::set<std::uint64_t> disabled; ///< acquire lines of disabled cookies
   std::map<std::string, bool> has_children;
-  std::map<std::uint64_t, std::string> calls_at;
+  std::map<std::uint64_t, std::vector<std::string>> calls_at;
   std::set<std::uint64_t> moved;
 
   void feed(const Line& l, std::uint64_t lineno)
@@ -353,6 +397,10 @@ public:
     std::string ptr(*c);
     m_line = lineno;
     ++out.events;
+    auto at = calls_at.find(lineno);
+    if (at != calls_at.end())
+      for (const auto& verb : at->second)
+        call(ptr, verb + " " + handle(ptr));
     if (l.event == "fscache_cookie")
       cookie_line(f, ptr, lineno);
     else if (l.event == "fscache_netfs")
@@ -367,12 +415,8 @@ public:
       disable_line(ptr);
     else if (l.event == "fscache_osm")
       osm_line(l.body, f, ptr, lineno);
-    else if (l.event == "cachefiles_ref") {
-      auto at = calls_at.find(lineno);
-      if (at != calls_at.end())
-        call(ptr, at->second + " " + handle(ptr));
+    else if (l.event == "cachefiles_ref")
       object_event(ptr, f, lineno, false);
-    }
     else if (l.event == "fscache_op")
       op_event(ptr, f, lineno);
     else if (l.event == "fscache_page_op")
