@@ -16,7 +16,9 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <sstream>
 #include <unistd.h>
@@ -121,6 +123,77 @@ struct ScratchDir {
   ~ScratchDir() { ::rmdir(path.c_str()); }
 };
 
+/// A finding of a --from-trace replay, tied back to the trace: the call
+/// that met it and what the trace shows of its cookie's type.
+struct TraceFinding {
+  std::string message;
+  std::uint64_t line = 0; ///< of the call in the trace (0: none)
+  std::string cookie;     ///< its handle
+  const trace::CookieLife* life = nullptr;
+  bool claimed = true;    ///< false: rests on a type the trace does not show
+};
+
+/// A finding's claim rests on the type of its cookie when it says so.
+bool type_finding(const std::string& m)
+{
+  return m.find("index cookie") != std::string::npos ||
+         m.find("non-data cookie") != std::string::npos;
+}
+
+std::vector<TraceFinding> trace_findings(const trace::Rebuilt& rb,
+                                         const std::string& file,
+                                         const std::vector<std::string>& in)
+{
+  std::vector<TraceFinding> out;
+  for (const auto& f : in) {
+    TraceFinding tf;
+    tf.message = f;
+    // "FILE:LINE: what", LINE being the rebuilt scenario's.
+    if (f.rfind(file + ":", 0) == 0) {
+      std::size_t colon = f.find(": ", file.size() + 1);
+      if (colon != std::string::npos) {
+        std::uint64_t sl = std::strtoull(f.c_str() + file.size() + 1, nullptr,
+                                         10);
+        tf.message = f.substr(colon + 2);
+        if (sl >= 1 && sl <= rb.call_lines.size()) {
+          const trace::Call& c = rb.call_lines[sl - 1];
+          tf.line = c.line;
+          tf.cookie = c.cookie;
+          auto li = rb.lives.find(c.cookie);
+          if (li != rb.lives.end())
+            tf.life = &li->second;
+        }
+      }
+    }
+    if (type_finding(tf.message)) {
+      // Only a type the trace shows supports the claim; for the parent's
+      // type in "index cookie acquired under a non-index parent" as well.
+      auto shown = [](const trace::CookieLife* l) {
+        return l && (l->type == trace::TypeShown::index ||
+                     l->type == trace::TypeShown::conflict ||
+                     l->type == trace::TypeShown::data);
+      };
+      tf.claimed = shown(tf.life);
+      if (tf.claimed && tf.life &&
+          tf.message.find("non-index parent") != std::string::npos) {
+        auto p = rb.lives.find(tf.life->parent);
+        tf.claimed = p != rb.lives.end() && shown(&p->second);
+      }
+    }
+    out.push_back(std::move(tf));
+  }
+  return out;
+}
+
+std::string type_phrase(const trace::CookieLife* l)
+{
+  if (!l || l->type == trace::TypeShown::unknown)
+    return "of a type the trace does not show";
+  if (l->type == trace::TypeShown::conflict)
+    return "shown as both an index and a data cookie";
+  return "a " + std::string(trace::type_shown_name(l->type)) + " cookie";
+}
+
 int run_from_trace(const ReplayArgs& a, const Globals& g)
 {
   trace::Rebuilt rb = trace::rebuild_from_trace(a.from_trace);
@@ -131,7 +204,8 @@ int run_from_trace(const ReplayArgs& a, const Globals& g)
     if (!out)
       throw_sys("cannot write", a.save_scenario, errno);
   }
-  Scenario sc = Scenario::parse(rb.scenario, a.from_trace + " (rebuilt)");
+  const std::string sc_file = a.from_trace + " (rebuilt)";
+  Scenario sc = Scenario::parse(rb.scenario, sc_file);
   Fixes fixes;
   for (const auto& u : a.unfix)
     apply_fix_switch(fixes, "-" + u);
@@ -141,21 +215,24 @@ int run_from_trace(const ReplayArgs& a, const Globals& g)
     scratch.emplace();
     cache = scratch->path;
   }
-  // One run per seed; without --seed the first 16 orders are tried and the
-  // one that follows the kernel furthest is kept (a trace is one of many
-  // legal interleavings of the kernel's concurrent workers).
+  constexpr std::uint64_t k_engine_fsdef = 0xffffffffc0001540ULL;
+  // Without --seed the engine runs in the order the trace shows, object
+  // work items interleaved where the kernel's workers interleaved them;
+  // --seed N runs the engine's own N-th order instead.
   struct Attempt {
-    std::uint64_t seed = 0;
     trace::Divergence d;
     ReplayReport r;
     std::string mode;
   };
-  auto attempt = [&](std::uint64_t seed, std::FILE* trace_to) {
+  auto attempt = [&](std::FILE* trace_to) {
     trace::StepRecorder rec;
+    trace::TraceGuide guide(rb, k_engine_fsdef);
     ReportObserver seen;
     trace::Tee tee;
     tee.add(rec);
     tee.add(seen);
+    if (!a.seed_given)
+      tee.add(guide);
     std::unique_ptr<trace::FtraceWriter> tw;
     if (trace_to) {
       tw = std::make_unique<trace::FtraceWriter>(trace_to);
@@ -164,60 +241,112 @@ int run_from_trace(const ReplayArgs& a, const Globals& g)
     }
     cachefiles::MountOptions mo;
     mo.force = a.force;
-    cachefiles::EngineSession session(cache, mo, tee, seed, fixes);
+    cachefiles::EngineSession session(cache, mo, tee, a.seed, fixes);
+    if (!a.seed_given)
+      session.engine().set_scheduler(&guide, guide.max_active());
     Attempt at;
-    at.seed = seed;
     at.r = session.run(sc, seen);
-    at.d = trace::compare_steps(rb, rec, 0xffffffffc0001540ULL);
+    at.d = trace::compare_steps(rb, rec, k_engine_fsdef);
     at.mode = session.mount().mode();
     return at;
   };
-  std::vector<std::uint64_t> seeds;
-  if (a.seed_given)
-    seeds.push_back(a.seed);
-  else
-    for (std::uint64_t s = 0; s < 16; ++s)
-      seeds.push_back(s);
-  Attempt best;
-  bool have = false;
-  for (std::uint64_t s : seeds) {
-    Attempt at = attempt(s, nullptr);
-    bool better = !have || (best.d.found && (!at.d.found ||
-                                             at.d.compared > best.d.compared));
-    if (better) {
-      best = std::move(at);
-      have = true;
-    }
-    if (!best.d.found)
-      break;
-  }
+  Attempt best = attempt(nullptr);
   OutFile trace_out(a.trace);
   if (trace_out.f)
-    attempt(best.seed, trace_out.f);
+    attempt(trace_out.f);
   const trace::Divergence& d = best.d;
   const ReplayReport& r = best.r;
+  std::vector<TraceFinding> findings =
+      trace_findings(rb, sc_file, r.findings);
+  // The lines the findings quote: their calls.
+  std::vector<std::uint64_t> wanted;
+  for (const auto& f : findings)
+    if (f.line)
+      wanted.push_back(f.line);
+  std::map<std::uint64_t, std::string> quoted =
+      trace::trace_lines_at(a.from_trace, wanted);
   std::size_t ncookies = rb.steps.size();
+  std::map<trace::TypeShown, std::uint64_t> types;
+  for (const auto& h : rb.cookies) {
+    auto li = rb.lives.find(h);
+    ++types[li == rb.lives.end() ? trace::TypeShown::unknown : li->second.type];
+  }
+  bool claims = false;
+  for (const auto& f : findings)
+    claims = claims || f.claimed;
+  const std::string order =
+      a.seed_given ? fmt::format("seed {}", a.seed) : std::string("trace");
   if (g.json != JsonMode::off) {
     JsonWriter j(stdout);
     j.begin_object();
+    j.field("schema", std::uint64_t(1));
     j.field("trace", a.from_trace);
     j.field("lines", rb.lines);
     j.field("calls", rb.calls);
     j.field("cookies", std::uint64_t(ncookies));
-    j.field("seed", best.seed);
+    j.key("cookie_types");
+    j.begin_object();
+    for (auto t : {trace::TypeShown::index, trace::TypeShown::data,
+                   trace::TypeShown::unknown, trace::TypeShown::conflict})
+      j.field(std::string(trace::type_shown_name(t)), types[t]);
+    j.end_object();
+    j.field("order", order);
+    j.field("seed", a.seed);
     j.field("compared", d.compared);
     j.field("diverged", d.found);
     j.field("incomplete", !rb.truncated.empty());
     if (d.found) {
       j.field("line", d.line);
+      j.field("previous_line", d.previous);
       j.field("cookie", d.cookie);
       j.field("trace_step", d.trace_step);
       j.field("engine_step", d.engine_step);
     }
     j.key("findings");
     j.begin_array();
-    for (const auto& f : r.findings)
-      j.value(f);
+    for (const auto& f : findings) {
+      if (!f.claimed)
+        continue;
+      j.begin_object();
+      j.field("message", f.message);
+      if (f.line) {
+        j.field("line", f.line);
+        auto q = quoted.find(f.line);
+        j.field("call", q == quoted.end() ? std::string() : q->second);
+      }
+      if (!f.cookie.empty()) {
+        j.field("cookie", f.cookie);
+        j.field("cookie_type",
+                std::string(trace::type_shown_name(
+                    f.life ? f.life->type : trace::TypeShown::unknown)));
+        j.key("evidence");
+        j.begin_array();
+        if (f.life)
+          for (const auto* e : {&f.life->index, &f.life->data}) {
+            if (!*e)
+              continue;
+            j.begin_object();
+            j.field("shows", std::string(e == &f.life->index ? "index"
+                                                              : "data"));
+            j.field("line", (*e)->line);
+            j.field("text", (*e)->text);
+            j.field("why", (*e)->why);
+            j.end_object();
+          }
+        j.end_array();
+      }
+      j.end_object();
+    }
+    j.end_array();
+    j.key("notes");
+    j.begin_array();
+    for (const auto& n : rb.notes)
+      j.value(n);
+    for (const auto& f : findings)
+      if (!f.claimed)
+        j.value(fmt::format("not claimed, the trace does not show the type "
+                            "it rests on: {}:{}: {}",
+                            a.from_trace, f.line, f.message));
     j.end_array();
     j.end_object();
     j.end_line();
@@ -225,10 +354,21 @@ int run_from_trace(const ReplayArgs& a, const Globals& g)
     fmt::print("from-trace {}: {} lines, {} events -> {} netfs calls{}\n",
                a.from_trace, rb.lines, rb.events, rb.calls,
                a.save_scenario.empty() ? "" : " (saved to " + a.save_scenario + ")");
-    fmt::print("replayed   on {} ({}), seed {}{}\n",
-               scratch ? "a scratch cache" : cache, best.mode, best.seed,
-               a.seed_given ? ""
-                            : fmt::format(" (best of {} tried)", seeds.size()));
+    fmt::print("replayed   on {} ({}), {}\n",
+               scratch ? "a scratch cache" : cache, best.mode,
+               a.seed_given
+                   ? fmt::format("seed {} (the engine's own order)", a.seed)
+                   : std::string("in the order the trace shows (work items "
+                                 "interleaved as the kernel's workers ran "
+                                 "them)"));
+    fmt::print("cookies    {}: {} index, {} data, {} of a type the trace "
+               "does not show{}\n",
+               rb.cookies.size(), types[trace::TypeShown::index],
+               types[trace::TypeShown::data], types[trace::TypeShown::unknown],
+               types[trace::TypeShown::conflict]
+                   ? fmt::format(", {} shown as both",
+                                 types[trace::TypeShown::conflict])
+                   : std::string());
     if (!d.found) {
       fmt::print("compared   {} state transitions and refcounts of {} "
                  "cookies: the engine did what the kernel did\n",
@@ -238,21 +378,58 @@ int run_from_trace(const ReplayArgs& a, const Globals& g)
                  a.from_trace, d.line, d.cookie, d.compared);
       fmt::print("  kernel:  {}\n  engine:  {}\n", d.trace_step,
                  d.engine_step);
+      if (d.previous)
+        fmt::print("  (this cookie's previous step, which matched, is at "
+                   "line {})\n",
+                   d.previous);
       fmt::print("context:\n");
       for (const auto& l : trace::trace_lines(a.from_trace,
                                               d.line > 3 ? d.line - 3 : 1,
                                               d.line + 3))
-        fmt::print("  {}{}\n", l, "");
+        fmt::print("  {}\n", l);
     }
-    print_list("findings", r.findings);
-    print_list("notes", rb.notes);
+    if (claims) {
+      fmt::print("findings:\n");
+      for (const auto& f : findings) {
+        if (!f.claimed)
+          continue;
+        if (!f.line) {
+          fmt::print("  {}\n", f.message);
+          continue;
+        }
+        fmt::print("  {}:{}: {}\n", a.from_trace, f.line, f.message);
+        auto q = quoted.find(f.line);
+        if (q != quoted.end())
+          fmt::print("    the call:   {:>7}  {}\n", f.line, q->second);
+        if (f.cookie.empty())
+          continue;
+        fmt::print("    cookie {} is {}\n", f.cookie, type_phrase(f.life));
+        if (f.life)
+          for (const auto* e : {&f.life->index, &f.life->data})
+            if (*e)
+              fmt::print("    {} {:>7}  {}\n      ({})\n",
+                         e == &f.life->index ? "index:" : "data: ",
+                         (*e)->line, (*e)->text, (*e)->why);
+        if (f.life && f.life->type == trace::TypeShown::conflict)
+          fmt::print("    (no 4.19 or 5.10 kernel shows both of one cookie: "
+                     "this trace was edited, damaged or written by another "
+                     "kernel; the replay ran it as the index)\n");
+      }
+    }
+    std::vector<std::string> notes = rb.notes;
+    for (const auto& f : findings)
+      if (!f.claimed)
+        notes.push_back(fmt::format(
+            "not claimed, the trace does not show the type it rests on: "
+            "{}:{}: {} (cookie {} is {})",
+            a.from_trace, f.line, f.message, f.cookie, type_phrase(f.life)));
+    print_list("notes", notes);
     if (!rb.truncated.empty())
       fmt::print("incomplete {}: truncated after line {} ({})\n",
                  a.from_trace, rb.lines, rb.truncated);
   }
-  return d.found || !r.findings.empty() || !rb.truncated.empty()
-             ? exit_code::problems
-             : exit_code::ok;
+  return d.found || claims || !rb.truncated.empty() ? exit_code::problems
+                                                    : exit_code::ok;
 }
 
 int run_replay(const ReplayArgs& a, const Globals& g)
@@ -338,8 +515,8 @@ Command add_replay(CLI::App& app, Globals& g)
   sub->add_option("scenario", a->scenario, "Scenario file (see fsc-replay(8))")
       ->check(CLI::ExistingFile);
   sub->add_option("--from-trace", a->from_trace, "Rebuild the netfs calls of "
-                  "a 4.19/5.10 kernel trace, replay them and report where the "
-                  "engine first differs from the kernel");
+                  "a 4.19/5.10 kernel trace, replay them in the trace's order "
+                  "and report where the engine first differs from the kernel");
   sub->add_option("--save-scenario", a->save_scenario, "With --from-trace: "
                   "write the rebuilt calls as a scenario FILE");
   auto* w = sub->add_flag("--write", a->write,
@@ -351,7 +528,8 @@ Command add_replay(CLI::App& app, Globals& g)
   sub->add_flag("--force", a->force,
                 "Bind even when a cache daemon seems to serve the cache");
   sub->add_option("--seed", a->seed, "Explore another legal order of queued "
-                  "work items (0: FIFO, the default)");
+                  "work items (0: FIFO, the default; with --from-trace the "
+                  "default is the trace's order)");
   std::vector<std::string> fix_list;
   for (const auto& f : fix_names())
     fix_list.emplace_back(f.first);

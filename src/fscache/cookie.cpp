@@ -299,7 +299,7 @@ void Engine::Impl::disable(Cookie* c, std::optional<Bytes> aux,
     }
     unlock();
   };
-  auto kill = [this, c, invalidate, drained] {
+  auto kill = [this, c, invalidate, relinquishing, drained] {
     c->set(cookie_flag::invalidating);
     if (Object* o = c->object) {
       if (invalidate)
@@ -311,9 +311,12 @@ void Engine::Impl::disable(Cookie* c, std::optional<Bytes> aux,
       c->test_and_clear(cookie_flag::invalidating);
     }
     --c->n_active;
+    // Relinquish's PUT rlq follows; a scheduler may let a worker run first,
+    // as one on another CPU can while this thread finishes the call.
     park([c] { return c->n_active == 0; }, drained,
          fmt::format("disable of cookie {:016x} waiting for n_active to "
-                     "reach 0", c->addr));
+                     "reach 0", c->addr),
+         relinquishing ? Resumes{Resumes::cookie_ref, c} : Resumes{});
   };
   auto new_aux = std::make_shared<std::optional<Bytes>>(std::move(aux));
   auto locked = [this, c, new_aux, kill, unlock] {
@@ -325,13 +328,14 @@ void Engine::Impl::disable(Cookie* c, std::optional<Bytes> aux,
     }
     park([c] { return !c->test(cookie_flag::invalidating); }, kill,
          fmt::format("disable of cookie {:016x} waiting for invalidation",
-                     c->addr));
+                     c->addr),
+         {Resumes::object_event, c});
   };
-  (void)relinquishing;
   (void)result;
   park([c] { return !c->test(cookie_flag::enablement_lock); }, locked,
        fmt::format("disable of cookie {:016x} waiting for the enablement "
-                   "lock", c->addr));
+                   "lock", c->addr),
+       {Resumes::object_event, c});
 }
 
 // --- the public netfs API ---------------------------------------------------

@@ -72,13 +72,15 @@ Cookie* Engine::Impl::find_cookie(CookieId id, const char* call)
 void Engine::Impl::enqueue_job(Job j) { runq.push_back(j); }
 
 void Engine::Impl::park(std::function<bool()> ready,
-                        std::function<void()> resume, std::string what)
+                        std::function<void()> resume, std::string what,
+                        Resumes next)
 {
-  if (ready()) {
+  if (ready() && !(next.kind == Resumes::cookie_ref && scheduler)) {
     resume();
     return;
   }
-  waiters.push_back({std::move(ready), std::move(resume), std::move(what)});
+  waiters.push_back(
+      {std::move(ready), std::move(resume), std::move(what), next});
 }
 
 bool Engine::Impl::resume_waiters()
@@ -130,9 +132,8 @@ bool Engine::Impl::run_one_job(std::size_t forced)
                       "after being freed (use after free)", j.obj->id));
       return true;
     }
-    fire_hooks(j.obj, -1);
-    dispatch(j.obj);
-    obj_put(j.obj, ObjRefTrace::put_work);
+    j.obj->work.at = WorkItem::start;
+    work_slice(j.obj, false);
     break;
   case Job::run_op:
     set_task(Task::op_wq);
@@ -148,9 +149,98 @@ bool Engine::Impl::run_one_job(std::size_t forced)
   return true;
 }
 
+bool Engine::Impl::scheduled_step()
+{
+  // What could run now, in the order an unscheduled engine would take it
+  // (woken callers, then the queues in FIFO order); the scheduler picks.
+  std::vector<Runnable> ready;
+  std::vector<std::list<Waiter>::iterator> woken;
+  for (auto it = waiters.begin(); it != waiters.end(); ++it)
+    if (it->ready()) {
+      const Resumes& n = it->next;
+      Object* o = n.kind == Resumes::object_event && n.cookie
+                      ? n.cookie->object
+                      : nullptr;
+      ready.push_back({Runnable::resume_call,
+                       n.kind != Resumes::unknown && n.cookie ? n.cookie->addr
+                                                              : 0,
+                       o ? o->addr : 0});
+      woken.push_back(it);
+    }
+  for (Object* o : running) {
+    Runnable r{Runnable::continue_work, o->cookie ? o->cookie->addr : 0,
+               o->addr};
+    r.next = o->work.at == WorkItem::drop_tail  ? Runnable::release_parent
+             : o->work.at == WorkItem::put_work ? Runnable::put_work
+                                                : Runnable::dispatch;
+    ready.push_back(r);
+  }
+  std::vector<std::size_t> queued;
+  for (std::size_t i = 0; i < runq.size(); ++i) {
+    const Job& j = runq[i];
+    Runnable r;
+    switch (j.kind) {
+    case Job::run_object:
+      // Not concurrently with itself, and within max_active.
+      if (j.obj->work.at != WorkItem::idle || running.size() >= max_active)
+        continue;
+      r = {Runnable::start_work, j.obj->cookie ? j.obj->cookie->addr : 0,
+           j.obj->addr};
+      break;
+    case Job::run_op:
+      r = {Runnable::op_work, j.op->cookie ? j.op->cookie->addr : 0, 0,
+           j.op->addr};
+      break;
+    case Job::run_gc:
+      r = {Runnable::op_gc, 0, 0};
+      break;
+    }
+    ready.push_back(r);
+    queued.push_back(i);
+  }
+  if (ready.empty())
+    return false;
+  std::size_t k = scheduler->pick(ready);
+  if (k >= ready.size())
+    return false;
+  if (k < woken.size()) {
+    auto it = woken[k];
+    auto resume = std::move(it->resume);
+    waiters.erase(it);
+    set_task(Task::netfs);
+    resume();
+    return true;
+  }
+  k -= woken.size();
+  if (k < running.size()) {
+    Object* o = running[k];
+    set_task(Task::object_wq);
+    if (!work_slice(o, true))
+      running.erase(running.begin() + static_cast<std::ptrdiff_t>(k));
+    return true;
+  }
+  std::size_t i = queued[k - running.size()];
+  Job j = runq[i];
+  if (j.kind != Job::run_object)
+    return run_one_job(i);
+  runq.erase(runq.begin() + static_cast<std::ptrdiff_t>(i));
+  set_task(Task::object_wq);
+  j.obj->queued = false;
+  if (j.obj->freed) {
+    bug(fmt::format("4.19 would crash here: OBJ{:x} runs its work item "
+                    "after being freed (use after free)", j.obj->id));
+    return true;
+  }
+  j.obj->work.at = WorkItem::start;
+  if (work_slice(j.obj, true))
+    running.push_back(j.obj);
+  return true;
+}
+
 void Engine::Impl::reclaim()
 {
-  if (!runq.empty() || !waiters.empty() || !gc_list.empty())
+  if (!runq.empty() || !waiters.empty() || !gc_list.empty() ||
+      !running.empty())
     return;
   dead_objects.clear();
   dead_ops.clear();
@@ -169,10 +259,24 @@ Engine::Engine(Backend& backend, Observer& observer, std::uint64_t seed,
 
 Engine::~Engine() = default;
 
+void Engine::set_scheduler(Scheduler* s, int max_active)
+{
+  m->scheduler = s;
+  m->max_active = static_cast<std::size_t>(std::max(max_active, 1));
+}
+
+void Engine::next_call(int tag)
+{
+  if (m->scheduler)
+    m->scheduler->next_call(tag);
+}
+
 bool Engine::step()
 {
   if (m->halted)
     return false;
+  if (m->scheduler)
+    return m->scheduled_step();
   if (m->resume_waiters())
     return true;
   if (m->runq.empty())
@@ -187,7 +291,8 @@ bool Engine::step_object(CookieId id)
     return false;
   Object* o = it->second->object;
   for (std::size_t i = 0; i < m->runq.size(); ++i)
-    if (m->runq[i].kind == Job::run_object && m->runq[i].obj == o)
+    if (m->runq[i].kind == Job::run_object && m->runq[i].obj == o &&
+        o->work.at == WorkItem::idle)
       return m->run_one_job(i);
   return false;
 }

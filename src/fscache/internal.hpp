@@ -68,6 +68,20 @@ Decision decide(ObjState state, unsigned events, unsigned event_mask,
 /// The events a wait state's table has entries for.
 unsigned wait_events_of(ObjState s);
 
+/// Where an object's work item stands (fscache_object_sm_dispatcher's
+/// position, kept so that a guided replay can run the item in slices).
+struct WorkItem {
+  enum At : std::uint8_t {
+    idle,           ///< not running
+    start,          ///< about to dispatch
+    restart,        ///< about to mask events and re-read the state
+    restart_masked, ///< about to decide on the next work state
+    drop_tail,      ///< DROP_OBJECT about to let go of its parent
+    put_work,       ///< dispatcher done, PUT work next
+  } at = idle;
+  unsigned event_mask = 0; ///< the dispatcher's saved mask
+};
+
 struct Object {
   ObjectId id = 0;
   std::uint64_t addr = 0;
@@ -85,6 +99,7 @@ struct Object {
   std::list<Op*> pending_ops;   ///< empty lists allocate nothing
   std::uint64_t store_limit_l = 0;
   bool queued = false;   ///< work item pending
+  WorkItem work;         ///< work item running (started, not finished)
   bool attached = false; ///< on the cookie's backing list
   bool in_cache_list = false;
   std::list<Object*>::iterator cache_link; ///< valid when in_cache_list
@@ -127,11 +142,23 @@ struct Op {
   }
 };
 
+/// What a parked netfs call does first when it resumes, for a scheduler:
+/// change its cookie's refcount (relinquish's PUT rlq; with a scheduler
+/// such a call waits for its turn even when its condition already holds,
+/// as the thread may be slower than a worker on another CPU), or raise an
+/// event on the cookie's object (disable's KILL).
+struct Resumes {
+  enum Kind : std::uint8_t { unknown, cookie_ref, object_event } kind =
+      unknown;
+  Cookie* cookie = nullptr;
+};
+
 /// A netfs thread asleep in the kernel: resumes when ready() holds.
 struct Waiter {
   std::function<bool()> ready;
   std::function<void()> resume;
   std::string what;
+  Resumes next;
 };
 
 struct Job {
@@ -162,6 +189,9 @@ struct Engine::Impl {
   bool gc_queued = false;
   std::deque<Job> runq;
   std::list<Waiter> waiters;
+  Scheduler* scheduler = nullptr;
+  std::size_t max_active = 4;      ///< object work items in progress at once
+  std::vector<Object*> running;    ///< work items started, between slices
   std::vector<CookieId> relinquished;
 
   std::unique_ptr<BackendHost> host;
@@ -183,9 +213,10 @@ struct Engine::Impl {
   void set_task(Task t);
   void enqueue_job(Job j);
   bool run_one_job(std::size_t forced = SIZE_MAX);
+  bool scheduled_step();
   bool resume_waiters();
   void park(std::function<bool()> ready, std::function<void()> resume,
-            std::string what);
+            std::string what, Resumes next = {});
   void fire_hooks(Object* obj, int state);
   void reclaim();
   Cookie* find_cookie(CookieId id, const char* call);
@@ -217,7 +248,9 @@ struct Engine::Impl {
   void destroy_object(Object* o);
   void raise_event(Object* o, ObjEvent ev);
   void enqueue_object(Object* o);
-  void dispatch(Object* o);
+  bool work_slice(Object* o, bool sliced);
+  void dispatch_once(Object* o);
+  void unmask(Object* o);
   ObjState execute(Object* o, ObjState s, int event, bool& no_transit);
   ObjState st_init(Object* o);
   ObjState st_parent_ready(Object* o);
@@ -230,7 +263,8 @@ struct Engine::Impl {
   ObjState st_kill(Object* o);
   ObjState st_kill_dependents(Object* o);
   ObjState st_abort_init(Object* o);
-  ObjState st_drop(Object* o);
+  void st_drop_head(Object* o);
+  void st_drop_tail(Object* o);
   void st_dead(Object* o);
   void done_parent_op(Object* o);
   void enqueue_dependents(Object* o, ObjEvent ev);

@@ -206,80 +206,148 @@ void Engine::Impl::mark_dead(Object* o) { o->clear(object_flag::is_live); }
 
 // --- the dispatcher (fscache_object_sm_dispatcher) ---------------------------
 
-void Engine::Impl::dispatch(Object* o)
+// One object work item (fscache_object_work_func: the dispatcher, then PUT
+// work), as a sequence of slices. Unsliced, a call runs the whole item as a
+// workqueue worker does. Sliced (a guided replay), a call stops where
+// another worker could act on shared state in between: before each work
+// state the dispatcher is about to decide on (events masked, as the kernel
+// keeps them while its loop runs), before DROP_OBJECT lets go of the parent
+// (a parent's KILL can still see this child), and before the final PUT
+// work; the kernel's worker can be preempted at each of these points while
+// another CPU runs another object's work item.
+bool Engine::Impl::work_slice(Object* o, bool sliced)
 {
-  unsigned event_mask = o->event_mask;
-  int event = -1;
-  ObjState state;
-  bool oob = false;
-restart:
-  o->event_mask = 0; // mask normal event handling
-  state = o->state;
-restart_masked:
-  if (halted)
-    return;
-  {
-    Decision d = decide(state, o->events, event_mask, o->oob_event_mask,
-                        o->oob_table);
-    switch (d.kind) {
-    case Decision::oob:
-      oob = true;
-      state = d.next;
-      event = d.event;
-      o->oob_event_mask &= ~(1U << event);
-      o->events &= ~(1U << event);
-      goto execute_work_state;
-    case Decision::wait:
-      oob = false;
-      event = d.event;
-      obs.osm(o->cookie->addr, o->addr, state, true, false, event);
-      o->events &= ~(1U << event);
-      o->state = state = d.next;
-      goto execute_work_state;
-    case Decision::bug:
-      bug(fmt::format("4.19 would crash here: OBJ{:x} event mask {:x} "
-                      "names events its wait state {} has no transition for "
-                      "(BUG in the dispatcher)", o->id, event_mask,
-                      state_name(state)));
-      return;
-    case Decision::none:
-      oob = false;
-      if (is_wait_state(state))
-        goto unmask_events; // randomly woke up
-      break;
+  WorkItem& w = o->work;
+  bool first = true;
+  auto yield_here = [&] {
+    if (sliced && !first)
+      return true;
+    first = false;
+    return false;
+  };
+  for (;;) {
+    if (halted) {
+      // Unsliced, the worker still drops its ref as the item returns.
+      if (!sliced && w.at != WorkItem::idle) {
+        w.at = WorkItem::idle;
+        obj_put(o, ObjRefTrace::put_work);
+      }
+      return false;
+    }
+    switch (w.at) {
+    case WorkItem::idle:
+      return false;
+    case WorkItem::start:
+      first = false;
+      fire_hooks(o, -1);
+      if (halted)
+        return false;
+      w.event_mask = o->event_mask;
+      w.at = WorkItem::restart;
+      continue;
+    case WorkItem::restart:
+      o->event_mask = 0; // mask normal event handling
+      w.at = WorkItem::restart_masked;
+      continue;
+    case WorkItem::restart_masked:
+      if (yield_here())
+        return true;
+      dispatch_once(o);
+      continue;
+    case WorkItem::drop_tail:
+      if (yield_here())
+        return true;
+      st_drop_tail(o);
+      if (halted)
+        return false;
+      o->state = ObjState::object_dead;
+      w.at = WorkItem::put_work;
+      continue;
+    case WorkItem::put_work:
+      if (yield_here())
+        return true;
+      w.at = WorkItem::idle;
+      obj_put(o, ObjRefTrace::put_work);
+      return false;
     }
   }
-execute_work_state:
+}
+
+// From restart_masked: one decision and one work state, then where the
+// dispatcher goes next (w.at).
+void Engine::Impl::dispatch_once(Object* o)
+{
+  WorkItem& w = o->work;
+  ObjState state = o->state;
+  int event = -1;
+  bool oob = false;
+  Decision d = decide(state, o->events, w.event_mask, o->oob_event_mask,
+                      o->oob_table);
+  switch (d.kind) {
+  case Decision::oob:
+    oob = true;
+    state = d.next;
+    event = d.event;
+    o->oob_event_mask &= ~(1U << event);
+    o->events &= ~(1U << event);
+    break;
+  case Decision::wait:
+    event = d.event;
+    obs.osm(o->cookie->addr, o->addr, state, true, false, event);
+    o->events &= ~(1U << event);
+    o->state = state = d.next;
+    break;
+  case Decision::bug:
+    bug(fmt::format("4.19 would crash here: OBJ{:x} event mask {:x} "
+                    "names events its wait state {} has no transition for "
+                    "(BUG in the dispatcher)", o->id, w.event_mask,
+                    state_name(state)));
+    return;
+  case Decision::none:
+    if (is_wait_state(state)) {
+      unmask(o); // randomly woke up
+      return;
+    }
+    break;
+  }
   fire_hooks(o, static_cast<int>(state));
   if (halted)
     return;
-  {
-    obs.osm(o->cookie ? o->cookie->addr : 0, o->addr, state, false, oob,
-            event);
-    bool no_transit = false;
-    ObjState next = execute(o, state, event, no_transit);
-    event = -1;
-    if (halted)
-      return;
-    if (no_transit) {
-      if (state == ObjState::object_dead)
-        return;
-      enqueue_object(o);
-      event_mask = o->oob_event_mask;
-      goto unmask_events;
-    }
-    o->state = state = next;
-    if (!is_wait_state(state)) {
-      if (state == ObjState::object_dead)
-        return;
-      goto restart_masked;
-    }
-    event_mask = o->oob_event_mask | wait_mask_of(state);
+  obs.osm(o->cookie ? o->cookie->addr : 0, o->addr, state, false, oob, event);
+  if (state == ObjState::drop_object) {
+    st_drop_head(o);
+    w.at = WorkItem::drop_tail;
+    return;
   }
-unmask_events:
-  o->event_mask = event_mask;
-  if (o->events & event_mask)
-    goto restart;
+  bool no_transit = false;
+  ObjState next = execute(o, state, event, no_transit);
+  if (halted)
+    return;
+  if (no_transit) {
+    if (state == ObjState::object_dead) {
+      w.at = WorkItem::put_work;
+      return;
+    }
+    enqueue_object(o);
+    w.event_mask = o->oob_event_mask;
+    unmask(o);
+    return;
+  }
+  o->state = next;
+  if (!is_wait_state(next)) {
+    w.at = next == ObjState::object_dead ? WorkItem::put_work
+                                         : WorkItem::restart_masked;
+    return;
+  }
+  w.event_mask = o->oob_event_mask | wait_mask_of(next);
+  unmask(o);
+}
+
+void Engine::Impl::unmask(Object* o)
+{
+  WorkItem& w = o->work;
+  o->event_mask = w.event_mask;
+  w.at = o->events & w.event_mask ? WorkItem::restart : WorkItem::put_work;
 }
 
 ObjState Engine::Impl::execute(Object* o, ObjState s, int, bool& no_transit)
@@ -297,7 +365,6 @@ ObjState Engine::Impl::execute(Object* o, ObjState s, int, bool& no_transit)
   case ObjState::lookup_failure: return st_lookup_failure(o);
   case ObjState::kill_object: return st_kill(o);
   case ObjState::kill_dependents: return st_kill_dependents(o);
-  case ObjState::drop_object: return st_drop(o);
   case ObjState::object_dead:
     st_dead(o);
     no_transit = true;
@@ -498,13 +565,13 @@ ObjState Engine::Impl::st_invalidate(Object* o)
   return ObjState::update_object;
 }
 
-ObjState Engine::Impl::st_drop(Object* o)
+void Engine::Impl::st_drop_head(Object* o)
 {
   Cookie* c = o->cookie;
   if (!c || !o->attached) {
     bug(fmt::format("4.19 would crash here: OBJ{:x} dropped without a "
                     "cookie link (ASSERT in fscache_drop_object)", o->id));
-    return ObjState::object_dead;
+    return;
   }
   if (c->test(cookie_flag::aux_updated))
     update_aux_data(o);
@@ -519,6 +586,10 @@ ObjState Engine::Impl::st_drop(Object* o)
   }
   backend.drop_object(o->id, o->test(object_flag::retired),
                       o->test(object_flag::killed_by_cache));
+}
+
+void Engine::Impl::st_drop_tail(Object* o)
+{
   if (Object* parent = o->parent) {
     if (--parent->n_children == 0)
       raise_event(parent, ObjEvent::cleared);
@@ -526,7 +597,6 @@ ObjState Engine::Impl::st_drop(Object* o)
   }
   obj_put(o, ObjRefTrace::put_drop_obj);
   ++stats.objects_ded;
-  return ObjState::object_dead;
 }
 
 void Engine::Impl::st_dead(Object* o)

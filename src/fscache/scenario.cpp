@@ -464,6 +464,14 @@ public:
 
   ReplayReport run()
   {
+    // The calls' lines, so that a scheduler knows which call comes next.
+    std::vector<int> calls;
+    for (const auto& st : m_s.statements) {
+      const std::string& cmd = st.words[0].text;
+      if (cmd != "expect" && cmd != "fixes" && cmd != "fault" && cmd != "on")
+        calls.push_back(st.line);
+    }
+    std::size_t next = 0;
     for (const auto& st : m_s.statements) {
       m_line = st.line;
       const std::string& cmd = st.words[0].text;
@@ -483,6 +491,8 @@ public:
         hook(st);
         continue;
       }
+      ++next;
+      m_e.next_call(next < calls.size() ? calls[next] : 0);
       PendingRef p = call(split_call(st.words, 0, m_s.file, st.line));
       if (!st.async) {
         while (p && !p->done && m_e.step()) {
@@ -491,6 +501,7 @@ public:
       }
       collect();
     }
+    m_e.next_call(0);
     m_e.run();
     collect();
     for (const auto& w : m_e.stuck())

@@ -13,7 +13,33 @@ namespace fsc::trace {
 
 using namespace fsc::fscache;
 
+std::string_view type_shown_name(TypeShown t)
+{
+  switch (t) {
+  case TypeShown::index: return "index";
+  case TypeShown::data: return "data";
+  case TypeShown::conflict: return "conflicting";
+  case TypeShown::unknown: break;
+  }
+  return "unknown";
+}
+
 namespace {
+
+std::uint64_t hexnum(std::string_view s)
+{
+  std::uint64_t v = 0;
+  for (char ch : s) {
+    int d = ch >= '0' && ch <= '9'   ? ch - '0'
+            : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+            : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
+                                     : -1;
+    if (d < 0)
+      break;
+    v = v * 16 + std::uint64_t(d);
+  }
+  return v;
+}
 
 std::string_view netfs_of(std::string_view def)
 {
@@ -27,22 +53,340 @@ std::string_view netfs_of(std::string_view def)
   return "netfs";
 }
 
-bool index_def(std::string_view def)
+// --- pass 1: what the trace shows of each cookie life ------------------------
+//
+// 4.19's tracepoints print no cookie type (fscache_acquire prints the def
+// name and the parent's usage, children and flags; include/trace/events/
+// fscache.h). A cookie's type is read from what only one type can do or
+// have done to it, and each conclusion keeps the line that shows it:
+//
+//  index: the netfs primary index (fscache_netfs); cachefiles_mkdir of its
+//         object (cachefiles_walk_to_object traces mkdir only for the last
+//         component of an index); ENABLED in its flags while it never had an
+//         object (an index is enabled without one; a data cookie only once
+//         fscache_acquire_non_index_cookie allocated one, or with
+//         UNAVAILABLE set when no cache is bound: fs/fscache/cookie.c); a
+//         child that is an index (__fscache_acquire_cookie BUGs on an index
+//         under a non-index parent).
+//  data:  LOOKING_UP in its flags (only fscache_acquire_non_index_cookie
+//         sets it); a page read, allocated or written or a consistency
+//         check (the ASSERTCMP on the type precedes the tracepoint in
+//         __fscache_read_or_alloc_page(s), __fscache_alloc_page,
+//         __fscache_write_page and __fscache_check_consistency); an
+//         invalidation (__fscache_invalidate asserts DATAFILE before it
+//         raises the event); cachefiles_create of its object; a parent that
+//         is not an index.
+//
+// Nothing else counts: a definition name ("NFS.fh") is not evidence, and
+// the same pointer names different cookies over time.
+
+constexpr unsigned k_looking_up = 1U << cookie_flag::looking_up;
+constexpr unsigned k_unavailable = 1U << cookie_flag::unavailable;
+constexpr unsigned k_enabled = 1U << cookie_flag::enabled;
+
+struct Scan {
+  std::map<std::string, CookieLife> lives;
+  std::set<std::uint64_t> disabled; ///< acquire lines (data cookies)
+  std::map<std::string, bool> had_object, has_children;
+  /// invalidate/update calls placed before an earlier line (see
+  /// FirstPass::raised), and the fscache_osm lines that would place them.
+  std::map<std::uint64_t, std::vector<std::string>> calls_at;
+  std::set<std::uint64_t> moved;
+};
+
+class FirstPass {
+  /// Per object: whether a work item runs, whether it rests in
+  /// WAIT_FOR_CMD, the GET queue that queued it there, its last PUT work.
+  struct ObjScan {
+    bool running = false, in_cmd = false;
+    std::uint64_t queued_by = 0, last_put = 0, last_osm = 0;
+  };
+
+public:
+  Scan out;
+
+  void line(const Parsed& p, std::string_view text, std::uint64_t n)
+  {
+    if (p.kind == Kind::lost) {
+      m_last_lost = n;
+      return;
+    }
+    if (p.kind != Kind::event)
+      return;
+    const Line& l = p.line;
+    Fields f = split_fields(l.body);
+    if (l.event == "cachefiles_mkdir" || l.event == "cachefiles_create") {
+      auto o = f.get("o");
+      auto it = o ? m_obj_cookie.find(std::string(*o)) : m_obj_cookie.end();
+      if (it == m_obj_cookie.end())
+        return;
+      bool mkdir = l.event == "cachefiles_mkdir";
+      note(it->second, mkdir, n, text,
+           mkdir ? "cachefiles_mkdir of its object: cachefiles_walk_to_object "
+                   "makes the last component a directory only for an index "
+                   "(fs/cachefiles/namei.c)"
+                 : "cachefiles_create of its object: cachefiles_walk_to_object "
+                   "creates non-index objects as files "
+                   "(fs/cachefiles/namei.c)");
+      return;
+    }
+    auto c = f.get("c");
+    if (!c)
+      return;
+    std::string ptr(*c);
+    if (l.event == "fscache_netfs") {
+      CookieLife& life = begin_life(ptr, n);
+      auto name = f.get("n");
+      life.def = name ? std::string(*name) : "";
+      note(handle(ptr), true, n, text,
+           "a netfs's primary index: __fscache_register_netfs() makes it with "
+           "the index definition fscache_fsdef_netfs_def "
+           "(fs/fscache/netfs.c)");
+      return;
+    }
+    if (l.event == "fscache_acquire") {
+      auto parent = f.get("p");
+      CookieLife& life = begin_life(ptr, n);
+      auto name = f.get("n");
+      life.def = name ? std::string(*name) : "";
+      m_pending[ptr] = n;
+      if (parent) {
+        std::string ph = handle(std::string(*parent));
+        life.parent = ph;
+        out.has_children[ph] = true;
+        if (auto pf = f.get("pf"))
+          flags(ph, unsigned(hexnum(*pf)), *pf, n, text);
+      }
+      return;
+    }
+    auto pend = m_pending.find(ptr);
+    if (pend != m_pending.end()) {
+      // A data cookie acquired enabled allocates its object at once.
+      if (!(l.event == "fscache_cookie" && f.words == "GET obj"))
+        out.disabled.insert(pend->second);
+      m_pending.erase(pend);
+    }
+    const std::string h = handle(ptr);
+    if (l.event == "fscache_relinquish") {
+      m_last_stop[h] = n;
+      m_relinquishing.insert(h);
+    } else if (l.event == "fscache_disable" && !m_relinquishing.erase(h)) {
+      m_last_stop[h] = n;
+    }
+    if (l.event == "fscache_cookie" || l.event == "fscache_relinquish" ||
+        l.event == "fscache_enable" || l.event == "fscache_disable") {
+      if (auto fl = f.get("f"))
+        flags(h, unsigned(hexnum(*fl)), *fl, n, text);
+      if (l.event == "fscache_cookie" && f.words == "GET obj")
+        out.had_object[h] = true;
+    } else if (l.event == "fscache_gang_lookup") {
+      if (auto sl = f.get("sl")) {
+        CookieLife& life = out.lives[h];
+        life.store_limit = std::max(life.store_limit, hexnum(*sl));
+      }
+    } else if (l.event == "fscache_wrote_page") {
+      // A page written lies below the store limit.
+      auto pg = f.get("pg");
+      auto ret = f.get("ret");
+      if (pg && ret && *ret == "0") {
+        CookieLife& life = out.lives[h];
+        life.store_limit = std::max(life.store_limit, hexnum(*pg) + 1);
+      }
+    } else if (l.event == "fscache_page_op") {
+      static const std::set<std::string_view> data_calls{
+          "Retr1", "RetrMul", "Alloc1", "Write1", "CheckCn"};
+      if (data_calls.count(f.words))
+        note(h, false, n, text,
+             f.words == "CheckCn"
+                 ? "a consistency check: __fscache_check_consistency() "
+                   "asserts a data cookie before this tracepoint"
+                 : "a page " +
+                       std::string(f.words == "Write1" ? "write"
+                                   : f.words == "Alloc1" ? "allocation"
+                                                         : "read") +
+                       ": 4.19 asserts the cookie is not an index before "
+                       "this tracepoint (fs/fscache/page.c)");
+    } else if (l.event == "fscache_osm" || l.event == "cachefiles_ref") {
+      auto o = f.get("o");
+      if (!o)
+        return;
+      std::string optr(*o);
+      m_obj_cookie[optr] = h;
+      ObjScan& ob = m_objects[optr];
+      if (l.event == "cachefiles_ref") {
+        // A raise that queued an object resting in WAIT_FOR_CMD.
+        if (f.words == "GET queue" && !ob.running && ob.in_cmd &&
+            !ob.queued_by)
+          ob.queued_by = n;
+        else if (f.words == "PUT work") {
+          ob.running = false;
+          ob.queued_by = 0;
+          ob.last_put = n;
+        }
+        return;
+      }
+      std::string_view state = std::string_view(f.words).substr(
+          0, f.words.find(' '));
+      bool inval = l.body.find(" ?CMD WAIT ev=3") != std::string_view::npos;
+      bool update = l.body.find(" ?CMD WAIT ev=2") != std::string_view::npos;
+      if (inval)
+        note(h, false, n, text,
+             "an invalidation: __fscache_invalidate() asserts a data cookie "
+             "before it raises the event");
+      if (inval || update)
+        raised(h, ob, inval ? "invalidate" : "update", n);
+      ob.running = true;
+      ob.last_osm = n;
+      ob.in_cmd = state == "JUMP" || state == "UPDT";
+    }
+  }
+
+  /// Where fscache_invalidate() or fscache_update_cookie() was called, whose
+  /// event the worker takes at line n: they trace nothing of their own.
+  /// At the GET queue its event made, if it queued an object resting in
+  /// WAIT_FOR_CMD. Else, if the work item that takes it was already running
+  /// (the event came in while its events were masked), before the state the
+  /// item ran last (the dispatcher saw it when that state returned). In
+  /// either of those, before a relinquish or disable of the cookie that came
+  /// in between (a netfs does not call it on a cookie it let go of). Else
+  /// where the worker took the event.
+  void raised(const std::string& h, const ObjScan& ob, const char* verb,
+              std::uint64_t n)
+  {
+    std::uint64_t at = ob.queued_by;
+    if (!at && ob.running)
+      at = ob.last_osm;
+    auto stop = m_last_stop.find(h);
+    if (stop != m_last_stop.end() && stop->second > ob.last_put &&
+        (!at || stop->second < at))
+      at = stop->second;
+    if (!at)
+      return;
+    out.calls_at[at].push_back(verb);
+    out.moved.insert(n);
+  }
+
+  void finish()
+  {
+    // Acquired and nothing else seen (the trace ends): no object either.
+    for (const auto& [ptr, line] : m_pending)
+      out.disabled.insert(line);
+    m_pending.clear();
+    // An index child makes its parent an index; a parent that is not an
+    // index makes its children data. Chains are short; repeat until stable.
+    for (bool changed = true; changed;) {
+      changed = false;
+      for (auto& [h, life] : out.lives) {
+        if (life.parent.empty())
+          continue;
+        auto p = out.lives.find(life.parent);
+        if (p == out.lives.end())
+          continue;
+        if (life.index && !p->second.index) {
+          p->second.index = Evidence{
+              life.index->line, life.index->text,
+              "its child " + h + " is an index (" + life.index->why +
+                  "), and __fscache_acquire_cookie() BUGs on an index "
+                  "cookie whose parent is not one"};
+          changed = true;
+        }
+        if (p->second.data && !p->second.index && !life.data) {
+          life.data = Evidence{
+              p->second.data->line, p->second.data->text,
+              "its parent " + life.parent + " is not an index (" +
+                  p->second.data->why +
+                  "), and __fscache_acquire_cookie() BUGs on an index "
+                  "cookie whose parent is not one"};
+          changed = true;
+        }
+      }
+    }
+    for (auto& [h, life] : out.lives)
+      life.type = life.index && life.data ? TypeShown::conflict
+                  : life.index            ? TypeShown::index
+                  : life.data             ? TypeShown::data
+                                          : TypeShown::unknown;
+  }
+
+private:
+  std::string handle(const std::string& ptr)
+  {
+    return fmt::format("c{}_{}", ptr, m_life[ptr]);
+  }
+
+  CookieLife& begin_life(const std::string& ptr, std::uint64_t n)
+  {
+    ++m_life[ptr];
+    CookieLife& life = out.lives[handle(ptr)];
+    life.ptr = ptr;
+    life.acquired = n;
+    return life;
+  }
+
+  void note(const std::string& h, bool index, std::uint64_t n,
+            std::string_view text, std::string why)
+  {
+    CookieLife& life = out.lives[h];
+    auto& slot = index ? life.index : life.data;
+    if (!slot)
+      slot = Evidence{n, std::string(text), std::move(why)};
+  }
+
+  /// A cookie's flags as a line printed them (f= of its own lines, pf= of
+  /// a child's acquire).
+  void flags(const std::string& h, unsigned v, std::string_view shown,
+             std::uint64_t n, std::string_view text)
+  {
+    auto it = out.lives.find(h);
+    if (it == out.lives.end() || it->second.acquired == 0)
+      return; // acquired before the trace began: its past is unknown
+    if (v & k_looking_up) {
+      note(h, false, n, text,
+           fmt::format("flags {} have LOOKING_UP, which only "
+                       "fscache_acquire_non_index_cookie() sets",
+                       shown));
+    } else if ((v & k_enabled) && !(v & k_unavailable) &&
+               !out.had_object[h] && it->second.acquired > m_last_lost) {
+      note(h, true, n, text,
+           fmt::format("flags {} have ENABLED while it never had an object: "
+                       "4.19 enables an index without one, a data cookie "
+                       "only after fscache_acquire_non_index_cookie() "
+                       "allocated one (GET obj) or, with no cache bound, "
+                       "with UNAVAILABLE set",
+                       shown));
+    }
+  }
+
+  std::map<std::string, int> m_life;
+  std::map<std::string, std::uint64_t> m_pending; ///< ptr -> acquire line
+  std::map<std::string, std::string> m_obj_cookie; ///< object -> life
+  std::map<std::string, ObjScan> m_objects;
+  std::map<std::string, std::uint64_t> m_last_stop; ///< life -> line
+  std::set<std::string> m_relinquishing;
+  std::uint64_t m_last_lost = 0;
+};
+
+Scan first_pass(const std::string& path)
 {
-  // The 4.19 netfs index definitions (v1-netfs.md); def names are traced
-  // truncated to 7 characters.
-  static const std::set<std::string_view> idx{
-      "NFS.ser", "NFS.sup", "AFS.cel", "AFS.vol", "CIFS.se", "CIFS.su",
-      "CIFS.ta", "9P.sess", "CEPH.fs"};
-  return idx.count(def.substr(0, 7)) != 0;
+  FirstPass fp;
+  LineReader r(path);
+  std::string_view text;
+  while (r.next(text))
+    fp.line(parse_line(text), text, r.line_number());
+  fp.finish();
+  return std::move(fp.out);
 }
+
+// --- pass 2: the calls -------------------------------------------------------
 
 /// Builds the scenario as the trace is read.
 class Builder {
 public:
   Rebuilt out;
   std::set<std::uint64_t> disabled; ///< acquire lines of disabled cookies
-  std::set<std::string> parents;    ///< pointers seen as a parent: indexes
+  std::map<std::string, bool> has_children;
+  std::map<std::uint64_t, std::vector<std::string>> calls_at;
+  std::set<std::uint64_t> moved;
 
   void feed(const Line& l, std::uint64_t lineno)
   {
@@ -51,7 +395,12 @@ public:
     if (!c)
       return;
     std::string ptr(*c);
+    m_line = lineno;
     ++out.events;
+    auto at = calls_at.find(lineno);
+    if (at != calls_at.end())
+      for (const auto& verb : at->second)
+        call(ptr, verb + " " + handle(ptr));
     if (l.event == "fscache_cookie")
       cookie_line(f, ptr, lineno);
     else if (l.event == "fscache_netfs")
@@ -59,13 +408,17 @@ public:
     else if (l.event == "fscache_acquire")
       acquire_line(f, ptr, lineno);
     else if (l.event == "fscache_enable")
-      call(ptr, "enable " + handle(ptr));
+      call(ptr, "enable " + handle(ptr) + size_of(handle(ptr)));
     else if (l.event == "fscache_relinquish")
       relinquish_line(f, ptr);
     else if (l.event == "fscache_disable")
       disable_line(ptr);
     else if (l.event == "fscache_osm")
       osm_line(l.body, f, ptr, lineno);
+    else if (l.event == "cachefiles_ref")
+      object_event(ptr, f, lineno, false);
+    else if (l.event == "fscache_op")
+      op_event(ptr, f, lineno);
     else if (l.event == "fscache_page_op")
       page_op_line(f, ptr);
     else if (l.event == "fscache_page" && f.words == "Uncache")
@@ -86,31 +439,17 @@ private:
     bool index = false;
   };
 
-  static std::uint64_t hexnum(std::string_view s)
-  {
-    std::uint64_t v = 0;
-    for (char ch : s) {
-      int d = ch >= '0' && ch <= '9'   ? ch - '0'
-              : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
-              : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
-                                       : -1;
-      if (d < 0)
-        break;
-      v = v * 16 + std::uint64_t(d);
-    }
-    return v;
-  }
-
   std::string handle(const std::string& ptr)
   {
     return fmt::format("c{}_{}", ptr, m_life[ptr]);
   }
 
-  void add(const std::string& stmt)
+  void add(const std::string& stmt, const std::string& cookie)
   {
     out.scenario += stmt;
     out.scenario += '\n';
     ++out.calls;
+    out.call_lines.push_back({m_line, cookie});
   }
 
   /// A call on ptr: its deferred acquire goes first.
@@ -119,7 +458,7 @@ private:
     flush(ptr, stmt.rfind("enable ", 0) == 0);
     if (!m_known.count(ptr))
       return; // a cookie acquired before the trace began
-    add(stmt);
+    add(stmt, handle(ptr));
   }
 
   void flush(const std::string& ptr, bool next_is_enable)
@@ -143,22 +482,88 @@ private:
       }
       // A netfs registered before the trace began.
       std::string name(netfs_of(p.def));
-      add("register " + name + " as " + handle(p.parent));
+      add("register " + name + " as " + handle(p.parent), handle(p.parent));
       m_known.insert(p.parent);
       out.cookies.push_back(handle(p.parent));
     }
-    add(fmt::format("acquire {} {} {} key=\"{}-{}\" name={}{}", handle(ptr),
+    add(fmt::format("acquire {} {} {} key=\"{}-{}\" name={}{}{}", handle(ptr),
                     p.index ? "index" : "data", handle(p.parent), ptr,
-                    m_life[ptr], p.def,
-                    acquired_disabled && !p.index ? " disabled" : ""));
+                    m_life[ptr], p.def, p.index ? "" : size_of(handle(ptr)),
+                    acquired_disabled && !p.index ? " disabled" : ""),
+        handle(ptr));
     m_known.insert(ptr);
     out.cookies.push_back(handle(ptr));
+  }
+
+  /// " size=N" when the trace shows the object size to a page (the store
+  /// limit its writes met), else "" (size 0).
+  std::string size_of(const std::string& h) const
+  {
+    auto it = out.lives.find(h);
+    if (it == out.lives.end() || it->second.store_limit == 0)
+      return "";
+    return fmt::format(" size={}", it->second.store_limit * page_size);
   }
 
   /// Steps are kept per cookie life (a freed pointer can come back).
   void step(const std::string& ptr, std::uint64_t lineno, std::string what)
   {
     out.steps[handle(ptr)].push_back({lineno, std::move(what)});
+  }
+
+  /// An event of an object (fscache_osm, cachefiles_ref), for the guide:
+  /// the objects of a cookie life in order, each with its event lines.
+  void object_event(const std::string& ptr, const Fields& f,
+                    std::uint64_t lineno, bool osm)
+  {
+    auto o = f.get("o");
+    if (!o)
+      return;
+    const std::string h = handle(ptr);
+    std::vector<TraceObject>& objs = out.lives[h].objects;
+    std::string key = h + '/' + std::string(*o);
+    auto it = m_open.find(key);
+    if (it == m_open.end()) {
+      objs.push_back({std::string(*o), {}});
+      it = m_open.emplace(key, objs.size() - 1).first;
+    }
+    TraceObject& ob = objs[it->second];
+    if (osm)
+      ob.steps.push_back(lineno);
+    else if (f.words == "PUT drop_obj")
+      ob.drop_obj.push_back(lineno);
+    else if (f.words == "PUT work")
+      ob.put_work.push_back(lineno);
+    else if (f.words == "GET queue")
+      ob.queued.push_back(lineno);
+    auto u = f.get("u");
+    if (u && *u == "0")
+      m_open.erase(it); // freed: the pointer may name another object later
+  }
+
+  /// An fscache_op line: the operations of a cookie life, each with the
+  /// lines where its processor ran ("Work"). A "Put" may print a NULL
+  /// cookie: the pointer of an operation in progress says whose it is.
+  void op_event(const std::string& ptr, const Fields& f, std::uint64_t lineno)
+  {
+    auto op = f.get("op");
+    if (!op)
+      return;
+    std::string key(*op);
+    auto it = m_open_ops.find(key);
+    if (it == m_open_ops.end()) {
+      if (ptr.find_first_not_of('0') == std::string::npos || ptr == "(null)")
+        return;
+      const std::string h = handle(ptr);
+      std::vector<TraceObject>& ops = out.lives[h].ops;
+      ops.push_back({key, {}});
+      it = m_open_ops.emplace(key, std::make_pair(h, ops.size() - 1)).first;
+    }
+    if (f.words == "Work")
+      out.lives[it->second.first].ops[it->second.second].steps.push_back(
+          lineno);
+    if (f.words == "Put")
+      m_open_ops.erase(it); // freed: the pointer may name another op later
   }
 
   void cookie_line(const Fields& f, const std::string& ptr,
@@ -181,7 +586,8 @@ private:
   {
     auto n = f.get("n");
     ++m_life[ptr];
-    add(fmt::format("register {} as {}", n ? *n : "netfs", handle(ptr)));
+    add(fmt::format("register {} as {}", n ? *n : "netfs", handle(ptr)),
+        handle(ptr));
     m_known.insert(ptr);
     out.cookies.push_back(handle(ptr));
   }
@@ -196,8 +602,15 @@ private:
     ++m_life[ptr];
     m_known.erase(ptr);
     std::string def = n ? std::string(*n) : "data";
-    PendingAcquire pa{std::string(*p), def,
-                      index_def(def) || parents.count(ptr) != 0};
+    // The type the engine runs it as: what the trace shows, and where it
+    // shows nothing (a cookie acquired disabled and never used, for which
+    // both behave alike), an index if other cookies hang on it.
+    const CookieLife& life = out.lives[handle(ptr)];
+    bool index = life.type == TypeShown::index ||
+                 life.type == TypeShown::conflict ||
+                 (life.type == TypeShown::unknown &&
+                  has_children.count(handle(ptr)));
+    PendingAcquire pa{std::string(*p), def, index};
     emit_acquire(ptr, pa, disabled.count(lineno) != 0);
   }
 
@@ -227,15 +640,17 @@ private:
     if (sp == std::string_view::npos)
       return;
     std::string what(body.substr(sp + 1));
-    if (what.rfind("?CMD WAIT ev=3", 0) == 0)
+    // Unless called already, where its event queued the object.
+    bool called = moved.count(lineno) != 0;
+    if (!called && what.rfind("?CMD WAIT ev=3", 0) == 0)
       call(ptr, "invalidate " + handle(ptr));
-    else if (what.rfind("?CMD WAIT ev=2", 0) == 0)
+    else if (!called && what.rfind("?CMD WAIT ev=2", 0) == 0)
       call(ptr, "update " + handle(ptr));
     if (ptr == m_fsdef && what.rfind("ABRT", 0) == 0 && !m_withdrawn) {
-      add("withdraw &");
+      add("withdraw &", "");
       m_withdrawn = true;
     }
-    (void)f;
+    object_event(ptr, f, lineno, true);
     step(ptr, lineno, "osm " + what);
   }
 
@@ -257,8 +672,12 @@ private:
   std::map<std::string, PendingAcquire> m_pending;
   std::map<std::string, int> m_life;
   std::set<std::string> m_known, m_relinquishing;
+  std::map<std::string, std::size_t> m_open; ///< "life/object" -> index
+  /// operation pointer -> (life, index)
+  std::map<std::string, std::pair<std::string, std::size_t>> m_open_ops;
   bool m_withdrawn = false;
   std::string m_fsdef; ///< the root index's pointer
+  std::uint64_t m_line = 0;
 };
 
 std::string step_of(ObjState s, bool wait, bool oob, int event)
@@ -269,58 +688,15 @@ std::string step_of(ObjState s, bool wait, bool oob, int event)
 
 } // namespace
 
-namespace {
-
-/// Pass 1: the acquires (by line) of cookies acquired disabled: all whose
-/// next event is not the object allocation (GET obj) an enabled acquire
-/// makes at once. NFS acquires data cookies disabled and enables them on
-/// open; a cookie never opened is relinquished without ever being enabled.
-struct FirstPass {
-  std::set<std::uint64_t> disabled; ///< acquire lines
-  std::set<std::string> parents;    ///< pointers other cookies hang on
-};
-
-FirstPass first_pass(const std::string& path)
-{
-  FirstPass fp;
-  std::set<std::uint64_t>& out = fp.disabled;
-  std::map<std::string, std::uint64_t> pending;
-  LineReader r(path);
-  std::string_view text;
-  while (r.next(text)) {
-    Parsed p = parse_line(text);
-    if (p.kind != Kind::event)
-      continue;
-    Fields f = split_fields(p.line.body);
-    auto c = f.get("c");
-    if (!c)
-      continue;
-    std::string ptr(*c);
-    if (p.line.event == "fscache_acquire") {
-      pending[ptr] = r.line_number();
-      if (auto parent = f.get("p"))
-        fp.parents.emplace(*parent);
-      continue;
-    }
-    auto it = pending.find(ptr);
-    if (it == pending.end())
-      continue;
-    bool enabled = p.line.event == "fscache_cookie" && f.words == "GET obj";
-    if (!enabled)
-      out.insert(it->second);
-    pending.erase(it);
-  }
-  return fp;
-}
-
-} // namespace
-
 Rebuilt rebuild_from_trace(const std::string& path)
 {
+  Scan scan = first_pass(path);
   Builder b;
-  FirstPass fp = first_pass(path);
-  b.disabled = std::move(fp.disabled);
-  b.parents = std::move(fp.parents);
+  b.disabled = std::move(scan.disabled);
+  b.has_children = std::move(scan.has_children);
+  b.calls_at = std::move(scan.calls_at);
+  b.moved = std::move(scan.moved);
+  b.out.lives = std::move(scan.lives);
   LineReader r(path);
   std::string_view text;
   bool v2 = false;
@@ -330,6 +706,7 @@ Rebuilt rebuild_from_trace(const std::string& path)
       continue;
     if (p.line.event == "fscache_volume" || p.line.event == "fscache_access")
       v2 = true;
+    b.out.cpus = std::max(b.out.cpus, p.line.cpu + 1);
     b.feed(p.line, r.line_number());
   }
   b.finish();
@@ -364,6 +741,167 @@ void StepRecorder::osm(std::uint64_t c, std::uint64_t, ObjState s, bool wait,
                        bool oob, int event)
 {
   steps[c].push_back({0, step_of(s, wait, oob, event)});
+}
+
+// --- the guide ---------------------------------------------------------------
+
+TraceGuide::TraceGuide(const Rebuilt& trace, std::uint64_t engine_fsdef)
+    : m_trace(trace), m_fsdef(engine_fsdef)
+{
+  for (const auto& [h, steps] : trace.steps) {
+    std::vector<std::uint64_t>& v = m_ref_lines[h];
+    for (const Step& s : steps)
+      if (s.what.rfind("ref ", 0) == 0)
+        v.push_back(s.line);
+  }
+  m_cookies[engine_fsdef].handle = trace.fsdef;
+}
+
+int TraceGuide::max_active() const
+{
+  return std::clamp(m_trace.cpus, 4, 512);
+}
+
+void TraceGuide::next_call(int tag)
+{
+  m_horizon = std::numeric_limits<std::uint64_t>::max();
+  if (tag > 0 && std::size_t(tag) <= m_trace.call_lines.size() &&
+      m_trace.call_lines[std::size_t(tag) - 1].line != 0)
+    m_horizon = m_trace.call_lines[std::size_t(tag) - 1].line;
+}
+
+void TraceGuide::netfs(std::uint64_t c, std::string_view)
+{
+  if (m_acquired < m_trace.cookies.size())
+    m_cookies[c].handle = m_trace.cookies[m_acquired];
+  ++m_acquired;
+}
+
+void TraceGuide::acquire(std::uint64_t c, const CookieSnap&, std::string_view)
+{
+  netfs(c, {});
+}
+
+void TraceGuide::cookie(CookieTrace, const CookieSnap& s)
+{
+  ++m_cookies[s.c].refs;
+}
+
+void TraceGuide::osm(std::uint64_t c, std::uint64_t o, ObjState, bool, bool,
+                     int)
+{
+  ++object(c, o, false).steps;
+}
+
+void TraceGuide::obj_ref(std::uint64_t c, std::uint64_t o, int,
+                         ObjRefTrace why)
+{
+  Obj& ob = object(c, o, false);
+  if (why == ObjRefTrace::put_drop_obj)
+    ++ob.drops;
+  else if (why == ObjRefTrace::put_work)
+    ++ob.puts;
+  else if (why == ObjRefTrace::get_queue)
+    ++ob.queues;
+}
+
+void TraceGuide::op(std::uint64_t c, std::uint64_t op, OpTrace why)
+{
+  // The engine never gives an op's address to another op.
+  Obj& ob = object(c, op, true);
+  if (why == OpTrace::work)
+    ++ob.steps;
+}
+
+TraceGuide::Obj& TraceGuide::object(std::uint64_t c, std::uint64_t o, bool op)
+{
+  auto [it, fresh] = (op ? m_ops : m_objects).try_emplace(o);
+  Obj& ob = it->second;
+  if (fresh) {
+    // The k-th object (operation) the engine makes for a cookie is the k-th
+    // the trace shows for it.
+    auto ci = m_cookies.find(c);
+    if (ci != m_cookies.end() && !ci->second.handle.empty()) {
+      std::size_t k = (op ? ci->second.ops : ci->second.objects)++;
+      auto li = m_trace.lives.find(ci->second.handle);
+      const auto* v = li == m_trace.lives.end() ? nullptr
+                      : op ? &li->second.ops : &li->second.objects;
+      if (v && k < v->size())
+        ob.trace = &(*v)[k];
+    }
+  }
+  return ob;
+}
+
+/// The trace line of what the runnable does next, as far as the trace
+/// tells (a work item: its next state, PUT drop_obj or PUT work; an
+/// operation: its next run; a woken call: its cookie's next count or its
+/// object's next GET queue);
+/// 0 when it does not (run it as soon as it can run). Lines of other tasks
+/// about the same object (GET queue ...) are not counted: a call the trace
+/// does not show would shift them.
+std::uint64_t TraceGuide::key(const Runnable& r) const
+{
+  auto at = [](const std::vector<std::uint64_t>& v, std::size_t i) {
+    return i < v.size() ? v[i] : std::uint64_t(0);
+  };
+  switch (r.kind) {
+  case Runnable::start_work:
+  case Runnable::continue_work: {
+    auto it = m_objects.find(r.object);
+    if (it == m_objects.end() || !it->second.trace)
+      return 0;
+    const Obj& ob = it->second;
+    switch (r.next) {
+    case Runnable::dispatch: return at(ob.trace->steps, ob.steps);
+    case Runnable::release_parent: return at(ob.trace->drop_obj, ob.drops);
+    case Runnable::put_work: return at(ob.trace->put_work, ob.puts);
+    }
+    return 0;
+  }
+  case Runnable::resume_call: {
+    if (r.object) {
+      // It raises an event on the object: the object's next GET queue.
+      auto it = m_objects.find(r.object);
+      if (it == m_objects.end() || !it->second.trace)
+        return 0;
+      return at(it->second.trace->queued, it->second.queues);
+    }
+    auto ci = m_cookies.find(r.cookie);
+    if (r.cookie == 0 || ci == m_cookies.end() || ci->second.handle.empty())
+      return 0;
+    auto li = m_ref_lines.find(ci->second.handle);
+    return li == m_ref_lines.end() ? 0 : at(li->second, ci->second.refs);
+  }
+  case Runnable::op_work: {
+    auto it = m_ops.find(r.op);
+    if (it == m_ops.end() || !it->second.trace)
+      return 0;
+    return at(it->second.trace->steps, it->second.steps);
+  }
+  case Runnable::op_gc:
+    break;
+  }
+  return 0;
+}
+
+std::size_t TraceGuide::pick(const std::vector<Runnable>& ready)
+{
+  std::size_t best = ready.size();
+  std::uint64_t best_key = std::numeric_limits<std::uint64_t>::max();
+  for (std::size_t i = 0; i < ready.size(); ++i) {
+    std::uint64_t k = key(ready[i]);
+    if (k == 0)
+      return i;
+    if (k < best_key) {
+      best_key = k;
+      best = i;
+    }
+  }
+  // What the kernel did after the next netfs call waits for that call.
+  if (best_key >= m_horizon)
+    return ready.size();
+  return best;
 }
 
 Divergence compare_steps(const Rebuilt& t, const StepRecorder& e,
@@ -404,6 +942,8 @@ Divergence compare_steps(const Rebuilt& t, const StepRecorder& e,
     if (got != ts.what) {
       d.found = true;
       d.line = line;
+      d.previous = where.second > 0 ? t.steps.at(ptr)[where.second - 1].line
+                                    : 0;
       d.cookie = ptr.substr(1, ptr.rfind('_') - 1);
       d.trace_step = ts.what;
       d.engine_step = got;
@@ -426,6 +966,25 @@ std::vector<std::string> trace_lines(const std::string& path,
       break;
     if (r.line_number() >= first)
       out.push_back(fmt::format("{:>7}  {}", r.line_number(), text));
+  }
+  return out;
+}
+
+std::map<std::uint64_t, std::string>
+trace_lines_at(const std::string& path,
+               const std::vector<std::uint64_t>& numbers)
+{
+  std::set<std::uint64_t> want(numbers.begin(), numbers.end());
+  std::map<std::uint64_t, std::string> out;
+  if (want.empty())
+    return out;
+  LineReader r(path);
+  std::string_view text;
+  while (r.next(text)) {
+    if (want.count(r.line_number()))
+      out.emplace(r.line_number(), std::string(text));
+    if (r.line_number() >= *want.rbegin())
+      break;
   }
   return out;
 }

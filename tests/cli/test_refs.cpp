@@ -356,3 +356,14 @@ TEST_CASE("replay --from-trace reads a truncated trace up to the cut",
   CHECK(j["incomplete"] == true);
   CHECK(j["lines"].get<std::uint64_t>() > 1000);
 }
+
+TEST_CASE("refs --json TRACE: a bare --json takes no value (fsc-refs(8))",
+          "[refs][json]")
+{
+  auto r = run_fsc({"refs", "--json", fixture_trace("real-6.1-smoke")});
+  INFO(r.err);
+  CHECK(r.status == 0);
+  auto doc = nlohmann::json::parse(r.out);
+  CHECK(doc["finding_count"] == 0);
+  CHECK(doc["incomplete"] == false);
+}

@@ -88,6 +88,45 @@ struct Pending {
 };
 using PendingRef = std::shared_ptr<Pending>;
 
+/// Something the engine could run next, as a scheduler sees it: a parked
+/// netfs call whose condition now holds, an object work item (new, or one
+/// already started on a worker and stopped between two of its steps), an
+/// asynchronous operation or the operation GC. Addresses are the ones the
+/// Observer sees (0 when none).
+struct Runnable {
+  enum Kind : std::uint8_t { resume_call, start_work, continue_work, op_work,
+                             op_gc } kind = resume_call;
+  /// The cookie concerned; for a parked call, the one whose refcount it
+  /// changes next (0: the engine cannot tell).
+  std::uint64_t cookie = 0;
+  /// The object, for work items; for a parked call, the object it raises
+  /// an event on next (then cookie is that object's).
+  std::uint64_t object = 0;
+  std::uint64_t op = 0;     ///< the operation, for op_work
+  /// What a work item does next: dispatch (fscache_osm lines follow),
+  /// release the parent (DROP_OBJECT's PUT drop_obj), or PUT work.
+  enum Next : std::uint8_t { dispatch, release_parent, put_work } next =
+      dispatch;
+};
+
+/// Chooses among runnable things in place of the FIFO/seeded order, and may
+/// interleave object work items as two kernel workers on two CPUs do: with
+/// a scheduler set, a work item runs in slices (between two work states of
+/// the dispatcher, before DROP_OBJECT releases the parent, before PUT work)
+/// and other work can run between its slices. The workqueue's rules still
+/// hold: one object's work item never runs concurrently with itself, and at
+/// most max_active object work items are in progress at once.
+class Scheduler {
+public:
+  virtual ~Scheduler() = default;
+  /// The index in `ready` of what runs next, or ready.size() to run
+  /// nothing more before the next netfs call.
+  virtual std::size_t pick(const std::vector<Runnable>& ready) = 0;
+  /// The scenario is about to make its next call, the statement tagged
+  /// `tag` (its line); 0 once no call is left.
+  virtual void next_call(int /*tag*/) {}
+};
+
 class Engine {
 public:
   Engine(Backend& backend, Observer& observer, std::uint64_t seed = 0,
@@ -120,7 +159,15 @@ public:
   PendingRef uncache_page(CookieId, std::uint64_t index);
   PendingRef check_consistency(CookieId);
 
-  /// Runs one queued work item (or parked continuation); false when idle.
+  /// Lets `s` choose what runs next (nullptr: FIFO or the seed's order).
+  /// max_active bounds the object work items in progress at once
+  /// (fscache_object_max_active: the CPU count clamped to at least 4).
+  void set_scheduler(Scheduler* s, int max_active);
+  /// Tells the scheduler which netfs call comes next (see Scheduler).
+  void next_call(int tag);
+
+  /// Runs one queued work item (or parked continuation); false when idle
+  /// (or when the scheduler keeps the rest for after the next call).
   bool step();
   /// Runs the queued work item of the cookie's object now, ahead of the
   /// rest of the queue (a legal order: the workqueues are concurrent).

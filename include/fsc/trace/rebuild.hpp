@@ -5,11 +5,14 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include <fsc/fscache/engine.hpp>
 #include <fsc/fscache/observer.hpp>
 
 namespace fsc::trace {
@@ -21,6 +24,48 @@ struct Step {
   std::string what;
 };
 
+/// What the trace shows of a cookie's type. 4.19's tracepoints print no
+/// type field: it is read from what only one type can do (see
+/// rebuild.cpp); never from a definition's name.
+enum class TypeShown : std::uint8_t { unknown, index, data, conflict };
+std::string_view type_shown_name(TypeShown t);
+
+/// A trace line that shows a cookie's type, and why it does.
+struct Evidence {
+  std::uint64_t line = 0;
+  std::string text; ///< the trace line as read
+  std::string why;
+};
+
+/// One object (or operation) of a cookie life, as the trace shows it: the
+/// lines of what its work items did, in order.
+struct TraceObject {
+  std::string ptr;
+  std::vector<std::uint64_t> steps;    ///< fscache_osm (an op's "Work")
+  std::vector<std::uint64_t> drop_obj; ///< cachefiles_ref PUT drop_obj
+  std::vector<std::uint64_t> put_work; ///< cachefiles_ref PUT work
+  std::vector<std::uint64_t> queued;   ///< cachefiles_ref GET queue
+};
+
+/// A cookie life: from its fscache_acquire (or fscache_netfs) line on.
+struct CookieLife {
+  std::string ptr, def, parent; ///< parent: its handle
+  std::uint64_t acquired = 0;   ///< the acquire line (0: before the trace)
+  /// The object size the netfs gave, to a page, as far as its writes show
+  /// it: the largest fscache_gang_lookup sl= (pages), at least one past
+  /// the last page written (fscache_wrote_page ret=0); 0 if none.
+  std::uint64_t store_limit = 0;
+  TypeShown type = TypeShown::unknown;
+  std::optional<Evidence> index, data; ///< the first line of each kind
+  std::vector<TraceObject> objects, ops;
+};
+
+/// A rebuilt call: the trace line it comes from and the cookie it acts on.
+struct Call {
+  std::uint64_t line = 0;
+  std::string cookie; ///< handle ("" for withdraw)
+};
+
 struct Rebuilt {
   std::string scenario;            ///< the calls, in the scenario language
   std::uint64_t lines = 0, events = 0, calls = 0;
@@ -28,7 +73,10 @@ struct Rebuilt {
   /// order the scenario acquires them.
   std::vector<std::string> cookies;
   std::map<std::string, std::vector<Step>> steps; ///< per cookie life
+  std::map<std::string, CookieLife> lives;        ///< per cookie life
+  std::vector<Call> call_lines;    ///< per scenario line (line 1 first)
   std::string fsdef;               ///< the root index's life
+  int cpus = 1;                    ///< CPUs the trace shows
   std::vector<std::string> notes;  ///< what could not be rebuilt
   std::string truncated; ///< why the trace ended early ("" if it did not)
 };
@@ -51,10 +99,59 @@ public:
            bool oob, int event) override;
 };
 
+/// Runs the engine in the order the trace shows: at each choice, what the
+/// kernel did first (by the line of the next event it makes for its
+/// object or cookie) runs first, and an object's work item may stop between
+/// two of its steps while another object's runs, as when two kernel
+/// workers ran them on two CPUs. Work whose next event comes after the
+/// next netfs call waits for it. Add it to the observers of the same run.
+class TraceGuide final : public fscache::Observer, public fscache::Scheduler {
+public:
+  TraceGuide(const Rebuilt& trace, std::uint64_t engine_fsdef);
+
+  /// fscache_object_max_active for the traced machine: its CPU count
+  /// clamped to at least 4 (fs/fscache/main.c).
+  int max_active() const;
+
+  std::size_t pick(const std::vector<fscache::Runnable>& ready) override;
+  void next_call(int tag) override;
+
+  void netfs(std::uint64_t c, std::string_view) override;
+  void acquire(std::uint64_t c, const fscache::CookieSnap&,
+               std::string_view) override;
+  void cookie(fscache::CookieTrace, const fscache::CookieSnap&) override;
+  void osm(std::uint64_t c, std::uint64_t o, fscache::ObjState, bool, bool,
+           int) override;
+  void obj_ref(std::uint64_t c, std::uint64_t o, int,
+               fscache::ObjRefTrace) override;
+  void op(std::uint64_t c, std::uint64_t op, fscache::OpTrace) override;
+
+private:
+  struct Obj {
+    const TraceObject* trace = nullptr;
+    std::size_t steps = 0, drops = 0, puts = 0, queues = 0; ///< so far
+  };
+  struct Cookie {
+    std::string handle;
+    std::size_t objects = 0, ops = 0, refs = 0; ///< seen so far
+  };
+  Obj& object(std::uint64_t c, std::uint64_t o, bool op);
+  std::uint64_t key(const fscache::Runnable& r) const;
+
+  const Rebuilt& m_trace;
+  std::uint64_t m_fsdef;
+  std::size_t m_acquired = 0;
+  std::map<std::uint64_t, Cookie> m_cookies;
+  std::map<std::uint64_t, Obj> m_objects, m_ops;
+  std::map<std::string, std::vector<std::uint64_t>> m_ref_lines;
+  std::uint64_t m_horizon = std::numeric_limits<std::uint64_t>::max();
+};
+
 /// The first place where the engine's steps differ from the trace's.
 struct Divergence {
   bool found = false;
   std::uint64_t line = 0;       ///< trace line of the differing step
+  std::uint64_t previous = 0;   ///< the cookie's last matching step's line
   std::string cookie;           ///< trace pointer
   std::string trace_step, engine_step;
   std::uint64_t compared = 0;   ///< steps that matched before it
@@ -69,5 +166,10 @@ Divergence compare_steps(const Rebuilt& trace, const StepRecorder& engine,
 /// Lines first..last of a trace file (for the divergence's context).
 std::vector<std::string> trace_lines(const std::string& path,
                                      std::uint64_t first, std::uint64_t last);
+
+/// Specific lines of a trace file, by number (for evidence quoted later).
+std::map<std::uint64_t, std::string>
+trace_lines_at(const std::string& path,
+               const std::vector<std::uint64_t>& numbers);
 
 } // namespace fsc::trace
