@@ -2,7 +2,7 @@
 // data cookies on one core, on an in-memory cache, with the trace formatted
 // to /dev/null (as `fsc replay --trace /dev/null`) and, for comparison, with
 // no trace at all. Prints events/s and bytes of memory per live object.
-#include <fsc/cachefiles/backend.hpp>
+#include <fsc/fscache/cachefiles_backend.hpp>
 #include <fsc/cachefiles/store.hpp>
 #include <fsc/fscache/engine.hpp>
 #include <fsc/fscache/fault.hpp>
@@ -86,7 +86,7 @@ Result run(std::uint64_t cookies, std::uint64_t ops, bool trace,
 {
   auto store = fsc::cachefiles::make_memory_store();
   FaultPlan faults;
-  fsc::cachefiles::CacheFilesBackend cachefiles(*store, faults,
+  fsc::fscache::CacheFilesBackend cachefiles(*store, faults,
                                                 [] { return 1U; });
   NullBackend nb;
   Backend& cf = null_backend ? static_cast<Backend&>(nb) : cachefiles;

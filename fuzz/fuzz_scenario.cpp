@@ -2,7 +2,7 @@
 // as fsc::Error, and whatever parses runs through the engine (on an
 // in-memory cache) without a sanitizer finding: a crash of the engine is a
 // bug, a "4.19 would crash here" finding is not.
-#include <fsc/cachefiles/backend.hpp>
+#include <fsc/fscache/cachefiles_backend.hpp>
 #include <fsc/cachefiles/store.hpp>
 #include <fsc/error.hpp>
 #include <fsc/fscache/engine.hpp>
@@ -32,7 +32,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   auto store = fsc::cachefiles::make_memory_store();
   FaultPlan faults;
-  fsc::cachefiles::CacheFilesBackend cf(*store, faults, [] { return 1U; });
+  fsc::fscache::CacheFilesBackend cf(*store, faults, [] { return 1U; });
   Engine* ep = nullptr;
   FaultyBackend fb(cf, faults, [&ep](ObjectId id) {
     return ep ? ep->cookie_of_object(id) : no_cookie;

@@ -7,7 +7,7 @@
 #include <fsc/cachefiles/cache.hpp>
 #include <fsc/cachefiles/graveyard.hpp>
 #include <fsc/cachefiles/key.hpp>
-#include <fsc/cachefiles/session.hpp>
+#include <fsc/fscache/session.hpp>
 #include <fsc/fscache/scenario.hpp>
 #include <fsc/cachefiles/writer.hpp>
 #include <fsc/error.hpp>
@@ -27,6 +27,7 @@ namespace fsc::cmd {
 namespace {
 
 using namespace fsc::cachefiles;
+using fsc::fscache::EngineSession;
 
 struct DemoOptions {
   std::string dir = "fsc-demo";

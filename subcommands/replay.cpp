@@ -2,7 +2,7 @@
 // directory (read-only overlay by default) and run a scenario through it.
 #include "command.hpp"
 
-#include <fsc/cachefiles/session.hpp>
+#include <fsc/fscache/session.hpp>
 #include <fsc/error.hpp>
 #include <fsc/fscache/engine.hpp>
 #include <fsc/fscache/fault.hpp>
@@ -241,7 +241,7 @@ int run_from_trace(const ReplayArgs& a, const Globals& g)
     }
     cachefiles::MountOptions mo;
     mo.force = a.force;
-    cachefiles::EngineSession session(cache, mo, tee, a.seed, fixes);
+    fscache::EngineSession session(cache, mo, tee, a.seed, fixes);
     if (!a.seed_given)
       session.engine().set_scheduler(&guide, guide.max_active());
     Attempt at;
@@ -470,7 +470,7 @@ int run_replay(const ReplayArgs& a, const Globals& g)
   ReportObserver seen;
   tee.add(seen);
 
-  cachefiles::EngineSession session(a.cache, mo, tee, a.seed, fixes);
+  fscache::EngineSession session(a.cache, mo, tee, a.seed, fixes);
   cachefiles::Mount& mount = session.mount();
   cachefiles::Store& store = mount.store();
   Engine& engine = session.engine();

@@ -5,9 +5,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
+#include <regex>
 #include <sstream>
+#include <vector>
 
 using fsc::test::run_fsc;
 
@@ -88,4 +92,45 @@ TEST_CASE("completions offer every verb and option", "[docs]")
         CHECK(zsh.find("--" + o) != std::string::npos);
       }
   }
+}
+
+// The layers, lowest first (HACKING.md): each may include only its own
+// headers and those of the layers before it.
+TEST_CASE("no include points up a layer", "[docs][layers]")
+{
+  namespace fs = std::filesystem;
+  const std::vector<std::string> order = {"common", "cachefiles", "netfs",
+                                          "fscache", "trace"};
+  auto rank = [&](const std::string& layer) {
+    return std::size_t(std::find(order.begin(), order.end(), layer) -
+                       order.begin());
+  };
+  const std::regex inc(R"(#include <fsc/([a-z_]+)(/|\.hpp))");
+  std::size_t files = 0;
+  for (const auto& layer : order) {
+    for (const std::string& dir :
+         {source_root() + "/src/" + layer,
+          layer == "common" ? source_root() + "/include/fsc"
+                            : source_root() + "/include/fsc/" + layer}) {
+      if (!fs::is_directory(dir))
+        continue;
+      for (const auto& e : fs::directory_iterator(dir)) {
+        if (!e.is_regular_file())
+          continue;
+        ++files;
+        std::ifstream in(e.path());
+        int n = 0;
+        for (std::string line; std::getline(in, line);) {
+          ++n;
+          std::smatch m;
+          if (!std::regex_search(line, m, inc))
+            continue;
+          std::string used = m[2] == ".hpp" ? "common" : std::string(m[1]);
+          INFO(e.path().string() << ":" << n << ": " << line);
+          CHECK(rank(used) <= rank(layer));
+        }
+      }
+    }
+  }
+  CHECK(files > 50);
 }

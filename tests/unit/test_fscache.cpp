@@ -5,7 +5,7 @@
 #include "../../src/fscache/internal.hpp"
 #include "tree.hpp"
 
-#include <fsc/cachefiles/backend.hpp>
+#include <fsc/fscache/cachefiles_backend.hpp>
 #include <fsc/cachefiles/mount.hpp>
 #include <fsc/cachefiles/store.hpp>
 #include "run.hpp"
@@ -177,7 +177,7 @@ Outcome random_run(std::uint64_t seed, const std::string& root = {},
     int nth = int(pick(6)) + (err == ETIMEDOUT ? 1 : 0);
     faults.add({points[pick(std::size(points))], 0, nth, err});
   }
-  fsc::cachefiles::CacheFilesBackend cf(*store, faults,
+  fsc::fscache::CacheFilesBackend cf(*store, faults,
                                         [] { return 1700000000U; });
   Engine* ep = nullptr;
   FaultyBackend fb(cf, faults, [&ep](ObjectId id) {

@@ -1,4 +1,4 @@
-// backend.hpp - CacheFiles (4.19 fs/cachefiles) as the engine's backend, on
+// cachefiles_backend.hpp - CacheFiles (4.19 fs/cachefiles) as the engine's backend, on
 // a Store: the walk to an object through cooked names, the xattr check,
 // creation with the kernel's modes and xattrs, burial, the active tree, and
 // page I/O. A FaultPlan makes chosen calls fail with a chosen errno.
@@ -16,14 +16,12 @@
 #include <fsc/fscache/backend.hpp>
 #include <fsc/fscache/fault.hpp>
 
-namespace fsc::cachefiles {
-
-using fscache::FaultPlan;
+namespace fsc::fscache {
 
 class CacheFilesBackend final : public fscache::Backend {
 public:
   /// clock: seconds for graveyard names (virtual time makes runs repeat).
-  CacheFilesBackend(Store& store, FaultPlan& faults,
+  CacheFilesBackend(cachefiles::Store& store, FaultPlan& faults,
                     std::function<std::uint32_t()> clock);
 
   void set_host(fscache::BackendHost& h) override { m_host = &h; }
@@ -52,7 +50,7 @@ public:
 private:
   struct Obj {
     fscache::CookieType type = fscache::CookieType::data;
-    CookedV1 cooked;
+    cachefiles::CookedV1 cooked;
     Bytes xattr;            ///< type byte + aux, built at alloc
     std::string path;
     bool active = false;
@@ -68,7 +66,7 @@ private:
   std::uint64_t addr(fscache::ObjectId id);
   fscache::Observer& obs() { return m_host->observer(); }
 
-  Store& m_store;
+  cachefiles::Store& m_store;
   FaultPlan& m_faults;
   std::function<std::uint32_t()> m_clock;
   fscache::BackendHost* m_host = nullptr;
@@ -79,4 +77,4 @@ private:
   std::uint64_t m_dentry_count = 0;
 };
 
-} // namespace fsc::cachefiles
+} // namespace fsc::fscache

@@ -1,7 +1,9 @@
 // session.cpp - binding the engine to a cache directory.
-#include <fsc/cachefiles/session.hpp>
+#include <fsc/fscache/session.hpp>
 
-namespace fsc::cachefiles {
+namespace fsc::fscache {
+
+using namespace fsc::cachefiles;
 
 EngineSession::EngineSession(const std::string& root, const MountOptions& opt,
                              fscache::Observer& observer, std::uint64_t seed,
@@ -48,4 +50,4 @@ fscache::ReplayReport EngineSession::run(const fscache::Scenario& s,
   return fscache::run_scenario(s, *m_engine, m_faults, d, seen);
 }
 
-} // namespace fsc::cachefiles
+} // namespace fsc::fscache

@@ -1,7 +1,7 @@
 // backend.cpp - 4.19 CacheFiles on a Store: namei.c (walk, create, bury,
 // active tree), xattr.c (the coherency check), interface.c and rdwr.c (the
 // operations the engine calls).
-#include <fsc/cachefiles/backend.hpp>
+#include <fsc/fscache/cachefiles_backend.hpp>
 
 #include <fsc/cachefiles/graveyard.hpp>
 #include <fsc/cachefiles/xattr.hpp>
@@ -9,7 +9,9 @@
 #include <cerrno>
 #include <fmt/format.h>
 
-namespace fsc::cachefiles {
+namespace fsc::fscache {
+
+using namespace fsc::cachefiles;
 
 using fscache::CheckAux;
 using fscache::CookieType;
@@ -403,4 +405,4 @@ int CacheFilesBackend::write_page(ObjectId id, std::uint64_t index,
   return 0;
 }
 
-} // namespace fsc::cachefiles
+} // namespace fsc::fscache

@@ -8,24 +8,24 @@
 #include <memory>
 #include <string>
 
-#include <fsc/cachefiles/backend.hpp>
 #include <fsc/cachefiles/mount.hpp>
+#include <fsc/fscache/cachefiles_backend.hpp>
 #include <fsc/fscache/engine.hpp>
 #include <fsc/fscache/fault.hpp>
 #include <fsc/fscache/scenario.hpp>
 
-namespace fsc::cachefiles {
+namespace fsc::fscache {
 
 class EngineSession {
 public:
-  /// Throws fsc::Error when root cannot be bound (see Mount::bind).
-  EngineSession(const std::string& root, const MountOptions& opt,
+  /// Throws fsc::Error when root cannot be bound (see cachefiles::Mount::bind).
+  EngineSession(const std::string& root, const cachefiles::MountOptions& opt,
                 fscache::Observer& observer, std::uint64_t seed,
                 fscache::Fixes fixes);
 
   fscache::Engine& engine() { return *m_engine; }
   fscache::FaultPlan& faults() { return m_faults; }
-  Mount& mount() { return m_mount; }
+  cachefiles::Mount& mount() { return m_mount; }
   CacheFilesBackend& backend() { return *m_backend; }
   /// What `expect ... file` lines look at: the store the engine writes to.
   fscache::DiskView disk();
@@ -35,11 +35,11 @@ public:
                             fscache::ReportObserver& seen);
 
 private:
-  Mount m_mount;
+  cachefiles::Mount m_mount;
   fscache::FaultPlan m_faults;
   std::unique_ptr<CacheFilesBackend> m_backend;
   std::unique_ptr<fscache::FaultyBackend> m_faulty;
   std::unique_ptr<fscache::Engine> m_engine;
 };
 
-} // namespace fsc::cachefiles
+} // namespace fsc::fscache
