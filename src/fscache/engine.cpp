@@ -125,15 +125,7 @@ bool Engine::Impl::run_one_job(std::size_t forced)
   runq.erase(runq.begin() + static_cast<std::ptrdiff_t>(i));
   switch (j.kind) {
   case Job::run_object:
-    set_task(Task::object_wq);
-    j.obj->queued = false;
-    if (j.obj->freed) {
-      bug(fmt::format("4.19 would crash here: OBJ{:x} runs its work item "
-                      "after being freed (use after free)", j.obj->id));
-      return true;
-    }
-    j.obj->work.at = WorkItem::start;
-    work_slice(j.obj, false);
+    start_work_item(j.obj, false);
     break;
   case Job::run_op:
     set_task(Task::op_wq);
@@ -224,17 +216,24 @@ bool Engine::Impl::scheduled_step()
   if (j.kind != Job::run_object)
     return run_one_job(i);
   runq.erase(runq.begin() + static_cast<std::ptrdiff_t>(i));
-  set_task(Task::object_wq);
-  j.obj->queued = false;
-  if (j.obj->freed) {
-    bug(fmt::format("4.19 would crash here: OBJ{:x} runs its work item "
-                    "after being freed (use after free)", j.obj->id));
-    return true;
-  }
-  j.obj->work.at = WorkItem::start;
-  if (work_slice(j.obj, true))
+  if (start_work_item(j.obj, true))
     running.push_back(j.obj);
   return true;
+}
+
+// A worker takes o's work item off the queue (fscache_object_work_func);
+// true when the item paused in a slice and is still running.
+bool Engine::Impl::start_work_item(Object* o, bool sliced)
+{
+  set_task(Task::object_wq);
+  o->queued = false;
+  if (o->freed) {
+    bug(fmt::format("4.19 would crash here: OBJ{:x} runs its work item "
+                    "after being freed (use after free)", o->id));
+    return false;
+  }
+  o->work.at = WorkItem::start;
+  return work_slice(o, sliced);
 }
 
 void Engine::Impl::reclaim()

@@ -249,6 +249,7 @@ struct Engine::Impl {
   void raise_event(Object* o, ObjEvent ev);
   void enqueue_object(Object* o);
   bool work_slice(Object* o, bool sliced);
+  bool start_work_item(Object* o, bool sliced);
   void dispatch_once(Object* o);
   void unmask(Object* o);
   ObjState execute(Object* o, ObjState s, int event, bool& no_transit);
