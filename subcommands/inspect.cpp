@@ -481,8 +481,10 @@ int run_tree(const Cache& cache, const InspectOptions& opt, const Globals& g)
     if (opt.depth >= 0 && e.node->level > opt.depth)
       return;
     // Ancestors of the filter's path wait until something below it shows.
-    if (!want.empty() && !want.below(*e.node)) {
-      if (want.above(*e.node)) {
+    const auto where = want.empty() ? netfs::TreeFilter::Match::below
+                                    : want.match(*e.node);
+    if (where != netfs::TreeFilter::Match::below) {
+      if (where == netfs::TreeFilter::Match::above) {
         pending.resize(std::min(pending.size(), std::size_t(e.node->level)));
         pending.push_back(e);
       }

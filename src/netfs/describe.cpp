@@ -153,16 +153,13 @@ std::size_t TreeFilter::matched(const std::vector<std::string>& path) const
   return i;
 }
 
-bool TreeFilter::below(const Node& n) const
+TreeFilter::Match TreeFilter::match(const Node& n) const
 {
   auto path = label_path(n);
-  return path.size() >= m_parts.size() && matched(path) == m_parts.size();
-}
-
-bool TreeFilter::above(const Node& n) const
-{
-  auto path = label_path(n);
-  return path.size() < m_parts.size() && matched(path) == path.size();
+  const std::size_t k = matched(path);
+  if (path.size() >= m_parts.size())
+    return k == m_parts.size() ? Match::below : Match::none;
+  return k == path.size() ? Match::above : Match::none;
 }
 
 } // namespace fsc::netfs

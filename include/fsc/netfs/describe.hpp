@@ -34,10 +34,14 @@ class TreeFilter {
 public:
   explicit TreeFilter(const std::string& text);
   bool empty() const { return m_parts.empty(); }
-  /// n is below the filter's path (or on it): it is shown.
-  bool below(const cachefiles::Node& n) const;
-  /// n is an ancestor of the path: shown so the tree reads from the top.
-  bool above(const cachefiles::Node& n) const;
+
+  enum class Match {
+    below, ///< on the filter's path or under it: shown
+    above, ///< an ancestor of the path: shown so the tree reads from the top
+    none,
+  };
+  /// Where n stands against the filter (its labels decoded once).
+  Match match(const cachefiles::Node& n) const;
 
 private:
   std::vector<std::string> m_parts;
