@@ -199,7 +199,7 @@ struct Walk {
   bool name_decodes(const char* name) const
   {
     return format == Format::v2 ? bool(decode_name_v2(name))
-                                : bool(decode_name_v1(name));
+                                : name_decodes_v1(name);
   }
 
   void object(int fd, const std::string& path, const char* name)

@@ -3,24 +3,26 @@
 
 #include <fmt/format.h>
 
+#include <array>
 #include <bit>
+#include <optional>
 
 namespace fsc::cachefiles {
 namespace {
 
+// cachefiles_charmap's inverse, as a table: cull's walk checks every
+// character of every name.
+constexpr std::array<std::int8_t, 256> k_map_index = [] {
+  std::array<std::int8_t, 256> t{};
+  t.fill(-1);
+  for (std::size_t i = 0; i < k_cook_map.size(); ++i)
+    t[static_cast<unsigned char>(k_cook_map[i])] = std::int8_t(i);
+  return t;
+}();
+
 int map_index(char c)
 {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'z')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'Z')
-    return c - 'A' + 36;
-  if (c == '_')
-    return 62;
-  if (c == '-')
-    return 63;
-  return -1;
+  return k_map_index[static_cast<unsigned char>(c)];
 }
 
 // Appends 4 map characters for a little-endian 24-bit group, low bits first.
@@ -32,10 +34,10 @@ void put_group(std::string& out, std::uint32_t acc)
   }
 }
 
-// Decodes 4-char groups into bytes; false when a character is not in the map.
-bool decode_groups(std::string_view s, Bytes& out)
+// Decodes 4-char groups into bytes (3 per group, out holds them); false
+// when a character is not in the map.
+bool decode_groups(std::string_view s, std::uint8_t* out)
 {
-  out.clear();
   for (std::size_t i = 0; i + 4 <= s.size(); i += 4) {
     std::uint32_t acc = 0;
     for (int k = 3; k >= 0; --k) {
@@ -44,9 +46,9 @@ bool decode_groups(std::string_view s, Bytes& out)
         return false;
       acc = acc << 6 | std::uint32_t(v);
     }
-    out.push_back(std::uint8_t(acc));
-    out.push_back(std::uint8_t(acc >> 8));
-    out.push_back(std::uint8_t(acc >> 16));
+    *out++ = std::uint8_t(acc);
+    *out++ = std::uint8_t(acc >> 8);
+    *out++ = std::uint8_t(acc >> 16);
   }
   return true;
 }
@@ -60,62 +62,91 @@ char v1_letter(std::uint8_t type, bool encoded)
   return encoded ? 'T' : 'S';
 }
 
+// Why name (printable form) does not decode; empty when it does.
+const char* printable_v1_error(std::string_view name)
+{
+  if (name.size() < 3)
+    return "name too short for a printable key";
+  int hi = map_index(name[1]), lo = map_index(name[2]);
+  if (hi < 0 || lo < 0)
+    return "length characters not in the key map";
+  std::string_view key = name.substr(3);
+  if (key.size() % 4096 != std::size_t(hi * 64 + lo))
+    return "length";
+  if (key.empty())
+    return "empty key";
+  if (!printable_key(as_bytes(key)))
+    return "printable-form name holds a byte the cooker escapes";
+  return "";
+}
+
 tl::expected<NameV1, std::string> decode_printable_v1(std::string_view name,
                                                       NameV1 r)
 {
-  if (name.size() < 3)
-    return tl::unexpected(std::string("name too short for a printable key"));
-  int hi = map_index(name[1]), lo = map_index(name[2]);
-  if (hi < 0 || lo < 0)
-    return tl::unexpected(std::string("length characters not in the key map"));
-  std::size_t len = std::size_t(hi * 64 + lo);
-  std::string_view key = name.substr(3);
-  if (key.size() % 4096 != len)
+  std::string_view why = printable_v1_error(name);
+  if (why == "length")
     return tl::unexpected(fmt::format(
-        "length characters say {} bytes but the key has {}", len, key.size()));
-  if (key.empty())
-    return tl::unexpected(std::string("empty key"));
-  r.key.assign(key.begin(), key.end());
-  if (!printable_key(r.key))
-    return tl::unexpected(
-        std::string("printable-form name holds a byte the cooker escapes"));
+        "length characters say {} bytes but the key has {}",
+        map_index(name[1]) * 64 + map_index(name[2]), name.size() - 3));
+  if (!why.empty())
+    return tl::unexpected(std::string(why));
+  r.key.assign(name.begin() + 3, name.end());
   return r;
 }
 
-// Splits decoded groups into length prefix and key; nullopt when they do not
-// fit together in the given byte order.
-bool split_prefix(const Bytes& raw, std::size_t groups, bool be, Bytes& key)
+// The key length of decoded groups when the length prefix (in the given
+// byte order) fits them: the kernel pads with zeros only.
+std::optional<std::size_t> prefix_length(ByteView raw, std::size_t groups,
+                                         bool be)
 {
   std::size_t len = be ? std::size_t(raw[0]) << 8 | raw[1]
                        : std::size_t(raw[1]) << 8 | raw[0];
   if (len == 0 || (len + 2 + 2) / 3 != groups || len + 2 > raw.size())
-    return false;
+    return std::nullopt;
   for (std::size_t i = len + 2; i < raw.size(); ++i)
     if (raw[i] != 0)
-      return false;
-  key.assign(raw.begin() + 2, raw.begin() + 2 + std::ptrdiff_t(len));
-  return true;
+      return std::nullopt;
+  return len;
+}
+
+// An encoded name's body decoded into raw (at most 3 * 255 / 4 bytes): why
+// it does not decode, or empty; be and len say how it does.
+const char* encoded_v1_error(std::string_view name,
+                             std::array<std::uint8_t, 192>& raw,
+                             std::size_t& groups, bool& be, std::size_t& len)
+{
+  std::string_view body = name.substr(1);
+  if (body.empty() || body.size() % 4 != 0)
+    return "length";
+  groups = body.size() / 4;
+  if (groups * 3 > raw.size())
+    return "encoded name longer than any the kernel makes";
+  if (!decode_groups(body, raw.data()))
+    return "character not in the key map";
+  ByteView bytes(raw.data(), groups * 3);
+  for (bool order : {false, true})
+    if (auto l = prefix_length(bytes, groups, order)) {
+      be = order;
+      len = *l;
+      return "";
+    }
+  return "encoded length prefix does not match the name's length";
 }
 
 tl::expected<NameV1, std::string> decode_encoded_v1(std::string_view name,
                                                     NameV1 r)
 {
-  std::string_view body = name.substr(1);
-  if (body.empty() || body.size() % 4 != 0)
+  std::array<std::uint8_t, 192> raw{};
+  std::size_t groups = 0, len = 0;
+  bool be = false;
+  std::string_view why = encoded_v1_error(name, raw, groups, be, len);
+  if (why == "length")
     return tl::unexpected(fmt::format(
         "encoded name length {} is not 1 + a multiple of 4", name.size()));
-  Bytes raw;
-  if (!decode_groups(body, raw))
-    return tl::unexpected(std::string("character not in the key map"));
-  std::size_t groups = body.size() / 4;
-  if (split_prefix(raw, groups, false, r.key)) {
-    r.big_endian = false;
-  } else if (split_prefix(raw, groups, true, r.key)) {
-    r.big_endian = true;
-  } else {
-    return tl::unexpected(std::string(
-        "encoded length prefix does not match the name's length"));
-  }
+  if (!why.empty())
+    return tl::unexpected(std::string(why));
+  r.big_endian = be;
+  r.key.assign(raw.begin() + 2, raw.begin() + 2 + std::ptrdiff_t(len));
   r.suspicious = printable_key(r.key);
   return r;
 }
@@ -180,7 +211,8 @@ tl::expected<NameV2, std::string> decode_base64_v2(std::string_view name,
   int pad = name[1] - '0';
   if (pad < 0 || pad > 2)
     return tl::unexpected(std::string("pad digit is not 0, 1 or 2"));
-  if (!decode_groups(name.substr(2), r.key))
+  r.key.assign((name.size() - 2) / 4 * 3, 0);
+  if (!decode_groups(name.substr(2), r.key.data()))
     return tl::unexpected(std::string("character not in the key map"));
   for (int i = 0; i < pad; ++i) {
     if (r.key.back() != 0)
@@ -249,6 +281,24 @@ std::optional<std::uint8_t> v1_type_of_letter(char letter)
   case 'D': case 'E': return k_type_data;
   case 'S': case 'T': return 2;
   default: return std::nullopt;
+  }
+}
+
+bool name_decodes_v1(std::string_view name)
+{
+  if (name.empty())
+    return false;
+  switch (name[0]) {
+  case 'I': case 'D': case 'S':
+    return *printable_v1_error(name) == 0;
+  case 'J': case 'E': case 'T': {
+    std::array<std::uint8_t, 192> raw{};
+    std::size_t groups = 0, len = 0;
+    bool be = false;
+    return *encoded_v1_error(name, raw, groups, be, len) == 0;
+  }
+  default:
+    return false;
   }
 }
 

@@ -202,3 +202,31 @@ TEST_CASE("v2: a base64 name the cooker would not write is refused", "[key][v2]"
   REQUIRE_FALSE(d);
   CHECK(d.error().find("would not produce") != std::string::npos);
 }
+
+TEST_CASE("name_decodes_v1 agrees with decode_name_v1", "[key][v1]")
+{
+  std::vector<std::string> names = {"", "E", "Q03nfs", "I03nfs", "I04nfs",
+                                    "D01\x01", "E!not-base64", "Eabc",
+                                    std::string(300, 'E')};
+  for (std::uint32_t n = 1; n < 40; ++n) {
+    Bytes key;
+    for (std::uint32_t i = 0; i < n; ++i)
+      key.push_back(std::uint8_t(i * 37 + n));
+    for (std::uint8_t type : {0, 1, 2}) {
+      std::string good = cook_v1(key, type).name;
+      names.push_back(good);
+      names.push_back(cook_v1(key, type, true).name);
+      std::string cut = good.substr(0, good.size() - 1);
+      names.push_back(cut);
+      std::string flipped = good;
+      flipped[flipped.size() / 2] = '!';
+      names.push_back(flipped);
+      std::string longer = good + "0000";
+      names.push_back(longer);
+    }
+  }
+  for (const auto& n : names) {
+    INFO(n);
+    CHECK(name_decodes_v1(n) == bool(decode_name_v1(n)));
+  }
+}

@@ -66,6 +66,10 @@ std::optional<std::uint8_t> v1_type_of_letter(char letter);
 /// Decodes a v1 object name; the error says why it does not decode.
 tl::expected<NameV1, std::string> decode_name_v1(std::string_view name);
 
+/// decode_name_v1(name) succeeds, found without allocating (cull's walk
+/// asks it of every file).
+bool name_decodes_v1(std::string_view name);
+
 /// "@xx" → xx, or nullopt when not exactly "@" + two lower-case hex digits.
 std::optional<std::uint8_t> parse_fanout(std::string_view name);
 
