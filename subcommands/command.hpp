@@ -3,6 +3,7 @@
 #pragma once
 
 #include <fsc/cachefiles/bound.hpp>
+#include <fsc/report.hpp>
 
 #include <functional>
 #include <string>
@@ -11,8 +12,7 @@
 
 namespace fsc::cmd {
 
-/// Output shape chosen by --json / --json=lines.
-enum class JsonMode { off, document, lines };
+using fsc::JsonMode;
 
 /// Options every subcommand sees (parsed before the subcommand runs).
 struct Globals {
@@ -22,6 +22,12 @@ struct Globals {
   int verbose = 0;          ///< -v count
   bool quiet = false;       ///< -q
 };
+
+/// The JSON report of a verb, framed as --json / --json=lines asked.
+inline JsonReport json_report(const Globals& g, std::string_view verb)
+{
+  return JsonReport(stdout, g.json, verb);
+}
 
 /// A registered subcommand and the function that runs it.
 struct Command {

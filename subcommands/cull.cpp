@@ -6,9 +6,13 @@
 #include <fsc/cachefiles/claim.hpp>
 #include <fsc/cachefiles/cull.hpp>
 #include <fsc/cachefiles/daemon_config.hpp>
+#include <fsc/cachefiles/json.hpp>
+#include <fsc/cachefiles/object.hpp>
 #include <fsc/format.hpp>
 #include <fsc/json.hpp>
 #include <fsc/log.hpp>
+#include <fsc/netfs/describe.hpp>
+#include <fsc/netfs/json.hpp>
 #include <fsc/units.hpp>
 
 #include <fmt/format.h>
@@ -124,102 +128,6 @@ void check_atime_mount(const Cache& cache, CullClock by)
 #endif
 }
 
-void json_victim(JsonWriter& j, const CullVictim& v, CullAction a)
-{
-  j.begin_object();
-  j.field("record", "victim");
-  j.name_field("path", v.path);
-  j.field("action", a == CullAction::would_remove ? "would_remove"
-                    : a == CullAction::removed      ? "removed"
-                    : a == CullAction::skipped_used ? "skipped_used"
-                    : a == CullAction::skipped_gone ? "skipped_gone"
-                                                    : "failed");
-  j.field("kind", entry_kind_name(v.kind));
-  j.field("size", v.size);
-  j.field("allocated", v.blocks * 512);
-  j.field("atime", iso_time(v.atime_ns));
-  j.field("atime_ns", v.atime_ns);
-  j.field("mtime", iso_time(v.mtime_ns));
-  j.field("mtime_ns", v.mtime_ns);
-  j.end_object();
-}
-
-void json_summary(JsonWriter& j, const CullReport& r, const Cache& cache,
-                  const DaemonConfig& conf, const CullArgs& a)
-{
-  j.field("cache", cache.root());
-  j.field("format", format_name(cache.format()));
-  j.field("dry_run", a.dry_run);
-  j.field("by", a.by);
-  j.field("config", conf.file);
-  j.key("limits");
-  j.begin_object();
-  j.field("used", r.thresholds_used);
-  j.field("brun", conf.blocks.run);
-  j.field("bcull", conf.blocks.cull);
-  j.field("bstop", conf.blocks.stop);
-  j.field("frun", conf.files.run);
-  j.field("fcull", conf.files.cull);
-  j.field("fstop", conf.files.stop);
-  if (r.thresholds_used) {
-    j.field("unit", r.limits.unit);
-    j.field("brun_units", r.limits.brun);
-    j.field("bcull_units", r.limits.bcull);
-    j.field("bstop_units", r.limits.bstop);
-    j.field("frun_files", r.limits.frun);
-    j.field("fcull_files", r.limits.fcull);
-    j.field("fstop_files", r.limits.fstop);
-    j.field("bavail_units", r.limits.bavail);
-    j.field("ffree", r.limits.ffree);
-    j.field("state", cull_state_name(r.before.state));
-  }
-  j.end_object();
-  j.field("objects", r.objects);
-  j.field("allocated", r.allocated);
-  j.field("apparent", r.apparent);
-  j.field("need_objects", r.need_objects);
-  j.field("need_allocated", r.need_allocated);
-  j.field("need_apparent", r.need_apparent);
-  j.field("need_files", r.need_files);
-  if (r.cutoff_s) {
-    j.field("cutoff", iso_time_s(*r.cutoff_s));
-    j.field("cutoff_ns", *r.cutoff_s * 1000000000);
-  }
-  j.field("culled", r.removed);
-  j.field("freed_allocated", r.removed_allocated);
-  j.field("freed_apparent", r.removed_apparent);
-  j.field("dirs_removed", r.dirs_removed);
-  j.field("skipped_used", r.skipped_used);
-  j.field("skipped_gone", r.skipped_gone);
-  j.field("failed", r.failed);
-  j.key("graveyard");
-  j.begin_object();
-  j.field("reaped_files", r.leftovers.files);
-  j.field("reaped_dirs", r.leftovers.dirs);
-  j.field("reaped_bytes", r.leftovers.bytes);
-  j.field("pending_bytes", r.leftovers_seen.bytes);
-  j.end_object();
-  j.field("passes", r.passes);
-  j.field("scanned", r.scanned);
-  j.field("goal_met", r.goal_met);
-  j.key("stopped");
-  if (r.stopped.empty())
-    j.null();
-  else
-    j.value(r.stopped);
-  j.field("duration_ns", r.elapsed_ns);
-  j.key("problems");
-  j.begin_array();
-  for (auto& p : r.problems) {
-    j.begin_object();
-    j.field("kind", p.kind);
-    j.name_field("path", p.path);
-    j.field("message", p.message);
-    j.end_object();
-  }
-  j.end_array();
-}
-
 int run_cull(const CullArgs& a, CLI::App* sub, const Globals& g)
 {
   // Everything about the request is checked before the cache is touched.
@@ -300,28 +208,23 @@ int run_cull(const CullArgs& a, CLI::App* sub, const Globals& g)
   const bool tty = isatty(STDOUT_FILENO);
   const bool lines = !g.quiet && g.json == JsonMode::off &&
                      (a.dry_run || g.verbose > 0);
-  JsonWriter j(stdout);
-  if (g.json == JsonMode::document) {
-    j.begin_object();
-    j.field("schema", 1);
-    j.key("victims");
-    j.begin_array();
-  }
+  JsonReport out = json_report(g, "cull");
   co.on_victim = [&](const CullVictim& v, CullAction act) {
-    if (g.json != JsonMode::off) {
-      json_victim(j, v, act);
-      if (g.json == JsonMode::lines)
-        j.end_line();
+    if (out.on()) {
+      out.record("victim", [&](JsonWriter& j) {
+        victim_fields(j, v, act);
+        netfs::label_field(j, node_of_path(cache.format(), v.path).get());
+      });
       return;
     }
-    if (!lines && act != CullAction::failed)
-      return;
-    if (act == CullAction::failed)
-      return; // reported with the problems
+    if (!lines || act == CullAction::failed)
+      return; // failures are reported with the problems
     std::int64_t clock = co.by == CullClock::atime ? v.atime_ns : v.mtime_ns;
-    fmt::print("{} {} ({}, {} {})\n", cull_action_name(act),
+    auto node = node_of_path(cache.format(), v.path);
+    fmt::print("{} {} ({}, {} {}){}\n", cull_action_name(act),
                printable_name(v.path), human_size(v.blocks * 512), a.by,
-               iso_time_s(clock / 1000000000));
+               iso_time_s(clock / 1000000000),
+               node ? "  " + netfs::object_label(*node) : std::string());
   };
 
   CullReport r = cull(cache, co);
@@ -345,18 +248,11 @@ int run_cull(const CullArgs& a, CLI::App* sub, const Globals& g)
     log::info("stopped after --max-runtime {} with {} objects culled",
               a.max_runtime, r.removed);
 
-  if (g.json == JsonMode::document) {
-    j.end_array();
-    json_summary(j, r, cache, limits, a);
-    j.end_object();
-    j.end_line();
-  } else if (g.json == JsonMode::lines) {
-    j.begin_object();
-    j.field("record", "summary");
-    j.field("schema", 1);
-    json_summary(j, r, cache, limits, a);
-    j.end_object();
-    j.end_line();
+  if (out.on()) {
+    problem_records(out, r.problems);
+    out.summary([&](JsonWriter& j) {
+      cull_summary_fields(j, r, cache, limits, co);
+    });
   } else if (!g.quiet && (a.dry_run || g.verbose > 0 || tty)) {
     const double secs = double(r.elapsed_ns) / 1e9;
     std::string skipped =

@@ -13,6 +13,9 @@
 #include <fsc/json.hpp>
 #include <fsc/log.hpp>
 #include <fsc/netfs/describe.hpp>
+#include <fsc/netfs/inventory.hpp>
+#include <fsc/netfs/json.hpp>
+#include <fsc/report.hpp>
 
 #include <fmt/format.h>
 
@@ -40,71 +43,9 @@ struct InspectOptions {
   DaemonConfig conf; ///< read from config before the run
 };
 
-std::int64_t now_ns()
-{
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 using netfs::Decoded;
 using netfs::describe;
-
-// ---- JSON of one entry --------------------------------------------------------
-
-void json_problems(JsonWriter& j, const std::vector<Problem>& ps)
-{
-  j.key("problems");
-  j.begin_array();
-  for (auto& p : ps) {
-    j.begin_object();
-    j.field("kind", p.kind);
-    j.name_field("path", p.path);
-    j.field("message", p.message);
-    j.end_object();
-  }
-  j.end_array();
-}
-
-void json_time(JsonWriter& j, const char* key, std::int64_t ns)
-{
-  j.field(key, iso_time(ns));
-  j.field(std::string(key) + "_ns", ns);
-}
-
-void json_entry(JsonWriter& j, const ScanEntry& e)
-{
-  j.begin_object();
-  j.field("record", "entry");
-  j.name_field("path", e.path);
-  j.field("kind", entry_kind_name(e.kind));
-  if (e.node) {
-    Decoded d = describe(*e.node);
-    j.field("level", e.node->level);
-    j.field("netfs", netfs_of(*e.node));
-    j.field("label", d.label);
-    j.field("key_hex", to_hex(e.node->key));
-    if (e.node->has_xattr)
-      j.field("xattr_hex", to_hex(e.node->xattr));
-    for (auto* group : {&d.key, &d.aux}) {
-      j.key(group == &d.key ? "key" : "aux");
-      j.begin_object();
-      for (auto& f : *group)
-        j.field(f.name, f.text);
-      j.end_object();
-    }
-  }
-  j.field("mode", fmt::format("{:o}", e.st.mode));
-  j.field("uid", e.st.uid);
-  j.field("size", e.st.size);
-  j.field("allocated", e.st.blocks * 512);
-  json_time(j, "atime", e.st.atime_ns);
-  json_time(j, "mtime", e.st.mtime_ns);
-  json_problems(j, e.problems);
-  j.end_object();
-}
-
-// ---- text of problems ------------------------------------------------------------
+using netfs::Inventory;
 
 void print_problem(const Problem& p)
 {
@@ -112,19 +53,6 @@ void print_problem(const Problem& p)
 }
 
 // ---- summary ----------------------------------------------------------------------
-
-struct Report {
-  const Cache& cache;
-  BindState bind;
-  Summary sum;
-  GraveyardUsage grave;
-  FsSpace space;
-  DaemonConfig conf;          ///< limits from cachefilesd.conf (or defaults)
-  Thresholds limits;
-  CullDecision decision;
-  std::vector<Problem> problems; ///< top-level + entries (capped)
-  std::uint64_t problem_count = 0;
-};
 
 std::string bind_text(const BindState& b)
 {
@@ -140,15 +68,8 @@ std::string pct(std::uint64_t part, std::uint64_t whole)
                : "n/a";
 }
 
-void print_summary_text(const Report& r, std::size_t top)
+void print_counts(const Summary& s)
 {
-  const Summary& s = r.sum;
-  fmt::print("cache      {}\n", r.cache.root());
-  fmt::print("format     {}{}\n", format_name(r.cache.format()),
-             r.cache.format() == Format::v1   ? " (kernels before 5.17)"
-             : r.cache.format() == Format::v2 ? " (kernels 5.17 and later)"
-                                              : "");
-  fmt::print("state      {}\n", bind_text(r.bind));
   fmt::print("objects    {} ({} index, {} volume, {} data)\n", s.objects,
              s.indices, s.volumes, s.data);
   for (auto& [name, c] : s.netfs)
@@ -156,8 +77,16 @@ void print_summary_text(const Report& r, std::size_t top)
                "allocated\n",
                name.empty() ? "?" : name, c.indices, c.volumes, c.data,
                human_size(c.bytes), human_size(c.allocated));
+  for (auto& [path, g] : s.groups)
+    fmt::print("    {} {}: {} data, {} allocated\n", describe(*g.node).role,
+               describe(*g.node).label, g.count.data,
+               human_size(g.count.allocated));
   fmt::print("data       {} apparent, {} allocated\n", human_size(s.bytes),
              human_size(s.allocated));
+}
+
+void print_limits(const Inventory& r)
+{
   fmt::print("free       blocks {} of {}, files {} of {}{}\n",
              pct(r.space.bavail, r.space.blocks),
              human_size(r.space.blocks * r.space.bsize),
@@ -170,21 +99,41 @@ void print_summary_text(const Report& r, std::size_t top)
              b.run, b.cull, b.stop, f.run, f.cull, f.stop,
              r.conf.file.empty() ? "defaults" : r.conf.file,
              cull_state_name(r.decision.state));
+}
+
+// A top list: allocated (what culling frees), apparent, atime, the decoded
+// label, then the path.
+void print_briefs(const char* title, const std::vector<ObjectBrief>& v)
+{
+  if (v.empty())
+    return;
+  fmt::print("{} {} (allocated, apparent, atime):\n", title, v.size());
+  for (auto& o : v) {
+    fmt::print("  {:>10} {:>10}  {}  {}\n", human_size(o.allocated),
+               human_size(o.size), iso_time_s(o.atime_ns / 1000000000),
+               o.node ? netfs::object_label(*o.node) : std::string("?"));
+    fmt::print("  {:>10} {:>10}  {}\n", "", "", printable_name(o.path));
+  }
+}
+
+void print_summary_text(const Cache& cache, const Inventory& r)
+{
+  const Summary& s = r.sum;
+  fmt::print("cache      {}\n", cache.root());
+  fmt::print("format     {}{}\n", format_name(cache.format()),
+             cache.format() == Format::v1   ? " (kernels before 5.17)"
+             : cache.format() == Format::v2 ? " (kernels 5.17 and later)"
+                                            : "");
+  fmt::print("state      {}\n", bind_text(r.bind));
+  print_counts(s);
+  print_limits(r);
   fmt::print("atime age ");
   for (std::size_t i = 0; i < s.ages.size(); ++i)
     if (s.ages[i])
       fmt::print(" {}: {}", k_age_buckets[i], s.ages[i]);
   fmt::print("\n");
-  auto list = [&](const char* title, const std::vector<ObjectBrief>& v) {
-    if (v.empty())
-      return;
-    fmt::print("{} {}:\n", title, std::min(top, v.size()));
-    for (auto& o : v)
-      fmt::print("  {:>10}  {}  {}\n", human_size(o.size),
-                 iso_time_s(o.atime_ns / 1000000000), printable_name(o.path));
-  };
-  list("largest", s.largest);
-  list("oldest", s.oldest);
+  print_briefs("largest", s.largest);
+  print_briefs("oldest", s.oldest);
   if (r.grave.top_entries)
     fmt::print("graveyard  {} entries ({} files, {} dirs, {})\n",
                r.grave.top_entries, r.grave.files, r.grave.dirs,
@@ -193,95 +142,6 @@ void print_summary_text(const Report& r, std::size_t top)
     fmt::print("graveyard  empty\n");
   fmt::print("problems   {}{}\n", r.problem_count,
              r.problem_count ? " (fsc inspect --check lists them)" : "");
-}
-
-void json_briefs(JsonWriter& j, const char* key,
-                 const std::vector<ObjectBrief>& v)
-{
-  j.key(key);
-  j.begin_array();
-  for (auto& b : v) {
-    j.begin_object();
-    j.name_field("path", b.path);
-    j.field("size", b.size);
-    j.field("allocated", b.allocated);
-    json_time(j, "atime", b.atime_ns);
-    j.end_object();
-  }
-  j.end_array();
-}
-
-void json_summary(JsonWriter& j, const Report& r)
-{
-  const Summary& s = r.sum;
-  j.field("cache", r.cache.root());
-  j.field("format", format_name(r.cache.format()));
-  j.key("bound");
-  j.begin_object();
-  j.field("bound", r.bind.bound);
-  j.field("daemon_running", r.bind.daemon_running);
-  j.key("evidence");
-  j.begin_array();
-  for (auto& e : r.bind.evidence)
-    j.value(e);
-  j.end_array();
-  j.end_object();
-  j.field("objects", s.objects);
-  j.field("index_objects", s.indices);
-  j.field("volumes", s.volumes);
-  j.field("data_objects", s.data);
-  j.field("bytes", s.bytes);
-  j.field("allocated", s.allocated);
-  j.key("netfs");
-  j.begin_object();
-  for (auto& [name, c] : s.netfs) {
-    j.key(name);
-    j.begin_object();
-    j.field("index_objects", c.indices);
-    j.field("volumes", c.volumes);
-    j.field("data_objects", c.data);
-    j.field("bytes", c.bytes);
-    j.field("allocated", c.allocated);
-    j.end_object();
-  }
-  j.end_object();
-  j.key("space");
-  j.begin_object();
-  j.field("block_size", r.space.bsize);
-  j.field("blocks", r.space.blocks);
-  j.field("blocks_available", r.space.bavail);
-  j.field("files", r.space.files);
-  j.field("files_free", r.space.ffree);
-  j.field("noatime", r.space.noatime);
-  j.field("relatime", r.space.relatime);
-  j.end_object();
-  j.key("limits");
-  j.begin_object();
-  j.field("config", r.conf.file);
-  j.field("unit", r.limits.unit);
-  for (auto [k, v] : {std::pair{"brun", r.limits.brun},
-                      {"bcull", r.limits.bcull}, {"bstop", r.limits.bstop},
-                      {"frun", r.limits.frun}, {"fcull", r.limits.fcull},
-                      {"fstop", r.limits.fstop}, {"bavail", r.limits.bavail},
-                      {"ffree", r.limits.ffree}})
-    j.field(k, v);
-  j.field("culling", cull_state_name(r.decision.state));
-  j.end_object();
-  j.key("atime_ages");
-  j.begin_object();
-  for (std::size_t i = 0; i < s.ages.size(); ++i)
-    j.field(k_age_buckets[i], s.ages[i]);
-  j.end_object();
-  json_briefs(j, "largest", s.largest);
-  json_briefs(j, "oldest", s.oldest);
-  j.key("graveyard");
-  j.begin_object();
-  j.field("entries", r.grave.top_entries);
-  j.field("files", r.grave.files);
-  j.field("dirs", r.grave.dirs);
-  j.field("allocated", r.grave.bytes);
-  j.end_object();
-  j.field("problem_count", r.problem_count);
 }
 
 // The limits of cachefilesd.conf when it exists; defaults otherwise. A
@@ -294,77 +154,35 @@ DaemonConfig load_config(const InspectOptions& opt)
   return c;
 }
 
-// Scans once for the summary (and streams entries for --json=lines).
-Report build_report(const Cache& cache, const InspectOptions& opt,
-                    const Globals& g, bool read_xattrs)
+// Scans once; with --json=lines every entry is a record, written by the
+// scan workers in batches.
+Inventory inventory(const Cache& cache, const InspectOptions& opt,
+                    JsonReport& out, JsonMode mode)
 {
-  Report r{cache,
-           detect_binding(cache.root(), proc_root(), opt.conf.dir),
-           Summary(now_ns(), opt.top),
-           graveyard_usage(cache.root_fd()),
-           fs_space(cache.root_fd()),
-           opt.conf,
-           {},
-           {},
-           {},
-           0};
-  FsStats fs;
-  if (fs_stats(cache.root_fd(), fs) == 0) {
-    r.limits = compute_thresholds(r.conf.blocks, r.conf.files, fs,
-                                  cache.format() == Format::v2 ? KernelGen::v2
-                                                               : KernelGen::v1);
-    r.decision = evaluate(r.limits);
-  }
-  for (auto& p : cache.top_problems())
-    r.problems.push_back(p);
-  if (r.grave.top_entries)
-    r.problems.push_back({"graveyard-not-empty", "graveyard",
-                          fmt::format("{} entries wait to be reaped ({})",
-                                      r.grave.top_entries,
-                                      human_size(r.grave.bytes))});
+  netfs::InventoryOptions io;
+  io.threads = opt.threads;
+  io.top = opt.top;
+  io.max_problems = opt.max_problems;
+  io.conf = opt.conf;
   ScanOptions so;
-  so.read_xattrs = read_xattrs;
   so.threads = opt.threads;
-  std::vector<Summary> per(scan_workers(so), Summary(now_ns(), opt.top));
-  std::vector<std::string> bufs(per.size());
+  std::vector<std::string> bufs(scan_workers(so));
   std::mutex mu;
-  const bool lines = g.json == JsonMode::lines;
-  scan(cache, so, netfs::with_aux_checks([&](const ScanEntry& e, unsigned w) {
-    per[w].add(e);
-    if (!e.problems.empty()) {
-      std::lock_guard lock(mu);
-      for (auto& p : e.problems)
-        if (opt.max_problems == 0 || r.problems.size() < opt.max_problems)
-          r.problems.push_back(p);
-    }
-    if (lines && e.kind != EntryKind::fanout) {
-      JsonWriter j(nullptr);
-      json_entry(j, e);
-      bufs[w] += j.text();
-      bufs[w] += '\n';
-      if (bufs[w].size() >= 1 << 16) {
+  if (out.lines())
+    io.on_entry = [&](const ScanEntry& e, unsigned w) {
+      std::string& b = bufs.at(w);
+      JsonReport::render(b, mode, "entry",
+                         [&](JsonWriter& j) { netfs::entry_fields(j, e); });
+      if (b.size() >= 1 << 16) {
         std::lock_guard lock(mu);
-        std::fwrite(bufs[w].data(), 1, bufs[w].size(), stdout);
-        bufs[w].clear();
+        out.write_rendered(b);
+        b.clear();
       }
-    }
-  }));
+    };
+  Inventory inv = netfs::take_inventory(cache, io);
   for (auto& b : bufs)
-    std::fwrite(b.data(), 1, b.size(), stdout);
-  for (auto& s : per)
-    r.sum.merge(s);
-  r.sum.finish();
-  r.problem_count = r.sum.problems + cache.top_problems().size() +
-                    (r.grave.top_entries ? 1 : 0);
-  return r;
-}
-
-// Says when the problems array holds fewer than problem_count, and why.
-void json_cap(JsonWriter& j, const Report& r)
-{
-  j.field("problems_listed", std::uint64_t(r.problems.size()));
-  if (r.problem_count > r.problems.size())
-    j.field("problems_capped_by", "--max-problems");
+    out.write_rendered(b);
+  return inv;
 }
 
 int exit_for(std::uint64_t problems)
@@ -374,51 +192,40 @@ int exit_for(std::uint64_t problems)
 
 int run_summary(const Cache& cache, const InspectOptions& opt, const Globals& g)
 {
-  Report r = build_report(cache, opt, g, true);
-  if (g.json == JsonMode::off) {
-    print_summary_text(r, opt.top);
-  } else {
-    JsonWriter j(stdout);
-    j.begin_object();
-    j.field("schema", 1);
-    if (g.json == JsonMode::lines)
-      j.field("record", "summary");
-    json_summary(j, r);
-    json_problems(j, r.problems);
-    json_cap(j, r);
-    j.end_object();
-    j.end_line();
+  JsonReport out = json_report(g, "inspect");
+  Inventory r = inventory(cache, opt, out, g.json);
+  if (!out.on()) {
+    print_summary_text(cache, r);
+    return exit_for(r.problem_count);
   }
+  problem_records(out, r.problems);
+  out.summary([&](JsonWriter& j) {
+    j.field("mode", "summary");
+    netfs::inventory_fields(j, cache, r);
+  });
   return exit_for(r.problem_count);
 }
 
 int run_check(const Cache& cache, const InspectOptions& opt, const Globals& g)
 {
-  Report r = build_report(cache, opt, g, true);
-  if (g.json == JsonMode::off) {
-    for (auto& p : r.problems)
-      print_problem(p);
-    if (r.problem_count > r.problems.size())
-      fmt::print("... and {} more (--max-problems 0 lists all)\n",
-                 r.problem_count - r.problems.size());
-    if (!g.quiet)
-      fmt::print("{}: {} objects checked, {} problem{}\n", cache.root(),
-                 r.sum.objects, r.problem_count,
-                 r.problem_count == 1 ? "" : "s");
-  } else {
-    JsonWriter j(stdout);
-    j.begin_object();
-    j.field("schema", 1);
-    j.field("record", "check");
-    j.field("cache", cache.root());
-    j.field("format", format_name(cache.format()));
-    j.field("objects", r.sum.objects);
-    j.field("problem_count", r.problem_count);
-    json_problems(j, r.problems);
-    json_cap(j, r);
-    j.end_object();
-    j.end_line();
+  JsonReport out = json_report(g, "inspect");
+  Inventory r = inventory(cache, opt, out, g.json);
+  if (out.on()) {
+    problem_records(out, r.problems);
+    out.summary([&](JsonWriter& j) {
+      j.field("mode", "check");
+      netfs::inventory_fields(j, cache, r);
+    });
+    return exit_for(r.problem_count);
   }
+  for (auto& p : r.problems)
+    print_problem(p);
+  if (r.problem_count > r.problems.size())
+    fmt::print("... and {} more (--max-problems 0 lists all)\n",
+               r.problem_count - r.problems.size());
+  if (!g.quiet)
+    fmt::print("{}: {} objects checked, {} problem{}\n", cache.root(),
+               r.sum.objects, r.problem_count, r.problem_count == 1 ? "" : "s");
   return exit_for(r.problem_count);
 }
 
@@ -452,30 +259,21 @@ int run_tree(const Cache& cache, const InspectOptions& opt, const Globals& g)
   ScanOptions so;
   so.ordered = true;
   std::uint64_t problems = cache.top_problems().size();
-  JsonWriter j(stdout);
-  if (g.json == JsonMode::document) {
-    j.begin_object();
-    j.field("schema", 1);
-    j.field("cache", cache.root());
-    j.field("format", format_name(cache.format()));
-    j.key("entries");
-    j.begin_array();
-  } else if (g.json == JsonMode::off) {
+  JsonReport out = json_report(g, "inspect");
+  if (!out.on())
     fmt::print("{} ({})\n", cache.root(), format_name(cache.format()));
-  }
   auto show = [&](const ScanEntry& e) {
-    if (g.json == JsonMode::off)
+    if (!out.on())
       return print_tree_line(e);
-    json_entry(j, e);
-    if (g.json == JsonMode::lines)
-      j.end_line();
+    out.record("entry", [&](JsonWriter& j) { netfs::entry_fields(j, e); });
   };
   scan(cache, so, netfs::with_aux_checks([&](const ScanEntry& e, unsigned) {
     problems += e.problems.size();
     if (!e.node) {
       for (auto& p : e.problems)
-        if (g.json == JsonMode::off)
+        if (!out.on())
           print_problem(p);
+      problem_records(out, e.problems);
       return;
     }
     if (opt.depth >= 0 && e.node->level > opt.depth)
@@ -496,11 +294,14 @@ int run_tree(const Cache& cache, const InspectOptions& opt, const Globals& g)
     pending.clear();
     show(e);
   }));
-  if (g.json == JsonMode::document) {
-    j.end_array();
-    j.end_object();
-    j.end_line();
-  }
+  problem_records(out, cache.top_problems());
+  out.summary([&](JsonWriter& j) {
+    j.field("mode", "tree");
+    j.field("cache", cache.root());
+    j.field("format", format_name(cache.format()));
+    j.field("shown", shown);
+    j.field("problem_count", problems);
+  });
   if (!want.empty() && shown == 0) {
     log::error("no object of '{}' matches '{}' (labels: fsc inspect --tree)",
                cache.root(), opt.filter);
@@ -511,38 +312,51 @@ int run_tree(const Cache& cache, const InspectOptions& opt, const Globals& g)
 
 // ---- one object ------------------------------------------------------------------------
 
+void steps_field(JsonWriter& j, const ObjectInfo& info)
+{
+  j.key("steps");
+  j.begin_array();
+  for (auto& s : info.steps) {
+    j.begin_object();
+    j.name_field("name", s.name);
+    j.field("kind", entry_kind_name(s.kind));
+    j.field("explanation", s.explanation);
+    j.end_object();
+  }
+  j.end_array();
+}
+
+void extents_field(JsonWriter& j, const ObjectInfo& info)
+{
+  j.key("extents");
+  j.begin_array();
+  for (auto& x : info.extents) {
+    j.begin_object();
+    j.field("start", x.start);
+    j.field("end", x.end);
+    j.end_object();
+  }
+  j.end_array();
+}
+
 int run_object(const Cache& cache, const InspectOptions& opt, const Globals& g)
 {
   ObjectInfo info = describe_path(cache, opt.object);
   netfs::add_aux_problem(info.entry);
   const ScanEntry& e = info.entry;
-  if (g.json != JsonMode::off) {
-    JsonWriter j(stdout);
-    j.begin_object();
-    j.field("schema", 1);
-    j.key("steps");
-    j.begin_array();
-    for (auto& s : info.steps) {
-      j.begin_object();
-      j.name_field("name", s.name);
-      j.field("kind", entry_kind_name(s.kind));
-      j.field("explanation", s.explanation);
-      j.end_object();
-    }
-    j.end_array();
-    j.key("entry");
-    json_entry(j, e);
-    j.key("extents");
-    j.begin_array();
-    for (auto& x : info.extents) {
-      j.begin_object();
-      j.field("start", x.start);
-      j.field("end", x.end);
-      j.end_object();
-    }
-    j.end_array();
-    j.end_object();
-    j.end_line();
+  JsonReport out = json_report(g, "inspect");
+  if (out.on()) {
+    out.record("entry", [&](JsonWriter& j) {
+      netfs::entry_fields(j, e);
+      steps_field(j, info);
+      extents_field(j, info);
+    });
+    out.summary([&](JsonWriter& j) {
+      j.field("mode", "object");
+      j.field("cache", cache.root());
+      j.field("format", format_name(cache.format()));
+      j.field("problem_count", std::uint64_t(e.problems.size()));
+    });
     return exit_for(e.problems.size());
   }
   fmt::print("path       {}\n", printable_name(info.path));

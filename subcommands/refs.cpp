@@ -4,6 +4,7 @@
 
 #include <fsc/error.hpp>
 #include <fsc/json.hpp>
+#include <fsc/trace/json.hpp>
 #include <fsc/log.hpp>
 #include <fsc/trace/refs.hpp>
 #include <fsc/trace/svg.hpp>
@@ -110,131 +111,16 @@ void print_text(const RefsReport& r, const RefsArgs& a, const Globals& g)
                clean);
 }
 
-void json_life(JsonWriter& j, const Life& l)
-{
-  j.begin_object();
-  j.field("record", "life");
-  j.field("type", l.type == 'c' ? "cookie" : l.type == 'o' ? "object" : "volume");
-  j.field("id", l.id);
-  j.field("life", l.life);
-  if (l.type == 'o')
-    j.field("cookie", l.cookie);
-  j.field("count", l.count);
-  j.field("events", l.events);
-  j.field("first_ns", l.first_ns);
-  j.field("last_ns", l.last_ns);
-  j.field("relinquished", l.relinquished);
-  j.field("freed", l.freed);
-  j.field("unknowable", l.unknowable);
-  j.key("reasons");
-  j.begin_object();
-  for (auto& [reason, n] : l.reasons)
-    j.field(reason, n);
-  j.end_object();
-  j.end_object();
-}
-
-void json_finding(JsonWriter& j, const Finding& f)
-{
-  j.begin_object();
-  j.field("record", "finding");
-  j.field("kind", f.kind);
-  j.field("id", f.id);
-  j.field("line", f.line);
-  j.field("ts_ns", f.ts_ns);
-  j.field("message", f.message);
-  j.end_object();
-}
-
-void json_event(JsonWriter& j, const TimelineEntry& t)
-{
-  j.begin_object();
-  j.field("record", "event");
-  j.field("line", t.line);
-  j.field("ts_ns", t.ts_ns);
-  j.field("cpu", t.cpu);
-  j.field("task", t.task);
-  j.field("event", t.event);
-  j.field("body", t.body);
-  if (t.count != k_no_count)
-    j.field("count", t.count);
-  j.end_object();
-}
-
-void json_summary(JsonWriter& j, const RefsReport& r)
-{
-  j.field("schema", 1);
-  j.field("gen", gen_name(r.gen));
-  j.field("lines", r.lines);
-  j.field("events", r.events);
-  j.field("fscache_events", r.fscache_events);
-  j.field("unknown_events", r.unknown_events);
-  j.field("malformed", r.malformed);
-  j.field("lost_events", r.lost_events);
-  j.field("finding_count", r.findings.size());
-  j.field("incomplete", r.incomplete());
-  j.key("truncated");
-  j.begin_array();
-  for (auto& c : r.cuts) {
-    j.begin_object();
-    j.field("file", c.file);
-    j.field("after_line", c.after_line);
-    j.field("reason", c.why);
-    j.end_object();
-  }
-  j.end_array();
-  for (auto [name, t] : {std::pair{"cookies", &r.cookies},
-                         {"objects", &r.objects}, {"volumes", &r.volumes}}) {
-    j.key(name);
-    j.begin_object();
-    j.field("lives", t->lives);
-    j.field("freed", t->freed);
-    j.field("relinquished", t->relinquished);
-    j.field("alive", t->alive);
-    j.end_object();
-  }
-}
-
 void print_json(const RefsReport& r, const Globals& g)
 {
-  JsonWriter j(stdout);
-  if (g.json == JsonMode::lines) {
-    auto line = [&](auto fn, const auto& x) {
-      fn(j, x);
-      j.end_line();
-    };
-    for (auto& l : r.lives)
-      line(json_life, l);
-    for (auto& t : r.timeline)
-      line(json_event, t);
-    for (auto& f : r.findings)
-      line(json_finding, f);
-    j.begin_object();
-    j.field("record", "summary");
-    json_summary(j, r);
-    j.end_object();
-    j.end_line();
-    return;
-  }
-  j.begin_object();
-  json_summary(j, r);
-  j.key("lives");
-  j.begin_array();
+  JsonReport out = json_report(g, "refs");
   for (auto& l : r.lives)
-    json_life(j, l);
-  j.end_array();
-  j.key("timeline");
-  j.begin_array();
+    out.record("life", [&](JsonWriter& j) { trace::life_fields(j, l); });
   for (auto& t : r.timeline)
-    json_event(j, t);
-  j.end_array();
-  j.key("findings");
-  j.begin_array();
+    out.record("event", [&](JsonWriter& j) { trace::event_fields(j, t); });
   for (auto& f : r.findings)
-    json_finding(j, f);
-  j.end_array();
-  j.end_object();
-  j.end_line();
+    out.record("finding", [&](JsonWriter& j) { trace::finding_fields(j, f); });
+  out.summary([&](JsonWriter& j) { trace::refs_summary_fields(j, r); });
 }
 
 // Without --cookie/--object, the plot shows the first cookie with a finding

@@ -14,6 +14,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -81,32 +83,33 @@ void print_list(const char* title, const std::vector<std::string>& v)
 }
 
 void print_json(const ReplayArgs& a, const char* mode, const ReplayReport& r,
-                const std::vector<std::string>& changes, const Stats& st)
+                const std::vector<std::string>& changes, const Stats& st,
+                const Globals& g)
 {
-  JsonWriter j(stdout);
-  j.begin_object();
-  j.field("scenario", a.scenario);
-  j.field("cache", a.cache);
-  j.field("mode", mode);
-  j.field("seed", a.seed);
-  j.field("expectations", r.expectations);
-  auto list = [&](const char* k, const std::vector<std::string>& v) {
-    j.key(k);
-    j.begin_array();
+  JsonReport out = json_report(g, "replay");
+  auto records = [&](const char* kind, const std::vector<std::string>& v) {
     for (const auto& s : v)
-      j.value(s);
-    j.end_array();
+      out.record(kind, [&](JsonWriter& j) { j.field("message", s); });
   };
-  list("failures", r.failures);
-  list("findings", r.findings);
-  list("expected_findings", r.expected_findings);
-  list("warnings", r.warnings);
-  list("kernel_messages", r.printk);
-  list("changes", changes);
-  j.field("stats", format_proc_stats(st));
-  j.field("ok", r.ok());
-  j.end_object();
-  j.end_line();
+  records("failure", r.failures);
+  records("finding", r.findings);
+  records("expected_finding", r.expected_findings);
+  records("warning", r.warnings);
+  records("kernel_message", r.printk);
+  records("change", changes);
+  out.summary([&](JsonWriter& j) {
+    j.field("mode", "scenario");
+    j.field("scenario", a.scenario);
+    j.field("cache", a.cache);
+    j.field("cache_mode", mode);
+    j.field("seed", a.seed);
+    j.field("expectations", r.expectations);
+    j.field("failure_count", std::uint64_t(r.failures.size()));
+    j.field("finding_count", std::uint64_t(r.findings.size()));
+    j.field("change_count", std::uint64_t(changes.size()));
+    j.field("proc_stats", format_proc_stats(st));
+    j.field("ok", r.ok());
+  });
 }
 
 /// A scratch cache for --from-trace without CACHE, removed at the end.
@@ -194,6 +197,37 @@ std::string type_phrase(const trace::CookieLife* l)
   return "a " + std::string(trace::type_shown_name(l->type)) + " cookie";
 }
 
+// A claimed finding with the call it met and what shows its cookie's type.
+void trace_finding_fields(JsonWriter& j, const TraceFinding& f,
+                          const std::map<std::uint64_t, std::string>& quoted)
+{
+  j.field("message", f.message);
+  if (f.line) {
+    j.field("line", f.line);
+    auto q = quoted.find(f.line);
+    j.field("call", q == quoted.end() ? std::string() : q->second);
+  }
+  if (f.cookie.empty())
+    return;
+  j.field("cookie", f.cookie);
+  j.field("cookie_type", std::string(trace::type_shown_name(
+                             f.life ? f.life->type : trace::TypeShown::unknown)));
+  j.key("evidence");
+  j.begin_array();
+  if (f.life)
+    for (const auto* e : {&f.life->index, &f.life->data}) {
+      if (!*e)
+        continue;
+      j.begin_object();
+      j.field("shows", std::string(e == &f.life->index ? "index" : "data"));
+      j.field("line", (*e)->line);
+      j.field("text", (*e)->text);
+      j.field("why", (*e)->why);
+      j.end_object();
+    }
+  j.end_array();
+}
+
 int run_from_trace(const ReplayArgs& a, const Globals& g)
 {
   trace::Rebuilt rb = trace::rebuild_from_trace(a.from_trace);
@@ -277,79 +311,50 @@ int run_from_trace(const ReplayArgs& a, const Globals& g)
   const std::string order =
       a.seed_given ? fmt::format("seed {}", a.seed) : std::string("trace");
   if (g.json != JsonMode::off) {
-    JsonWriter j(stdout);
-    j.begin_object();
-    j.field("schema", std::uint64_t(1));
-    j.field("trace", a.from_trace);
-    j.field("lines", rb.lines);
-    j.field("calls", rb.calls);
-    j.field("cookies", std::uint64_t(ncookies));
-    j.key("cookie_types");
-    j.begin_object();
-    for (auto t : {trace::TypeShown::index, trace::TypeShown::data,
-                   trace::TypeShown::unknown, trace::TypeShown::conflict})
-      j.field(std::string(trace::type_shown_name(t)), types[t]);
-    j.end_object();
-    j.field("order", order);
-    j.field("seed", a.seed);
-    j.field("compared", d.compared);
-    j.field("diverged", d.found);
-    j.field("incomplete", !rb.truncated.empty());
-    if (d.found) {
-      j.field("line", d.line);
-      j.field("previous_line", d.previous);
-      j.field("cookie", d.cookie);
-      j.field("trace_step", d.trace_step);
-      j.field("engine_step", d.engine_step);
-    }
-    j.key("findings");
-    j.begin_array();
-    for (const auto& f : findings) {
-      if (!f.claimed)
-        continue;
-      j.begin_object();
-      j.field("message", f.message);
-      if (f.line) {
-        j.field("line", f.line);
-        auto q = quoted.find(f.line);
-        j.field("call", q == quoted.end() ? std::string() : q->second);
-      }
-      if (!f.cookie.empty()) {
-        j.field("cookie", f.cookie);
-        j.field("cookie_type",
-                std::string(trace::type_shown_name(
-                    f.life ? f.life->type : trace::TypeShown::unknown)));
-        j.key("evidence");
-        j.begin_array();
-        if (f.life)
-          for (const auto* e : {&f.life->index, &f.life->data}) {
-            if (!*e)
-              continue;
-            j.begin_object();
-            j.field("shows", std::string(e == &f.life->index ? "index"
-                                                              : "data"));
-            j.field("line", (*e)->line);
-            j.field("text", (*e)->text);
-            j.field("why", (*e)->why);
-            j.end_object();
-          }
-        j.end_array();
-      }
-      j.end_object();
-    }
-    j.end_array();
-    j.key("notes");
-    j.begin_array();
+    JsonReport out = json_report(g, "replay");
+    for (const auto& f : findings)
+      if (f.claimed)
+        out.record("finding", [&](JsonWriter& j) {
+          trace_finding_fields(j, f, quoted);
+        });
     for (const auto& n : rb.notes)
-      j.value(n);
+      out.record("note", [&](JsonWriter& j) { j.field("message", n); });
     for (const auto& f : findings)
       if (!f.claimed)
-        j.value(fmt::format("not claimed, the trace does not show the type "
-                            "it rests on: {}:{}: {}",
-                            a.from_trace, f.line, f.message));
-    j.end_array();
-    j.end_object();
-    j.end_line();
+        out.record("note", [&](JsonWriter& j) {
+          j.field("message",
+                  fmt::format("not claimed, the trace does not show the type "
+                              "it rests on: {}:{}: {}",
+                              a.from_trace, f.line, f.message));
+        });
+    out.summary([&](JsonWriter& j) {
+      j.field("mode", "from-trace");
+      j.field("trace", a.from_trace);
+      j.field("lines", rb.lines);
+      j.field("calls", rb.calls);
+      j.field("cookies", std::uint64_t(ncookies));
+      j.key("cookie_types");
+      j.begin_object();
+      for (auto t : {trace::TypeShown::index, trace::TypeShown::data,
+                     trace::TypeShown::unknown, trace::TypeShown::conflict})
+        j.field(std::string(trace::type_shown_name(t)), types[t]);
+      j.end_object();
+      j.field("order", order);
+      j.field("seed", a.seed);
+      j.field("compared", d.compared);
+      j.field("diverged", d.found);
+      j.field("incomplete", !rb.truncated.empty());
+      if (d.found) {
+        j.field("line", d.line);
+        j.field("previous_line", d.previous);
+        j.field("cookie", d.cookie);
+        j.field("trace_step", d.trace_step);
+        j.field("engine_step", d.engine_step);
+      }
+      j.field("finding_count", std::uint64_t(std::count_if(
+                                   findings.begin(), findings.end(),
+                                   [](auto& f) { return f.claimed; })));
+    });
   } else if (a.trace != "-") {
     fmt::print("from-trace {}: {} lines, {} events -> {} netfs calls{}\n",
                a.from_trace, rb.lines, rb.events, rb.calls,
@@ -477,7 +482,7 @@ int run_replay(const ReplayArgs& a, const Globals& g)
   ReplayReport r = session.run(sc, seen);
 
   if (g.json != JsonMode::off) {
-    print_json(a, mount.mode(), r, store.changes(), engine.stats());
+    print_json(a, mount.mode(), r, store.changes(), engine.stats(), g);
   } else if (a.trace != "-" && a.refs != "-") {
     fmt::print("replay     {} on {} ({}{}), seed {}\n", a.scenario,
                mount.root(), mount.mode(),

@@ -6,10 +6,12 @@
 #include <fsc/cachefiles/cache.hpp>
 #include <fsc/cachefiles/claim.hpp>
 #include <fsc/cachefiles/graveyard.hpp>
+#include <fsc/cachefiles/json.hpp>
 #include <fsc/error.hpp>
 #include <fsc/format.hpp>
 #include <fsc/json.hpp>
 #include <fsc/netfs/export.hpp>
+#include <fsc/netfs/json.hpp>
 #include <fsc/netfs/verify.hpp>
 
 #include <fmt/format.h>
@@ -84,47 +86,13 @@ void print_verdict(const ObjectVerdict& v)
     fmt::print("           {}\n", v.note);
 }
 
-void json_verdict(JsonWriter& j, const Row& r, const std::string& method)
+void verdict_record(JsonReport& out, const Row& r, const std::string& method)
 {
-  const ObjectVerdict& v = r.v;
-  j.begin_object();
-  j.field("record", "object");
-  j.name_field("path", v.path);
-  j.field("key_hex", v.key_hex);
-  j.field("verdict", verdict_name(v.verdict));
-  if (!v.origin.empty())
-    j.name_field("origin", v.origin);
-  if (!method.empty())
-    j.field("origin_method", method);
-  j.key("differences");
-  j.begin_array();
-  for (auto& d : v.diffs) {
-    j.begin_object();
-    j.field("field", d.field);
-    j.field("cached", d.cached);
-    j.field("origin", d.origin);
-    j.end_object();
-  }
-  j.end_array();
-  if (v.first_bad_offset)
-    j.field("first_bad_offset", *v.first_bad_offset);
-  j.field("bytes_compared", v.bytes_compared);
-  if (v.padding_nonzero_offset)
-    j.field("padding_nonzero_offset", *v.padding_nonzero_offset);
-  if (!v.checked.empty())
-    j.field("checked", v.checked);
-  if (!v.note.empty())
-    j.field("note", v.note);
-  if (r.bury) {
-    j.field("bury", r.bury);
-    if (!r.burial.grave_name.empty())
-      j.field("graveyard_name", r.burial.grave_name);
-    if (r.burial.err) {
-      j.field("bury_errno", r.burial.err);
-      j.field("bury_error", errno_text(r.burial.err));
-    }
-  }
-  j.end_object();
+  out.record("object", [&](JsonWriter& j) {
+    verdict_fields(j, r.v, method);
+    if (r.bury)
+      burial_fields(j, r.bury, r.burial);
+  });
 }
 
 // What one run found, for the summary line and record.
@@ -150,7 +118,7 @@ struct Tally {
   }
 };
 
-void json_summary(JsonWriter& j, const Tally& t)
+void tally_fields(JsonWriter& j, const Tally& t)
 {
   j.field("objects", t.total);
   j.field("checked", t.checked);
@@ -280,7 +248,7 @@ int run_verify(const VerifyArgs& a, const Globals& g)
   Tally tally;
   std::vector<Row> rows;
   std::uint32_t counter = std::uint32_t(::time(nullptr)) & 0xffff;
-  JsonWriter j(stdout);
+  JsonReport out = json_report(g, "verify");
   verify(cache, *origins, vo, [&](const ObjectVerdict& v) {
     Row r{v, nullptr, {}};
     if (a.bury && stale(v.verdict)) {
@@ -293,37 +261,20 @@ int run_verify(const VerifyArgs& a, const Globals& g)
       }
     }
     tally.add(r);
-    if (g.json == JsonMode::lines) {
-      json_verdict(j, r, method);
-      j.end_line();
-    } else {
+    if (out.on())
+      verdict_record(out, r, method);
+    else
       rows.push_back(std::move(r));
-    }
   });
   if (grave >= 0)
     close(grave);
-  if (g.json == JsonMode::lines) {
-    j.begin_object();
-    j.field("record", "summary");
-    json_summary(j, tally);
-    j.end_object();
-    j.end_line();
-  } else if (g.json == JsonMode::document) {
-    j.begin_object();
-    j.field("schema", 1);
-    j.field("cache", cache.root());
-    j.field("origin_method", method);
-    j.key("objects");
-    j.begin_array();
-    for (auto& r : rows)
-      json_verdict(j, r, method);
-    j.end_array();
-    j.key("summary");
-    j.begin_object();
-    json_summary(j, tally);
-    j.end_object();
-    j.end_object();
-    j.end_line();
+  if (out.on()) {
+    out.summary([&](JsonWriter& j) {
+      j.field("cache", cache.root());
+      j.field("origin", kind);
+      j.field("origin_method", method);
+      tally_fields(j, tally);
+    });
   } else {
     print_text(rows, tally, cache.root(), kind, g);
   }

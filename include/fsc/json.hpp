@@ -64,6 +64,13 @@ public:
   /// Moves the buffered text out (for writers shared through a lock).
   std::string take_text() { return std::exchange(m_buf, {}); }
 
+  /// Forgets the text and nesting so far (keeping the buffer's memory).
+  void reset();
+
+  /// Goes on inside an object whose "{" and first fields were written
+  /// elsewhere: the next key gets its comma; end_object() closes it.
+  void resume_object();
+
 private:
   void before_value();
   void raw(std::string_view s) { m_buf.append(s); }

@@ -180,4 +180,58 @@ ObjectInfo describe_path(const Cache& cache, const std::string& path)
   return info;
 }
 
+static std::shared_ptr<Node> node_of_name(Format f, const Node* parent,
+                                          std::string_view name)
+{
+  auto node = std::make_shared<Node>();
+  node->name = name;
+  node->level = parent ? parent->level + 1 : 0;
+  if (f == Format::v2 && !parent && name.size() > 1 && name[0] == 'I') {
+    node->kind = EntryKind::volume;
+    node->key.assign(name.begin() + 1, name.end());
+    return node;
+  }
+  if (f == Format::v2) {
+    auto n = decode_name_v2(name);
+    if (!n)
+      return nullptr;
+    node->kind = EntryKind::data;
+    node->type = k_type_data;
+    node->key = std::move(n->key);
+    return node;
+  }
+  auto n = decode_name_v1(name);
+  if (!n)
+    return nullptr;
+  node->type = n->type;
+  node->key = std::move(n->key);
+  node->kind = n->type == k_type_index  ? EntryKind::index
+               : n->type == k_type_data ? EntryKind::data
+                                        : EntryKind::special;
+  return node;
+}
+
+std::shared_ptr<const Node> node_of_path(Format f, std::string_view path)
+{
+  std::shared_ptr<Node> at;
+  std::string sofar;
+  std::size_t i = 0;
+  while (i <= path.size()) {
+    std::size_t j = std::min(path.find('/', i), path.size());
+    std::string_view name = path.substr(i, j - i);
+    sofar = std::string(path.substr(0, j));
+    i = j + 1;
+    if (name.empty() || (sofar == "cache" && !at) || parse_fanout(name) ||
+        name[0] == '+')
+      continue;
+    auto node = node_of_name(f, at.get(), name);
+    if (!node)
+      return nullptr;
+    node->parent = at;
+    node->path = sofar;
+    at = std::move(node);
+  }
+  return at;
+}
+
 } // namespace fsc::cachefiles

@@ -30,12 +30,34 @@ static std::size_t age_bucket(std::int64_t age_s)
   return k_age_buckets.size() - 1;
 }
 
+std::shared_ptr<const Node> group_of(const std::shared_ptr<const Node>& n)
+{
+  // v2: the volume at level 0; v1: the index below the primary index.
+  std::shared_ptr<const Node> at = n;
+  while (at && at->level > 1)
+    at = at->parent;
+  if (at && at->level == 1 && at->parent &&
+      at->parent->kind == EntryKind::volume)
+    at = at->parent;
+  if (!at || at->kind == EntryKind::data ||
+      (at->level == 0 && at->kind != EntryKind::volume))
+    return nullptr;
+  return at;
+}
+
+bool Summary::larger(const ObjectBrief& a, const ObjectBrief& b)
+{
+  if (a.allocated != b.allocated)
+    return a.allocated > b.allocated;
+  return a.size != b.size ? a.size > b.size : a.path < b.path;
+}
+
 void Summary::keep(std::vector<ObjectBrief>& heap, const ObjectBrief& b,
                    bool by_size)
 {
   // Min-heap on "how much we want it" so the least wanted is popped.
   auto less_wanted = [by_size](const ObjectBrief& x, const ObjectBrief& y) {
-    return by_size ? x.size > y.size : x.atime_ns < y.atime_ns;
+    return by_size ? larger(x, y) : x.atime_ns < y.atime_ns;
   };
   if (heap.size() < m_top_n) {
     heap.push_back(b);
@@ -68,27 +90,47 @@ void Summary::add(const ScanEntry& e)
     return;
   }
   ++data;
-  ++c.data;
+  count(c, e);
+  if (auto g = e.node ? group_of(e.node) : nullptr) {
+    GroupCount& gc = groups[g->path];
+    if (!gc.node)
+      gc.node = g;
+    count(gc.count, e);
+  }
   const std::uint64_t alloc = e.st.blocks * 512;
-  c.bytes += e.st.size;
-  c.allocated += alloc;
   bytes += e.st.size;
   allocated += alloc;
   ++ages[age_bucket((m_now_ns - e.st.atime_ns) / 1000000000)];
-  ObjectBrief b{e.path, e.st.size, alloc, e.st.atime_ns};
+  ObjectBrief b{e.path, e.st.size, alloc, e.st.atime_ns, e.node};
   keep(largest, b, true);
   keep(oldest, b, false);
 }
 
+void Summary::count(NetfsCount& c, const ScanEntry& e)
+{
+  ++c.data;
+  c.bytes += e.st.size;
+  c.allocated += e.st.blocks * 512;
+}
+
+static void add_counts(NetfsCount& c, const NetfsCount& v)
+{
+  c.indices += v.indices;
+  c.volumes += v.volumes;
+  c.data += v.data;
+  c.bytes += v.bytes;
+  c.allocated += v.allocated;
+}
+
 void Summary::merge(const Summary& o)
 {
-  for (auto& [k, v] : o.netfs) {
-    auto& c = netfs[k];
-    c.indices += v.indices;
-    c.volumes += v.volumes;
-    c.data += v.data;
-    c.bytes += v.bytes;
-    c.allocated += v.allocated;
+  for (auto& [k, v] : o.netfs)
+    add_counts(netfs[k], v);
+  for (auto& [k, v] : o.groups) {
+    GroupCount& g = groups[k];
+    if (!g.node)
+      g.node = v.node;
+    add_counts(g.count, v.count);
   }
   for (std::size_t i = 0; i < ages.size(); ++i)
     ages[i] += o.ages[i];
@@ -109,9 +151,7 @@ void Summary::merge(const Summary& o)
 
 void Summary::finish()
 {
-  std::sort(largest.begin(), largest.end(), [](auto& a, auto& b) {
-    return a.size != b.size ? a.size > b.size : a.path < b.path;
-  });
+  std::sort(largest.begin(), largest.end(), larger);
   std::sort(oldest.begin(), oldest.end(), [](auto& a, auto& b) {
     return a.atime_ns != b.atime_ns ? a.atime_ns < b.atime_ns : a.path < b.path;
   });

@@ -198,6 +198,18 @@ void JsonWriter::name_field(std::string_view k, std::string_view raw_name)
   }
 }
 
+void JsonWriter::reset()
+{
+  m_buf.clear();
+  m_first.clear();
+  m_after_key = false;
+}
+
+void JsonWriter::resume_object()
+{
+  m_first.push_back(false);
+}
+
 void JsonWriter::end_line()
 {
   raw("\n");

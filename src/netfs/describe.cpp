@@ -35,9 +35,9 @@ Decoded decode_frame(const Node& n)
                                  x ? ByteView(x->aux) : ByteView());
     if (x)
       d.aux.insert(d.aux.begin(),
-                   {{"object_size", std::to_string(x->object_size)},
-                    {"zero_point", std::to_string(x->zero_point)},
-                    {"content", content_name(x->content)}});
+                   {num("object_size", x->object_size),
+                    num("zero_point", x->zero_point),
+                    {"content", content_name(x->content), {}}});
     else
       d.aux_error.clear(); // no frame, no aux to judge: scan reports it
     return d;
@@ -96,6 +96,21 @@ ScanSink with_aux_checks(ScanSink sink)
     with.problems.push_back(std::move(*p));
     sink(with, worker);
   };
+}
+
+std::string object_label(const Node& n)
+{
+  // The server (v1: the index below the netfs's primary index) or the
+  // volume (v2) names where the object comes from; its own label what.
+  const Node* g = &n;
+  while (g->parent && g->level > 1)
+    g = g->parent.get();
+  if (g->parent && g->parent->kind == EntryKind::volume)
+    g = g->parent.get();
+  std::string own = describe(n).label;
+  if (g == &n || (g->level == 0 && g->kind != EntryKind::volume))
+    return own;
+  return describe(*g).label + " " + own;
 }
 
 std::vector<std::string> label_path(const Node& n)

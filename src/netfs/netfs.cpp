@@ -12,6 +12,13 @@
 
 namespace fsc::netfs {
 
+Field num(std::string name, std::uint64_t v, std::string text)
+{
+  if (text.empty())
+    text = std::to_string(v);
+  return Field{std::move(name), std::move(text), v};
+}
+
 std::string address_text(int family, ByteView addr)
 {
   char buf[INET6_ADDRSTRLEN] = {};
@@ -72,7 +79,7 @@ Decoded decode_v1(std::string_view netfs, int depth, bool data, ByteView key,
     d.label = "\"" + printable(to_string(key)) + "\"";
     d.key = {{"netfs", printable(to_string(key))}};
     if (aux.size() == 4) // the netfs's index version
-      d.aux = {{"version", std::to_string(load_le(aux, 0, 4))}};
+      d.aux = {num("version", load_le(aux, 0, 4))};
     return d;
   }
   if (netfs == "nfs")
@@ -125,8 +132,7 @@ Decoded decode_v2_object(std::string_view vkey, ByteView key, ByteView aux)
   if (netfs == "nfs") {
     d.role = "NFS file";
     d.label = "fh " + to_hex(key);
-    d.key = {{"file_handle", to_hex(key)},
-             {"fh_bytes", std::to_string(key.size())}};
+    d.key = {{"file_handle", to_hex(key)}, num("fh_bytes", key.size())};
     nfs_aux_fields(d, aux);
     return d;
   }

@@ -131,18 +131,23 @@ std::string jiffies(std::uint32_t j)
                      j / 250.0, j / 1000.0);
 }
 
+Field jiffies_field(const char* name, std::uint64_t j)
+{
+  return num(name, j, jiffies(std::uint32_t(j)));
+}
+
 void super_fields(Decoded& d, const NfsSuperKey& k)
 {
   d.key = {{"s_flags", fmt::format("{:#x}", k.s_flags)},
            {"fsid", fmt::format("{:x}:{:x}", k.fsid_major, k.fsid_minor)},
            {"mount_flags", fmt::format("{:#x}", k.flags)},
-           {"rsize", std::to_string(k.rsize)},
-           {"wsize", std::to_string(k.wsize)},
-           {"acregmin", jiffies(k.acregmin)},
-           {"acregmax", jiffies(k.acregmax)},
-           {"acdirmin", jiffies(k.acdirmin)},
-           {"acdirmax", jiffies(k.acdirmax)},
-           {"auth_flavor", std::to_string(k.flavor)},
+           num("rsize", k.rsize),
+           num("wsize", k.wsize),
+           num("acregmin", k.acregmin, jiffies(k.acregmin)),
+           num("acregmax", k.acregmax, jiffies(k.acregmax)),
+           num("acdirmin", k.acdirmin, jiffies(k.acdirmin)),
+           num("acdirmax", k.acdirmax, jiffies(k.acdirmax)),
+           num("auth_flavor", k.flavor),
            {"uniquifier", k.uniq == std::string(1, '\0')
                               ? "(none)"
                               : "\"" + printable(k.uniq) + "\""}};
@@ -165,8 +170,8 @@ void nfs_aux_fields(Decoded& d, ByteView aux)
   }
   d.aux = {{"mtime", timespec_text(a->mtime_sec, a->mtime_nsec)},
            {"ctime", timespec_text(a->ctime_sec, a->ctime_nsec)},
-           {"change_attr", a->change_attr ? std::to_string(a->change_attr)
-                                          : "0 (NFSv2/v3)"}};
+           num("change_attr", a->change_attr,
+               a->change_attr ? "" : "0 (NFSv2/v3)")};
 }
 
 void decode_nfs_v1(Decoded& d, int depth, bool data, ByteView key,
@@ -181,11 +186,11 @@ void decode_nfs_v1(Decoded& d, int depth, bool data, ByteView key,
       return;
     }
     d.label = server_label(*k);
-    d.key = {{"nfsversion", std::to_string(k->version)},
-             {"minorversion", k->has_minor ? std::to_string(k->minor)
-                                           : "(pre-4.19.114 layout)"},
+    d.key = {num("nfsversion", k->version),
+             k->has_minor ? num("minorversion", k->minor)
+                          : Field{"minorversion", "(pre-4.19.114 layout)", {}},
              {"family", k->family == 2 ? "AF_INET" : "AF_INET6"},
-             {"port", std::to_string(k->port)},
+             num("port", k->port),
              {"address", address_text(k->family, k->address)}};
   } else if (depth == 2) {
     d.role = "NFS superblock";
@@ -206,8 +211,7 @@ void decode_nfs_v1(Decoded& d, int depth, bool data, ByteView key,
   } else if (depth == 3 && data) {
     d.role = "NFS file";
     d.label = "fh " + to_hex(key);
-    d.key = {{"file_handle", to_hex(key)},
-             {"fh_bytes", std::to_string(key.size())}};
+    d.key = {{"file_handle", to_hex(key)}, num("fh_bytes", key.size())};
     nfs_aux_fields(d, aux);
   }
 }
@@ -247,18 +251,18 @@ void decode_nfs_volume(Decoded& d, std::string_view vkey)
                    : fmt::format("{} (NFSv{}, port unset)", where, f[1]);
     d.key = {{"version", f[1]},
              {"family", v6 ? "AF_INET6" : "AF_INET"},
-             {"port", std::to_string(port)},
+             num("port", port),
              {"address", where},
              {"fsid", fmt::format("{:x}:{:x}", hexv(f[at]), hexv(f[at + 1]))},
              {"s_flags", fmt::format("{:#x}", hexv(f[at + 2]))},
              {"mount_flags", fmt::format("{:#x}", hexv(f[at + 3]))},
-             {"rsize", std::to_string(hexv(f[at + 4]))},
-             {"wsize", std::to_string(hexv(f[at + 5]))},
-             {"acregmin", jiffies(std::uint32_t(hexv(f[at + 6])))},
-             {"acregmax", jiffies(std::uint32_t(hexv(f[at + 7])))},
-             {"acdirmin", jiffies(std::uint32_t(hexv(f[at + 8])))},
-             {"acdirmax", jiffies(std::uint32_t(hexv(f[at + 9])))},
-             {"auth_flavor", std::to_string(hexv(f[at + 10]))}};
+             num("rsize", hexv(f[at + 4])),
+             num("wsize", hexv(f[at + 5])),
+             jiffies_field("acregmin", hexv(f[at + 6])),
+             jiffies_field("acregmax", hexv(f[at + 7])),
+             jiffies_field("acdirmin", hexv(f[at + 8])),
+             jiffies_field("acdirmax", hexv(f[at + 9])),
+             num("auth_flavor", hexv(f[at + 10]))};
     if (f.size() > at + 11)
       d.key.push_back({"uniquifier", printable(f[at + 11])});
     if (hexv(f[at]) == 0 && hexv(f[at + 1]) == 0)

@@ -71,12 +71,12 @@ void decode_afs_v1(Decoded& d, int depth, bool data, ByteView key,
       return;
     auto vnode = load_le(key, 0, 4), uniq = load_le(key, 4, 4);
     d.label = fmt::format("vnode {} unique {}", vnode, uniq);
-    d.key = {{"vnode", std::to_string(vnode)},
-             {"unique", std::to_string(uniq)},
+    d.key = {num("vnode", vnode),
+             num("unique", uniq),
              {"vnode_ext", fmt::format("{},{}", load_le(key, 8, 4),
                                        load_le(key, 12, 4))}};
     if (want_size(d.aux_error, "aux", aux, 8))
-      d.aux = {{"data_version", std::to_string(load_le(aux, 0, 8))}};
+      d.aux = {num("data_version", load_le(aux, 0, 8))};
   }
 }
 
@@ -96,7 +96,7 @@ void decode_cifs_v1(Decoded& d, int depth, bool data, ByteView key,
     d.label = fmt::format("{}:{}", family == 10 ? "[" + addr + "]" : addr,
                           port);
     d.key = {{"family", family == 10 ? "AF_INET6" : "AF_INET"},
-             {"port", std::to_string(port)},
+             num("port", port),
              {"address", addr}};
   } else if (depth == 2) {
     d.role = "CIFS share";
@@ -116,7 +116,7 @@ void decode_cifs_v1(Decoded& d, int depth, bool data, ByteView key,
                                                std::int64_t(load_le(aux, 16, 4)))},
              {"last_change_time", timespec_text(std::int64_t(load_le(aux, 8, 8)),
                                                 std::int64_t(load_le(aux, 20, 4)))},
-             {"eof", std::to_string(load_le(aux, 24, 8))}};
+             num("eof", load_le(aux, 24, 8))};
   }
 }
 
@@ -166,7 +166,7 @@ void decode_ceph_v1(Decoded& d, int depth, bool data, ByteView key,
                                                  : fmt::format("{:#x}", snap)}};
     if (!want_size(d.aux_error, "aux", aux, 24))
       return;
-    d.aux = {{"version", std::to_string(load_le(aux, 0, 8))},
+    d.aux = {num("version", load_le(aux, 0, 8)),
              {"mtime", timespec_text(std::int64_t(load_le(aux, 8, 8)),
                                      std::int64_t(load_le(aux, 16, 8)))}};
     // 4.19 hands &ci->i_vino to relinquish as the aux: ino and snap where

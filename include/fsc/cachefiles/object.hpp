@@ -43,4 +43,9 @@ struct ObjectInfo {
 /// Throws fsc::Error when the path is not inside the cache or is missing.
 ObjectInfo describe_path(const Cache& cache, const std::string& path);
 
+/// The node chain of an object path ("cache/@4a/I03nfs/.../Dxxx") from its
+/// names alone (no I/O, no xattr), for labelling objects a walk saw by path
+/// only, such as cull victims; null when a name does not decode.
+std::shared_ptr<const Node> node_of_path(Format f, std::string_view path);
+
 } // namespace fsc::cachefiles

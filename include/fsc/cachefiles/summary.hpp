@@ -5,6 +5,7 @@
 #include <array>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -30,7 +31,18 @@ struct ObjectBrief {
   std::uint64_t size = 0;
   std::uint64_t allocated = 0;
   std::int64_t atime_ns = 0;
+  std::shared_ptr<const Node> node; ///< for its decoded label
 };
+
+/// The data below one server (v1: the index under the netfs's primary
+/// index, an NFS server or AFS cell) or one volume (v2).
+struct GroupCount {
+  std::shared_ptr<const Node> node; ///< the server index or the volume
+  NetfsCount count;
+};
+
+/// The node whose totals n counts in (see GroupCount), or null.
+std::shared_ptr<const Node> group_of(const std::shared_ptr<const Node>& n);
 
 /// What `fsc inspect` prints by default.
 class Summary {
@@ -46,7 +58,11 @@ public:
   /// Sorts the top lists (largest first, oldest first).
   void finish();
 
+  /// "largest" ranks by allocated bytes (what culling frees), then apparent.
+  static bool larger(const ObjectBrief& a, const ObjectBrief& b);
+
   std::map<std::string, NetfsCount> netfs;
+  std::map<std::string, GroupCount> groups; ///< by the group node's path
   std::array<std::uint64_t, k_age_buckets.size()> ages{};
   std::uint64_t objects = 0, data = 0, indices = 0, volumes = 0;
   std::uint64_t fanouts = 0, unknown = 0;
@@ -56,6 +72,7 @@ public:
 
 private:
   void keep(std::vector<ObjectBrief>& heap, const ObjectBrief& b, bool by_size);
+  void count(NetfsCount& c, const ScanEntry& e);
   std::int64_t m_now_ns;
   std::size_t m_top_n;
 };

@@ -48,6 +48,10 @@ private:
   std::size_t matched(const std::vector<std::string>& path) const;
 };
 
+/// What an admin needs to know an object by: its server's (v1) or volume's
+/// (v2) label, then its own ("127.0.0.1:2049 ... fh 01000601...").
+std::string object_label(const cachefiles::Node& n);
+
 /// The labels of n and its ancestors, top first, as TreeFilter reads them.
 std::vector<std::string> label_path(const cachefiles::Node& n);
 

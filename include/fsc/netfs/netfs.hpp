@@ -15,10 +15,17 @@
 
 namespace fsc::netfs {
 
+/// One decoded key or aux field. Counts, sizes, versions and ports carry
+/// their number (JSON shows it as a number); identifiers, flags and handles
+/// stay text (hex), so 64-bit values survive a reader's doubles.
 struct Field {
   std::string name;
-  std::string text;
+  std::string text;                    ///< as people read it
+  std::optional<std::uint64_t> number; ///< set when the field is a quantity
 };
+
+/// A quantity field: text is the decimal number unless given.
+Field num(std::string name, std::uint64_t v, std::string text = {});
 
 /// One object's key and aux, decoded.
 struct Decoded {
