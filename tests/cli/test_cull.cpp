@@ -10,6 +10,7 @@
 #include <fsc/cachefiles/xattr.hpp>
 
 #include <nlohmann/json.hpp>
+#include "json_records.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -24,6 +25,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+using fsc::test::records;
 using fsc::test::run_fsc;
 using fsc::test::TempDir;
 namespace cf = fsc::cachefiles;
@@ -195,10 +197,10 @@ TEST_CASE("cull --older-than removes everything older, by the second",
   INFO(r.err);
   REQUIRE(r.status == 0);
   auto d = nlohmann::json::parse(r.out);
-  CHECK(d["schema"] == 1);
+  CHECK(d["schema"] == 2);
   CHECK(d["culled"] == 10);
-  CHECK(d["victims"].size() == 10);
-  CHECK(d["victims"][0]["action"] == "removed");
+  CHECK(records(d, "victim").size() == 10);
+  CHECK(records(d, "victim")[0]["action"] == "removed");
   CHECK(surviving(c).empty());
 }
 
@@ -348,8 +350,8 @@ TEST_CASE("cull default mode follows the kernel's limits", "[cull]")
   auto r = run_fsc({"--json", "cull", "--config", t / "greedy.conf", "-n",
                     c.root});
   auto d = nlohmann::json::parse(r.out);
-  CHECK(d["limits"]["used"] == true);
-  CHECK(d["limits"]["brun"] == 99);
+  CHECK(d["thresholds_used"] == true);
+  CHECK(d["limits"]["brun_pct"] == 99);
   CHECK(d["culled"] == 5);
   // and limits that are met: nothing to do, and no scan
   fsc::test::write_file(t / "lax.conf", "bstop 0%\nbcull 1%\nfstop 0%\nfcull 1%\n"
@@ -363,7 +365,7 @@ TEST_CASE("cull default mode follows the kernel's limits", "[cull]")
   auto o = run_fsc({"--json", "cull", "--config", t / "lax.conf", "--brun",
                     "99", "--bcull", "98", "-n", c.root});
   d = nlohmann::json::parse(o.out);
-  CHECK(d["limits"]["brun"] == 99);
+  CHECK(d["limits"]["brun_pct"] == 99);
   CHECK(d["culled"] == 5);
 }
 
@@ -484,9 +486,9 @@ TEST_CASE("cull survives SIGKILL at random points", "[cull][kill]")
     auto chk = run_fsc({"--json", "inspect", "--check", c.root});
     INFO(chk.out);
     auto doc = nlohmann::json::parse(chk.out);
-    for (auto& p : doc["problems"])
+    for (auto& p : records(doc, "problem"))
       CHECK(p["kind"] == "graveyard-not-empty");
-    CHECK(chk.status == (doc["problems"].empty() ? 0 : 1));
+    CHECK(chk.status == (records(doc, "problem").empty() ? 0 : 1));
     // the next run finishes the job
     auto r = run_fsc(args);
     CHECK(r.status == 0);

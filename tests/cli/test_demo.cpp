@@ -6,9 +6,11 @@
 #include "tree.hpp"
 
 #include <nlohmann/json.hpp>
+#include "json_records.hpp"
 
 #include <set>
 
+using fsc::test::records;
 using fsc::test::run_fsc;
 using fsc::test::TempDir;
 
@@ -16,7 +18,7 @@ static std::multiset<std::string> problem_kinds(const std::string& json)
 {
   std::multiset<std::string> kinds;
   auto doc = nlohmann::json::parse(json);
-  for (auto& p : doc["problems"])
+  for (auto& p : records(doc, "problem"))
     kinds.insert(p["kind"].get<std::string>());
   return kinds;
 }

@@ -9,6 +9,7 @@
 #include "tree.hpp"
 
 #include <nlohmann/json.hpp>
+#include "json_records.hpp"
 
 #include <set>
 #include <sstream>
@@ -53,7 +54,7 @@ std::set<std::string> problem_kinds(const std::string& out)
     auto j = nlohmann::json::parse(line, nullptr, false);
     if (j.is_discarded())
       continue;
-    if (j.contains("problems"))
+    if (j.contains("problems")) // an entry's own
       for (auto& p : j["problems"])
         kinds.insert(p.value("kind", ""));
     if (j.value("record", "") == "problem")

@@ -7,10 +7,12 @@
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include "json_records.hpp"
 
 #include <fstream>
 #include <sstream>
 
+using fsc::test::records;
 using fsc::test::run_fsc;
 using fsc::test::TempDir;
 
@@ -137,9 +139,9 @@ TEST_CASE("refs finds the over-put, from stdin, with a timeline", "[refs]")
   r = run_fsc({"--json", "refs", "-"}, {}, k_overput);
   auto j = nlohmann::json::parse(r.out);
   CHECK(j["gen"] == "4.19");
-  REQUIRE(j["findings"].size() == 1);
-  CHECK(j["findings"][0]["kind"] == "over-put");
-  CHECK(j["findings"][0]["line"] == 5);
+  REQUIRE(records(j, "finding").size() == 1);
+  CHECK(records(j, "finding")[0]["kind"] == "over-put");
+  CHECK(records(j, "finding")[0]["line"] == 5);
 }
 
 TEST_CASE("refs --svg draws the history with the finding marked",
@@ -273,7 +275,7 @@ TEST_CASE("refs names each history a lost-events marker leaves unchecked",
   r = run_fsc({"--json", "refs", t / "trace.txt"});
   auto j = nlohmann::json::parse(r.out);
   std::size_t named = 0;
-  for (auto& f : j["findings"])
+  for (auto& f : records(j, "finding"))
     named += f["kind"].get<std::string>().rfind("unverifiable", 0) == 0;
   CHECK(named == 10);
 }
@@ -332,7 +334,7 @@ TEST_CASE("refs reads a truncated .xz or .gz trace up to the cut",
     CHECK(j["truncated"][0]["file"] == path);
     CHECK(j["truncated"][0]["after_line"].get<std::uint64_t>() > 1000);
     CHECK(j["lines"] == j["truncated"][0]["after_line"]);
-    for (auto& f : j["findings"])
+    for (auto& f : records(j, "finding"))
       CHECK(f["kind"] != "leak");
   }
   // A whole file is complete.

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include "json_records.hpp"
 #include <set>
 #include <sstream>
 #include <sys/file.h>
@@ -18,6 +19,7 @@
 #include <sys/xattr.h>
 #include <vector>
 
+using fsc::test::records;
 using fsc::test::run_fsc;
 using fsc::test::TempDir;
 
@@ -213,11 +215,11 @@ TEST_CASE("replay: read-only over a real 5.10 cache changes nothing")
   CHECK(r.status == 0);
   CHECK(fsc::test::snapshot(root) == before);
   auto j = nlohmann::json::parse(r.out);
-  CHECK(j["mode"] == "read-only");
-  CHECK(j["failures"].empty());
+  CHECK(j["cache_mode"] == "read-only");
+  CHECK(records(j, "failure").empty());
   bool unlink = false;
-  for (auto& c : j["changes"])
-    unlink |= c.get<std::string>().rfind("unlink ", 0) == 0;
+  for (auto& c : records(j, "change"))
+    unlink |= c["message"].get<std::string>().rfind("unlink ", 0) == 0;
   CHECK(unlink); // the stale object would be buried
 }
 
@@ -254,7 +256,7 @@ TEST_CASE("replay: the refcount journal reads back with fsc refs")
   INFO1(r.out << r.err);
   CHECK(r.status == 0);
   auto j = nlohmann::json::parse(r.out);
-  CHECK(j["findings"].empty());
+  CHECK(records(j, "finding").empty());
   CHECK(j["malformed"] == 0);
 }
 
@@ -271,10 +273,10 @@ TEST_CASE("replay: fsc refs finds the over-put of an unfixed 4.19 in the "
   INFO1(r.out << r.err);
   CHECK(r.status == 1);
   auto j = nlohmann::json::parse(r.out);
-  REQUIRE(j["findings"].size() == 1);
+  REQUIRE(records(j, "finding").size() == 1);
   CHECK(j["finding_count"] == 1);
-  CHECK(j["findings"][0]["kind"] == "over-put");
-  CHECK(j["findings"][0]["message"].get<std::string>().find(
+  CHECK(records(j, "finding")[0]["kind"] == "over-put");
+  CHECK(records(j, "finding")[0]["message"].get<std::string>().find(
             "PUT nbf on a count of 0") != std::string::npos);
 }
 
@@ -400,7 +402,7 @@ TEST_CASE("replay --from-trace: the real 5.10 trace replays with no "
   CHECK(j["order"] == "trace");
   CHECK(j["calls"].get<int>() > 3000);
   CHECK(j["compared"].get<int>() >= 767); // every osm and refcount line
-  CHECK(j["findings"].empty());
+  CHECK(records(j, "finding").empty());
   // Types from the trace alone: 2 server and 3 superblock indexes and the
   // NFS primary index (mkdir, ENABLED without an object), the 8 files
   // read (LOOKING_UP at enable, page reads); the files acquired and never
@@ -623,7 +625,7 @@ relinquish sb2
   CHECK(r.status == 0);
   auto j = nlohmann::json::parse(r.out);
   CHECK(j["diverged"] == false);
-  CHECK(j["findings"].empty());
+  CHECK(records(j, "finding").empty());
   CHECK(j["cookie_types"]["index"] == 4); // nfs, srv, sb, sb2
   CHECK(j["cookie_types"]["data"] == 2);
   r = run_fsc({"replay", "--from-trace", t / "reused.trace"});
@@ -651,8 +653,8 @@ TEST_CASE("replay --from-trace: a crash claim quotes the call and the lines "
   CHECK(r.status == 1);
   auto j = nlohmann::json::parse(r.out);
   CHECK(j["cookie_types"]["conflicting"] == 1);
-  REQUIRE(j["findings"].size() == 1);
-  const auto& f = j["findings"][0];
+  REQUIRE(records(j, "finding").size() == 1);
+  const auto f = records(j, "finding")[0];
   CHECK(f["message"].get<std::string>().find(
             "fscache_write_page() on an index cookie") != std::string::npos);
   CHECK(f["line"] == 9004);

@@ -447,8 +447,8 @@ TEST_CASE("verify: nothing checked is exit 1, reasons counted once",
   // lines stream.
   r = run_fsc({"--json", "verify", s.cache, "--origin-map", t / "empty.map"});
   auto doc = nlohmann::json::parse(r.out);
-  CHECK(doc["summary"]["checked"] == 0);
-  CHECK(doc["summary"]["objects"] == 12);
+  CHECK(doc["checked"] == 0);
+  CHECK(doc["objects"] == 12);
   r = run_fsc({"--json=lines", "verify", s.cache, "--origin-map",
                t / "empty.map"});
   auto last = r.out.substr(r.out.rfind('\n', r.out.size() - 2) + 1);
@@ -475,11 +475,11 @@ TEST_CASE("verify --bury says what it buried, and a failed bury its errno",
   r = run_fsc({"--json", "verify", s.cache, "--origin-map", s.map, "--bury"});
   CHECK(r.status == 1);
   auto doc = nlohmann::json::parse(r.out);
-  CHECK(doc["summary"]["buried"] == 8);
-  CHECK(doc["summary"]["bury_failed"] == 0);
-  CHECK(doc["summary"]["buried_bytes"].get<std::uint64_t>() > 0);
+  CHECK(doc["buried"] == 8);
+  CHECK(doc["bury_failed"] == 0);
+  CHECK(doc["buried_bytes"].get<std::uint64_t>() > 0);
   std::size_t in_grave = 0;
-  for (auto& o : doc["objects"])
+  for (auto& o : doc["records"])
     if (o.contains("graveyard_name")) {
       struct stat st;
       CHECK(o["bury"] == "buried");
@@ -550,7 +550,7 @@ TEST_CASE("fsc: usage errors exit 64; a bare --json takes no value",
   CHECK(r.status == 0);
   CHECK(nlohmann::json::parse(r.out).contains("schema"));
   r = run_fsc({"--json", "verify", s.cache, "--origin-map", s.map});
-  CHECK(nlohmann::json::parse(r.out)["summary"]["objects"] == 12);
+  CHECK(nlohmann::json::parse(r.out)["objects"] == 12);
 }
 
 TEST_CASE("verify --bury on a cache another fsc holds: busy, 75, as cull",
