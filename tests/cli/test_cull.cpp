@@ -375,12 +375,26 @@ TEST_CASE("cull on the real kernel caches", "[cull][real]")
     TempDir t;
     auto root = fsc::test::extract_fixture(
         fsc::test::fixtures_dir() + "/" + fx + "/cache.tar.xz", t.path());
+    // The plan names each victim as an admin knows it: server or volume,
+    // then the NFS file handle.
+    auto plan = run_fsc(cull_args(t, {"-n", "--max-objects", "3", root}));
+    REQUIRE(plan.status == 0);
+    auto ls = lines_of(plan.out);
+    REQUIRE(ls.size() == 6);
+    for (std::size_t i = 0; i < 5; ++i) {
+      INFO(ls[i]);
+      CHECK(ls[i].find("127.0.0.1") != std::string::npos);
+      CHECK(ls[i].find(" fh 01000") != std::string::npos);
+    }
     auto r = run_fsc(cull_args(t, {"--json", "--max-objects", "3", root}));
     INFO(fx << r.err);
     REQUIRE(r.status == 0);
     auto d = nlohmann::json::parse(r.out);
     CHECK(d["objects"] == 8);
     CHECK(d["culled"] == 5);
+    for (auto& v : records(d, "victim"))
+      CHECK(v["label"].get<std::string>().find(" fh 01000") !=
+            std::string::npos);
     auto chk = run_fsc({"inspect", "--check", root});
     INFO(chk.out);
     CHECK(chk.status == 0);

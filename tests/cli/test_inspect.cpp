@@ -54,6 +54,21 @@ TEST_CASE("inspect --json is one document with the summary", "[inspect][json]")
   CHECK(doc["data_objects"] == 8);
   CHECK(doc["netfs"]["nfs"]["data_objects"] == 8);
   CHECK(doc["problem_count"] == 0);
+  // Totals per volume add up; the largest come first by allocated bytes,
+  // each with its volume's and its own label.
+  std::uint64_t in_groups = 0;
+  for (auto& g : doc["groups"]) {
+    CHECK(g["role"] == "NFS volume");
+    in_groups += g["data_objects"].get<std::uint64_t>();
+  }
+  CHECK(in_groups == 8);
+  auto& big = doc["largest"];
+  REQUIRE(big.size() == 5);
+  for (std::size_t i = 1; i < big.size(); ++i)
+    CHECK(big[i - 1]["allocated"] >= big[i]["allocated"]);
+  CHECK(big[0]["label"].get<std::string>().find("127.0.0.1") !=
+        std::string::npos);
+  CHECK(big[0]["label"].get<std::string>().find(" fh ") != std::string::npos);
 }
 
 TEST_CASE("inspect --json=lines streams one object per line", "[inspect][json]")
@@ -188,6 +203,9 @@ TEST_CASE("inspect --tree names each NFS level of a real cache",
     if (j["kind"] == "volume") {
       ++volumes;
       CHECK(j["key"]["address"] == "127.0.0.1");
+      CHECK(j["key"]["port"].is_number()); // quantities are numbers
+      CHECK(j["key"]["rsize"].is_number());
+      CHECK(j["key"]["s_flags"].is_string()); // flags stay hex text
     }
   }
   CHECK(volumes == 3);
