@@ -11,13 +11,13 @@
 #include <fsc/fscache/scenario.hpp>
 #include <fsc/cachefiles/writer.hpp>
 #include <fsc/error.hpp>
+#include <fsc/fd.hpp>
 #include <fsc/log.hpp>
 
 #include <fmt/format.h>
 
 #include <cerrno>
 #include <chrono>
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
@@ -298,20 +298,12 @@ void write_v2(Writer& w, std::int64_t now_ns)
 // Looks without moving the directory's atime: refusing must change nothing.
 bool empty_or_missing(const std::string& dir)
 {
-  int fd = open_dir_noatime(AT_FDCWD, dir.c_str());
-  if (fd < 0)
+  Fd fd(open_dir_noatime(AT_FDCWD, dir.c_str()));
+  if (!fd)
     return errno == ENOENT;
-  DIR* d = fdopendir(fd);
-  if (!d) {
-    close(fd);
-    return false;
-  }
-  bool empty = true;
-  while (auto* e = readdir(d))
-    if (std::string(e->d_name) != "." && std::string(e->d_name) != "..")
-      empty = false;
-  closedir(d);
-  return empty;
+  // A directory that cannot be read is not taken for an empty one.
+  DirReader names(fd.get());
+  return !names.next() && names.error() == 0;
 }
 
 int run_demo(const DemoOptions& opt, const Globals& g)
