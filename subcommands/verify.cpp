@@ -7,6 +7,7 @@
 #include <fsc/cachefiles/claim.hpp>
 #include <fsc/cachefiles/graveyard.hpp>
 #include <fsc/error.hpp>
+#include <fsc/fd.hpp>
 #include <fsc/format.hpp>
 #include <fsc/json.hpp>
 #include <fsc/netfs/export.hpp>
@@ -256,7 +257,7 @@ int run_verify(const VerifyArgs& a, const Globals& g)
   Cache cache = Cache::open(resolve_cache_dir(a.cache, g));
   const bool burying = a.bury && !a.dry_run;
   std::optional<Claim> claim;
-  int grave = -1;
+  Fd grave;
   if (burying) {
     ClaimOptions co;
     co.what = "bury objects in";
@@ -266,9 +267,9 @@ int run_verify(const VerifyArgs& a, const Globals& g)
       raise(c.error());
     warn_if_bound(c->binding, cache.root(), "burying");
     claim.emplace(std::move(*c));
-    grave = openat(cache.root_fd(), "graveyard",
-                   O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (grave < 0)
+    grave.reset(openat(cache.root_fd(), "graveyard",
+                       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!grave)
       throw_sys("cannot open", cache.root() + "/graveyard", errno);
   }
   std::string kind;
@@ -286,7 +287,7 @@ int run_verify(const VerifyArgs& a, const Globals& g)
     if (a.bury && stale(v.verdict)) {
       r.bury = "would bury";
       if (burying) {
-        r.burial = bury_path(cache.root_fd(), v.path, grave, counter);
+        r.burial = bury_path(cache.root_fd(), v.path, grave.get(), counter);
         r.bury = r.burial.err ? "bury failed" : "buried";
       } else {
         r.burial.bytes = allocated_bytes(cache.root_fd(), v.path);
@@ -300,8 +301,6 @@ int run_verify(const VerifyArgs& a, const Globals& g)
       rows.push_back(std::move(r));
     }
   });
-  if (grave >= 0)
-    close(grave);
   if (g.json == JsonMode::lines) {
     j.begin_object();
     j.field("record", "summary");
