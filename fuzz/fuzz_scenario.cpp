@@ -7,7 +7,7 @@
 #include <fsc/error.hpp>
 #include <fsc/fscache/engine.hpp>
 #include <fsc/fscache/fault.hpp>
-#include <fsc/fscache/scenario.hpp>
+#include <fsc/fscache/scenario_run.hpp>
 
 #include <string>
 

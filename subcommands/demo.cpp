@@ -11,13 +11,15 @@
 #include <fsc/fscache/scenario.hpp>
 #include <fsc/cachefiles/writer.hpp>
 #include <fsc/error.hpp>
+#include <fsc/fd.hpp>
 #include <fsc/log.hpp>
+#include <fsc/netfs/knfsd.hpp>
+#include <fsc/netfs/netfs.hpp>
 
 #include <fmt/format.h>
 
 #include <cerrno>
 #include <chrono>
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
@@ -38,64 +40,49 @@ struct DemoOptions {
 constexpr std::int64_t k_s = 1000000000;
 constexpr std::int64_t k_day = 86400;
 
-// The netfs byte layouts below follow the kernel's structs (v1-netfs.md):
-// they are what 4.19 NFS and AFS hand to fscache_acquire_cookie().
-Bytes nfs_server_key(std::uint16_t vers, std::uint32_t minor,
-                     std::uint16_t port, std::uint32_t ipv4)
+// The keys and aux of a 4.19 NFSv4.2 (or v3) client mounting an IPv4
+// server with rsize=wsize=512k and the default attribute cache times.
+netfs::NfsServerKey nfs_server(std::uint16_t vers, std::uint32_t minor,
+                               std::uint16_t port, std::uint32_t ipv4)
 {
-  Bytes k;
-  store_le(k, vers, 2);
-  store_le(k, 0, 2); // padding of the inner header
-  store_le(k, minor, 4);
-  store_le(k, 2, 2); // AF_INET
-  store_be(k, port, 2);
-  store_be(k, ipv4, 4);
+  netfs::NfsServerKey k;
+  k.version = vers;
+  k.minor = minor;
+  k.family = 2; // AF_INET
+  k.port = port;
+  store_be(k.address, ipv4, 4);
   return k;
 }
 
-Bytes nfs_super_key(std::uint64_t fsid_major)
+netfs::NfsSuperKey nfs_super(std::uint64_t fsid_major)
 {
-  Bytes k;
-  store_le(k, 0, 8);          // s_flags
-  store_le(k, fsid_major, 8); // fsid.major
-  store_le(k, 0, 8);          // fsid.minor
-  store_le(k, 0x3002c0, 4);   // nfs_server flags
-  for (std::uint32_t v : {0x80000u, 0x80000u, 3000u, 60000u, 30000u, 60000u})
-    store_le(k, v, 4); // rsize wsize acregmin acregmax acdirmin acdirmax
-  store_le(k, 0, 4);   // padding
-  store_le(k, 1, 4);   // AUTH_UNIX
-  k.push_back(1);      // uniq_len: no fsc= gives one NUL byte
-  k.push_back(0);
-  k.resize(65, 0);
+  netfs::NfsSuperKey k;
+  k.fsid_major = fsid_major;
+  k.flags = 0x3002c0;
+  k.rsize = k.wsize = 0x80000;
+  k.acregmin = 3000;
+  k.acregmax = 60000;
+  k.acdirmin = 30000;
+  k.acdirmax = 60000;
   return k;
 }
 
+// A handle of a Linux server exporting ext4 by UUID (fsid=uuid16).
 Bytes knfsd_handle(std::uint32_t ino, std::uint32_t gen)
 {
-  Bytes k{1, 0, 6, 1}; // version 1, auth 0, FSID_UUID16, FILEID_INO32_GEN
+  netfs::KnfsdFh fh;
+  fh.fsid_type = netfs::fsid_uuid16;
+  fh.fileid_type = netfs::fileid_ino32_gen;
   for (int i = 0; i < 16; ++i)
-    k.push_back(std::uint8_t(0x10 + i * 0x11));
-  store_le(k, ino, 4);
-  store_le(k, gen, 4);
-  return k;
+    fh.fsid.push_back(std::uint8_t(0x10 + i * 0x11));
+  fh.fileid = netfs::encode_fileid(netfs::fileid_ino32_gen, {ino, gen});
+  return netfs::encode(fh);
 }
 
 Bytes nfs_aux(std::int64_t mtime_ns, std::int64_t ctime_ns, std::uint64_t change)
 {
-  Bytes a;
-  for (std::int64_t t : {mtime_ns, ctime_ns}) {
-    store_le(a, std::uint64_t(t / k_s), 8);
-    store_le(a, std::uint64_t(t % k_s), 8);
-  }
-  store_le(a, change, 8);
-  return a;
-}
-
-Bytes le_bytes(std::uint64_t v, std::size_t n)
-{
-  Bytes b;
-  store_le(b, v, n);
-  return b;
+  return netfs::encode(netfs::NfsAux{mtime_ns / k_s, mtime_ns % k_s,
+                                     ctime_ns / k_s, ctime_ns % k_s, change});
 }
 
 struct DemoFile {
@@ -149,8 +136,8 @@ std::string demo_scenario(std::int64_t now_ns, std::vector<DemoObject>& out)
     s += fmt::format("relinquish {}\n", h);
     out.push_back({v1_path(parent_path, key, k_type_data), at, mt});
   };
-  Bytes srv_key = nfs_server_key(4, 2, 2049, 0xc0a80102);
-  Bytes sb_key = nfs_super_key(0x1234);
+  Bytes srv_key = netfs::encode(nfs_server(4, 2, 2049, 0xc0a80102));
+  Bytes sb_key = netfs::encode(nfs_super(0x1234));
   std::string nfs = v1_path("cache", as_bytes("nfs"), k_type_index);
   std::string srv = v1_path(nfs, srv_key, k_type_index);
   std::string sb = v1_path(srv, sb_key, k_type_index);
@@ -165,8 +152,8 @@ std::string demo_scenario(std::int64_t now_ns, std::vector<DemoObject>& out)
          now_ns - std::int64_t(f.age_days) * k_day * k_s, t, "NFS.fh");
   }
   // An NFSv3 mount of another server (port 0: NFSv3 mounts store none).
-  Bytes srv3_key = nfs_server_key(3, 0, 0, 0xc0a80103);
-  Bytes sb3_key = nfs_super_key(0x99);
+  Bytes srv3_key = netfs::encode(nfs_server(3, 0, 0, 0xc0a80103));
+  Bytes sb3_key = netfs::encode(nfs_super(0x99));
   std::string srv3 = v1_path(nfs, srv3_key, k_type_index);
   std::string sb3 = v1_path(srv3, sb3_key, k_type_index);
   s += "acquire srv3 index nfs key=" + hex(srv3_key) + " name=NFS.server\n";
@@ -179,18 +166,15 @@ std::string demo_scenario(std::int64_t now_ns, std::vector<DemoObject>& out)
   s += "register afs version=2\n";
   std::string afs = v1_path("cache", as_bytes("afs"), k_type_index);
   std::string cell = v1_path(afs, as_bytes("example.com"), k_type_index);
-  Bytes vol_key = le_bytes(0x20000001, 4);
+  Bytes vol_key = netfs::encode_afs_volume(0x20000001);
   std::string vol = v1_path(cell, vol_key, k_type_index);
   s += "acquire cell index afs key=\"example.com\" name=AFS.cell\n";
   s += "acquire vol index cell key=" + hex(vol_key) + " name=AFS.volume\n";
   for (std::uint32_t v : {42u, 43u, 44u}) {
-    Bytes key = le_bytes(v, 4);
-    Bytes uniq = le_bytes(7, 4);
-    key.insert(key.end(), uniq.begin(), uniq.end());
-    key.resize(16, 0);
     std::int64_t at = now_ns - std::int64_t(v - 40) * 12 * k_day * k_s;
-    file(fmt::format("vn{}", v), "vol", vol, key, le_bytes(v - 37, 8), 12000,
-         12000, at, at, "AFS.vnode");
+    file(fmt::format("vn{}", v), "vol", vol,
+         netfs::encode(netfs::AfsVnodeKey{v, 7}), netfs::encode_afs_aux(v - 37),
+         12000, 12000, at, at, "AFS.vnode");
   }
   s += "expect finding none\n";
   return s;
@@ -222,12 +206,13 @@ void replay_v1(const std::string& root, std::int64_t now_ns)
 void write_v1(Writer& w, std::int64_t now_ns)
 {
   std::string nfs = v1_path("cache", as_bytes("nfs"), k_type_index);
-  std::string srv = v1_path(nfs, nfs_server_key(4, 2, 2049, 0xc0a80102),
-                            k_type_index);
-  std::string sb = v1_path(srv, nfs_super_key(0x1234), k_type_index);
-  std::string srv3 = v1_path(nfs, nfs_server_key(3, 0, 0, 0xc0a80103),
-                             k_type_index);
-  std::string sb3 = v1_path(srv3, nfs_super_key(0x99), k_type_index);
+  std::string srv = v1_path(
+      nfs, netfs::encode(nfs_server(4, 2, 2049, 0xc0a80102)), k_type_index);
+  std::string sb =
+      v1_path(srv, netfs::encode(nfs_super(0x1234)), k_type_index);
+  std::string srv3 = v1_path(
+      nfs, netfs::encode(nfs_server(3, 0, 0, 0xc0a80103)), k_type_index);
+  std::string sb3 = v1_path(srv3, netfs::encode(nfs_super(0x99)), k_type_index);
   std::int64_t t3 = now_ns - 5 * k_day * k_s;
 
   // Anomalies a checker must find:
@@ -257,10 +242,11 @@ void write_v1(Writer& w, std::int64_t now_ns)
 
 void write_v2(Writer& w, std::int64_t now_ns)
 {
-  // 6.1 NFS volume keys print the port and address in network order read
-  // as a host integer (2049 → 108 and 192.168.1.2 → 201a8c0 on x86).
+  // A 6.1 mount with no nfs_server flags set, unlike the 4.19 one above.
+  netfs::NfsSuperKey super = nfs_super(0x1234);
+  super.flags = 0;
   auto vol = w.add_volume(
-      "nfs,4.2,2,108,201a8c0,1234,,,,80000,80000,bb8,ea60,7530,ea60,1", {});
+      netfs::encode_nfs_volume(nfs_server(4, 2, 2049, 0xc0a80102), super), {});
   for (auto& f : k_nfs_files) {
     std::int64_t t = now_ns - std::int64_t(f.age_days) * k_day * k_s - 3600 * k_s;
     XattrV2 x;
@@ -272,18 +258,16 @@ void write_v2(Writer& w, std::int64_t now_ns)
                now_ns - std::int64_t(f.age_days) * k_day * k_s, t};
     w.add_v2(vol, knfsd_handle(f.ino, 0x1f2a4e00 + f.ino), x, d);
   }
-  auto afs = w.add_volume("afs,example.com,20000001", {});
+  auto afs =
+      w.add_volume(netfs::encode_afs_volume_v2("example.com", 0x20000001), {});
   for (std::uint32_t v : {42u, 43u}) {
-    Bytes key;
-    store_be(key, v, 4);
-    store_be(key, 7, 4);
-    key.resize(16, 0);
     XattrV2 x;
     x.object_size = 12000;
     x.content = 1;
-    store_be(x.aux, v - 37, 8);
+    x.aux = netfs::encode_afs_aux_v2(v - 37);
     std::int64_t at = now_ns - std::int64_t(v - 40) * 12 * k_day * k_s;
-    w.add_v2(afs, key, x, {content(12000, 'k'), 0, 12288, at, at});
+    w.add_v2(afs, netfs::encode_afs_vnode_v2({v, 7}), x,
+             {content(12000, 'k'), 0, 12288, at, at});
   }
   // Anomalies: a stale object without xattr, and a stray in cache/.
   XattrV2 x;
@@ -298,20 +282,12 @@ void write_v2(Writer& w, std::int64_t now_ns)
 // Looks without moving the directory's atime: refusing must change nothing.
 bool empty_or_missing(const std::string& dir)
 {
-  int fd = open_dir_noatime(AT_FDCWD, dir.c_str());
-  if (fd < 0)
+  Fd fd(open_dir_noatime(AT_FDCWD, dir.c_str()));
+  if (!fd)
     return errno == ENOENT;
-  DIR* d = fdopendir(fd);
-  if (!d) {
-    close(fd);
-    return false;
-  }
-  bool empty = true;
-  while (auto* e = readdir(d))
-    if (std::string(e->d_name) != "." && std::string(e->d_name) != "..")
-      empty = false;
-  closedir(d);
-  return empty;
+  // A directory that cannot be read is not taken for an empty one.
+  DirReader names(fd.get());
+  return !names.next() && names.error() == 0;
 }
 
 int run_demo(const DemoOptions& opt, const Globals& g)

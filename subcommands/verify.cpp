@@ -8,6 +8,7 @@
 #include <fsc/cachefiles/graveyard.hpp>
 #include <fsc/cachefiles/json.hpp>
 #include <fsc/error.hpp>
+#include <fsc/fd.hpp>
 #include <fsc/format.hpp>
 #include <fsc/json.hpp>
 #include <fsc/netfs/export.hpp>
@@ -224,7 +225,7 @@ int run_verify(const VerifyArgs& a, const Globals& g)
   Cache cache = Cache::open(resolve_cache_dir(a.cache, g));
   const bool burying = a.bury && !a.dry_run;
   std::optional<Claim> claim;
-  int grave = -1;
+  Fd grave;
   if (burying) {
     ClaimOptions co;
     co.what = "bury objects in";
@@ -234,9 +235,9 @@ int run_verify(const VerifyArgs& a, const Globals& g)
       raise(c.error());
     warn_if_bound(c->binding, cache.root(), "burying");
     claim.emplace(std::move(*c));
-    grave = openat(cache.root_fd(), "graveyard",
-                   O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (grave < 0)
+    grave.reset(openat(cache.root_fd(), "graveyard",
+                       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!grave)
       throw_sys("cannot open", cache.root() + "/graveyard", errno);
   }
   std::string kind;
@@ -254,7 +255,7 @@ int run_verify(const VerifyArgs& a, const Globals& g)
     if (a.bury && stale(v.verdict)) {
       r.bury = "would bury";
       if (burying) {
-        r.burial = bury_path(cache.root_fd(), v.path, grave, counter);
+        r.burial = bury_path(cache.root_fd(), v.path, grave.get(), counter);
         r.bury = r.burial.err ? "bury failed" : "buried";
       } else {
         r.burial.bytes = allocated_bytes(cache.root_fd(), v.path);
@@ -266,8 +267,6 @@ int run_verify(const VerifyArgs& a, const Globals& g)
     else
       rows.push_back(std::move(r));
   });
-  if (grave >= 0)
-    close(grave);
   if (out.on()) {
     out.summary([&](JsonWriter& j) {
       j.field("cache", cache.root());

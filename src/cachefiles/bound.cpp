@@ -1,12 +1,14 @@
 // bound.cpp - evidence that a cache is live, from /proc.
 #include <fsc/cachefiles/bound.hpp>
 
+#include <fsc/fd.hpp>
+
 #include <fmt/format.h>
 
 #include <cctype>
 #include <climits>
 #include <cstdlib>
-#include <dirent.h>
+#include <fcntl.h>
 #include <fstream>
 #include <unistd.h>
 
@@ -27,15 +29,16 @@ bool inside(const std::string& path, const std::string& root)
                                             path[root.size()] == '/'));
 }
 
+// A process may exit while it is read: what could be read is evidence.
 std::vector<std::string> list_dir(const std::string& dir)
 {
   std::vector<std::string> out;
-  if (DIR* d = opendir(dir.c_str())) {
-    while (auto* e = readdir(d))
-      if (e->d_name[0] != '.')
-        out.emplace_back(e->d_name);
-    closedir(d);
-  }
+  Fd fd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd)
+    return out;
+  for (const DirEntry& e : DirReader(fd.get()))
+    if (e.name[0] != '.')
+      out.emplace_back(e.name);
   return out;
 }
 

@@ -9,7 +9,6 @@
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -33,22 +32,14 @@ int open_noatime(int dirfd, const char* name, int flags)
 std::vector<std::string> list_names(int dirfd)
 {
   std::vector<std::string> out;
-  int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOATIME);
-  if (fd < 0)
-    fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0)
+  // A new open of ".": reading dirfd itself would move its offset.
+  Fd fd(openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOATIME));
+  if (!fd)
+    fd.reset(openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd)
     return out;
-  DIR* d = fdopendir(fd);
-  if (!d) {
-    close(fd);
-    return out;
-  }
-  while (auto* e = readdir(d)) {
-    std::string n = e->d_name;
-    if (n != "." && n != "..")
-      out.push_back(std::move(n));
-  }
-  closedir(d);
+  for (const DirEntry& e : DirReader(fd.get()))
+    out.emplace_back(e.name);
   std::sort(out.begin(), out.end());
   return out;
 }
@@ -115,17 +106,17 @@ Cache Cache::open(const std::string& root)
   c.m_root = root;
   // The root the admin names may be a symlink (/var/cache/fscache ->
   // /srv/fscache): it is followed; nothing below it ever is.
-  c.m_root_fd = open_noatime(AT_FDCWD, root.c_str(),
-                             O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (c.m_root_fd < 0) {
+  c.m_root_fd.reset(
+      open_noatime(AT_FDCWD, root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!c.m_root_fd) {
     int err = errno;
     if (err == ENOTDIR || err == ELOOP)
       throw Error("'" + root + "' is not a directory");
     throw_sys("cannot open cache directory", root, err);
   }
-  c.m_real_root = fd_path(c.m_root_fd, root);
+  c.m_real_root = fd_path(c.m_root_fd.get(), root);
   struct stat st;
-  if (fstatat(c.m_root_fd, "cache", &st, AT_SYMLINK_NOFOLLOW) != 0) {
+  if (fstatat(c.m_root_fd.get(), "cache", &st, AT_SYMLINK_NOFOLLOW) != 0) {
     int err = errno;
     if (err == ENOENT)
       throw Error("'" + root + "' is not a CacheFiles cache: it has no cache/ "
@@ -137,35 +128,17 @@ Cache Cache::open(const std::string& root)
                 "cache");
   c.m_dev = st.st_dev;
   c.m_uid = st.st_uid;
-  c.m_cache_fd = open_dir_noatime(c.m_root_fd, "cache");
-  if (c.m_cache_fd < 0)
+  c.m_cache_fd.reset(open_dir_noatime(c.m_root_fd.get(), "cache"));
+  if (!c.m_cache_fd)
     throw_sys("cannot open", root + "/cache", errno);
-  c.m_format = detect_format(c.m_cache_fd);
+  c.m_format = detect_format(c.m_cache_fd.get());
   c.check_top();
   return c;
 }
 
-Cache::Cache(Cache&& o) noexcept
-    : m_root(std::move(o.m_root)), m_real_root(std::move(o.m_real_root)),
-      m_root_fd(o.m_root_fd),
-      m_cache_fd(o.m_cache_fd), m_dev(o.m_dev), m_uid(o.m_uid),
-      m_format(o.m_format), m_problems(std::move(o.m_problems)),
-      m_extras(std::move(o.m_extras))
-{
-  o.m_root_fd = o.m_cache_fd = -1;
-}
-
-Cache::~Cache()
-{
-  if (m_cache_fd >= 0)
-    close(m_cache_fd);
-  if (m_root_fd >= 0)
-    close(m_root_fd);
-}
-
 void Cache::check_top()
 {
-  auto label = read_xattr_fd(m_cache_fd);
+  auto label = read_xattr_fd(m_cache_fd.get());
   bool v2 = m_format == Format::v2;
   if (m_format == Format::mixed)
     m_problems.push_back({"mixed-format", "cache",
@@ -188,13 +161,13 @@ void Cache::check_top()
          "refuses to bind (EIO)"});
   }
   struct stat st;
-  if (fstatat(m_root_fd, "graveyard", &st, AT_SYMLINK_NOFOLLOW) != 0)
+  if (fstatat(m_root_fd.get(), "graveyard", &st, AT_SYMLINK_NOFOLLOW) != 0)
     m_problems.push_back({"no-graveyard", "graveyard",
                           "graveyard/ is missing (the kernel makes it at bind)"});
   else if (!S_ISDIR(st.st_mode))
     m_problems.push_back({"bad-graveyard", "graveyard",
                           "graveyard is not a directory: a kernel bind fails"});
-  for (auto& n : list_names(m_root_fd)) {
+  for (auto& n : list_names(m_root_fd.get())) {
     if (n == "cache" || n == "graveyard")
       continue;
     m_extras.push_back(n);

@@ -3,6 +3,7 @@
 
 #include <fsc/cachefiles/key.hpp>
 
+#include <fsc/fd.hpp>
 #include <fsc/log.hpp>
 
 #include <fmt/format.h>
@@ -19,7 +20,6 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/statfs.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 #include <unordered_map>
 
@@ -133,7 +133,9 @@ struct Walk {
 
   void dir(int fd, const std::string& path, DirRole role)
   {
-    alignas(8) static thread_local char buf[1 << 16];
+    // One buffer for the whole walk: a directory is read to its end before
+    // any of its subdirectories is entered.
+    static thread_local char buf[1 << 16];
     struct Child {
       std::string name;
       DirRole role;
@@ -142,58 +144,48 @@ struct Walk {
     // cache/'s fd is shared by every pass: read it from the start again.
     if (lseek(fd, 0, SEEK_SET) != 0)
       return;
-    for (;;) {
-      long n = syscall(SYS_getdents64, fd, buf, sizeof buf);
-      if (n <= 0)
-        break;
-      for (long off = 0; off < n;) {
-        struct D {
-          std::uint64_t ino;
-          std::int64_t off;
-          unsigned short reclen;
-          unsigned char type;
-          char name[1];
-        };
-        auto* d = reinterpret_cast<D*>(buf + off);
-        off += d->reclen;
-        const char* nm = d->name;
-        if (nm[0] == '.' && (nm[1] == 0 || (nm[1] == '.' && nm[2] == 0)))
-          continue;
-        ++entries;
-        const char c = nm[0];
-        const bool fan = c == '@' || c == '+';
-        if (role != DirRole::fanout) {
-          if (fan || (role == DirRole::cache && c == 'I'))
-            if (d->type == DT_DIR || d->type == DT_UNKNOWN)
-              subdirs.push_back({nm, fan ? DirRole::fanout : DirRole::index});
-          continue;
-        }
-        if (c == 'I' || c == 'J' || fan) {
+    // A read error ends the listing: what was read is still culled, the rest
+    // of an unreadable directory is left alone.
+    DirReader names(fd, buf);
+    while (const DirEntry* d = names.next()) {
+      const char* nm = d->name;
+      ++entries;
+      const char c = nm[0];
+      const bool fan = c == '@' || c == '+';
+      if (role != DirRole::fanout) {
+        if (fan || (role == DirRole::cache && c == 'I'))
           if (d->type == DT_DIR || d->type == DT_UNKNOWN)
             subdirs.push_back({nm, fan ? DirRole::fanout : DirRole::index});
-          continue;
-        }
-        if (c != 'D' && c != 'E' && c != 'S' && c != 'T')
-          continue;
-        if (d->type != DT_REG && d->type != DT_UNKNOWN)
-          continue;
-        object(fd, path, nm);
+        continue;
       }
+      if (c == 'I' || c == 'J' || fan) {
+        if (d->type == DT_DIR || d->type == DT_UNKNOWN)
+          subdirs.push_back({nm, fan ? DirRole::fanout : DirRole::index});
+        continue;
+      }
+      if (c != 'D' && c != 'E' && c != 'S' && c != 'T')
+        continue;
+      if (d->type != DT_REG && d->type != DT_UNKNOWN)
+        continue;
+      object(fd, path, nm);
     }
-    for (auto& s : subdirs) {
-      int sub = openat(fd, s.name.c_str(),
-                       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC |
-                           O_NOATIME);
-      if (sub < 0 && errno == EPERM)
-        sub = openat(fd, s.name.c_str(),
-                     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-      if (sub < 0)
-        continue; // not a directory (any more), a symlink, unreadable
-      struct stat st;
-      if (fstat(sub, &st) == 0 && st.st_dev == dev)
-        dir(sub, path + "/" + s.name, s.role);
-      close(sub);
-    }
+    for (auto& s : subdirs)
+      enter(fd, path, s.name, s.role);
+  }
+
+  void enter(int parent, const std::string& path, const std::string& name,
+             DirRole role)
+  {
+    Fd sub(openat(parent, name.c_str(),
+                  O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME));
+    if (!sub && errno == EPERM)
+      sub.reset(openat(parent, name.c_str(),
+                       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!sub)
+      return; // not a directory (any more), a symlink, unreadable
+    struct stat st;
+    if (fstat(sub.get(), &st) == 0 && st.st_dev == dev)
+      dir(sub.get(), path + "/" + name, role);
   }
 
   bool name_decodes(const char* name) const
@@ -287,7 +279,7 @@ public:
     if (path == "cache")
       return m_cache_fd;
     if (auto it = m_fds.find(path); it != m_fds.end())
-      return it->second;
+      return it->second.get();
     const std::string parent = parent_of(path);
     if (parent.empty()) {
       errno = EINVAL;
@@ -309,55 +301,27 @@ public:
     // device, which catches a directory on the way that is another mount.
     if (m_fds.size() >= fd_budget())
       clear(); // pfd may be closed now: nothing uses it after this point
-    m_fds.emplace(path, fd);
+    m_fds.emplace(path, Fd(fd));
     return fd;
   }
 
-  void clear()
-  {
-    for (auto& [p, fd] : m_fds)
-      close(fd);
-    m_fds.clear();
-  }
+  void clear() { m_fds.clear(); }
 
 private:
   int m_cache_fd;
-  std::unordered_map<std::string, int> m_fds;
+  std::unordered_map<std::string, Fd> m_fds;
 };
 
+/// False also when it cannot be read: only an empty directory is buried.
 bool dir_is_empty(int fd)
 {
-  alignas(8) char buf[4096];
-  int dup_fd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dup_fd < 0)
+  char buf[4096];
+  // A new open of ".": reading fd itself would move its offset.
+  Fd self(openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!self)
     return false;
-  bool empty = true;
-  for (;;) {
-    long n = syscall(SYS_getdents64, dup_fd, buf, sizeof buf);
-    if (n <= 0) {
-      if (n < 0)
-        empty = false;
-      break;
-    }
-    for (long off = 0; off < n;) {
-      struct D {
-        std::uint64_t ino;
-        std::int64_t off;
-        unsigned short reclen;
-        unsigned char type;
-        char name[1];
-      };
-      auto* d = reinterpret_cast<D*>(buf + off);
-      off += d->reclen;
-      if (!(d->name[0] == '.' &&
-            (d->name[1] == 0 || (d->name[1] == '.' && d->name[2] == 0))))
-        empty = false;
-    }
-    if (!empty)
-      break;
-  }
-  close(dup_fd);
-  return empty;
+  DirReader names(self.get(), buf);
+  return !names.next() && names.error() == 0;
 }
 
 class Culler {
@@ -366,6 +330,7 @@ public:
   CullReport run();
 
 private:
+  void open_graveyard();
   void compute_needs(const FsStats& fs, bool have_fs);
   bool wanted(const Cand& c) const;
   bool apply(const Cand& c, DirCache& dirs);
@@ -379,7 +344,7 @@ private:
   const Cache& m_cache;
   const CullOptions& m_opt;
   CullReport m_r;
-  int m_grave = -1;
+  Fd m_grave;
   std::uint32_t m_counter = 0;
 };
 
@@ -391,6 +356,23 @@ bool Culler::wanted(const Cand& c) const
          m_r.removed_allocated < m_r.need_allocated ||
          m_r.removed_apparent < m_r.need_apparent ||
          m_r.removed < m_r.need_files;
+}
+
+// Victims are renamed into graveyard/: it must be on the cache's file system.
+void Culler::open_graveyard()
+{
+  const int root = m_cache.root_fd();
+  const int flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+  m_grave.reset(openat(root, "graveyard", flags));
+  if (!m_grave && errno == ENOENT && mkdirat(root, "graveyard", 0700) == 0)
+    m_grave.reset(openat(root, "graveyard", flags));
+  if (!m_grave)
+    throw_sys("cannot open graveyard", m_cache.root() + "/graveyard", errno);
+  struct stat st;
+  if (fstat(m_grave.get(), &st) != 0 || st.st_dev != m_cache.dev())
+    throw Error(fmt::format("refusing to cull '{}': graveyard/ is on "
+                            "another file system",
+                            m_cache.root()));
 }
 
 void Culler::compute_needs(const FsStats& fs, bool have_fs)
@@ -468,7 +450,7 @@ bool Culler::apply(const Cand& c, DirCache& dirs)
       act = CullAction::skipped_used;
     } else if (!m_opt.dry_run) {
       std::string grave_name;
-      if (int err = bury_at(dfd, name.c_str(), m_grave, m_counter,
+      if (int err = bury_at(dfd, name.c_str(), m_grave.get(), m_counter,
                             &grave_name)) {
         if (err == ENOENT) {
           act = CullAction::skipped_gone;
@@ -480,9 +462,9 @@ bool Culler::apply(const Cand& c, DirCache& dirs)
       } else {
         ReapStats rs;
         int rerr = 0;
-        if (unlinkat(m_grave, grave_name.c_str(), 0) != 0)
+        if (unlinkat(m_grave.get(), grave_name.c_str(), 0) != 0)
           rerr = errno == EISDIR || errno == EPERM
-                     ? remove_tree_at(m_grave, grave_name.c_str(), rs)
+                     ? remove_tree_at(m_grave.get(), grave_name.c_str(), rs)
                      : errno;
         if (rerr)
           problem("graveyard/" + grave_name, "unlink-failed",
@@ -555,10 +537,11 @@ void Culler::remove_emptied(const std::set<std::string>& parents)
       if (fd < 0 || !dir_is_empty(fd))
         continue;
       std::string grave_name;
-      if (bury_at(pfd, name.c_str(), m_grave, m_counter, &grave_name) != 0)
+      if (bury_at(pfd, name.c_str(), m_grave.get(), m_counter, &grave_name) !=
+          0)
         continue;
       ReapStats rs;
-      remove_tree_at(m_grave, grave_name.c_str(), rs);
+      remove_tree_at(m_grave.get(), grave_name.c_str(), rs);
     }
     ++m_r.dirs_removed;
     todo.insert(parent_of(path));
@@ -573,23 +556,9 @@ CullReport Culler::run()
                             "layouts (fsc inspect --check explains)",
                             m_cache.root()));
   if (!m_opt.dry_run) {
-    m_grave = openat(m_cache.root_fd(), "graveyard",
-                     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (m_grave < 0 && errno == ENOENT &&
-        mkdirat(m_cache.root_fd(), "graveyard", 0700) == 0)
-      m_grave = openat(m_cache.root_fd(), "graveyard",
-                       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (m_grave < 0)
-      throw_sys("cannot open graveyard", m_cache.root() + "/graveyard", errno);
-    struct stat st;
-    if (fstat(m_grave, &st) != 0 || st.st_dev != m_cache.dev()) {
-      close(m_grave);
-      throw Error(fmt::format("refusing to cull '{}': graveyard/ is on "
-                              "another file system",
-                              m_cache.root()));
-    }
+    open_graveyard();
     // What an interrupted run (or the kernel) left behind goes first.
-    m_r.leftovers = reap_graveyard(m_grave);
+    m_r.leftovers = reap_graveyard(m_grave.get());
     if (m_r.leftovers.errors)
       problem("graveyard", "reap-failed",
               fmt::format("{} entries of graveyard/ could not be removed",
@@ -607,8 +576,6 @@ CullReport Culler::run()
   const CullGoal& g = m_opt.goal;
   if (!g.max_size && !g.max_objects && !m_r.cutoff_s && m_r.need_allocated == 0 &&
       m_r.need_files == 0) {
-    if (m_grave >= 0)
-      close(m_grave);
     m_r.elapsed_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
                          std::chrono::steady_clock::now() - t0)
                          .count();
@@ -668,8 +635,7 @@ CullReport Culler::run()
       done = true;
     }
   }
-  if (m_grave >= 0)
-    close(m_grave);
+  m_grave.reset();
   m_r.elapsed_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
                        std::chrono::steady_clock::now() - t0)
                        .count();

@@ -2,12 +2,12 @@
 #include <fsc/cachefiles/graveyard.hpp>
 
 #include <fsc/cachefiles/cache.hpp>
+#include <fsc/fd.hpp>
 
 #include <fmt/format.h>
 
 #include <cerrno>
 #include <ctime>
-#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -17,24 +17,19 @@
 namespace fsc::cachefiles {
 namespace {
 
+// All names first: removing entries while reading the directory could
+// make getdents64 skip some.
 std::vector<std::string> names_of(int fd)
 {
   std::vector<std::string> out;
-  int dup_fd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOATIME);
-  if (dup_fd < 0)
-    dup_fd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  DIR* d = dup_fd >= 0 ? fdopendir(dup_fd) : nullptr;
-  if (!d) {
-    if (dup_fd >= 0)
-      close(dup_fd);
+  // A new open of ".": reading fd itself would move its offset.
+  Fd self(openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOATIME));
+  if (!self)
+    self.reset(openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!self)
     return out;
-  }
-  while (auto* e = readdir(d)) {
-    std::string n = e->d_name;
-    if (n != "." && n != "..")
-      out.push_back(std::move(n));
-  }
-  closedir(d);
+  for (const DirEntry& e : DirReader(self.get()))
+    out.emplace_back(e.name);
   return out;
 }
 
@@ -64,13 +59,12 @@ void usage_walk(int fd, dev_t dev, GraveyardUsage& u)
       continue;
     }
     ++u.dirs;
-    int sub = open_dir_noatime(fd, n.c_str());
-    if (sub < 0) {
+    Fd sub(open_dir_noatime(fd, n.c_str()));
+    if (!sub) {
       u.readable = false;
       continue;
     }
-    usage_walk(sub, dev, u);
-    close(sub);
+    usage_walk(sub.get(), dev, u);
   }
 }
 
@@ -102,18 +96,14 @@ int bury_at(int dirfd, const char* name, int graveyard_fd,
 namespace {
 
 // The directory holding rel (below root_fd), opened one component at a time
-// without following a symlink; -1 with errno set on failure.
-int open_parent(int root_fd, const std::string& rel, std::string& name)
+// without following a symlink; no fd, with errno set, on failure.
+Fd open_parent(int root_fd, const std::string& rel, std::string& name)
 {
-  int fd = dup(root_fd);
+  Fd fd(dup(root_fd));
   std::size_t pos = 0;
-  for (auto slash = rel.find('/'); fd >= 0 && slash != std::string::npos;
+  for (auto slash = rel.find('/'); fd && slash != std::string::npos;
        slash = rel.find('/', pos)) {
-    int next = open_dir_noatime(fd, rel.substr(pos, slash - pos).c_str());
-    int saved = errno;
-    close(fd);
-    fd = next;
-    errno = saved;
+    fd = Fd(open_dir_noatime(fd.get(), rel.substr(pos, slash - pos).c_str()));
     pos = slash + 1;
   }
   name = rel.substr(pos);
@@ -127,33 +117,55 @@ Burial bury_path(int root_fd, const std::string& rel, int graveyard_fd,
 {
   Burial b;
   std::string name;
-  int fd = open_parent(root_fd, rel, name);
-  if (fd < 0) {
+  Fd fd = open_parent(root_fd, rel, name);
+  if (!fd) {
     b.err = errno;
     return b;
   }
   struct stat st;
-  if (fstatat(fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
+  if (fstatat(fd.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
     b.err = errno;
   else
-    b.err = bury_at(fd, name.c_str(), graveyard_fd, counter, &b.grave_name);
+    b.err = bury_at(fd.get(), name.c_str(), graveyard_fd, counter,
+                    &b.grave_name);
   if (b.err == 0)
     b.bytes = std::uint64_t(st.st_blocks) * 512;
-  close(fd);
   return b;
 }
 
 std::uint64_t allocated_bytes(int root_fd, const std::string& rel)
 {
   std::string name;
-  int fd = open_parent(root_fd, rel, name);
-  if (fd < 0)
-    return 0;
+  Fd fd = open_parent(root_fd, rel, name);
   struct stat st;
-  int rc = fstatat(fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW);
-  close(fd);
-  return rc == 0 ? std::uint64_t(st.st_blocks) * 512 : 0;
+  if (!fd || fstatat(fd.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
+    return 0;
+  return std::uint64_t(st.st_blocks) * 512;
 }
+
+namespace {
+
+// Removes everything inside dirfd/name; 0, or the last error (EINTR when
+// stopped), with the directory itself left.
+int empty_dir(int dirfd, const char* name, ReapStats& stats,
+              const std::function<bool()>& stop)
+{
+  Fd fd(open_for_removal(dirfd, name));
+  if (!fd)
+    return errno == ENOENT ? 0 : errno;
+  int rc = 0;
+  for (auto& n : names_of(fd.get())) {
+    if (stop && stop())
+      return EINTR;
+    if (int err = remove_tree_at(fd.get(), n.c_str(), stats, stop)) {
+      ++stats.errors;
+      rc = err;
+    }
+  }
+  return rc;
+}
+
+} // namespace
 
 int remove_tree_at(int dirfd, const char* name, ReapStats& stats,
                    const std::function<bool()>& stop)
@@ -171,22 +183,7 @@ int remove_tree_at(int dirfd, const char* name, ReapStats& stats,
   struct stat parent;
   if (fstat(dirfd, &parent) == 0 && parent.st_dev != st.st_dev)
     return EXDEV; // another file system is mounted here: never enter it
-  int fd = open_for_removal(dirfd, name);
-  if (fd < 0)
-    return errno == ENOENT ? 0 : errno;
-  int rc = 0;
-  for (auto& n : names_of(fd)) {
-    if (stop && stop()) {
-      rc = EINTR;
-      break;
-    }
-    if (int err = remove_tree_at(fd, n.c_str(), stats, stop)) {
-      ++stats.errors;
-      rc = err;
-    }
-  }
-  close(fd);
-  if (rc)
+  if (int rc = empty_dir(dirfd, name, stats, stop))
     return rc;
   if (unlinkat(dirfd, name, AT_REMOVEDIR) != 0)
     return errno == ENOENT ? 0 : errno;
@@ -210,16 +207,15 @@ ReapStats reap_graveyard(int graveyard_fd, const std::function<bool()>& stop)
 GraveyardUsage graveyard_usage(int root_fd)
 {
   GraveyardUsage u;
-  int fd = open_dir_noatime(root_fd, "graveyard");
-  if (fd < 0) {
+  Fd fd(open_dir_noatime(root_fd, "graveyard"));
+  if (!fd) {
     u.readable = errno == ENOENT;
     return u;
   }
   struct stat st;
-  fstat(fd, &st);
-  u.top_entries = names_of(fd).size();
-  usage_walk(fd, st.st_dev, u);
-  close(fd);
+  fstat(fd.get(), &st);
+  u.top_entries = names_of(fd.get()).size();
+  usage_walk(fd.get(), st.st_dev, u);
   return u;
 }
 

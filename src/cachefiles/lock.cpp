@@ -7,15 +7,14 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <thread>
-#include <unistd.h>
 
 namespace fsc::cachefiles {
 namespace {
 
-int open_root(const std::string& root)
+Fd open_root(const std::string& root)
 {
-  int fd = open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0)
+  Fd fd(open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd)
     throw_sys("cannot open cache directory", root, errno);
   return fd;
 }
@@ -24,14 +23,12 @@ int open_root(const std::string& root)
 
 std::optional<CacheLock> CacheLock::try_acquire(const std::string& root)
 {
-  int fd = open_root(root);
-  if (flock(fd, LOCK_EX | LOCK_NB) == 0)
-    return CacheLock(fd);
-  int err = errno;
-  close(fd);
-  if (err == EWOULDBLOCK)
+  Fd fd = open_root(root);
+  if (flock(fd.get(), LOCK_EX | LOCK_NB) == 0)
+    return CacheLock(std::move(fd));
+  if (errno == EWOULDBLOCK)
     return std::nullopt;
-  throw_sys("cannot lock", root, err);
+  throw_sys("cannot lock", root, errno);
 }
 
 std::optional<CacheLock> CacheLock::acquire_for(const std::string& root,
@@ -45,12 +42,6 @@ std::optional<CacheLock> CacheLock::acquire_for(const std::string& root,
       return std::nullopt;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-}
-
-CacheLock::~CacheLock()
-{
-  if (m_fd >= 0)
-    close(m_fd);
 }
 
 } // namespace fsc::cachefiles

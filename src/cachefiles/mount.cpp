@@ -5,10 +5,10 @@
 #include <fsc/cachefiles/claim.hpp>
 #include <fsc/cachefiles/xattr.hpp>
 #include <fsc/error.hpp>
+#include <fsc/fd.hpp>
 
 #include <attr/libattr.h>
 #include <cerrno>
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
@@ -20,19 +20,12 @@ namespace {
 
 bool is_empty_dir(const std::string& path)
 {
-  int fd = open_dir_noatime(AT_FDCWD, path.c_str());
-  DIR* d = fd < 0 ? nullptr : ::fdopendir(fd);
-  if (!d) {
-    if (fd >= 0)
-      ::close(fd);
+  Fd fd(open_dir_noatime(AT_FDCWD, path.c_str()));
+  if (!fd)
     return false;
-  }
-  bool empty = true;
-  while (dirent* e = ::readdir(d))
-    if (std::string_view(e->d_name) != "." && std::string_view(e->d_name) != "..")
-      empty = false;
-  ::closedir(d);
-  return empty;
+  // A directory that cannot be read is not taken for an empty one.
+  DirReader names(fd.get());
+  return !names.next() && names.error() == 0;
 }
 
 /// cachefiles_daemon_add_cache's directories and the root label.
@@ -69,40 +62,34 @@ void check_cache(const std::string& root)
 void copy_file(const std::string& src, const std::string& dst,
                const struct stat& st)
 {
-  int in = ::open(src.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
-  if (in < 0)
-    in = ::open(src.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-  if (in < 0)
+  Fd in(::open(src.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME));
+  if (!in)
+    in.reset(::open(src.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  if (!in)
     throw_sys("cannot read", src, errno);
-  int out = ::open(dst.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-                                    O_CLOEXEC, 0600);
-  if (out < 0) {
-    int e = errno;
-    ::close(in);
-    throw_sys("cannot create", dst, e);
-  }
+  Fd out(::open(dst.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+                                 O_CLOEXEC, 0600));
+  if (!out)
+    throw_sys("cannot create", dst, errno);
   // Copy data extents only, so holes stay holes.
   off_t pos = 0;
   std::vector<char> buf(1 << 16);
   bool ok = true;
   while (ok) {
-    off_t d = ::lseek(in, pos, SEEK_DATA);
+    off_t d = ::lseek(in.get(), pos, SEEK_DATA);
     if (d < 0)
       break;
-    off_t h = ::lseek(in, d, SEEK_HOLE);
+    off_t h = ::lseek(in.get(), d, SEEK_HOLE);
     for (off_t o = d; o < h && ok;) {
-      ssize_t n = ::pread(in, buf.data(), std::min<off_t>(h - o, off_t(buf.size())), o);
-      ok = n > 0 && ::pwrite(out, buf.data(), size_t(n), o) == n;
+      ssize_t n = ::pread(in.get(), buf.data(), std::min<off_t>(h - o, off_t(buf.size())), o);
+      ok = n > 0 && ::pwrite(out.get(), buf.data(), size_t(n), o) == n;
       o += n > 0 ? n : 0;
     }
     pos = h;
   }
-  ok = ok && ::ftruncate(out, st.st_size) == 0;
-  int e = errno;
-  ::close(in);
-  ::close(out);
+  ok = ok && ::ftruncate(out.get(), st.st_size) == 0;
   if (!ok)
-    throw_sys("cannot copy", src, e);
+    throw_sys("cannot copy", src, errno);
 }
 
 void copy_meta(const std::string& src, const std::string& dst,
@@ -116,6 +103,21 @@ void copy_meta(const std::string& src, const std::string& dst,
     (void)::lchown(dst.c_str(), st.st_uid, st.st_gid);
   timespec t[2] = {st.st_atim, st.st_mtim};
   ::utimensat(AT_FDCWD, dst.c_str(), t, AT_SYMLINK_NOFOLLOW);
+}
+
+// All names before any copy: the fds of a deep tree stay closed meanwhile.
+std::vector<std::string> names_in(const std::string& dir)
+{
+  Fd fd(open_dir_noatime(AT_FDCWD, dir.c_str()));
+  if (!fd)
+    throw_sys("cannot read", dir, errno);
+  std::vector<std::string> names;
+  DirReader reader(fd.get());
+  for (const DirEntry& e : reader)
+    names.emplace_back(e.name);
+  if (reader.error()) // a copy missing some objects must not pass for one
+    throw_sys("cannot read", dir, reader.error());
+  return names;
 }
 
 void copy_rec(const std::string& src, const std::string& dst)
@@ -132,18 +134,7 @@ void copy_rec(const std::string& src, const std::string& dst)
     return; // symlinks and devices are not cache objects: not copied
   if (::mkdir(dst.c_str(), 0700) != 0)
     throw_sys("cannot create", dst, errno);
-  int fd = open_dir_noatime(AT_FDCWD, src.c_str());
-  DIR* d = fd < 0 ? nullptr : ::fdopendir(fd);
-  if (!d)
-    throw_sys("cannot read", src, errno);
-  std::vector<std::string> names;
-  while (dirent* e = ::readdir(d)) {
-    std::string_view n = e->d_name;
-    if (n != "." && n != "..")
-      names.emplace_back(n);
-  }
-  ::closedir(d);
-  for (const auto& n : names)
+  for (const auto& n : names_in(src))
     copy_rec(src + "/" + n, dst + "/" + n);
   copy_meta(src, dst, st);
 }

@@ -2,6 +2,7 @@
 #include <fsc/cachefiles/object.hpp>
 
 #include <fsc/cachefiles/xattr.hpp>
+#include <fsc/fd.hpp>
 
 #include <fmt/format.h>
 
@@ -168,13 +169,12 @@ ObjectInfo describe_path(const Cache& cache, const std::string& path)
                 "'");
   if (S_ISREG(info.entry.st.mode)) {
     int dirfd = cache.root_fd();
-    int fd = openat(dirfd, rel.c_str(), O_RDONLY | O_NOFOLLOW | O_NOATIME);
-    if (fd < 0 && errno == EPERM)
-      fd = openat(dirfd, rel.c_str(), O_RDONLY | O_NOFOLLOW);
-    if (fd >= 0) {
-      info.extents = data_extents(fd, info.entry.st.size);
+    Fd fd(openat(dirfd, rel.c_str(), O_RDONLY | O_NOFOLLOW | O_NOATIME));
+    if (!fd && errno == EPERM)
+      fd.reset(openat(dirfd, rel.c_str(), O_RDONLY | O_NOFOLLOW));
+    if (fd) {
+      info.extents = data_extents(fd.get(), info.entry.st.size);
       info.extents_known = true;
-      close(fd);
     }
   }
   return info;

@@ -9,6 +9,7 @@
 #include <fsc/cachefiles/scan.hpp>
 
 #include <fsc/cachefiles/xattr.hpp>
+#include <fsc/fd.hpp>
 #include <fsc/log.hpp>
 
 #include <fmt/format.h>
@@ -87,25 +88,18 @@ enum class DirKind {
 };
 
 /// An open directory fd shared by the work items of its children.
-struct Fd {
-  int fd = -1;
+struct SharedDir {
+  Fd fd;
   std::uint64_t serial; ///< unique: fd numbers are reused after close
-  explicit Fd(int f) : fd(f)
+  explicit SharedDir(int f) : fd(f)
   {
     static std::atomic<std::uint64_t> next{1};
     serial = next++;
   }
-  ~Fd()
-  {
-    if (fd >= 0)
-      close(fd);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
 };
 
 struct Work {
-  std::shared_ptr<Fd> parent; ///< fd of the directory holding name
+  std::shared_ptr<SharedDir> parent; ///< fd of the directory holding name
   std::string name;           ///< to open relative to parent
   std::string path;           ///< relative to the cache root
   DirKind kind = DirKind::cache;
@@ -119,32 +113,15 @@ struct RawEntry {
   unsigned char d_type;
 };
 
-/// Reads all names of a directory fd with getdents64.
+/// Reads all names of a directory fd; 0 or the errno of the failed read.
 int read_names(int fd, std::vector<RawEntry>& out)
 {
-  alignas(8) char buf[1 << 16];
-  for (;;) {
-    long n = syscall(SYS_getdents64, fd, buf, sizeof buf);
-    if (n < 0)
-      return errno;
-    if (n == 0)
-      return 0;
-    for (long off = 0; off < n;) {
-      struct Dirent64 {
-        std::uint64_t ino;
-        std::int64_t off;
-        unsigned short reclen;
-        unsigned char type;
-        char name[1];
-      };
-      auto* d = reinterpret_cast<Dirent64*>(buf + off);
-      off += d->reclen;
-      if (d->name[0] == '.' &&
-          (d->name[1] == 0 || (d->name[1] == '.' && d->name[2] == 0)))
-        continue;
-      out.push_back({d->name, d->type});
-    }
-  }
+  // On the stack of this leaf, not of process(), which recurses.
+  char buf[1 << 16];
+  DirReader names(fd, buf);
+  for (const DirEntry& e : names)
+    out.push_back({e.name, e.type});
+  return names.error();
 }
 
 class Scanner {
@@ -159,14 +136,14 @@ public:
 private:
   void worker(unsigned id);
   void process(Work& w, unsigned id, std::uint64_t& cwd);
-  void handle_entry(const Work& w, const std::shared_ptr<Fd>& dir,
+  void handle_entry(const Work& w, const std::shared_ptr<SharedDir>& dir,
                     const RawEntry& e, unsigned id, std::uint64_t& cwd,
                     std::vector<Work>& subdirs);
   void classify(const Work& w, ScanEntry& ent, Work& sub, bool& descend);
   void classify_v1_object(const Work& w, ScanEntry& ent, Work& sub,
                           bool& descend);
   void classify_v2_object(const Work& w, ScanEntry& ent);
-  void read_xattr(const std::shared_ptr<Fd>& dir, ScanEntry& ent,
+  void read_xattr(const std::shared_ptr<SharedDir>& dir, ScanEntry& ent,
                   std::uint64_t& cwd);
   void check_xattr(ScanEntry& ent);
   void push(std::vector<Work>& items);
@@ -195,7 +172,7 @@ private:
 ScanStats Scanner::run()
 {
   Work root;
-  root.parent = std::make_shared<Fd>(dup(m_cache.root_fd()));
+  root.parent = std::make_shared<SharedDir>(dup(m_cache.root_fd()));
   root.name = "cache";
   root.path = "cache";
   root.kind = DirKind::cache;
@@ -250,7 +227,7 @@ void Scanner::push(std::vector<Work>& items)
 
 void Scanner::process(Work& w, unsigned id, std::uint64_t& cwd)
 {
-  int fd = open_dir_noatime(w.parent->fd, w.name.c_str());
+  int fd = open_dir_noatime(w.parent->fd.get(), w.name.c_str());
   if (fd < 0) {
     ++m_errors;
     ScanEntry e;
@@ -263,7 +240,7 @@ void Scanner::process(Work& w, unsigned id, std::uint64_t& cwd)
     m_sink(e, id);
     return;
   }
-  auto dir = std::make_shared<Fd>(fd);
+  auto dir = std::make_shared<SharedDir>(fd);
   w.parent.reset();
   ++m_dirs;
   std::vector<RawEntry> names;
@@ -293,7 +270,7 @@ void Scanner::process(Work& w, unsigned id, std::uint64_t& cwd)
   push(subdirs);
 }
 
-void Scanner::handle_entry(const Work& w, const std::shared_ptr<Fd>& dir,
+void Scanner::handle_entry(const Work& w, const std::shared_ptr<SharedDir>& dir,
                            const RawEntry& e, unsigned id, std::uint64_t& cwd,
                            std::vector<Work>& subdirs)
 {
@@ -301,7 +278,7 @@ void Scanner::handle_entry(const Work& w, const std::shared_ptr<Fd>& dir,
   ScanEntry ent;
   ent.name = e.name;
   ent.path = w.path + "/" + e.name;
-  int rc = stat_at(dir->fd, e.name.c_str(), ent.st);
+  int rc = stat_at(dir->fd.get(), e.name.c_str(), ent.st);
   if (rc > 0) {
     ++m_errors;
     problem(ent, rc == ENOENT ? "vanished" : "unreadable",
@@ -538,21 +515,21 @@ ssize_t getxattr_in(int dirfd, const char* name, void* buf, std::size_t size)
                  k_xattr_name, &args, sizeof args);
 }
 
-void Scanner::read_xattr(const std::shared_ptr<Fd>& dir, ScanEntry& ent,
+void Scanner::read_xattr(const std::shared_ptr<SharedDir>& dir, ScanEntry& ent,
                          std::uint64_t& cwd)
 {
   auto* node = const_cast<Node*>(ent.node.get());
   node->xattr.resize(k_max_xattr_v1 + 1);
   ssize_t n = -1;
   if (g_have_getxattrat.load(std::memory_order_relaxed)) {
-    n = getxattr_in(dir->fd, ent.name.c_str(), node->xattr.data(),
+    n = getxattr_in(dir->fd.get(), ent.name.c_str(), node->xattr.data(),
                     node->xattr.size());
     if (n < 0 && errno == ENOSYS)
       g_have_getxattrat = false;
   }
   if (!g_have_getxattrat.load(std::memory_order_relaxed)) {
     if (cwd != dir->serial) {
-      if (fchdir(dir->fd) != 0) {
+      if (fchdir(dir->fd.get()) != 0) {
         ent.xattr_errno = errno;
         node->xattr.clear();
         return;
@@ -563,7 +540,7 @@ void Scanner::read_xattr(const std::shared_ptr<Fd>& dir, ScanEntry& ent,
                   node->xattr.size());
   }
   if (n < 0 && errno == ERANGE) {
-    auto big = read_xattr_at(dir->fd, ent.name);
+    auto big = read_xattr_at(dir->fd.get(), ent.name);
     if (big) {
       node->xattr = std::move(*big);
       n = ssize_t(node->xattr.size());

@@ -5,6 +5,7 @@
 #include <fsc/cachefiles/cache.hpp>
 #include <fsc/cachefiles/xattr.hpp>
 #include <fsc/error.hpp>
+#include <fsc/fd.hpp>
 
 #include <cerrno>
 #include <fcntl.h>
@@ -16,18 +17,6 @@
 namespace fsc::cachefiles {
 
 namespace {
-
-struct Fd {
-  int fd = -1;
-  explicit Fd(int f) : fd(f) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd()
-  {
-    if (fd >= 0)
-      ::close(fd);
-  }
-};
 
 std::string parent_of(const std::string& rel)
 {
@@ -46,32 +35,28 @@ std::string leaf_of(const std::string& rel)
 class DirStore : public Store {
 public:
   explicit DirStore(const std::string& root)
+      : m_fd(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC))
   {
-    m_fd = ::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (m_fd < 0)
+    if (!m_fd)
       throw_sys("cannot open cache", root, errno);
   }
-  ~DirStore() override { ::close(m_fd); }
 
   /// The directory holding rel's last component, opened without following
   /// a symlink anywhere on the way; -errno on failure.
   int open_parent(const std::string& rel)
   {
-    int fd = ::dup(m_fd);
+    Fd fd(::dup(m_fd.get()));
     std::string dir = parent_of(rel);
     std::size_t pos = 0;
-    while (fd >= 0 && pos < dir.size()) {
+    while (fd && pos < dir.size()) {
       auto next = dir.find('/', pos);
       std::string comp = dir.substr(pos, next - pos);
-      int sub = open_dir_noatime(fd, comp.c_str());
-      int err = errno;
-      ::close(fd);
-      if (sub < 0)
-        return -err;
-      fd = sub;
+      fd = Fd(open_dir_noatime(fd.get(), comp.c_str()));
+      if (!fd)
+        return -errno;
       pos = next == std::string::npos ? dir.size() : next + 1;
     }
-    return fd < 0 ? -errno : fd;
+    return fd ? fd.release() : -errno;
   }
 
   StoreStat stat(const std::string& rel) override
@@ -79,7 +64,7 @@ public:
     StoreStat s;
     Fd dir(open_parent(rel));
     struct stat st;
-    if (dir.fd < 0 || ::fstatat(dir.fd, leaf_of(rel).c_str(), &st,
+    if (!dir || ::fstatat(dir.get(), leaf_of(rel).c_str(), &st,
                                 AT_SYMLINK_NOFOLLOW) != 0)
       return s;
     s.exists = true;
@@ -92,9 +77,9 @@ public:
   tl::expected<Bytes, int> get_xattr(const std::string& rel) override
   {
     Fd dir(open_parent(rel));
-    if (dir.fd < 0)
-      return tl::unexpected(-dir.fd);
-    auto r = read_xattr_at(dir.fd, leaf_of(rel));
+    if (!dir)
+      return tl::unexpected(-dir.get());
+    auto r = read_xattr_at(dir.get(), leaf_of(rel));
     if (!r)
       return tl::unexpected(r.error());
     return *r;
@@ -103,9 +88,9 @@ public:
   int open_leaf(const std::string& rel, int flags)
   {
     Fd dir(open_parent(rel));
-    if (dir.fd < 0)
-      return dir.fd;
-    int fd = ::openat(dir.fd, leaf_of(rel).c_str(),
+    if (!dir)
+      return dir.get();
+    int fd = ::openat(dir.get(), leaf_of(rel).c_str(),
                       flags | O_NOFOLLOW | O_CLOEXEC);
     return fd < 0 ? -errno : fd;
   }
@@ -113,9 +98,9 @@ public:
   int set_xattr(const std::string& rel, ByteView v, bool create) override
   {
     Fd fd(open_leaf(rel, O_RDONLY | O_NOATIME));
-    if (fd.fd < 0)
-      return fd.fd;
-    if (::fsetxattr(fd.fd, k_xattr_name, v.data(), v.size(),
+    if (!fd)
+      return fd.get();
+    if (::fsetxattr(fd.get(), k_xattr_name, v.data(), v.size(),
                     create ? XATTR_CREATE : XATTR_REPLACE) != 0)
       return -errno;
     note(fmt::format("setxattr {} {}", rel, to_hex(v)));
@@ -125,9 +110,9 @@ public:
   int mkdir(const std::string& rel) override
   {
     Fd dir(open_parent(rel));
-    if (dir.fd < 0)
-      return dir.fd;
-    if (::mkdirat(dir.fd, leaf_of(rel).c_str(), 0) != 0)
+    if (!dir)
+      return dir.get();
+    if (::mkdirat(dir.get(), leaf_of(rel).c_str(), 0) != 0)
       return -errno;
     note("mkdir " + rel);
     return 0;
@@ -136,10 +121,10 @@ public:
   int create(const std::string& rel) override
   {
     Fd fd(open_leaf(rel, O_WRONLY | O_CREAT | O_EXCL));
-    if (fd.fd < 0)
-      return fd.fd;
+    if (!fd)
+      return fd.get();
     // open(2) applies the umask to mode 0 anyway; the kernel's is exactly 0.
-    ::fchmod(fd.fd, 0);
+    ::fchmod(fd.get(), 0);
     note("create " + rel);
     return 0;
   }
@@ -147,9 +132,9 @@ public:
   int unlink(const std::string& rel) override
   {
     Fd dir(open_parent(rel));
-    if (dir.fd < 0)
-      return dir.fd;
-    if (::unlinkat(dir.fd, leaf_of(rel).c_str(), 0) != 0)
+    if (!dir)
+      return dir.get();
+    if (::unlinkat(dir.get(), leaf_of(rel).c_str(), 0) != 0)
       return -errno;
     note("unlink " + rel);
     return 0;
@@ -158,9 +143,9 @@ public:
   int rename(const std::string& from, const std::string& to) override
   {
     Fd a(open_parent(from)), b(open_parent(to));
-    if (a.fd < 0 || b.fd < 0)
-      return a.fd < 0 ? a.fd : b.fd;
-    if (::renameat(a.fd, leaf_of(from).c_str(), b.fd, leaf_of(to).c_str()) != 0)
+    if (!a || !b)
+      return !a ? a.get() : b.get();
+    if (::renameat(a.get(), leaf_of(from).c_str(), b.get(), leaf_of(to).c_str()) != 0)
       return -errno;
     note("rename " + from + " -> " + to);
     return 0;
@@ -169,9 +154,9 @@ public:
   int truncate(const std::string& rel, std::uint64_t size) override
   {
     Fd fd(open_leaf(rel, O_WRONLY | O_NOATIME));
-    if (fd.fd < 0)
-      return fd.fd;
-    if (::ftruncate(fd.fd, off_t(size)) != 0)
+    if (!fd)
+      return fd.get();
+    if (::ftruncate(fd.get(), off_t(size)) != 0)
       return -errno;
     note(fmt::format("truncate {} to {}", rel, size));
     return 0;
@@ -180,9 +165,9 @@ public:
   int write(const std::string& rel, std::uint64_t off, ByteView data) override
   {
     Fd fd(open_leaf(rel, O_WRONLY | O_NOATIME));
-    if (fd.fd < 0)
-      return fd.fd;
-    if (::pwrite(fd.fd, data.data(), data.size(), off_t(off)) !=
+    if (!fd)
+      return fd.get();
+    if (::pwrite(fd.get(), data.data(), data.size(), off_t(off)) !=
         ssize_t(data.size()))
       return -EIO;
     note(fmt::format("write {} bytes at {} of {}", data.size(), off, rel));
@@ -193,9 +178,9 @@ public:
                                    std::uint64_t off) override
   {
     Fd fd(open_leaf(rel, O_RDONLY | O_NOATIME));
-    if (fd.fd < 0)
-      return tl::unexpected(-fd.fd);
-    off_t d = ::lseek(fd.fd, off_t(off), SEEK_DATA);
+    if (!fd)
+      return tl::unexpected(-fd.get());
+    off_t d = ::lseek(fd.get(), off_t(off), SEEK_DATA);
     if (d < 0)
       return errno == ENXIO ? false : tl::expected<bool, int>(tl::unexpected(errno));
     return std::uint64_t(d) == off;
@@ -204,17 +189,17 @@ public:
   int touch_atime(const std::string& rel) override
   {
     Fd dir(open_parent(rel));
-    if (dir.fd < 0)
-      return dir.fd;
+    if (!dir)
+      return dir.get();
     timespec t[2] = {{0, UTIME_NOW}, {0, UTIME_OMIT}};
-    if (::utimensat(dir.fd, leaf_of(rel).c_str(), t, AT_SYMLINK_NOFOLLOW) != 0)
+    if (::utimensat(dir.get(), leaf_of(rel).c_str(), t, AT_SYMLINK_NOFOLLOW) != 0)
       return -errno;
     note("atime " + rel);
     return 0;
   }
 
 private:
-  int m_fd = -1;
+  Fd m_fd;
 };
 
 // --- OverlayStore ------------------------------------------------------------------

@@ -3,6 +3,7 @@
 
 #include <fsc/cachefiles/key.hpp>
 #include <fsc/error.hpp>
+#include <fsc/fd.hpp>
 
 #include <cerrno>
 #include <fcntl.h>
@@ -32,21 +33,19 @@ void Writer::make_dir(const std::string& rel, unsigned mode)
 void Writer::make_file(const std::string& rel, const DataSpec& d)
 {
   std::string p = m_root + "/" + rel;
-  int fd = open(p.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                0);
-  if (fd < 0)
+  Fd fd(open(p.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+             0));
+  if (!fd)
     throw_sys("cannot create file", p, errno);
   bool ok = true;
   if (!d.bytes.empty())
-    ok = pwrite(fd, d.bytes.data(), d.bytes.size(), off_t(d.offset)) ==
+    ok = pwrite(fd.get(), d.bytes.data(), d.bytes.size(), off_t(d.offset)) ==
          ssize_t(d.bytes.size());
   std::uint64_t size = std::max<std::uint64_t>(d.size, d.offset + d.bytes.size());
   if (ok && size)
-    ok = ftruncate(fd, off_t(size)) == 0;
-  int err = errno;
-  close(fd);
+    ok = ftruncate(fd.get(), off_t(size)) == 0;
   if (!ok)
-    throw_sys("cannot write", p, err);
+    throw_sys("cannot write", p, errno);
 }
 
 void Writer::add_dir(const std::string& rel, unsigned mode)

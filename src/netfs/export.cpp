@@ -2,6 +2,7 @@
 #include <fsc/netfs/export.hpp>
 
 #include <fsc/error.hpp>
+#include <fsc/fd.hpp>
 
 #include <fmt/format.h>
 
@@ -9,7 +10,6 @@
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -43,23 +43,22 @@ std::vector<Bytes> device_uuids(dev_t dev)
 {
   std::vector<Bytes> out;
   const std::string dir = "/dev/disk/by-uuid";
-  DIR* d = opendir(dir.c_str());
-  if (!d)
+  Fd fd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd)
     return out;
-  while (auto* e = readdir(d)) {
+  for (const DirEntry& e : DirReader(fd.get())) {
     struct stat st;
-    if (e->d_name[0] == '.' || stat((dir + "/" + e->d_name).c_str(), &st) != 0 ||
+    if (e.name[0] == '.' || fstatat(fd.get(), e.name, &st, 0) != 0 ||
         !S_ISBLK(st.st_mode) || st.st_rdev != dev)
       continue;
     std::string digits;
-    for (const char* p = e->d_name; *p; ++p)
+    for (const char* p = e.name; *p; ++p)
       if (*p != '-')
         digits += *p;
     Bytes u;
     if (digits.size() == 32 && from_hex(digits, u))
       out.push_back(u);
   }
-  closedir(d);
   return out;
 }
 
@@ -103,11 +102,11 @@ ExportOrigin::ExportOrigin(const std::string& dir, ExportMethod method,
   if (!realpath(dir.c_str(), real))
     throw_sys("cannot open origin", dir, errno);
   m_dir = real;
-  m_fd = open_noatime(AT_FDCWD, m_dir.c_str(), O_RDONLY | O_DIRECTORY);
-  if (m_fd < 0)
+  m_fd.reset(open_noatime(AT_FDCWD, m_dir.c_str(), O_RDONLY | O_DIRECTORY));
+  if (!m_fd)
     throw_sys("cannot open origin", dir, errno);
   struct stat st;
-  if (fstat(m_fd, &st) != 0)
+  if (fstat(m_fd.get(), &st) != 0)
     throw_sys("cannot stat origin", dir, errno);
   m_dev = st.st_dev;
   m_id.dev_major = major(st.st_dev);
@@ -124,13 +123,11 @@ ExportOrigin::ExportOrigin(const std::string& dir, ExportMethod method,
   HandleBuf h;
   h.fh()->handle_bytes = MAX_HANDLE_SZ;
   int mount_id = 0;
-  if (name_to_handle_at(m_fd, "", h.fh(), &mount_id, AT_EMPTY_PATH) != 0)
+  if (name_to_handle_at(m_fd.get(), "", h.fh(), &mount_id, AT_EMPTY_PATH) != 0)
     throw_sys("cannot get file handles in", m_dir, errno);
   m_method = method;
   if (method != ExportMethod::index) {
-    int fd = open_by_handle_at(m_fd, h.fh(), O_PATH | O_CLOEXEC);
-    if (fd >= 0) {
-      close(fd);
+    if (Fd(open_by_handle_at(m_fd.get(), h.fh(), O_PATH | O_CLOEXEC))) {
       m_method = ExportMethod::open_by_handle;
     } else if (method == ExportMethod::open_by_handle) {
       throw Error(sys_message("cannot open files by handle in", m_dir, errno) +
@@ -141,11 +138,7 @@ ExportOrigin::ExportOrigin(const std::string& dir, ExportMethod method,
   }
 }
 
-ExportOrigin::~ExportOrigin()
-{
-  if (m_fd >= 0)
-    close(m_fd);
-}
+ExportOrigin::~ExportOrigin() = default;
 
 std::string ExportOrigin::method() const
 {
@@ -206,10 +199,10 @@ Located ExportOrigin::by_handle(const KnfsdFh& fh)
   h.fh()->handle_bytes = unsigned(fh.fileid.size());
   h.fh()->handle_type = fh.fileid_type;
   std::copy(fh.fileid.begin(), fh.fileid.end(), h.fh()->f_handle);
-  int fd = open_by_handle_at(m_fd, h.fh(), O_RDONLY | O_CLOEXEC | O_NOATIME);
-  if (fd < 0 && errno == EPERM)
-    fd = open_by_handle_at(m_fd, h.fh(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
+  Fd fd(open_by_handle_at(m_fd.get(), h.fh(), O_RDONLY | O_CLOEXEC | O_NOATIME));
+  if (!fd && errno == EPERM)
+    fd.reset(open_by_handle_at(m_fd.get(), h.fh(), O_RDONLY | O_CLOEXEC));
+  if (!fd) {
     int err = errno;
     if (err == ESTALE) {
       l.verdict = Verdict::orphan;
@@ -229,38 +222,35 @@ Located ExportOrigin::by_handle(const KnfsdFh& fh)
     return l;
   }
   struct stat st = {};
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_dev != m_dev) {
+  if (fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_dev != m_dev) {
     l.note = S_ISDIR(st.st_mode) ? "the handle names a directory, not a file"
                                  : "the handle names no regular file of the "
                                    "export's filesystem";
-    close(fd);
     return l;
   }
   if (st.st_nlink == 0) {
     l.verdict = Verdict::orphan;
     l.note = "the origin file is deleted (its inode is still open somewhere)";
-    close(fd);
     return l;
   }
   // The path the kernel knows for the dentry; a file not in the dentry cache
   // comes back disconnected, without a usable path, and is found by index.
   char link[PATH_MAX];
-  ssize_t n = readlink(fmt::format("/proc/self/fd/{}", fd).c_str(), link,
+  ssize_t n = readlink(fmt::format("/proc/self/fd/{}", fd.get()).c_str(), link,
                        sizeof link - 1);
   std::string path = n > 0 ? std::string(link, std::size_t(n)) : std::string();
   std::string prefix = m_dir == "/" ? "/" : m_dir + "/";
   if (path.size() > prefix.size() && path.starts_with(prefix)) {
     l.verdict = Verdict::okay;
     l.path = path;
-    l.fd = fd;
+    l.fd = std::move(fd);
     return l;
   }
   Located in = by_index(fh);
   if (in.verdict == Verdict::okay) {
-    in.fd = fd;
+    in.fd = std::move(fd);
     return in;
   }
-  close(fd);
   l.note = fmt::format("the file ({}) is on the filesystem of {} but not "
                        "under it",
                        fileid_text(fh), m_dir);
@@ -305,61 +295,57 @@ void ExportOrigin::build_index()
   if (m_indexed)
     return;
   m_indexed = true;
-  int fd = open_noatime(m_fd, ".", O_RDONLY | O_DIRECTORY);
-  if (fd < 0)
+  Fd fd(open_noatime(m_fd.get(), ".", O_RDONLY | O_DIRECTORY));
+  if (!fd)
     throw_sys("cannot read origin", m_dir, errno);
-  walk(fd, m_dir == "/" ? "" : m_dir);
+  walk(fd.get(), m_dir == "/" ? "" : m_dir);
 }
 
 // Every regular file below dirfd on the export's filesystem (no crossing
 // into other mounts: their handles carry another fsid).
 void ExportOrigin::walk(int dirfd, const std::string& path)
 {
-  DIR* d = fdopendir(dirfd);
-  if (!d) {
-    close(dirfd);
-    return;
-  }
-  while (auto* e = readdir(d)) {
-    std::string name = e->d_name;
-    if (name == "." || name == "..")
-      continue;
-    unsigned type = e->d_type;
+  for (const DirEntry& e : DirReader(dirfd)) {
+    unsigned type = e.type;
     if (type == DT_UNKNOWN) {
       struct stat st;
-      if (fstatat(dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+      if (fstatat(dirfd, e.name, &st, AT_SYMLINK_NOFOLLOW) != 0)
         continue;
       type = S_ISDIR(st.st_mode)   ? unsigned(DT_DIR)
              : S_ISREG(st.st_mode) ? unsigned(DT_REG)
                                    : 0u;
     }
-    std::string child = path + "/" + name;
-    if (type == DT_DIR) {
-      int fd = open_noatime(dirfd, e->d_name,
-                            O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
-      struct stat st;
-      if (fd >= 0 && fstat(fd, &st) == 0 && st.st_dev == m_dev)
-        walk(fd, child);
-      else if (fd >= 0)
-        close(fd);
-      continue;
-    }
-    if (type != DT_REG)
-      continue;
-    HandleBuf h;
-    h.fh()->handle_bytes = MAX_HANDLE_SZ;
-    int mount_id = 0;
-    if (name_to_handle_at(dirfd, e->d_name, h.fh(), &mount_id, 0) != 0)
-      continue;
-    ByteView fileid(reinterpret_cast<const std::uint8_t*>(h.fh()->f_handle),
-                    h.fh()->handle_bytes);
-    if (auto f = decode_fileid(unsigned(h.fh()->handle_type), fileid))
-      m_by_ino.try_emplace(f->ino, Entry{f->gen, child});
-    else
-      m_by_raw.try_emplace(raw_key(unsigned(h.fh()->handle_type), fileid),
-                           child);
+    const std::string child = path + "/" + e.name;
+    if (type == DT_DIR)
+      enter(dirfd, e.name, child);
+    else if (type == DT_REG)
+      index_file(dirfd, e.name, child);
   }
-  closedir(d);
+}
+
+void ExportOrigin::enter(int dirfd, const char* name, const std::string& path)
+{
+  Fd fd(open_noatime(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW));
+  struct stat st;
+  if (fd && fstat(fd.get(), &st) == 0 && st.st_dev == m_dev)
+    walk(fd.get(), path);
+}
+
+void ExportOrigin::index_file(int dirfd, const char* name,
+                              const std::string& path)
+{
+  HandleBuf h;
+  h.fh()->handle_bytes = MAX_HANDLE_SZ;
+  int mount_id = 0;
+  if (name_to_handle_at(dirfd, name, h.fh(), &mount_id, 0) != 0)
+    return;
+  ByteView fileid(reinterpret_cast<const std::uint8_t*>(h.fh()->f_handle),
+                  h.fh()->handle_bytes);
+  if (auto f = decode_fileid(unsigned(h.fh()->handle_type), fileid))
+    m_by_ino.try_emplace(f->ino, Entry{f->gen, path});
+  else
+    m_by_raw.try_emplace(raw_key(unsigned(h.fh()->handle_type), fileid),
+                         path);
 }
 
 } // namespace fsc::netfs

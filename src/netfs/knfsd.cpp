@@ -130,6 +130,30 @@ std::optional<FileId> decode_fileid(unsigned t, ByteView b)
   return std::nullopt;
 }
 
+Bytes encode_fileid(KnfsdFileidType t, const FileId& f)
+{
+  Bytes out;
+  const bool parent =
+      t == fileid_ino32_gen_parent || t == fileid_xfs_ino64_gen_parent;
+  if (t == fileid_ino32_gen || t == fileid_ino32_gen_parent) {
+    store_le(out, f.ino & 0xffffffffu, 4);
+    store_le(out, f.gen, 4);
+    if (parent) {
+      store_le(out, f.parent_ino.value_or(0) & 0xffffffffu, 4);
+      store_le(out, f.parent_gen.value_or(0), 4);
+    }
+  } else if (t == fileid_xfs_ino64_gen || t == fileid_xfs_ino64_gen_parent) {
+    // XFS writes the 64-bit inode as two host-order words, low word first.
+    store_le(out, f.ino, 8);
+    store_le(out, f.gen, 4);
+    if (parent) {
+      store_le(out, f.parent_ino.value_or(0), 8);
+      store_le(out, f.parent_gen.value_or(0), 4);
+    }
+  }
+  return out;
+}
+
 namespace {
 
 // include/linux/kdev_t.h new_encode_dev: the 32-bit dev_t userspace sees.

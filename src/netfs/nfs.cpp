@@ -104,6 +104,40 @@ std::optional<NfsAux> decode_nfs_aux(ByteView aux)
   return a;
 }
 
+namespace {
+
+// nfs_append_int: ",%llx", or a bare "," for 0.
+void append_int(std::string& key, std::uint64_t v)
+{
+  key += v ? fmt::format(",{:x}", v) : ",";
+}
+
+} // namespace
+
+std::string encode_nfs_volume(const NfsServerKey& server,
+                              const NfsSuperKey& super)
+{
+  std::string key = fmt::format("nfs,{}.{},{:x}", server.version,
+                                server.minor, server.family);
+  // The port and address words are their network-order bytes read as host
+  // (little-endian) integers: port 2049 prints as 108.
+  append_int(key, std::uint16_t(server.port >> 8 | server.port << 8));
+  for (std::size_t i = 0; i + 4 <= server.address.size(); i += 4)
+    append_int(key, load_le(server.address, i, 4));
+  for (std::uint64_t v :
+       {super.fsid_major, super.fsid_minor, super.s_flags,
+        std::uint64_t(super.flags), std::uint64_t(super.rsize),
+        std::uint64_t(super.wsize), std::uint64_t(super.acregmin),
+        std::uint64_t(super.acregmax), std::uint64_t(super.acdirmin),
+        std::uint64_t(super.acdirmax), std::uint64_t(super.flavor)})
+    append_int(key, v);
+  // A v1 key's uniquifier is one NUL byte when fsc= gave none; 6.1 then
+  // appends nothing.
+  if (!super.uniq.empty() && super.uniq != std::string(1, '\0'))
+    key += "," + super.uniq;
+  return key;
+}
+
 Coherency check_nfs_aux(ByteView stored, const NfsAux& expected)
 {
   auto a = decode_nfs_aux(stored);

@@ -51,6 +51,27 @@ Bytes encode_afs_aux(std::uint64_t data_version)
   return out;
 }
 
+std::string encode_afs_volume_v2(std::string_view cell, std::uint32_t vid)
+{
+  return fmt::format("afs,{},{:x}", cell, vid);
+}
+
+Bytes encode_afs_vnode_v2(const AfsVnodeKey& k)
+{
+  Bytes out;
+  store_be(out, k.vnode, 4);
+  store_be(out, k.unique, 4);
+  store_be(out, 0, 8); // vnode_id_ext[2]
+  return out;
+}
+
+Bytes encode_afs_aux_v2(std::uint64_t data_version)
+{
+  Bytes out;
+  store_be(out, data_version, 8);
+  return out;
+}
+
 void decode_afs_v1(Decoded& d, int depth, bool data, ByteView key,
                    ByteView aux)
 {

@@ -5,6 +5,7 @@
 #include <fsc/cachefiles/scan.hpp>
 #include <fsc/cachefiles/xattr.hpp>
 #include <fsc/error.hpp>
+#include <fsc/fd.hpp>
 #include <fsc/netfs/netfs.hpp>
 
 #include "common.hpp"
@@ -13,7 +14,6 @@
 #include <xxhash.h>
 
 #include <cerrno>
-#include <dirent.h>
 #include <fcntl.h>
 #include <fstream>
 #include <mutex>
@@ -74,40 +74,35 @@ namespace {
 
 constexpr long k_nfs_magic = 0x6969;
 
+// The NFS file handle of dirfd/name (what the client's cache keys on).
+std::optional<Bytes> nfs_fh_of(int dirfd, const char* name)
+{
+  alignas(file_handle) char buf[sizeof(file_handle) + MAX_HANDLE_SZ];
+  auto* fh = reinterpret_cast<file_handle*>(buf);
+  fh->handle_bytes = MAX_HANDLE_SZ;
+  int mount_id = 0;
+  if (name_to_handle_at(dirfd, name, fh, &mount_id, 0) != 0)
+    return std::nullopt;
+  return nfs_fh_from_handle(ByteView(
+      reinterpret_cast<std::uint8_t*>(fh->f_handle), fh->handle_bytes));
+}
+
 void walk_nfs(int dirfd, const std::string& path, OriginMap& m)
 {
-  DIR* d = fdopendir(dirfd);
-  if (!d) {
-    close(dirfd);
-    return;
-  }
-  while (auto* e = readdir(d)) {
-    std::string name = e->d_name;
-    if (name == "." || name == "..")
-      continue;
-    std::string child = path + "/" + name;
-    if (e->d_type == DT_DIR) {
-      int fd = openat(dirfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-                                            O_CLOEXEC);
-      if (fd >= 0)
-        walk_nfs(fd, child, m);
+  for (const DirEntry& e : DirReader(dirfd)) {
+    std::string child = path + "/" + e.name;
+    if (e.type == DT_DIR) {
+      Fd fd(openat(dirfd, e.name,
+                   O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      if (fd)
+        walk_nfs(fd.get(), child, m);
       continue;
     }
-    if (e->d_type != DT_REG && e->d_type != DT_UNKNOWN)
+    if (e.type != DT_REG && e.type != DT_UNKNOWN)
       continue;
-    alignas(file_handle) char buf[sizeof(file_handle) + MAX_HANDLE_SZ];
-    auto* fh = reinterpret_cast<file_handle*>(buf);
-    fh->handle_bytes = MAX_HANDLE_SZ;
-    int mount_id = 0;
-    if (name_to_handle_at(dirfd, e->d_name, fh, &mount_id, 0) != 0)
-      continue;
-    auto nfs = nfs_fh_from_handle(
-        ByteView(reinterpret_cast<std::uint8_t*>(fh->f_handle),
-                 fh->handle_bytes));
-    if (nfs)
+    if (auto nfs = nfs_fh_of(dirfd, e.name))
       m[to_hex(*nfs)] = child;
   }
-  closedir(d);
 }
 
 std::string ts_text(std::int64_t s, std::int64_t ns)
@@ -262,28 +257,28 @@ void compare_data(ObjectVerdict& v, int cached, int origin,
     v.padding_nonzero_offset = first_nonzero(cached, limit, file_size);
 }
 
-// Opens an origin file for reading without blocking on a FIFO or device
-// and without following a symlink; -1 with `note` set when it is unusable.
-int open_origin(const std::string& path, int fd, ObjectVerdict& v)
+// Opens an origin file for reading (unless fd already is) without blocking
+// on a FIFO or device and without following a symlink; no fd, with `note`
+// set, when it is unusable.
+Fd open_origin(const std::string& path, Fd fd, ObjectVerdict& v)
 {
-  if (fd < 0)
-    fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOATIME | O_NOFOLLOW |
-                                O_NONBLOCK);
-  if (fd < 0 && errno == EPERM)
-    fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-  if (fd < 0) {
+  if (!fd)
+    fd.reset(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOATIME | O_NOFOLLOW |
+                                    O_NONBLOCK));
+  if (!fd && errno == EPERM)
+    fd.reset(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+  if (!fd) {
     v.verdict = errno == ENOENT ? Verdict::orphan : Verdict::unreadable;
     v.note = errno == ENOENT  ? "the origin file is gone"
              : errno == ELOOP ? "the origin is a symbolic link"
                               : "cannot open the origin: " + errno_text(errno);
-    return -1;
+    return fd;
   }
   struct stat st;
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+  if (fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
     v.verdict = Verdict::unreadable;
     v.note = "the origin is not a regular file";
-    close(fd);
-    return -1;
+    return Fd();
   }
   return fd;
 }
@@ -306,10 +301,7 @@ ObjectVerdict judge(const cachefiles::Cache& cache,
     v.note = where.note;
     return v;
   }
-  int ofd = where.fd;
   if (!e.node->has_xattr) {
-    if (ofd >= 0)
-      close(ofd);
     v.verdict = Verdict::obsolete;
     v.diffs.push_back({"xattr", "missing", "present"});
     return v;
@@ -325,36 +317,33 @@ ObjectVerdict judge(const cachefiles::Cache& cache,
   } else if (auto x = cachefiles::decode_xattr_v1(e.node->xattr)) {
     aux = x->aux;
   }
-  ofd = open_origin(v.origin, ofd, v);
-  if (ofd < 0)
+  Fd ofd = open_origin(v.origin, std::move(where.fd), v);
+  if (!ofd)
     return v;
   struct statx sx;
-  if (statx(ofd, "", AT_EMPTY_PATH, STATX_BASIC_STATS, &sx) != 0) {
+  if (statx(ofd.get(), "", AT_EMPTY_PATH, STATX_BASIC_STATS, &sx) != 0) {
     v.verdict = Verdict::unreadable;
     v.note = "cannot stat the origin: " + errno_text(errno);
-    close(ofd);
     return v;
   }
   int version = opt.nfs_v4 ? 4 : nfs_major(e.node.get(), cache.format()).value_or(3);
   compare_aux(v, aux, sx, version);
   if (v.verdict == Verdict::okay && opt.data) {
-    int cfd = openat(cache.root_fd(), e.path.c_str(),
-                     O_RDONLY | O_CLOEXEC | O_NOATIME | O_NOFOLLOW);
-    if (cfd < 0 && errno == EPERM)
-      cfd = openat(cache.root_fd(), e.path.c_str(),
-                   O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (cfd < 0) {
+    Fd cfd(openat(cache.root_fd(), e.path.c_str(),
+                  O_RDONLY | O_CLOEXEC | O_NOATIME | O_NOFOLLOW));
+    if (!cfd && errno == EPERM)
+      cfd.reset(openat(cache.root_fd(), e.path.c_str(),
+                       O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    if (!cfd) {
       v.verdict = Verdict::unreadable;
       v.note = "cannot open the cached file: " + errno_text(errno);
     } else {
       // v1 files are exactly the object's size (the writes are clipped to
       // it); the origin's size is that size once the aux agrees.
-      compare_data(v, cfd, ofd, e.st.size,
+      compare_data(v, cfd.get(), ofd.get(), e.st.size,
                    object_size.value_or(std::uint64_t(sx.stx_size)));
-      close(cfd);
     }
   }
-  close(ofd);
   return v;
 }
 
@@ -362,17 +351,15 @@ ObjectVerdict judge(const cachefiles::Cache& cache,
 
 OriginMap map_nfs_client(const std::string& mountpoint)
 {
-  int fd = open(mountpoint.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0)
+  Fd fd(open(mountpoint.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd)
     throw_sys("cannot open origin", mountpoint, errno);
   struct statfs sf;
-  if (fstatfs(fd, &sf) != 0 || sf.f_type != k_nfs_magic) {
-    close(fd);
+  if (fstatfs(fd.get(), &sf) != 0 || sf.f_type != k_nfs_magic)
     throw Error("'" + mountpoint + "' is not an NFS mount: give the client's "
                 "mount point, or an --origin-map");
-  }
   OriginMap m;
-  walk_nfs(fd, mountpoint, m);
+  walk_nfs(fd.get(), mountpoint, m);
   return m;
 }
 

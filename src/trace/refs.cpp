@@ -9,6 +9,8 @@
 // is made again only for what is reported.
 #include <fsc/trace/refs.hpp>
 
+#include <fsc/trace/key_map.hpp>
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -186,121 +188,6 @@ struct TextHash {
 /// Counts by name, looked up without making a string per call.
 template <class V>
 using TextMap = std::unordered_map<std::string, V, TextHash, std::equal_to<>>;
-
-/// A counter id: its hex value, or the index of its normal text.
-struct Id {
-  std::uint64_t v = 0;
-  bool text = false;
-  bool operator==(const Id&) const = default;
-};
-
-/// A counter: type ('c', 'o', 'V') and id. tag == 0 marks a free slot.
-struct Key {
-  std::uint64_t v = 0;
-  std::uint32_t tag = 0;
-  Key() = default;
-  Key(char type, Id id)
-      : v(id.v), tag(std::uint32_t(std::uint8_t(type)) | (id.text ? 256 : 0))
-  {
-  }
-  bool operator==(const Key&) const = default;
-};
-
-/// Open addressing with linear probing and backward-shift deletion: no
-/// allocation per insert, no tombstones, for maps whose keys come and go.
-template <class V> class KeyMap {
-public:
-  KeyMap() : m_slots(1024) {}
-
-  V* find(Key k)
-  {
-    for (std::size_t i = home(k);; i = (i + 1) & mask()) {
-      Slot& s = m_slots[i];
-      if (s.key == k)
-        return &s.value;
-      if (s.key.tag == 0)
-        return nullptr;
-    }
-  }
-
-  /// The value of k, default-constructed when k was absent.
-  V& operator[](Key k)
-  {
-    if ((m_size + 1) * 4 > m_slots.size() * 3)
-      grow();
-    std::size_t i = home(k);
-    for (;; i = (i + 1) & mask()) {
-      Slot& s = m_slots[i];
-      if (s.key == k)
-        return s.value;
-      if (s.key.tag == 0)
-        break;
-    }
-    ++m_size;
-    m_slots[i].key = k;
-    return m_slots[i].value;
-  }
-
-  void erase(Key k)
-  {
-    std::size_t i = home(k);
-    for (;; i = (i + 1) & mask()) {
-      if (m_slots[i].key == k)
-        break;
-      if (m_slots[i].key.tag == 0)
-        return;
-    }
-    // Pull back the entries after the hole that may not sit behind it.
-    for (std::size_t j = (i + 1) & mask();; j = (j + 1) & mask()) {
-      Slot& s = m_slots[j];
-      if (s.key.tag == 0)
-        break;
-      std::size_t h = home(s.key);
-      if (((j - h) & mask()) >= ((j - i) & mask())) {
-        m_slots[i] = std::move(s);
-        i = j;
-      }
-    }
-    m_slots[i] = Slot();
-    --m_size;
-  }
-
-  std::size_t size() const { return m_size; }
-
-  template <class F> void for_each(F f)
-  {
-    for (auto& s : m_slots)
-      if (s.key.tag)
-        f(s.key, s.value);
-  }
-
-private:
-  struct Slot {
-    Key key;
-    V value{};
-  };
-  std::size_t mask() const { return m_slots.size() - 1; }
-  std::size_t home(Key k) const
-  {
-    // Pointers differ in few bits: mix them all into the low ones.
-    std::uint64_t h = k.v ^ std::uint64_t(k.tag) * 0x9e3779b97f4a7c15u;
-    h = (h ^ h >> 33) * 0xff51afd7ed558ccdu;
-    h = (h ^ h >> 33) * 0xc4ceb9fe1a85ec53u;
-    return std::size_t(h ^ h >> 33) & mask();
-  }
-  void grow()
-  {
-    std::vector<Slot> old(m_slots.size() * 2);
-    old.swap(m_slots);
-    m_size = 0;
-    for (auto& s : old)
-      if (s.key.tag)
-        (*this)[s.key] = std::move(s.value);
-  }
-
-  std::vector<Slot> m_slots;
-  std::size_t m_size = 0;
-};
 
 /// Times each reason was seen in one life: most lives have two to four.
 struct Reasons {

@@ -11,7 +11,7 @@
 #include "run.hpp"
 #include <fsc/fscache/engine.hpp>
 #include <fsc/fscache/fault.hpp>
-#include <fsc/fscache/scenario.hpp>
+#include <fsc/fscache/scenario_run.hpp>
 #include <fsc/fscache/stats.hpp>
 #include <fsc/trace/writer.hpp>
 

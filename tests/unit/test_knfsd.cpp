@@ -126,6 +126,30 @@ TEST_CASE("knfsd: fileid types", "[knfsd]")
   CHECK(knfsd_fileid_type_name(0x97) == "fileid type 0x97");
 }
 
+TEST_CASE("knfsd: fileids encoded as the exporting file systems write them",
+          "[knfsd]")
+{
+  // The real 5.10 server's ext4 fileid, and the vectors decoded above.
+  CHECK(encode_fileid(fileid_ino32_gen, {0x3d3b, 0x0bb5f84a}) ==
+        hex("3b3d0000" "4af8b50b"));
+  CHECK(encode_fileid(fileid_ino32_gen_parent, {12, 0x12345678, 2, 1}) ==
+        hex("0c000000" "78563412" "02000000" "01000000"));
+  CHECK(encode_fileid(fileid_xfs_ino64_gen, {0x100000005, 9}) ==
+        hex("05000000" "01000000" "09000000"));
+  FileId xfs{0x100000005, 9, 0x80, 1};
+  const Bytes b = encode_fileid(fileid_xfs_ino64_gen_parent, xfs);
+  CHECK(b == hex("05000000" "01000000" "09000000"
+                 "80000000" "00000000" "01000000"));
+  CHECK(decode_fileid(fileid_xfs_ino64_gen_parent, b) == xfs);
+  // No parent given: zeros, as a fileid written without one would not be.
+  CHECK(encode_fileid(fileid_ino32_gen_parent, {12, 3}) ==
+        hex("0c000000" "03000000" "00000000" "00000000"));
+  // A 32-bit type keeps the low word of a 64-bit inode.
+  CHECK(encode_fileid(fileid_ino32_gen, {0x100000005, 9}) ==
+        hex("05000000" "09000000"));
+  CHECK(encode_fileid(fileid_root, {2, 0}).empty());
+}
+
 TEST_CASE("knfsd: handles that are not version-1 knfsd handles", "[knfsd]")
 {
   auto why = [](const char* h) {

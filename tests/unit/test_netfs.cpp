@@ -177,6 +177,71 @@ TEST_CASE("6.1 NFS volume keys decode (raw network-order words)",
   CHECK_FALSE(decode_v2_volume("nfs,4.2,2", {}).error.empty());
 }
 
+TEST_CASE("6.1 NFS volume keys encode as the spec's example and real kernels",
+          "[netfs][v2]")
+{
+  NfsServerKey srv;
+  srv.version = 3;
+  srv.minor = 0;
+  srv.port = 2049;
+  srv.address = hex("c0a80102");
+  NfsSuperKey sb;
+  sb.fsid_major = 0x1234;
+  sb.s_flags = 1;
+  sb.flags = 0x4000;
+  sb.rsize = sb.wsize = 0x100000;
+  sb.acregmin = 3000;
+  sb.acregmax = 60000;
+  sb.acdirmin = 30000;
+  sb.acdirmax = 60000;
+  // v2-ondisk §9.1.
+  CHECK(encode_nfs_volume(srv, sb) ==
+        "nfs,3.0,2,108,201a8c0,1234,,1,4000,100000,100000,bb8,ea60,7530,"
+        "ea60,1");
+  // The real 6.1.176 machine's keys (NFSv3 mounts store no port).
+  srv.address = hex("7f000001");
+  srv.port = 0;
+  sb = NfsSuperKey{};
+  sb.fsid_major = 0xe0666721b7ea5003;
+  sb.flags = 0x3002c0;
+  sb.rsize = sb.wsize = 0x80000;
+  sb.acregmin = 0x2ee;
+  sb.acregmax = sb.acdirmax = 0x3a98;
+  sb.acdirmin = 0x1d4c;
+  CHECK(encode_nfs_volume(srv, sb) ==
+        "nfs,3.0,2,,100007f,e0666721b7ea5003,,,3002c0,80000,80000,2ee,3a98,"
+        "1d4c,3a98,1");
+  srv.version = 4;
+  srv.minor = 2;
+  srv.port = 2049;
+  sb.fsid_major = 0xa98dc7a742f740bb;
+  sb.fsid_minor = 0xaadd2d106390265b;
+  sb.flags = 0;
+  const std::string v42 = encode_nfs_volume(srv, sb);
+  CHECK(v42 == "nfs,4.2,2,108,100007f,a98dc7a742f740bb,aadd2d106390265b,,,"
+               "80000,80000,2ee,3a98,1d4c,3a98,1");
+  CHECK(decode_v2_volume(v42, {}).label == "127.0.0.1:2049 (NFSv4.2)");
+  // fsc= appends its tag; an IPv6 server prints four address words.
+  sb.uniq = "tag1";
+  CHECK(encode_nfs_volume(srv, sb).ends_with(",3a98,1,tag1"));
+  srv.family = 10;
+  srv.address = hex("fe800000000000000000000000000001");
+  sb.uniq = std::string(1, '\0');
+  auto v6 = encode_nfs_volume(srv, sb);
+  CHECK(v6.starts_with("nfs,4.2,a,108,80fe,,,1000000,a98dc7a742f740bb,"));
+  CHECK(decode_v2_volume(v6, {}).label == "[fe80::1]:2049 (NFSv4.2)");
+}
+
+TEST_CASE("5.17+ AFS keys as the spec's worked example", "[netfs][v2]")
+{
+  // v2-ondisk §9.2: big-endian vnode words.
+  CHECK(encode_afs_volume_v2("example.com", 0x20000001) ==
+        "afs,example.com,20000001");
+  CHECK(encode_afs_vnode_v2({42, 7}) ==
+        hex("0000002a 00000007 00000000 00000000"));
+  CHECK(encode_afs_aux_v2(5) == hex("0000000000000005"));
+}
+
 // Every data object of a real cache: its key is an origin file's handle and
 // its aux holds that file's times, as the origin listing recorded them.
 static void check_real(const char* fixture, const char* origin)

@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include <fsc/error.hpp>
+#include <fsc/fd.hpp>
 
 namespace fsc::cachefiles {
 
@@ -32,17 +33,16 @@ public:
   /// a directory, unreadable, or has no cache/ directory.
   static Cache open(const std::string& root);
 
-  Cache(Cache&& o) noexcept;
+  Cache(Cache&& o) noexcept = default;
   Cache& operator=(Cache&&) = delete;
   Cache(const Cache&) = delete;
-  ~Cache();
 
   const std::string& root() const { return m_root; }
   /// The root as realpath(3) resolves it (absolute, no symlink): what /proc
   /// shows of a daemon in the cache, and what absolute paths compare with.
   const std::string& real_root() const { return m_real_root; }
-  int root_fd() const { return m_root_fd; }
-  int cache_fd() const { return m_cache_fd; }
+  int root_fd() const { return m_root_fd.get(); }
+  int cache_fd() const { return m_cache_fd.get(); }
   Format format() const { return m_format; }
   dev_t dev() const { return m_dev; }
   uid_t owner() const { return m_uid; }
@@ -59,8 +59,8 @@ private:
 
   std::string m_root;
   std::string m_real_root;
-  int m_root_fd = -1;
-  int m_cache_fd = -1;
+  Fd m_root_fd;
+  Fd m_cache_fd;
   dev_t m_dev = 0;
   uid_t m_uid = 0;
   Format m_format = Format::unknown;

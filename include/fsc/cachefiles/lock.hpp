@@ -1,6 +1,8 @@
 // lock.hpp - the advisory lock fsc's mutating verbs take on the cache root.
 #pragma once
 
+#include <fsc/fd.hpp>
+
 #include <chrono>
 #include <optional>
 #include <string>
@@ -20,20 +22,14 @@ public:
   static std::optional<CacheLock> acquire_for(const std::string& root,
                                               std::chrono::seconds timeout);
 
-  CacheLock(CacheLock&& o) noexcept : m_fd(o.m_fd) { o.m_fd = -1; }
-  CacheLock& operator=(CacheLock&& o) noexcept
-  {
-    std::swap(m_fd, o.m_fd);
-    return *this;
-  }
-  CacheLock(const CacheLock&) = delete;
-  ~CacheLock();
+  CacheLock(CacheLock&&) noexcept = default;
+  CacheLock& operator=(CacheLock&&) noexcept = default;
 
-  int fd() const { return m_fd; }
+  int fd() const { return m_fd.get(); }
 
 private:
-  explicit CacheLock(int fd) : m_fd(fd) {}
-  int m_fd = -1;
+  explicit CacheLock(Fd fd) : m_fd(std::move(fd)) {}
+  Fd m_fd;
 };
 
 } // namespace fsc::cachefiles

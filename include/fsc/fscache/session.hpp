@@ -12,7 +12,7 @@
 #include <fsc/fscache/cachefiles_backend.hpp>
 #include <fsc/fscache/engine.hpp>
 #include <fsc/fscache/fault.hpp>
-#include <fsc/fscache/scenario.hpp>
+#include <fsc/fscache/scenario_run.hpp>
 
 namespace fsc::fscache {
 

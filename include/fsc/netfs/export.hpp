@@ -6,6 +6,7 @@
 #pragma once
 
 #include <fsc/bytes.hpp>
+#include <fsc/fd.hpp>
 #include <fsc/netfs/knfsd.hpp>
 #include <fsc/netfs/verify.hpp>
 
@@ -63,11 +64,13 @@ private:
   std::string fsid_mismatch(const KnfsdFh& fh) const;
   void build_index();
   void walk(int dirfd, const std::string& path);
+  void enter(int dirfd, const char* name, const std::string& path);
+  void index_file(int dirfd, const char* name, const std::string& path);
   Located by_handle(const KnfsdFh& fh);
   Located by_index(const KnfsdFh& fh);
 
   std::string m_dir; ///< absolute, symlinks resolved
-  int m_fd = -1;
+  Fd m_fd;
   dev_t m_dev = 0;
   ExportIdentity m_id;
   ExportMethod m_method = ExportMethod::automatic;

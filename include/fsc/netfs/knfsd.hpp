@@ -75,6 +75,11 @@ struct FileId {
 /// nullopt for other types (btrfs, udf, fat...) or a wrong length.
 std::optional<FileId> decode_fileid(unsigned fileid_type, ByteView fileid);
 
+/// The fileid bytes an exporting file system writes (the inverse of
+/// decode_fileid): the 32-bit types keep the low 32 bits of the inodes, the
+/// parent types an unset parent as 0; FILEID_ROOT has none.
+Bytes encode_fileid(KnfsdFileidType type, const FileId& f);
+
 /// What identifies an export directory in the fsids of its handles.
 struct ExportIdentity {
   std::uint32_t dev_major = 0, dev_minor = 0; ///< of its filesystem

@@ -91,6 +91,13 @@ struct NfsAux {
 Bytes encode(const NfsAux& a);
 std::optional<NfsAux> decode_nfs_aux(ByteView aux);
 
+/// The 6.1 volume key of a mount ("nfs,4.2,2,108,201a8c0,1234,,..."): the
+/// server's and superblock's fields in hex, 0 as an empty field, port and
+/// address as their network-order bytes read as host integers, and the
+/// uniquifier only when fsc= gave one (v2-ondisk §7.1).
+std::string encode_nfs_volume(const NfsServerKey& server,
+                              const NfsSuperKey& super);
+
 // ---- AFS -------------------------------------------------------------------
 
 struct AfsVnodeKey {
@@ -99,6 +106,13 @@ struct AfsVnodeKey {
 Bytes encode(const AfsVnodeKey& k);
 Bytes encode_afs_volume(std::uint32_t vid);
 Bytes encode_afs_aux(std::uint64_t data_version);
+
+/// 5.17+ AFS: the volume key "afs,<cell>,<vid hex>", and the vnode key and
+/// aux with the 4.19 fields big-endian (v2-ondisk §7.2: recalled, not
+/// verified on a kernel).
+std::string encode_afs_volume_v2(std::string_view cell, std::uint32_t vid);
+Bytes encode_afs_vnode_v2(const AfsVnodeKey& k);
+Bytes encode_afs_aux_v2(std::uint64_t data_version);
 
 /// Coherency verdict of a netfs check_aux (4.19 never says NEEDS_UPDATE).
 enum class Coherency { okay, needs_update, obsolete };

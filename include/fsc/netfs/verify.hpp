@@ -7,6 +7,7 @@
 
 #include <fsc/bytes.hpp>
 #include <fsc/cachefiles/cache.hpp>
+#include <fsc/fd.hpp>
 
 #include <cstdint>
 #include <functional>
@@ -62,8 +63,7 @@ std::optional<Bytes> nfs_fh_from_handle(ByteView f_handle);
 struct Located {
   Verdict verdict = Verdict::okay; ///< okay: found; else orphan, unmapped...
   std::string path;                ///< the origin file, when found
-  int fd = -1; ///< when found: open O_RDONLY on it (the caller closes it),
-               ///< or -1 to open path
+  Fd fd; ///< when found: open O_RDONLY on it, or none: open path
   std::string note; ///< why not found
 };
 
