@@ -3,6 +3,7 @@
 #include <fsc/cachefiles/daemon_config.hpp>
 
 #include <fsc/error.hpp>
+#include <fsc/hex.hpp>
 
 #include <fmt/format.h>
 
@@ -102,19 +103,10 @@ std::uint64_t kernel_strtoul(std::string_view s, unsigned base,
     i = 2;
   std::uint64_t v = 0;
   for (; i < s.size(); ++i) {
-    char c = s[i];
-    unsigned d;
-    if (c >= '0' && c <= '9')
-      d = unsigned(c - '0');
-    else if (c >= 'a' && c <= 'f')
-      d = unsigned(c - 'a' + 10);
-    else if (c >= 'A' && c <= 'F')
-      d = unsigned(c - 'A' + 10);
-    else
+    const int d = hex_digit(s[i]);
+    if (d < 0 || unsigned(d) >= base)
       break;
-    if (d >= base)
-      break;
-    v = v * base + d;
+    v = v * base + unsigned(d);
   }
   end = i;
   return v;

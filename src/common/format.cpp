@@ -1,5 +1,6 @@
 // format.cpp - human-readable sizes, times and hex.
 #include <fsc/format.hpp>
+#include <fsc/hex.hpp>
 
 #include <fmt/format.h>
 
@@ -104,16 +105,6 @@ std::string to_hex(ByteView b)
   return out;
 }
 
-static int hex_value(char c)
-{
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
 
 bool from_hex(std::string_view s, Bytes& out)
 {
@@ -122,7 +113,7 @@ bool from_hex(std::string_view s, Bytes& out)
   for (char c : s) {
     if (c == ' ' || c == ':')
       continue;
-    int v = hex_value(c);
+    int v = hex_digit(c);
     if (v < 0)
       return false;
     if (hi < 0) {

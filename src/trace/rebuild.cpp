@@ -2,6 +2,7 @@
 #include <fsc/trace/rebuild.hpp>
 
 #include <fsc/error.hpp>
+#include <fsc/hex.hpp>
 #include <fsc/trace/trace.hpp>
 
 #include <fmt/format.h>
@@ -30,10 +31,7 @@ std::uint64_t hexnum(std::string_view s)
 {
   std::uint64_t v = 0;
   for (char ch : s) {
-    int d = ch >= '0' && ch <= '9'   ? ch - '0'
-            : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
-            : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
-                                     : -1;
+    const int d = hex_digit(ch);
     if (d < 0)
       break;
     v = v * 16 + std::uint64_t(d);

@@ -9,6 +9,7 @@
 // is made again only for what is reported.
 #include <fsc/trace/refs.hpp>
 
+#include <fsc/hex.hpp>
 #include <fsc/trace/key_map.hpp>
 
 #include <fmt/format.h>
@@ -57,16 +58,10 @@ std::optional<std::uint64_t> parse_hex_id(std::string_view id)
     return std::nullopt;
   std::uint64_t v = 0;
   for (char c : id) {
-    unsigned d = 0;
-    if (c >= '0' && c <= '9')
-      d = unsigned(c - '0');
-    else if (c >= 'a' && c <= 'f')
-      d = unsigned(c - 'a' + 10);
-    else if (c >= 'A' && c <= 'F')
-      d = unsigned(c - 'A' + 10);
-    else
+    const int d = hex_digit(c);
+    if (d < 0)
       return std::nullopt;
-    v = v << 4 | d;
+    v = v << 4 | unsigned(d);
   }
   return v;
 }
