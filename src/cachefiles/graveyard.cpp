@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <ctime>
 #include <fcntl.h>
@@ -95,10 +96,28 @@ int bury_at(int dirfd, const char* name, int graveyard_fd,
 
 namespace {
 
+// A ".." anywhere in rel would climb out of the directory it is below.
+bool climbs(const std::string& rel)
+{
+  for (std::size_t pos = 0;; ++pos) {
+    const std::size_t end = std::min(rel.find('/', pos), rel.size());
+    if (rel.compare(pos, end - pos, "..") == 0)
+      return true;
+    if (end == rel.size())
+      return false;
+    pos = end;
+  }
+}
+
 // The directory holding rel (below root_fd), opened one component at a time
-// without following a symlink; no fd, with errno set, on failure.
+// without following a symlink; no fd, with errno set, on failure (EINVAL
+// for a rel that climbs out with "..").
 Fd open_parent(int root_fd, const std::string& rel, std::string& name)
 {
+  if (climbs(rel)) {
+    errno = EINVAL;
+    return Fd();
+  }
   Fd fd(dup(root_fd));
   std::size_t pos = 0;
   for (auto slash = rel.find('/'); fd && slash != std::string::npos;

@@ -25,12 +25,13 @@ struct Burial {
 
 /// Buries the object at rel (a path below the cache root root_fd): opens
 /// each directory of rel without following a symlink or touching atimes,
-/// then bury_at(). The bytes are freed when the graveyard is reaped.
+/// then bury_at(). The bytes are freed when the graveyard is reaped. A rel
+/// with a ".." component is refused (EINVAL): it could leave the cache.
 Burial bury_path(int root_fd, const std::string& rel, int graveyard_fd,
                  std::uint32_t& counter);
 
 /// Allocated bytes of the object at rel (what burying it would free); 0
-/// when it cannot be seen.
+/// when it cannot be seen or rel has a ".." component.
 std::uint64_t allocated_bytes(int root_fd, const std::string& rel);
 
 /// Statistics of reaping the graveyard.
