@@ -96,26 +96,38 @@ TEST_CASE("Summary: counts by kind and netfs, sizes and age buckets",
   s.add(data("cache/b", nfs, 4096, 2 * 86400));     // <7d
   s.add(data("cache/c", vol, 10, 400 * 86400));     // >=365d
   s.add(data("cache/d", vol, 10, -60));             // atime in the future
+  ScanEntry sparse = data("cache/e", nfs, 1 << 20, 600); // all a hole
+  sparse.st.blocks = 0;
+  s.add(sparse);
   s.finish();
-  CHECK(s.objects == 6);
-  CHECK(s.data == 4);
+  CHECK(s.objects == 7);
+  CHECK(s.data == 5);
   CHECK(s.indices == 1);
   CHECK(s.volumes == 1);
   CHECK(s.fanouts == 1);
   CHECK(s.unknown == 1);
   CHECK(s.problems == 1);
-  CHECK(s.bytes == 1000 + 4096 + 10 + 10);
+  CHECK(s.bytes == 1000 + 4096 + 10 + 10 + (1 << 20));
   CHECK(s.allocated == (2 + 8 + 1 + 1) * 512);
   CHECK(s.netfs["nfs"].indices == 1);
-  CHECK(s.netfs["nfs"].data == 2);
-  CHECK(s.netfs["nfs"].bytes == 5096);
+  CHECK(s.netfs["nfs"].data == 3);
+  CHECK(s.netfs["nfs"].bytes == 5096 + (1 << 20));
   CHECK(s.netfs["afs"].volumes == 1);
   CHECK(s.netfs["afs"].data == 2);
-  CHECK(s.ages == std::array<std::uint64_t, 8>{1, 1, 0, 1, 0, 0, 0, 1});
-  CHECK(paths(s.largest) ==
-        std::vector<std::string>{"cache/b", "cache/a", "cache/c", "cache/d"});
-  CHECK(paths(s.oldest) ==
-        std::vector<std::string>{"cache/c", "cache/b", "cache/a", "cache/d"});
+  // v2 objects count in their volume's group; v1 ones right below a primary
+  // index have no server index to count in.
+  REQUIRE(s.groups.size() == 1);
+  CHECK(s.groups.begin()->second.node == vol);
+  CHECK(s.groups.begin()->second.count.data == 2);
+  CHECK(s.ages == std::array<std::uint64_t, 8>{1, 2, 0, 1, 0, 0, 0, 1});
+  // Largest by what culling frees (allocated), then apparent size, then
+  // path: the sparse megabyte comes last.
+  CHECK(paths(s.largest) == std::vector<std::string>{
+                                "cache/b", "cache/a", "cache/c", "cache/d",
+                                "cache/e"});
+  CHECK(paths(s.oldest) == std::vector<std::string>{
+                               "cache/c", "cache/b", "cache/e", "cache/a",
+                               "cache/d"});
 }
 
 TEST_CASE("Summary: the top lists keep only the N largest and oldest",
@@ -185,6 +197,7 @@ TEST_CASE("Summary: 128 workers' summaries merge into the one-thread "
   CHECK(merged.allocated == whole.allocated);
   CHECK(merged.ages == whole.ages);
   CHECK(merged.netfs["nfs"].data == 300);
+  CHECK(merged.groups.size() == whole.groups.size());
   CHECK(paths(merged.largest) == paths(whole.largest));
   CHECK(paths(merged.oldest) == paths(whole.oldest));
 }
