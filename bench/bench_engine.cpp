@@ -26,21 +26,37 @@ namespace {
 struct Counter : Observer {
   std::uint64_t n = 0;
   void cookie(CookieTrace, const CookieSnap&) override { ++n; }
-  void acquire(std::uint64_t, const CookieSnap&, std::string_view) override { ++n; }
+  void acquire(std::uint64_t, const CookieSnap&, std::string_view) override
+  {
+    ++n;
+  }
   void relinquish(const CookieSnap&, bool) override { ++n; }
   void disable(const CookieSnap&) override { ++n; }
-  void osm(std::uint64_t, std::uint64_t, ObjState, bool, bool, int) override { ++n; }
+  void osm(std::uint64_t, std::uint64_t, ObjState, bool, bool, int) override
+  {
+    ++n;
+  }
   void page(std::uint64_t, std::uint64_t, PageTrace) override { ++n; }
   void wake_cookie(std::uint64_t) override { ++n; }
   void op(std::uint64_t, std::uint64_t, OpTrace) override { ++n; }
-  void page_op(std::uint64_t, std::uint64_t, std::uint64_t, PageOpTrace) override { ++n; }
-  void wrote_page(std::uint64_t, std::uint64_t, std::uint64_t, int) override { ++n; }
+  void page_op(std::uint64_t, std::uint64_t, std::uint64_t,
+               PageOpTrace) override
+  {
+    ++n;
+  }
+  void wrote_page(std::uint64_t, std::uint64_t, std::uint64_t, int) override
+  {
+    ++n;
+  }
   void obj_ref(std::uint64_t, std::uint64_t, int, ObjRefTrace) override { ++n; }
   void cf_lookup(std::uint64_t, std::uint64_t, std::uint64_t) override { ++n; }
   void cf_mkdir(std::uint64_t, std::uint64_t, int) override { ++n; }
   void cf_create(std::uint64_t, std::uint64_t, int) override { ++n; }
   void cf_mark_active(std::uint64_t, std::uint64_t) override { ++n; }
-  void cf_mark_inactive(std::uint64_t, std::uint64_t, std::uint64_t) override { ++n; }
+  void cf_mark_inactive(std::uint64_t, std::uint64_t, std::uint64_t) override
+  {
+    ++n;
+  }
 };
 
 /// A backend that keeps nothing: every lookup creates, every I/O succeeds.
@@ -48,7 +64,10 @@ struct Counter : Observer {
 struct NullBackend final : Backend {
   BackendHost* host = nullptr;
   void set_host(BackendHost& h) override { host = &h; }
-  int alloc_object(ObjectId, CookieType, fsc::ByteView, fsc::ByteView) override { return 0; }
+  int alloc_object(ObjectId, CookieType, fsc::ByteView, fsc::ByteView) override
+  {
+    return 0;
+  }
   int lookup_object(ObjectId id, ObjectId, std::uint64_t) override
   {
     host->lookup_negative(id);
@@ -62,17 +81,20 @@ struct NullBackend final : Backend {
   int invalidate_object(ObjectId, std::uint64_t) override { return 0; }
   void drop_object(ObjectId, bool, bool) override {}
   void put_object(ObjectId) override {}
-  int read_or_alloc_page(ObjectId, std::uint64_t, fsc::Bytes*) override { return -ENODATA; }
+  int read_or_alloc_page(ObjectId, std::uint64_t, fsc::Bytes*) override
+  {
+    return -ENODATA;
+  }
   int allocate_page(ObjectId, std::uint64_t) override { return 0; }
-  int write_page(ObjectId, std::uint64_t, fsc::ByteView, std::uint64_t) override { return 0; }
+  int write_page(ObjectId, std::uint64_t, fsc::ByteView, std::uint64_t) override
+  {
+    return 0;
+  }
 };
 
 /// Bytes the heap has handed out now (glibc), in KiB: unlike RSS it falls
 /// when memory is freed, so consecutive runs measure alone.
-long rss_kib()
-{
-  return long(mallinfo2().uordblks / 1024);
-}
+long rss_kib() { return long(mallinfo2().uordblks / 1024); }
 
 struct Result {
   double seconds = 0;
@@ -86,8 +108,7 @@ Result run(std::uint64_t cookies, std::uint64_t ops, bool trace,
 {
   auto store = fsc::cachefiles::make_memory_store();
   FaultPlan faults;
-  fsc::fscache::CacheFilesBackend cachefiles(*store, faults,
-                                                [] { return 1U; });
+  fsc::fscache::CacheFilesBackend cachefiles(*store, faults, [] { return 1U; });
   NullBackend nb;
   Backend& cf = null_backend ? static_cast<Backend&>(nb) : cachefiles;
   Counter count;
@@ -131,10 +152,18 @@ Result run(std::uint64_t cookies, std::uint64_t ops, bool trace,
   for (std::uint64_t i = 0; i < ops; ++i) {
     CookieId f = files[rng() % files.size()];
     switch (rng() % 4) {
-    case 0: e.write_page(f, rng() % 4, fsc::Bytes(64, 1)); break;
-    case 1: e.read_page(f, rng() % 4); break;
-    case 2: e.update_cookie(f, fsc::Bytes{std::uint8_t(rng()), 2, 3, 4}); break;
-    default: e.attr_changed(f, 4096 * (1 + rng() % 4)); break;
+    case 0:
+      e.write_page(f, rng() % 4, fsc::Bytes(64, 1));
+      break;
+    case 1:
+      e.read_page(f, rng() % 4);
+      break;
+    case 2:
+      e.update_cookie(f, fsc::Bytes{std::uint8_t(rng()), 2, 3, 4});
+      break;
+    default:
+      e.attr_changed(f, 4096 * (1 + rng() % 4));
+      break;
     }
     if (i % 16 == 15)
       e.run();
@@ -155,7 +184,8 @@ Result run(std::uint64_t cookies, std::uint64_t ops, bool trace,
 
 int main(int argc, char** argv)
 {
-  std::uint64_t cookies = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 100000;
+  std::uint64_t cookies =
+      argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 100000;
   std::uint64_t ops = argc > 2 ? std::strtoull(argv[2], nullptr, 10) : 1000000;
   Result quiet = run(cookies, ops, false);
   Result traced = run(cookies, ops, true);
@@ -169,14 +199,16 @@ int main(int argc, char** argv)
               "(%.2fx the untraced rate)\n",
               traced.seconds, (unsigned long long)traced.events,
               traced.events / traced.seconds / 1e6,
-              (traced.events / traced.seconds) / (quiet.events / quiet.seconds));
+              (traced.events / traced.seconds) /
+                  (quiet.events / quiet.seconds));
   std::printf("  heap: %ld KiB for %zu live objects and their cookies = "
               "%.0f bytes per live object (in-memory cache overlay included)\n",
               quiet.rss_peak_live, quiet.live,
               quiet.rss_peak_live * 1024.0 / double(quiet.live));
   std::printf("  engine alone (a backend that stores nothing): %ld KiB = %.0f "
               "bytes per live object; %.2f M events/s\n",
-              bare.rss_peak_live, bare.rss_peak_live * 1024.0 / double(bare.live),
+              bare.rss_peak_live,
+              bare.rss_peak_live * 1024.0 / double(bare.live),
               bare.events / bare.seconds / 1e6);
   return 0;
 }

@@ -7,7 +7,8 @@
 
 using namespace fsc::cachefiles;
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size)
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
+                                      std::size_t size)
 {
   std::string_view name(reinterpret_cast<const char*>(data), size);
   if (auto v1 = decode_name_v1(name)) {

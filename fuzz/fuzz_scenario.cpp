@@ -13,7 +13,8 @@
 
 using namespace fsc::fscache;
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size)
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
+                                      std::size_t size)
 {
   if (size > 4096)
     return 0; // long inputs only make long runs
@@ -43,7 +44,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   e.add_cache();
   DiskView disk;
   disk.path_of = [&cf](ObjectId id) { return cf.path_of(id); };
-  disk.size_of = [&store](const std::string& p) -> std::optional<std::uint64_t> {
+  disk.size_of =
+      [&store](const std::string& p) -> std::optional<std::uint64_t> {
     auto st = store->stat(p);
     if (!st.exists)
       return std::nullopt;

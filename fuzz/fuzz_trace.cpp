@@ -8,7 +8,8 @@
 
 using namespace fsc::trace;
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size)
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
+                                      std::size_t size)
 {
   std::string_view text(reinterpret_cast<const char*>(data), size);
   RefsOptions o;

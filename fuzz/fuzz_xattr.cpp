@@ -6,7 +6,8 @@
 using namespace fsc;
 using namespace fsc::cachefiles;
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size)
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
+                                      std::size_t size)
 {
   ByteView raw(data, size);
   if (auto x = decode_xattr_v1(raw))

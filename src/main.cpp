@@ -12,13 +12,14 @@
 namespace fsc::cmd {
 Command add_help(CLI::App& app);
 void print_cli_spec(CLI::App& app, const std::string& format);
-}
+} // namespace fsc::cmd
 
 namespace {
 
 void add_globals(CLI::App& app, fsc::cmd::Globals& g)
 {
-  app.add_option("--dir", g.dir, "Cache directory (default: dir from "
+  app.add_option("--dir", g.dir,
+                 "Cache directory (default: dir from "
                  "/etc/cachefilesd.conf, else /var/cache/fscache)")
       ->envname("FSC_DIR");
   app.add_option("--json", g.json_arg,

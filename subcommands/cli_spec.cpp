@@ -170,8 +170,9 @@ void print_bash(const std::vector<VerbSpec>& verbs)
   for (std::size_t i = 1; i < verbs.size(); ++i)
     fmt::print("    {}) COMPREPLY=($(compgen -W '{}' -- \"$cur\"))\n"
                "      [[ $cur == -* ]] || _filedir ;;\n",
-               verbs[i].name, words(verbs[i].options, false) + " " +
-                                  words(verbs[0].options, false));
+               verbs[i].name,
+               words(verbs[i].options, false) + " " +
+                   words(verbs[0].options, false));
   fmt::print("  esac\n}}\ncomplete -F _fsc fsc\n");
 }
 
@@ -232,7 +233,8 @@ void print_zsh(const std::vector<VerbSpec>& verbs)
   fmt::print("    esac ;;\n  esac\n}}\n\n_fsc \"$@\"\n");
 }
 
-void print_fish_options(const std::string& cond, const std::vector<OptSpec>& opts)
+void print_fish_options(const std::string& cond,
+                        const std::vector<OptSpec>& opts)
 {
   for (auto& o : opts) {
     std::string line = "complete -c fsc" + cond;

@@ -16,11 +16,11 @@ using fsc::JsonMode;
 
 /// Options every subcommand sees (parsed before the subcommand runs).
 struct Globals {
-  std::string dir;          ///< --dir / FSC_DIR / positional CACHE
-  std::string json_arg;     ///< raw --json value
+  std::string dir;      ///< --dir / FSC_DIR / positional CACHE
+  std::string json_arg; ///< raw --json value
   JsonMode json = JsonMode::off;
-  int verbose = 0;          ///< -v count
-  bool quiet = false;       ///< -q
+  int verbose = 0;    ///< -v count
+  bool quiet = false; ///< -q
 };
 
 /// The JSON report of a verb, framed as --json / --json=lines asked.

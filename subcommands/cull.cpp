@@ -132,9 +132,9 @@ int run_cull(const CullArgs& a, CLI::App* sub, const Globals& g)
 {
   // Everything about the request is checked before the cache is touched.
   CullOptions co;
-  const bool explicit_mode =
-      !a.older_than.empty() || !a.max_size.empty() || !a.min_free.empty() ||
-      option_count(sub, "--max-objects") > 0;
+  const bool explicit_mode = !a.older_than.empty() || !a.max_size.empty() ||
+                             !a.min_free.empty() ||
+                             option_count(sub, "--max-objects") > 0;
   if (!a.older_than.empty())
     co.goal.older_than_s = parse_age(a.older_than).count();
   if (!a.max_size.empty())
@@ -199,15 +199,14 @@ int run_cull(const CullArgs& a, CLI::App* sub, const Globals& g)
   co.stop = [&]() -> const char* {
     if (g_signalled)
       return "signal";
-    if (max_runtime &&
-        std::chrono::steady_clock::now() - start >= *max_runtime)
+    if (max_runtime && std::chrono::steady_clock::now() - start >= *max_runtime)
       return "max-runtime";
     return nullptr;
   };
 
   const bool tty = isatty(STDOUT_FILENO);
-  const bool lines = !g.quiet && g.json == JsonMode::off &&
-                     (a.dry_run || g.verbose > 0);
+  const bool lines =
+      !g.quiet && g.json == JsonMode::off && (a.dry_run || g.verbose > 0);
   JsonReport out = json_report(g, "cull");
   co.on_victim = [&](const CullVictim& v, CullAction act) {
     if (out.on()) {
@@ -250,20 +249,18 @@ int run_cull(const CullArgs& a, CLI::App* sub, const Globals& g)
 
   if (out.on()) {
     problem_records(out, r.problems);
-    out.summary([&](JsonWriter& j) {
-      cull_summary_fields(j, r, cache, limits, co);
-    });
+    out.summary(
+        [&](JsonWriter& j) { cull_summary_fields(j, r, cache, limits, co); });
   } else if (!g.quiet && (a.dry_run || g.verbose > 0 || tty)) {
     const double secs = double(r.elapsed_ns) / 1e9;
-    std::string skipped =
-        r.skipped_used + r.skipped_gone
-            ? fmt::format(", {} skipped (used or gone)",
-                          r.skipped_used + r.skipped_gone)
-            : "";
+    std::string skipped = r.skipped_used + r.skipped_gone
+                              ? fmt::format(", {} skipped (used or gone)",
+                                            r.skipped_used + r.skipped_gone)
+                              : "";
     fmt::print("{} {} objects, {} {}{} in {:.1f} s\n",
                a.dry_run ? "would cull" : "culled", r.removed,
-               human_size(r.removed_allocated),
-               a.dry_run ? "to free" : "freed", skipped, secs);
+               human_size(r.removed_allocated), a.dry_run ? "to free" : "freed",
+               skipped, secs);
   }
   std::fflush(stdout);
   const bool trouble = !r.problems.empty() || r.failed > 0 ||
@@ -279,8 +276,9 @@ Command add_cull(CLI::App& app, Globals& g)
   auto a = std::make_shared<CullArgs>();
   auto* sub = app.add_subcommand(
       "cull", "Remove least-recently-used objects from an offline cache");
-  sub->add_option("cache", a->cache, "Cache directory (default: --dir, then "
-                                     "dir from the config)");
+  sub->add_option("cache", a->cache,
+                  "Cache directory (default: --dir, then "
+                  "dir from the config)");
   sub->add_option("--config", a->config,
                   "cachefilesd.conf for limits, culltable and dir")
       ->capture_default_str();
@@ -302,13 +300,14 @@ Command add_cull(CLI::App& app, Globals& g)
   sub->add_option("--by", a->by, "Order by atime (like cachefilesd) or mtime")
       ->check(CLI::IsMember({"atime", "mtime"}))
       ->capture_default_str();
-  for (auto [name, field] :
-       {std::pair{"--brun", &a->brun}, {"--bcull", &a->bcull},
-        {"--bstop", &a->bstop}, {"--frun", &a->frun}, {"--fcull", &a->fcull},
-        {"--fstop", &a->fstop}})
+  for (auto [name, field] : {std::pair{"--brun", &a->brun},
+                             {"--bcull", &a->bcull},
+                             {"--bstop", &a->bstop},
+                             {"--frun", &a->frun},
+                             {"--fcull", &a->fcull},
+                             {"--fstop", &a->fstop}})
     sub->add_option(name, *field,
-                    fmt::format("Override the config's {} (percent)",
-                                name + 2))
+                    fmt::format("Override the config's {} (percent)", name + 2))
         ->check(k_pct);
   sub->add_flag("--include-primary", a->include_primary,
                 "Also remove netfs primary indices / volumes left empty");

@@ -79,7 +79,8 @@ Bytes knfsd_handle(std::uint32_t ino, std::uint32_t gen)
   return netfs::encode(fh);
 }
 
-Bytes nfs_aux(std::int64_t mtime_ns, std::int64_t ctime_ns, std::uint64_t change)
+Bytes nfs_aux(std::int64_t mtime_ns, std::int64_t ctime_ns,
+              std::uint64_t change)
 {
   return netfs::encode(netfs::NfsAux{mtime_ns / k_s, mtime_ns % k_s,
                                      ctime_ns / k_s, ctime_ns % k_s, change});
@@ -93,9 +94,8 @@ struct DemoFile {
 };
 
 const DemoFile k_nfs_files[] = {
-    {12, 4096, 4096, 0},          {13, 1 << 20, 1 << 20, 2},
-    {14, 8 << 20, 256 << 10, 9},  {15, 300, 300, 31},
-    {16, 64 << 10, 0, 60},        {17, 2 << 20, 2 << 20, 88},
+    {12, 4096, 4096, 0}, {13, 1 << 20, 1 << 20, 2}, {14, 8 << 20, 256 << 10, 9},
+    {15, 300, 300, 31},  {16, 64 << 10, 0, 60},     {17, 2 << 20, 2 << 20, 88},
 };
 
 std::string content(std::uint64_t n, char seed)
@@ -106,8 +106,7 @@ std::string content(std::uint64_t n, char seed)
   return s;
 }
 
-std::string v1_path(const std::string& parent, ByteView key,
-                    std::uint8_t type)
+std::string v1_path(const std::string& parent, ByteView key, std::uint8_t type)
 {
   CookedV1 c = cook_v1(key, type);
   return parent + "/" + c.fanout + "/" + c.name;
@@ -145,11 +144,14 @@ std::string demo_scenario(std::int64_t now_ns, std::vector<DemoObject>& out)
   s += "acquire sb index srv key=" + hex(sb_key) + " name=NFS.super\n";
   int n = 0;
   for (auto& f : k_nfs_files) {
-    std::int64_t t = now_ns - std::int64_t(f.age_days) * k_day * k_s - 3600 * k_s;
-    std::uint64_t change = (std::uint64_t(t / k_s) << 30) + std::uint64_t(t % k_s) + 2;
-    file(fmt::format("f{}", n++), "sb", sb, knfsd_handle(f.ino, 0x1f2a4e00 + f.ino),
-         nfs_aux(t, t, change), f.size, f.cached,
-         now_ns - std::int64_t(f.age_days) * k_day * k_s, t, "NFS.fh");
+    std::int64_t t =
+        now_ns - std::int64_t(f.age_days) * k_day * k_s - 3600 * k_s;
+    std::uint64_t change =
+        (std::uint64_t(t / k_s) << 30) + std::uint64_t(t % k_s) + 2;
+    file(fmt::format("f{}", n++), "sb", sb,
+         knfsd_handle(f.ino, 0x1f2a4e00 + f.ino), nfs_aux(t, t, change), f.size,
+         f.cached, now_ns - std::int64_t(f.age_days) * k_day * k_s, t,
+         "NFS.fh");
   }
   // An NFSv3 mount of another server (port 0: NFSv3 mounts store none).
   Bytes srv3_key = netfs::encode(nfs_server(3, 0, 0, 0xc0a80103));
@@ -194,9 +196,9 @@ void replay_v1(const std::string& root, std::int64_t now_ns)
     EngineSession session(root, mo, seen, 0, fscache::Fixes{});
     fscache::ReplayReport r = session.run(sc, seen);
     if (!r.ok())
-      throw Error("the built-in demo scenario failed: " +
-                  (r.failures.empty() ? r.findings.front()
-                                      : r.failures.front()));
+      throw Error(
+          "the built-in demo scenario failed: " +
+          (r.failures.empty() ? r.findings.front() : r.failures.front()));
   }
   Writer w(root, true);
   for (const auto& o : objects)
@@ -208,8 +210,7 @@ void write_v1(Writer& w, std::int64_t now_ns)
   std::string nfs = v1_path("cache", as_bytes("nfs"), k_type_index);
   std::string srv = v1_path(
       nfs, netfs::encode(nfs_server(4, 2, 2049, 0xc0a80102)), k_type_index);
-  std::string sb =
-      v1_path(srv, netfs::encode(nfs_super(0x1234)), k_type_index);
+  std::string sb = v1_path(srv, netfs::encode(nfs_super(0x1234)), k_type_index);
   std::string srv3 = v1_path(
       nfs, netfs::encode(nfs_server(3, 0, 0, 0xc0a80103)), k_type_index);
   std::string sb3 = v1_path(srv3, netfs::encode(nfs_super(0x99)), k_type_index);
@@ -217,17 +218,20 @@ void write_v1(Writer& w, std::int64_t now_ns)
 
   // Anomalies a checker must find:
   // 1. a data object whose xattr is gone (an interrupted cull),
-  auto orphan = w.add_v1(sb, knfsd_handle(99, 1), k_type_data, nfs_aux(t3, t3, 0),
-                         {content(100, 'o'), 0, 100, t3, t3});
+  auto orphan =
+      w.add_v1(sb, knfsd_handle(99, 1), k_type_data, nfs_aux(t3, t3, 0),
+               {content(100, 'o'), 0, 100, t3, t3});
   if (removexattr((w.root() + "/" + orphan).c_str(), k_xattr_name) != 0)
     throw_sys("cannot remove xattr of", orphan, errno);
   // 2. an object in the wrong fan-out directory (the kernel never finds it),
-  auto misplaced = w.add_v1(sb3, knfsd_handle(41, 7), k_type_data,
-                            nfs_aux(t3, t3, 0), {content(10, 'm'), 0, 10, t3, t3});
+  auto misplaced =
+      w.add_v1(sb3, knfsd_handle(41, 7), k_type_data, nfs_aux(t3, t3, 0),
+               {content(10, 'm'), 0, 10, t3, t3});
   std::string from = w.root() + "/" + misplaced;
   std::string fan = sb3 + "/@00";
   mkdir((w.root() + "/" + fan).c_str(), 0);
-  std::string to = w.root() + "/" + fan + misplaced.substr(misplaced.rfind('/'));
+  std::string to =
+      w.root() + "/" + fan + misplaced.substr(misplaced.rfind('/'));
   if (from != to && rename(from.c_str(), to.c_str()) != 0)
     throw_sys("cannot move", from, errno);
   // 3. a stray file left in cache/ by hand,
@@ -248,7 +252,8 @@ void write_v2(Writer& w, std::int64_t now_ns)
   auto vol = w.add_volume(
       netfs::encode_nfs_volume(nfs_server(4, 2, 2049, 0xc0a80102), super), {});
   for (auto& f : k_nfs_files) {
-    std::int64_t t = now_ns - std::int64_t(f.age_days) * k_day * k_s - 3600 * k_s;
+    std::int64_t t =
+        now_ns - std::int64_t(f.age_days) * k_day * k_s - 3600 * k_s;
     XattrV2 x;
     x.object_size = f.size;
     x.aux = nfs_aux(t, t, (std::uint64_t(t / k_s) << 30) + 2);
@@ -272,8 +277,8 @@ void write_v2(Writer& w, std::int64_t now_ns)
   // Anomalies: a stale object without xattr, and a stray in cache/.
   XattrV2 x;
   x.object_size = 10;
-  auto stale = w.add_v2(vol, knfsd_handle(99, 1), x, {content(10, 's'), 0, 4096,
-                                                    now_ns, now_ns});
+  auto stale = w.add_v2(vol, knfsd_handle(99, 1), x,
+                        {content(10, 's'), 0, 4096, now_ns, now_ns});
   if (removexattr((w.root() + "/" + stale).c_str(), k_xattr_name) != 0)
     throw_sys("cannot remove xattr of", stale, errno);
   w.add_file("cache/notes.txt", "left here by an admin\n");
@@ -293,7 +298,8 @@ bool empty_or_missing(const std::string& dir)
 int run_demo(const DemoOptions& opt, const Globals& g)
 {
   if (!empty_or_missing(opt.dir))
-    throw Error("'" + opt.dir + "' exists and is not empty: fsc demo writes "
+    throw Error("'" + opt.dir +
+                "' exists and is not empty: fsc demo writes "
                 "only into a new or empty directory");
   std::int64_t now =
       opt.now ? opt.now
@@ -311,8 +317,10 @@ int run_demo(const DemoOptions& opt, const Globals& g)
     write_v2(w, now * k_s);
   }
   if (!g.quiet)
-    fmt::print(stderr, "fsc: wrote a {} demo cache to '{}'; try: fsc inspect "
-                       "{} --tree\n", opt.format, opt.dir, opt.dir);
+    fmt::print(stderr,
+               "fsc: wrote a {} demo cache to '{}'; try: fsc inspect "
+               "{} --tree\n",
+               opt.format, opt.dir, opt.dir);
   return exit_code::ok;
 }
 

@@ -38,9 +38,9 @@ struct InspectOptions {
   std::size_t top = 5;
   unsigned threads = 0;
   std::string config = k_default_daemon_config;
-  bool config_named = false; ///< --config given
+  bool config_named = false;       ///< --config given
   std::size_t max_problems = 1000; ///< listed by --check; 0: all
-  DaemonConfig conf; ///< read from config before the run
+  DaemonConfig conf;               ///< read from config before the run
 };
 
 using netfs::Decoded;
@@ -52,7 +52,8 @@ void print_problem(const Problem& p)
   fmt::print("{:<18} {}: {}\n", p.kind, printable_name(p.path), p.message);
 }
 
-// ---- summary ----------------------------------------------------------------------
+// ---- summary
+// ----------------------------------------------------------------------
 
 std::string bind_text(const BindState& b)
 {
@@ -229,7 +230,8 @@ int run_check(const Cache& cache, const InspectOptions& opt, const Globals& g)
   return exit_for(r.problem_count);
 }
 
-// ---- tree ----------------------------------------------------------------------------
+// ---- tree
+// ----------------------------------------------------------------------------
 
 void print_tree_line(const ScanEntry& e)
 {
@@ -268,32 +270,33 @@ int run_tree(const Cache& cache, const InspectOptions& opt, const Globals& g)
     out.record("entry", [&](JsonWriter& j) { netfs::entry_fields(j, e); });
   };
   scan(cache, so, netfs::with_aux_checks([&](const ScanEntry& e, unsigned) {
-    problems += e.problems.size();
-    if (!e.node) {
-      for (auto& p : e.problems)
-        if (!out.on())
-          print_problem(p);
-      problem_records(out, e.problems);
-      return;
-    }
-    if (opt.depth >= 0 && e.node->level > opt.depth)
-      return;
-    // Ancestors of the filter's path wait until something below it shows.
-    const auto where = want.empty() ? netfs::TreeFilter::Match::below
-                                    : want.match(*e.node);
-    if (where != netfs::TreeFilter::Match::below) {
-      if (where == netfs::TreeFilter::Match::above) {
-        pending.resize(std::min(pending.size(), std::size_t(e.node->level)));
-        pending.push_back(e);
-      }
-      return;
-    }
-    ++shown;
-    for (auto& p : pending)
-      show(p);
-    pending.clear();
-    show(e);
-  }));
+         problems += e.problems.size();
+         if (!e.node) {
+           for (auto& p : e.problems)
+             if (!out.on())
+               print_problem(p);
+           problem_records(out, e.problems);
+           return;
+         }
+         if (opt.depth >= 0 && e.node->level > opt.depth)
+           return;
+         // Ancestors of the filter's path wait until something below it shows.
+         const auto where = want.empty() ? netfs::TreeFilter::Match::below
+                                         : want.match(*e.node);
+         if (where != netfs::TreeFilter::Match::below) {
+           if (where == netfs::TreeFilter::Match::above) {
+             pending.resize(
+                 std::min(pending.size(), std::size_t(e.node->level)));
+             pending.push_back(e);
+           }
+           return;
+         }
+         ++shown;
+         for (auto& p : pending)
+           show(p);
+         pending.clear();
+         show(e);
+       }));
   problem_records(out, cache.top_problems());
   out.summary([&](JsonWriter& j) {
     j.field("mode", "tree");
@@ -310,7 +313,8 @@ int run_tree(const Cache& cache, const InspectOptions& opt, const Globals& g)
   return exit_for(problems);
 }
 
-// ---- one object ------------------------------------------------------------------------
+// ---- one object
+// ------------------------------------------------------------------------
 
 void steps_field(JsonWriter& j, const ObjectInfo& info)
 {
@@ -381,12 +385,15 @@ int run_object(const Cache& cache, const InspectOptions& opt, const Globals& g)
   fmt::print("stat       mode {:o}, uid {}, size {}, {} allocated, {} links\n",
              e.st.mode, e.st.uid, e.st.size, human_size(e.st.blocks * 512),
              e.st.nlink);
-  fmt::print("times      atime {}, mtime {}, ctime {}\n", iso_time(e.st.atime_ns),
-             iso_time(e.st.mtime_ns), iso_time(e.st.ctime_ns));
+  fmt::print("times      atime {}, mtime {}, ctime {}\n",
+             iso_time(e.st.atime_ns), iso_time(e.st.mtime_ns),
+             iso_time(e.st.ctime_ns));
   if (info.extents_known) {
-    fmt::print("extents    {}\n", info.extents.empty() ? "none (all hole)" : "");
+    fmt::print("extents    {}\n",
+               info.extents.empty() ? "none (all hole)" : "");
     for (auto& x : info.extents)
-      fmt::print("  [{}, {})  {}\n", x.start, x.end, human_size(x.end - x.start));
+      fmt::print("  [{}, {})  {}\n", x.start, x.end,
+                 human_size(x.end - x.start));
   }
   for (auto& p : e.problems)
     print_problem(p);
@@ -407,7 +414,8 @@ int run_inspect(InspectOptions opt, const Globals& g)
   // A mixture cannot be decoded as one layout: only --check, which lists the
   // mixture as a problem, goes on.
   if (cache.format() == Format::mixed && !opt.check)
-    throw Error("'" + cache.root() + "' holds both v1 fan-outs (@xx) and v2 "
+    throw Error("'" + cache.root() +
+                "' holds both v1 fan-outs (@xx) and v2 "
                 "volumes (I...) under cache/: a mixed cache cannot be decoded "
                 "as one format (fsc inspect --check lists what is there)");
   if (!opt.object.empty())

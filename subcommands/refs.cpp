@@ -39,7 +39,8 @@ RefsReport analyze(const RefsArgs& a)
     while (r.next(line))
       an.feed(line, base + r.line_number());
     if (an.recognised() == known && an.malformed() > bad)
-      throw Error("'" + path + "': not a kernel trace (no line of it is an "
+      throw Error("'" + path +
+                  "': not a kernel trace (no line of it is an "
                   "ftrace or trace-cmd event line)");
     if (r.truncated()) // LineReader warned
       an.cut(path, r.line_number(), base + r.line_number(), r.truncation());
@@ -98,8 +99,8 @@ void print_text(const RefsReport& r, const RefsArgs& a, const Globals& g)
   for (auto& f : r.findings)
     clean += f.kind == "unverifiable-clean";
   const bool all = g.verbose > 0;
-  fmt::print("findings   {}\n", all ? r.findings.size()
-                                     : r.findings.size() - clean);
+  fmt::print("findings   {}\n",
+             all ? r.findings.size() : r.findings.size() - clean);
   for (auto& f : r.findings)
     if (all || f.kind != "unverifiable-clean")
       fmt::print("  line {:<8} {:>14}  {:<22} {}{}{}\n", f.line,
@@ -145,8 +146,8 @@ void write_svg(RefsReport& r, RefsArgs a)
                     "twice: give a file, not stdin");
     r.timeline = analyze(a).timeline;
   }
-  std::string title = a.cookie.empty() ? "object o=" + a.object
-                                       : "cookie c=" + a.cookie;
+  std::string title =
+      a.cookie.empty() ? "object o=" + a.object : "cookie c=" + a.cookie;
   write_refs_svg(a.svg, title, r.timeline, r.findings);
 }
 

@@ -133,7 +133,7 @@ struct TraceFinding {
   std::uint64_t line = 0; ///< of the call in the trace (0: none)
   std::string cookie;     ///< its handle
   const trace::CookieLife* life = nullptr;
-  bool claimed = true;    ///< false: rests on a type the trace does not show
+  bool claimed = true; ///< false: rests on a type the trace does not show
 };
 
 /// A finding's claim rests on the type of its cookie when it says so.
@@ -155,8 +155,8 @@ std::vector<TraceFinding> trace_findings(const trace::Rebuilt& rb,
     if (f.rfind(file + ":", 0) == 0) {
       std::size_t colon = f.find(": ", file.size() + 1);
       if (colon != std::string::npos) {
-        std::uint64_t sl = std::strtoull(f.c_str() + file.size() + 1, nullptr,
-                                         10);
+        std::uint64_t sl =
+            std::strtoull(f.c_str() + file.size() + 1, nullptr, 10);
         tf.message = f.substr(colon + 2);
         if (sl >= 1 && sl <= rb.call_lines.size()) {
           const trace::Call& c = rb.call_lines[sl - 1];
@@ -210,8 +210,9 @@ void trace_finding_fields(JsonWriter& j, const TraceFinding& f,
   if (f.cookie.empty())
     return;
   j.field("cookie", f.cookie);
-  j.field("cookie_type", std::string(trace::type_shown_name(
-                             f.life ? f.life->type : trace::TypeShown::unknown)));
+  j.field("cookie_type",
+          std::string(trace::type_shown_name(
+              f.life ? f.life->type : trace::TypeShown::unknown)));
   j.key("evidence");
   j.begin_array();
   if (f.life)
@@ -290,8 +291,7 @@ int run_from_trace(const ReplayArgs& a, const Globals& g)
     attempt(trace_out.f);
   const trace::Divergence& d = best.d;
   const ReplayReport& r = best.r;
-  std::vector<TraceFinding> findings =
-      trace_findings(rb, sc_file, r.findings);
+  std::vector<TraceFinding> findings = trace_findings(rb, sc_file, r.findings);
   // The lines the findings quote: their calls.
   std::vector<std::uint64_t> wanted;
   for (const auto& f : findings)
@@ -314,9 +314,8 @@ int run_from_trace(const ReplayArgs& a, const Globals& g)
     JsonReport out = json_report(g, "replay");
     for (const auto& f : findings)
       if (f.claimed)
-        out.record("finding", [&](JsonWriter& j) {
-          trace_finding_fields(j, f, quoted);
-        });
+        out.record("finding",
+                   [&](JsonWriter& j) { trace_finding_fields(j, f, quoted); });
     for (const auto& n : rb.notes)
       out.record("note", [&](JsonWriter& j) { j.field("message", n); });
     for (const auto& f : findings)
@@ -351,14 +350,15 @@ int run_from_trace(const ReplayArgs& a, const Globals& g)
         j.field("trace_step", d.trace_step);
         j.field("engine_step", d.engine_step);
       }
-      j.field("finding_count", std::uint64_t(std::count_if(
-                                   findings.begin(), findings.end(),
-                                   [](auto& f) { return f.claimed; })));
+      j.field("finding_count",
+              std::uint64_t(std::count_if(findings.begin(), findings.end(),
+                                          [](auto& f) { return f.claimed; })));
     });
   } else if (a.trace != "-") {
     fmt::print("from-trace {}: {} lines, {} events -> {} netfs calls{}\n",
                a.from_trace, rb.lines, rb.events, rb.calls,
-               a.save_scenario.empty() ? "" : " (saved to " + a.save_scenario + ")");
+               a.save_scenario.empty() ? ""
+                                       : " (saved to " + a.save_scenario + ")");
     fmt::print("replayed   on {} ({}), {}\n",
                scratch ? "a scratch cache" : cache, best.mode,
                a.seed_given
@@ -381,16 +381,14 @@ int run_from_trace(const ReplayArgs& a, const Globals& g)
     } else {
       fmt::print("diverged   at {}:{}, cookie {}, after {} matching steps\n",
                  a.from_trace, d.line, d.cookie, d.compared);
-      fmt::print("  kernel:  {}\n  engine:  {}\n", d.trace_step,
-                 d.engine_step);
+      fmt::print("  kernel:  {}\n  engine:  {}\n", d.trace_step, d.engine_step);
       if (d.previous)
         fmt::print("  (this cookie's previous step, which matched, is at "
                    "line {})\n",
                    d.previous);
       fmt::print("context:\n");
-      for (const auto& l : trace::trace_lines(a.from_trace,
-                                              d.line > 3 ? d.line - 3 : 1,
-                                              d.line + 3))
+      for (const auto& l : trace::trace_lines(
+               a.from_trace, d.line > 3 ? d.line - 3 : 1, d.line + 3))
         fmt::print("  {}\n", l);
     }
     if (claims) {
@@ -413,8 +411,8 @@ int run_from_trace(const ReplayArgs& a, const Globals& g)
           for (const auto* e : {&f.life->index, &f.life->data})
             if (*e)
               fmt::print("    {} {:>7}  {}\n      ({})\n",
-                         e == &f.life->index ? "index:" : "data: ",
-                         (*e)->line, (*e)->text, (*e)->why);
+                         e == &f.life->index ? "index:" : "data: ", (*e)->line,
+                         (*e)->text, (*e)->why);
         if (f.life && f.life->type == trace::TypeShown::conflict)
           fmt::print("    (no 4.19 or 5.10 kernel shows both of one cookie: "
                      "this trace was edited, damaged or written by another "
@@ -430,8 +428,8 @@ int run_from_trace(const ReplayArgs& a, const Globals& g)
             a.from_trace, f.line, f.message, f.cookie, type_phrase(f.life)));
     print_list("notes", notes);
     if (!rb.truncated.empty())
-      fmt::print("incomplete {}: truncated after line {} ({})\n",
-                 a.from_trace, rb.lines, rb.truncated);
+      fmt::print("incomplete {}: truncated after line {} ({})\n", a.from_trace,
+                 rb.lines, rb.truncated);
   }
   return d.found || claims || !rb.truncated.empty() ? exit_code::problems
                                                     : exit_code::ok;
@@ -442,13 +440,15 @@ int run_replay(const ReplayArgs& a, const Globals& g)
   if (!a.from_trace.empty()) {
     if (!a.scenario.empty())
       throw UsageError("--from-trace replays the calls of the trace: give no "
-                  "scenario (fsc replay --from-trace TRACE [CACHE])");
+                       "scenario (fsc replay --from-trace TRACE [CACHE])");
     if (a.write || !a.into.empty())
-      throw UsageError("--from-trace runs read-only (on CACHE or a scratch cache)");
+      throw UsageError(
+          "--from-trace runs read-only (on CACHE or a scratch cache)");
     return run_from_trace(a, g);
   }
   if (a.cache.empty() || a.scenario.empty())
-    throw UsageError("fsc replay needs CACHE and SCENARIO (or --from-trace TRACE)");
+    throw UsageError(
+        "fsc replay needs CACHE and SCENARIO (or --from-trace TRACE)");
   Scenario sc = Scenario::parse(read_text(a.scenario), a.scenario);
   Fixes fixes = scenario_fixes(sc, Fixes{});
   for (const auto& u : a.unfix)
@@ -496,9 +496,8 @@ int run_replay(const ReplayArgs& a, const Globals& g)
     print_list("expected findings", r.expected_findings);
     print_list("warnings", r.warnings);
     print_list("kernel messages", r.printk);
-    print_list(std::string(mount.mode()) == "read-only"
-                   ? "would change on disk"
-                   : "changed on disk",
+    print_list(std::string(mount.mode()) == "read-only" ? "would change on disk"
+                                                        : "changed on disk",
                store.changes());
     if (a.stats)
       fmt::print("{}", format_proc_stats(engine.stats()));
@@ -514,36 +513,44 @@ Command add_replay(CLI::App& app, Globals& g)
   CLI::App* sub = app.add_subcommand(
       "replay", "Run a scenario of netfs calls through the embedded 4.19 "
                 "FS-Cache engine bound to a cache (read-only unless --write)");
-  sub->add_option("cache", a->cache, "Cache directory (an empty directory "
+  sub->add_option("cache", a->cache,
+                  "Cache directory (an empty directory "
                   "starts a new cache)")
       ->check(CLI::ExistingDirectory);
   sub->add_option("scenario", a->scenario, "Scenario file (see fsc-replay(8))")
       ->check(CLI::ExistingFile);
-  sub->add_option("--from-trace", a->from_trace, "Rebuild the netfs calls of "
+  sub->add_option("--from-trace", a->from_trace,
+                  "Rebuild the netfs calls of "
                   "a 4.19/5.10 kernel trace, replay them in the trace's order "
                   "and report where the engine first differs from the kernel");
-  sub->add_option("--save-scenario", a->save_scenario, "With --from-trace: "
+  sub->add_option("--save-scenario", a->save_scenario,
+                  "With --from-trace: "
                   "write the rebuilt calls as a scenario FILE");
   auto* w = sub->add_flag("--write", a->write,
                           "Apply the changes to the cache itself (takes the "
                           "cache lock)");
-  sub->add_option("--into", a->into, "Copy the cache (with xattrs) to this new "
+  sub->add_option("--into", a->into,
+                  "Copy the cache (with xattrs) to this new "
                   "directory and replay there")
       ->excludes(w);
   sub->add_flag("--force", a->force,
                 "Bind even when a cache daemon seems to serve the cache");
-  sub->add_option("--seed", a->seed, "Explore another legal order of queued "
+  sub->add_option("--seed", a->seed,
+                  "Explore another legal order of queued "
                   "work items (0: FIFO, the default; with --from-trace the "
                   "default is the trace's order)");
   std::vector<std::string> fix_list;
   for (const auto& f : fix_names())
     fix_list.emplace_back(f.first);
-  sub->add_option("--unfix", a->unfix, "Turn one of 4.19's fixes off to "
+  sub->add_option("--unfix", a->unfix,
+                  "Turn one of 4.19's fixes off to "
                   "reproduce the old bug (repeatable; see fsc-replay(8))")
       ->check(CLI::IsMember(fix_list));
-  sub->add_option("--trace", a->trace, "Write 4.19 ftrace text lines to FILE "
+  sub->add_option("--trace", a->trace,
+                  "Write 4.19 ftrace text lines to FILE "
                   "('-' for stdout)");
-  sub->add_option("--refs", a->refs, "Write the refcount journal (cookie and "
+  sub->add_option("--refs", a->refs,
+                  "Write the refcount journal (cookie and "
                   "object get/put lines) to FILE, readable by fsc refs");
   sub->add_flag("--stats", a->stats,
                 "Print /proc/fs/fscache/stats as the engine counted them");

@@ -70,8 +70,7 @@ void print_verdict(const ObjectVerdict& v)
   if (v.checked.empty())
     fmt::print("{:<10} {}\n", verdict_name(v.verdict), v.path);
   else
-    fmt::print("{:<10} {} ({})\n", verdict_name(v.verdict), v.path,
-               v.checked);
+    fmt::print("{:<10} {} ({})\n", verdict_name(v.verdict), v.path, v.checked);
   if (!v.origin.empty())
     fmt::print("           origin {}\n", v.origin);
   for (auto& d : v.diffs)
@@ -82,7 +81,8 @@ void print_verdict(const ObjectVerdict& v)
                *v.first_bad_offset);
   if (v.padding_nonzero_offset)
     fmt::print("           anomaly: non-zero byte in the padding past the "
-               "object's size, at offset {}\n", *v.padding_nonzero_offset);
+               "object's size, at offset {}\n",
+               *v.padding_nonzero_offset);
   if (!v.note.empty())
     fmt::print("           {}\n", v.note);
 }
@@ -144,7 +144,8 @@ void print_unchecked(const std::vector<Row>& rows)
       ++reasons[{r.v.verdict, r.v.note}];
   for (auto& [why, n] : reasons)
     fmt::print("{:<10} {} object{}: {}\n", verdict_name(why.first), n,
-               n == 1 ? "" : "s", why.second.empty() ? "no reason" : why.second);
+               n == 1 ? "" : "s",
+               why.second.empty() ? "no reason" : why.second);
 }
 
 void print_text(const std::vector<Row>& rows, const Tally& t,
@@ -171,8 +172,8 @@ void print_text(const std::vector<Row>& rows, const Tally& t,
   fmt::print("origin: {}\n", kind);
   std::string summary;
   for (auto& [v, n] : t.verdicts)
-    summary += fmt::format("{}{} {}", summary.empty() ? "" : ", ", n,
-                           verdict_name(v));
+    summary +=
+        fmt::format("{}{} {}", summary.empty() ? "" : ", ", n, verdict_name(v));
   fmt::print("{}: {} of {} objects checked: {}\n", root, t.checked, t.total,
              summary.empty() ? "none" : summary);
   if (t.buried)
@@ -198,11 +199,12 @@ std::unique_ptr<OriginSource> open_origins(const VerifyArgs& a,
   if (is_nfs_mount(a.origin)) {
     if (!a.fsid.empty())
       throw UsageError("--fsid is for an export directory on the server, "
-                       "and '" + a.origin + "' is an NFS client mount");
-    kind = "NFS client mount " + a.origin + ", handles from "
+                       "and '" +
+                       a.origin + "' is an NFS client mount");
+    kind = "NFS client mount " + a.origin +
+           ", handles from "
            "name_to_handle_at";
-    return std::make_unique<MapOrigin>(map_nfs_client(a.origin),
-                                       "nfs_client");
+    return std::make_unique<MapOrigin>(map_nfs_client(a.origin), "nfs_client");
   }
   ExportMethod m = a.method == "index"    ? ExportMethod::index
                    : a.method == "handle" ? ExportMethod::open_by_handle
@@ -282,7 +284,8 @@ int run_verify(const VerifyArgs& a, const Globals& g)
   bool bad = tally.verdicts[Verdict::obsolete] +
                  tally.verdicts[Verdict::orphan] +
                  tally.verdicts[Verdict::corrupt] +
-                 tally.verdicts[Verdict::unreadable] > 0;
+                 tally.verdicts[Verdict::unreadable] >
+             0;
   // Nothing checked is no all-clear.
   return bad || tally.checked == 0 ? exit_code::problems : exit_code::ok;
 }

@@ -76,8 +76,7 @@ public:
       std::memcpy(&reclen, rec + 16, sizeof reclen);
       m_pos += reclen;
       const char* name = rec + 19;
-      if (name[0] == '.' &&
-          (name[1] == 0 || (name[1] == '.' && name[2] == 0)))
+      if (name[0] == '.' && (name[1] == 0 || (name[1] == '.' && name[2] == 0)))
         continue;
       m_entry.name = name;
       m_entry.type = static_cast<unsigned char>(rec[18]);

@@ -87,7 +87,8 @@ private:
   std::string m_verb;
   JsonWriter m_j{nullptr};
   bool m_done = false;
-  bool m_any = false; ///< a record was written (document: the next needs a comma)
+  bool m_any =
+      false; ///< a record was written (document: the next needs a comma)
 };
 
 /// One problem as a record's fields: kind, path (+ path_hex), message.

@@ -24,9 +24,10 @@ std::string link_target(const std::string& path)
 
 bool inside(const std::string& path, const std::string& root)
 {
-  return !root.empty() && (path == root || (path.size() > root.size() &&
-                                            path.compare(0, root.size(), root) == 0 &&
-                                            path[root.size()] == '/'));
+  return !root.empty() &&
+         (path == root || (path.size() > root.size() &&
+                           path.compare(0, root.size(), root) == 0 &&
+                           path[root.size()] == '/'));
 }
 
 // A process may exit while it is read: what could be read is evidence.
@@ -110,10 +111,11 @@ BindState detect_binding(const std::string& root, const std::string& proc_dir,
         st.bound = true;
         st.evidence.push_back(
             !v.inside_path.empty()
-                ? fmt::format("{} holds /dev/cachefiles and has '{}' open",
-                              who, v.inside_path)
+                ? fmt::format("{} holds /dev/cachefiles and has '{}' open", who,
+                              v.inside_path)
                 : fmt::format("{} holds /dev/cachefiles and its "
-                              "configuration names this directory", who));
+                              "configuration names this directory",
+                              who));
       } else {
         st.evidence.push_back(fmt::format(
             "{} holds /dev/cachefiles (for another cache, it seems)", who));

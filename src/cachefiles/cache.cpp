@@ -49,11 +49,16 @@ std::vector<std::string> list_names(int dirfd)
 const char* format_name(Format f)
 {
   switch (f) {
-  case Format::v1: return "v1";
-  case Format::v2: return "v2";
-  case Format::empty: return "empty";
-  case Format::mixed: return "mixed";
-  case Format::unknown: return "unknown";
+  case Format::v1:
+    return "v1";
+  case Format::v2:
+    return "v2";
+  case Format::empty:
+    return "empty";
+  case Format::mixed:
+    return "mixed";
+  case Format::unknown:
+    return "unknown";
   }
   return "unknown";
 }
@@ -119,12 +124,14 @@ Cache Cache::open(const std::string& root)
   if (fstatat(c.m_root_fd.get(), "cache", &st, AT_SYMLINK_NOFOLLOW) != 0) {
     int err = errno;
     if (err == ENOENT)
-      throw Error("'" + root + "' is not a CacheFiles cache: it has no cache/ "
+      throw Error("'" + root +
+                  "' is not a CacheFiles cache: it has no cache/ "
                   "directory");
     throw_sys("cannot stat", root + "/cache", err);
   }
   if (!S_ISDIR(st.st_mode))
-    throw Error("'" + root + "/cache' is not a directory: not a CacheFiles "
+    throw Error("'" + root +
+                "/cache' is not a directory: not a CacheFiles "
                 "cache");
   c.m_dev = st.st_dev;
   c.m_uid = st.st_uid;
@@ -148,22 +155,23 @@ void Cache::check_top()
   if (!label) {
     // A v2 kernel does not label cache/, and a mixed one may have either.
     if (!((v2 || m_format == Format::mixed) && label.error() == ENODATA))
-      m_problems.push_back({"root-label", "cache",
-                            label.error() == ENODATA
-                                ? "cache/ has no user.CacheFiles.cache label "
-                                  "(the kernel writes \"C3\" at bind)"
-                                : "cannot read the label: " +
-                                      errno_text(label.error())});
+      m_problems.push_back(
+          {"root-label", "cache",
+           label.error() == ENODATA
+               ? "cache/ has no user.CacheFiles.cache label "
+                 "(the kernel writes \"C3\" at bind)"
+               : "cannot read the label: " + errno_text(label.error())});
   } else if (to_string(*label) != k_root_label) {
-    m_problems.push_back(
-        {"root-label", "cache",
-         "label is '" + to_hex(*label) + "' (hex), not \"C3\": a v1 kernel "
-         "refuses to bind (EIO)"});
+    m_problems.push_back({"root-label", "cache",
+                          "label is '" + to_hex(*label) +
+                              "' (hex), not \"C3\": a v1 kernel "
+                              "refuses to bind (EIO)"});
   }
   struct stat st;
   if (fstatat(m_root_fd.get(), "graveyard", &st, AT_SYMLINK_NOFOLLOW) != 0)
-    m_problems.push_back({"no-graveyard", "graveyard",
-                          "graveyard/ is missing (the kernel makes it at bind)"});
+    m_problems.push_back(
+        {"no-graveyard", "graveyard",
+         "graveyard/ is missing (the kernel makes it at bind)"});
   else if (!S_ISDIR(st.st_mode))
     m_problems.push_back({"bad-graveyard", "graveyard",
                           "graveyard is not a directory: a kernel bind fails"});

@@ -5,7 +5,6 @@
 
 #include <fmt/format.h>
 
-
 namespace fsc::cachefiles {
 
 tl::expected<Claim, Refusal> claim_cache(const std::string& root,

@@ -112,7 +112,6 @@ private:
   mutable std::atomic<bool> m_more{false}; ///< eligible but not kept
 };
 
-
 /// What a directory is, by cachefilesd's rules (first letter of the name).
 enum class DirRole { cache, index, fanout };
 
@@ -198,8 +197,8 @@ struct Walk {
   {
     struct statx sx;
     if (statx(fd, name, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT,
-              STATX_TYPE | STATX_INO | STATX_SIZE | STATX_BLOCKS |
-                  STATX_ATIME | STATX_MTIME,
+              STATX_TYPE | STATX_INO | STATX_SIZE | STATX_BLOCKS | STATX_ATIME |
+                  STATX_MTIME,
               &sx) != 0)
       return;
     if (!S_ISREG(sx.stx_mode) || !name_decodes(name))
@@ -289,9 +288,9 @@ public:
     if (pfd < 0)
       return -1;
     const std::string name = base_of(path);
-    int fd = openat(pfd, name.c_str(),
-                    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC |
-                        O_NOATIME);
+    int fd =
+        openat(pfd, name.c_str(),
+               O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
     if (fd < 0 && errno == EPERM)
       fd = openat(pfd, name.c_str(),
                   O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -339,7 +338,10 @@ private:
   {
     m_r.problems.push_back({kind, path, std::move(msg)});
   }
-  const char* should_stop() const { return m_opt.stop ? m_opt.stop() : nullptr; }
+  const char* should_stop() const
+  {
+    return m_opt.stop ? m_opt.stop() : nullptr;
+  }
 
   const Cache& m_cache;
   const CullOptions& m_opt;
@@ -390,9 +392,9 @@ void Culler::compute_needs(const FsStats& fs, bool have_fs)
   if (g.min_free_pct && have_fs) {
     // bavail of the whole file system against a share of its size.
     // In bytes; fs sizes fit in 64 bits (2^64 B = 16 EiB).
-    const std::uint64_t target = fs.blocks / 100 * fs.bsize * *g.min_free_pct +
-                                 fs.blocks % 100 * fs.bsize * *g.min_free_pct /
-                                     100;
+    const std::uint64_t target =
+        fs.blocks / 100 * fs.bsize * *g.min_free_pct +
+        fs.blocks % 100 * fs.bsize * *g.min_free_pct / 100;
     const std::uint64_t avail = fs.bavail * fs.bsize + pending;
     if (avail < target)
       m_r.need_allocated = std::max(m_r.need_allocated, target - avail);
@@ -402,9 +404,9 @@ void Culler::compute_needs(const FsStats& fs, bool have_fs)
     if (fs.bsize)
       now.bavail += pending / fs.bsize;
     m_r.thresholds_used = true;
-    m_r.limits = compute_thresholds(g.blocks, g.files, now,
-                                    kernel_gen_for(m_cache.format()),
-                                    m_opt.page_size);
+    m_r.limits =
+        compute_thresholds(g.blocks, g.files, now,
+                           kernel_gen_for(m_cache.format()), m_opt.page_size);
     m_r.before = evaluate(m_r.limits);
     if (m_r.before.culling()) {
       m_r.need_allocated = std::max(m_r.need_allocated,
@@ -574,8 +576,8 @@ CullReport Culler::run()
   // nothing, there is nothing to scan for (cron runs on a healthy cache).
   compute_needs(fs, have_fs);
   const CullGoal& g = m_opt.goal;
-  if (!g.max_size && !g.max_objects && !m_r.cutoff_s && m_r.need_allocated == 0 &&
-      m_r.need_files == 0) {
+  if (!g.max_size && !g.max_objects && !m_r.cutoff_s &&
+      m_r.need_allocated == 0 && m_r.need_files == 0) {
     m_r.elapsed_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
                          std::chrono::steady_clock::now() - t0)
                          .count();

@@ -310,8 +310,8 @@ void Parser::percent(std::string_view cmd, std::string_view args,
   std::string_view what = cmd.substr(1);
   if (what == "run") {
     if (v <= l.cull || v >= 100)
-      why = fmt::format("{}run {}% must be above {}cull {}% and below 100%",
-                        p, v, p, l.cull);
+      why = fmt::format("{}run {}% must be above {}cull {}% and below 100%", p,
+                        v, p, l.cull);
   } else if (what == "cull") {
     if (v <= l.stop || v >= l.run)
       why = fmt::format("{}cull {}% must be above {}stop {}% and below "
@@ -319,8 +319,7 @@ void Parser::percent(std::string_view cmd, std::string_view args,
                         p, v, p, l.stop, p, l.run);
   } else {
     if (v >= l.cull)
-      why = fmt::format("{}stop {}% must be below {}cull {}%", p, v, p,
-                        l.cull);
+      why = fmt::format("{}stop {}% must be below {}cull {}%", p, v, p, l.cull);
   }
   if (!why.empty()) {
     kernel_error(lineno, EINVAL,

@@ -42,8 +42,7 @@ int open_for_removal(int dirfd, const char* name)
                   O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
   if (fd < 0 && errno == EPERM)
     fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0 && errno == EACCES &&
-      fchmodat(dirfd, name, 0700, 0) == 0)
+  if (fd < 0 && errno == EACCES && fchmodat(dirfd, name, 0700, 0) == 0)
     fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   return fd;
 }
@@ -145,8 +144,8 @@ Burial bury_path(int root_fd, const std::string& rel, int graveyard_fd,
   if (fstatat(fd.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
     b.err = errno;
   else
-    b.err = bury_at(fd.get(), name.c_str(), graveyard_fd, counter,
-                    &b.grave_name);
+    b.err =
+        bury_at(fd.get(), name.c_str(), graveyard_fd, counter, &b.grave_name);
   if (b.err == 0)
     b.bytes = std::uint64_t(st.st_blocks) * 512;
   return b;

@@ -86,11 +86,16 @@ void graveyard_field(JsonWriter& j, const GraveyardUsage& waiting,
 const char* cull_action_key(CullAction a)
 {
   switch (a) {
-  case CullAction::would_remove: return "would_remove";
-  case CullAction::removed: return "removed";
-  case CullAction::skipped_used: return "skipped_used";
-  case CullAction::skipped_gone: return "skipped_gone";
-  case CullAction::failed: return "failed";
+  case CullAction::would_remove:
+    return "would_remove";
+  case CullAction::removed:
+    return "removed";
+  case CullAction::skipped_used:
+    return "skipped_used";
+  case CullAction::skipped_gone:
+    return "skipped_gone";
+  case CullAction::failed:
+    return "failed";
   }
   return "failed";
 }

@@ -20,10 +20,7 @@ constexpr std::array<std::int8_t, 256> k_map_index = [] {
   return t;
 }();
 
-int map_index(char c)
-{
-  return k_map_index[static_cast<unsigned char>(c)];
-}
+int map_index(char c) { return k_map_index[static_cast<unsigned char>(c)]; }
 
 // Appends 4 map characters for a little-endian 24-bit group, low bits first.
 void put_group(std::string& out, std::uint32_t acc)
@@ -168,8 +165,7 @@ Bytes pad4(ByteView key)
   return b;
 }
 
-tl::expected<NameV2, std::string> decode_hex_v2(std::string_view name,
-                                                NameV2 r)
+tl::expected<NameV2, std::string> decode_hex_v2(std::string_view name, NameV2 r)
 {
   bool be = name[0] == 'S';
   std::string_view rest = name.substr(1);
@@ -198,8 +194,8 @@ tl::expected<NameV2, std::string> decode_hex_v2(std::string_view name,
     rest = rest.substr(comma + 1);
   }
   if (cook_v2(r.key) != name)
-    return tl::unexpected(std::string(
-        "hex name the cooker would not produce for its key"));
+    return tl::unexpected(
+        std::string("hex name the cooker would not produce for its key"));
   return r;
 }
 
@@ -220,8 +216,8 @@ tl::expected<NameV2, std::string> decode_base64_v2(std::string_view name,
     r.key.pop_back();
   }
   if (cook_v2(r.key) != name)
-    return tl::unexpected(std::string(
-        "base64 name the cooker would not produce for its key"));
+    return tl::unexpected(
+        std::string("base64 name the cooker would not produce for its key"));
   return r;
 }
 
@@ -277,10 +273,17 @@ CookedV1 cook_v1(ByteView key, std::uint8_t type, bool big_endian)
 std::optional<std::uint8_t> v1_type_of_letter(char letter)
 {
   switch (letter) {
-  case 'I': case 'J': return k_type_index;
-  case 'D': case 'E': return k_type_data;
-  case 'S': case 'T': return 2;
-  default: return std::nullopt;
+  case 'I':
+  case 'J':
+    return k_type_index;
+  case 'D':
+  case 'E':
+    return k_type_data;
+  case 'S':
+  case 'T':
+    return 2;
+  default:
+    return std::nullopt;
   }
 }
 
@@ -289,9 +292,13 @@ bool name_decodes_v1(std::string_view name)
   if (name.empty())
     return false;
   switch (name[0]) {
-  case 'I': case 'D': case 'S':
+  case 'I':
+  case 'D':
+  case 'S':
     return *printable_v1_error(name) == 0;
-  case 'J': case 'E': case 'T': {
+  case 'J':
+  case 'E':
+  case 'T': {
     std::array<std::uint8_t, 192> raw{};
     std::size_t groups = 0, len = 0;
     bool be = false;
@@ -309,16 +316,30 @@ tl::expected<NameV1, std::string> decode_name_v1(std::string_view name)
   NameV1 r;
   r.letter = name[0];
   switch (name[0]) {
-  case 'I': r.type = k_type_index; return decode_printable_v1(name, r);
-  case 'D': r.type = k_type_data; return decode_printable_v1(name, r);
-  case 'S': r.type = 2; return decode_printable_v1(name, r);
-  case 'J': r.type = k_type_index; r.encoded = true; return decode_encoded_v1(name, r);
-  case 'E': r.type = k_type_data; r.encoded = true; return decode_encoded_v1(name, r);
-  case 'T': r.type = 2; r.encoded = true; return decode_encoded_v1(name, r);
+  case 'I':
+    r.type = k_type_index;
+    return decode_printable_v1(name, r);
+  case 'D':
+    r.type = k_type_data;
+    return decode_printable_v1(name, r);
+  case 'S':
+    r.type = 2;
+    return decode_printable_v1(name, r);
+  case 'J':
+    r.type = k_type_index;
+    r.encoded = true;
+    return decode_encoded_v1(name, r);
+  case 'E':
+    r.type = k_type_data;
+    r.encoded = true;
+    return decode_encoded_v1(name, r);
+  case 'T':
+    r.type = 2;
+    r.encoded = true;
+    return decode_encoded_v1(name, r);
   default:
-    return tl::unexpected(
-        fmt::format("first character '{}' is not a type letter (I D S J E T)",
-                    name[0]));
+    return tl::unexpected(fmt::format(
+        "first character '{}' is not a type letter (I D S J E T)", name[0]));
   }
 }
 
@@ -338,10 +359,7 @@ std::optional<std::uint8_t> parse_fanout(std::string_view name)
   return std::uint8_t(v);
 }
 
-std::string fanout_name(std::uint8_t v)
-{
-  return fmt::format("@{:02x}", v);
-}
+std::string fanout_name(std::uint8_t v) { return fmt::format("@{:02x}", v); }
 
 std::string cook_v2(ByteView key)
 {
@@ -387,8 +405,8 @@ tl::expected<NameV2, std::string> decode_name_v2(std::string_view name)
     r.encoding = EncodingV2::printable;
     r.key.assign(name.begin() + 1, name.end());
     if (!printable_key(r.key))
-      return tl::unexpected(std::string(
-          "printable-form name holds a byte the cooker escapes"));
+      return tl::unexpected(
+          std::string("printable-form name holds a byte the cooker escapes"));
     return r;
   case 'S':
     r.encoding = EncodingV2::hex_be;

@@ -47,10 +47,12 @@ void check_cache(const std::string& root)
 {
   Cache c = Cache::open(root);
   if (c.format() == Format::v2)
-    throw Error("'" + root + "' is a cache of kernel 5.17 or later (v2); the "
+    throw Error("'" + root +
+                "' is a cache of kernel 5.17 or later (v2); the "
                 "engine is 4.19's and binds only v1 caches");
   if (c.format() == Format::mixed)
-    throw Error("'" + root + "' holds both v1 and v2 objects; refusing to "
+    throw Error("'" + root +
+                "' holds both v1 and v2 objects; refusing to "
                 "bind it");
   // cachefiles_check_object_type on cache/: "C3" or nothing (then set).
   auto label = read_xattr_at(c.root_fd(), "cache");
@@ -67,8 +69,8 @@ void copy_file(const std::string& src, const std::string& dst,
     in.reset(::open(src.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
   if (!in)
     throw_sys("cannot read", src, errno);
-  Fd out(::open(dst.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-                                 O_CLOEXEC, 0600));
+  Fd out(::open(dst.c_str(),
+                O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
   if (!out)
     throw_sys("cannot create", dst, errno);
   // Copy data extents only, so holes stay holes.
@@ -81,7 +83,8 @@ void copy_file(const std::string& src, const std::string& dst,
       break;
     off_t h = ::lseek(in.get(), d, SEEK_HOLE);
     for (off_t o = d; o < h && ok;) {
-      ssize_t n = ::pread(in.get(), buf.data(), std::min<off_t>(h - o, off_t(buf.size())), o);
+      ssize_t n = ::pread(in.get(), buf.data(),
+                          std::min<off_t>(h - o, off_t(buf.size())), o);
       ok = n > 0 && ::pwrite(out.get(), buf.data(), size_t(n), o) == n;
       o += n > 0 ? n : 0;
     }

@@ -60,7 +60,8 @@ std::string split_rel(const Cache& cache, std::string path)
     while (abs.size() > 1 && abs.back() == '/')
       abs.pop_back();
     if (abs == root)
-      throw Error("'" + path + "' is the cache root: give an entry inside "
+      throw Error("'" + path +
+                  "' is the cache root: give an entry inside "
                   "it (cache, graveyard, cache/@4a/...)");
     if (abs.compare(0, root.size(), root) != 0 || abs[root.size()] != '/')
       throw Error("'" + path + "' is not inside the cache '" + cache.root() +
@@ -87,8 +88,7 @@ ObjectInfo describe_outside_tree(const Cache& cache, const std::string& rel)
   e.kind = EntryKind::unknown;
   if (int err = stat_at(cache.root_fd(), rel.c_str(), e.st); err > 0) {
     if (err == ENOENT)
-      throw Error("no entry '" + rel + "' in the cache '" + cache.root() +
-                  "'");
+      throw Error("no entry '" + rel + "' in the cache '" + cache.root() + "'");
     throw_sys("cannot stat", cache.root() + "/" + rel, err);
   }
   std::string what =

@@ -32,12 +32,18 @@ namespace fsc::cachefiles {
 const char* entry_kind_name(EntryKind k)
 {
   switch (k) {
-  case EntryKind::index: return "index";
-  case EntryKind::data: return "data";
-  case EntryKind::special: return "special";
-  case EntryKind::volume: return "volume";
-  case EntryKind::fanout: return "fanout";
-  case EntryKind::unknown: return "unknown";
+  case EntryKind::index:
+    return "index";
+  case EntryKind::data:
+    return "data";
+  case EntryKind::special:
+    return "special";
+  case EntryKind::volume:
+    return "volume";
+  case EntryKind::fanout:
+    return "fanout";
+  case EntryKind::unknown:
+    return "unknown";
   }
   return "unknown";
 }
@@ -100,8 +106,8 @@ struct SharedDir {
 
 struct Work {
   std::shared_ptr<SharedDir> parent; ///< fd of the directory holding name
-  std::string name;           ///< to open relative to parent
-  std::string path;           ///< relative to the cache root
+  std::string name;                  ///< to open relative to parent
+  std::string path;                  ///< relative to the cache root
   DirKind kind = DirKind::cache;
   std::shared_ptr<const Node> node; ///< nearest object above (or self)
   int fanout = -1;                  ///< value of this @xx dir
@@ -150,9 +156,8 @@ private:
   bool on_path(const std::string& p) const
   {
     const std::string& want = m_opt.only_path;
-    return want.empty() ||
-           (want.compare(0, p.size(), p) == 0 &&
-            (want.size() == p.size() || want[p.size()] == '/'));
+    return want.empty() || (want.compare(0, p.size(), p) == 0 &&
+                            (want.size() == p.size() || want[p.size()] == '/'));
   }
   void problem(ScanEntry& e, const char* kind, std::string msg)
   {
@@ -292,8 +297,9 @@ void Scanner::handle_entry(const Work& w, const std::shared_ptr<SharedDir>& dir,
   bool descend = false;
   classify(w, ent, sub, descend);
   if (S_ISLNK(ent.st.mode)) {
-    problem(ent, "symlink", "symbolic link in the cache tree (the kernel "
-                            "never makes one; fsc never follows it)");
+    problem(ent, "symlink",
+            "symbolic link in the cache tree (the kernel "
+            "never makes one; fsc never follows it)");
     descend = false;
   } else if (!S_ISDIR(ent.st.mode) && !S_ISREG(ent.st.mode)) {
     problem(ent, "special-file", "device node, FIFO or socket in the cache");
@@ -304,8 +310,9 @@ void Scanner::handle_entry(const Work& w, const std::shared_ptr<SharedDir>& dir,
             fmt::format("owned by uid {}, the cache by uid {}", ent.st.uid,
                         m_cache.owner()));
   if (descend && mount_root) {
-    problem(ent, "mount-point", "a file system is mounted here (a bind "
-                                "mount?); not entered");
+    problem(ent, "mount-point",
+            "a file system is mounted here (a bind "
+            "mount?); not entered");
     descend = false;
   }
   if (ent.node && m_opt.read_xattrs && !S_ISLNK(ent.st.mode)) {
@@ -324,8 +331,7 @@ void Scanner::handle_entry(const Work& w, const std::shared_ptr<SharedDir>& dir,
   }
 }
 
-void Scanner::classify(const Work& w, ScanEntry& ent, Work& sub,
-                       bool& descend)
+void Scanner::classify(const Work& w, ScanEntry& ent, Work& sub, bool& descend)
 {
   const std::string& n = ent.name;
   const bool dir = S_ISDIR(ent.st.mode);
@@ -338,8 +344,9 @@ void Scanner::classify(const Work& w, ScanEntry& ent, Work& sub,
     if (fan || (n[0] == '+' && w.kind != DirKind::v2_volume)) {
       ent.kind = EntryKind::fanout;
       if (!dir) {
-        problem(ent, "type-mismatch", "fan-out entry is not a directory: "
-                                      "lookups below fail with ENOBUFS");
+        problem(ent, "type-mismatch",
+                "fan-out entry is not a directory: "
+                "lookups below fail with ENOBUFS");
         return;
       }
       descend = true;
@@ -349,8 +356,9 @@ void Scanner::classify(const Work& w, ScanEntry& ent, Work& sub,
       sub.kind = w.kind == DirKind::v2_volume ? DirKind::v2_fanout
                                               : DirKind::v1_fanout;
       if (w.kind == DirKind::cache && m_cache.format() == Format::v2)
-        problem(ent, "mixed-format", "v1 fan-out directly under cache/ of a "
-                                     "v2 cache");
+        problem(ent, "mixed-format",
+                "v1 fan-out directly under cache/ of a "
+                "v2 cache");
       return;
     }
     if (w.kind == DirKind::cache && n[0] == 'I' &&
@@ -378,9 +386,10 @@ void Scanner::classify(const Work& w, ScanEntry& ent, Work& sub,
     }
     ent.kind = EntryKind::unknown;
     if (w.kind == DirKind::v2_volume && S_ISREG(ent.st.mode))
-      problem(ent, "ondemand-layout", "data file directly in a volume "
-                                      "directory: an on-demand (EROFS) cache, "
-                                      "not supported");
+      problem(ent, "ondemand-layout",
+              "data file directly in a volume "
+              "directory: an on-demand (EROFS) cache, "
+              "not supported");
     else
       problem(ent, "unknown-entry",
               w.kind == DirKind::cache
@@ -435,21 +444,25 @@ void Scanner::classify_v1_object(const Work& w, ScanEntry& ent, Work& sub,
             fmt::format("key of {} bytes; fscache refuses keys over {}",
                         node->key.size(), k_max_key_v1));
   if (name->suspicious)
-    problem(ent, "suspicious-name", "encoded name of an all-printable key: "
-                                    "not what the cooker writes");
+    problem(ent, "suspicious-name",
+            "encoded name of an all-printable key: "
+            "not what the cooker writes");
   if (name->big_endian)
-    problem(ent, "big-endian-name", "length prefix is big-endian: written "
-                                    "by a big-endian host");
+    problem(ent, "big-endian-name",
+            "length prefix is big-endian: written "
+            "by a big-endian host");
   if (w.node && w.node->kind == EntryKind::data)
     problem(ent, "object-under-data", "object below a data object");
   const bool dir = S_ISDIR(ent.st.mode);
   if (node->kind == EntryKind::index && !dir && !S_ISLNK(ent.st.mode))
-    problem(ent, "type-mismatch", "index object is not a directory: lookups "
-                                  "fail with ENOBUFS");
+    problem(ent, "type-mismatch",
+            "index object is not a directory: lookups "
+            "fail with ENOBUFS");
   if (node->kind != EntryKind::index && dir)
-    problem(ent, "type-mismatch", "data object is a directory: a 4.19 kernel "
-                                  "hits BUG() (\"open file in data-class "
-                                  "subdir\") when its xattr validates");
+    problem(ent, "type-mismatch",
+            "data object is a directory: a 4.19 kernel "
+            "hits BUG() (\"open file in data-class "
+            "subdir\") when its xattr validates");
   ent.node = node;
   if (dir) {
     descend = true;
@@ -562,14 +575,15 @@ void Scanner::check_xattr(ScanEntry& ent)
 {
   const Node& n = *ent.node;
   if (ent.xattr_errno == ENODATA) {
-    problem(ent, "no-xattr", "no user.CacheFiles.cache xattr: the kernel "
-                             "treats the object as stale (interrupted "
-                             "cull or commit?)");
+    problem(ent, "no-xattr",
+            "no user.CacheFiles.cache xattr: the kernel "
+            "treats the object as stale (interrupted "
+            "cull or commit?)");
     return;
   }
   if (ent.xattr_errno != 0) {
-    problem(ent, "unreadable", "cannot read xattr: " +
-                                   errno_text(ent.xattr_errno));
+    problem(ent, "unreadable",
+            "cannot read xattr: " + errno_text(ent.xattr_errno));
     return;
   }
   if (n.kind == EntryKind::volume) {
@@ -577,8 +591,9 @@ void Scanner::check_xattr(ScanEntry& ent)
     if (!v)
       problem(ent, "bad-xattr", v.error() + ": the kernel buries the volume");
     else if (v->reserved != 0)
-      problem(ent, "bad-xattr", "volume xattr reserved word is not 0: the "
-                                "kernel buries the volume");
+      problem(ent, "bad-xattr",
+              "volume xattr reserved word is not 0: the "
+              "kernel buries the volume");
     return;
   }
   if (n.parent && n.parent->kind == EntryKind::volume) {
@@ -588,15 +603,17 @@ void Scanner::check_xattr(ScanEntry& ent)
       return;
     }
     if (x->type != k_type_data)
-      problem(ent, "bad-xattr", fmt::format("type byte {} is not 1 (data)",
-                                            x->type));
+      problem(ent, "bad-xattr",
+              fmt::format("type byte {} is not 1 (data)", x->type));
     if (x->content > 4)
-      problem(ent, "bad-content", fmt::format("content byte {} is not a "
-                                              "cachefiles_content value",
-                                              x->content));
+      problem(ent, "bad-content",
+              fmt::format("content byte {} is not a "
+                          "cachefiles_content value",
+                          x->content));
     if (x->content == std::uint8_t(Content::dirty))
-      problem(ent, "dirty", "content DIRTY: local changes never written "
-                            "back; the kernel refuses the object");
+      problem(ent, "dirty",
+              "content DIRTY: local changes never written "
+              "back; the kernel refuses the object");
     if (x->zero_point > x->object_size)
       problem(ent, "bad-zero-point",
               fmt::format("zero_point {} beyond object_size {}", x->zero_point,
@@ -605,7 +622,8 @@ void Scanner::check_xattr(ScanEntry& ent)
         x->content != std::uint8_t(Content::backfs_map))
       problem(ent, "short-data",
               fmt::format("file is {} bytes but object_size is {} with "
-                          "content {}", ent.st.size, x->object_size,
+                          "content {}",
+                          ent.st.size, x->object_size,
                           content_name(x->content)));
     return;
   }

@@ -30,7 +30,8 @@ std::string leaf_of(const std::string& rel)
   return slash == std::string::npos ? rel : rel.substr(slash + 1);
 }
 
-// --- DirStore ------------------------------------------------------------------
+// --- DirStore
+// ------------------------------------------------------------------
 
 class DirStore : public Store {
 public:
@@ -65,7 +66,7 @@ public:
     Fd dir(open_parent(rel));
     struct stat st;
     if (!dir || ::fstatat(dir.get(), leaf_of(rel).c_str(), &st,
-                                AT_SYMLINK_NOFOLLOW) != 0)
+                          AT_SYMLINK_NOFOLLOW) != 0)
       return s;
     s.exists = true;
     s.dir = S_ISDIR(st.st_mode);
@@ -145,7 +146,8 @@ public:
     Fd a(open_parent(from)), b(open_parent(to));
     if (!a || !b)
       return !a ? a.get() : b.get();
-    if (::renameat(a.get(), leaf_of(from).c_str(), b.get(), leaf_of(to).c_str()) != 0)
+    if (::renameat(a.get(), leaf_of(from).c_str(), b.get(),
+                   leaf_of(to).c_str()) != 0)
       return -errno;
     note("rename " + from + " -> " + to);
     return 0;
@@ -182,7 +184,8 @@ public:
       return tl::unexpected(-fd.get());
     off_t d = ::lseek(fd.get(), off_t(off), SEEK_DATA);
     if (d < 0)
-      return errno == ENXIO ? false : tl::expected<bool, int>(tl::unexpected(errno));
+      return errno == ENXIO ? false
+                            : tl::expected<bool, int>(tl::unexpected(errno));
     return std::uint64_t(d) == off;
   }
 
@@ -192,7 +195,8 @@ public:
     if (!dir)
       return dir.get();
     timespec t[2] = {{0, UTIME_NOW}, {0, UTIME_OMIT}};
-    if (::utimensat(dir.get(), leaf_of(rel).c_str(), t, AT_SYMLINK_NOFOLLOW) != 0)
+    if (::utimensat(dir.get(), leaf_of(rel).c_str(), t, AT_SYMLINK_NOFOLLOW) !=
+        0)
       return -errno;
     note("atime " + rel);
     return 0;
@@ -202,7 +206,8 @@ private:
   Fd m_fd;
 };
 
-// --- OverlayStore ------------------------------------------------------------------
+// --- OverlayStore
+// ------------------------------------------------------------------
 
 enum class Kind : std::uint8_t { base, absent, dir, file };
 struct Node {
@@ -261,8 +266,8 @@ public:
     Node& n = materialise(rel);
     if (n.kind == Kind::absent)
       return -ENOENT;
-    bool has = n.xattr.has_value() || (!n.fresh && m_base &&
-                                        m_base->get_xattr(rel).has_value());
+    bool has = n.xattr.has_value() ||
+               (!n.fresh && m_base && m_base->get_xattr(rel).has_value());
     if (create && has)
       return -EEXIST;
     if (!create && !has)
@@ -272,8 +277,14 @@ public:
     return 0;
   }
 
-  int mkdir(const std::string& rel) override { return make(rel, Kind::dir, "mkdir "); }
-  int create(const std::string& rel) override { return make(rel, Kind::file, "create "); }
+  int mkdir(const std::string& rel) override
+  {
+    return make(rel, Kind::dir, "mkdir ");
+  }
+  int create(const std::string& rel) override
+  {
+    return make(rel, Kind::file, "create ");
+  }
 
   int unlink(const std::string& rel) override
   {
@@ -343,7 +354,6 @@ public:
   }
 
 private:
-
   /// The node deciding rel: its own, or an ancestor that hides the base.
   const Node* find(const std::string& rel) const
   {

@@ -20,8 +20,8 @@ std::string netfs_of(const Node& n)
 
 static std::size_t age_bucket(std::int64_t age_s)
 {
-  static const std::int64_t limits[] = {3600, 86400, 7 * 86400, 30 * 86400,
-                                        90 * 86400, 365 * 86400};
+  static const std::int64_t limits[] = {3600,       86400,      7 * 86400,
+                                        30 * 86400, 90 * 86400, 365 * 86400};
   if (age_s < 0)
     return 0;
   for (std::size_t i = 0; i < std::size(limits); ++i)
@@ -73,9 +73,14 @@ void Summary::add(const ScanEntry& e)
 {
   problems += e.problems.size();
   switch (e.kind) {
-  case EntryKind::fanout: ++fanouts; return;
-  case EntryKind::unknown: ++unknown; return;
-  default: break;
+  case EntryKind::fanout:
+    ++fanouts;
+    return;
+  case EntryKind::unknown:
+    ++unknown;
+    return;
+  default:
+    break;
   }
   ++objects;
   NetfsCount& c = netfs[e.node ? netfs_of(*e.node) : std::string()];

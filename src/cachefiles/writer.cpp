@@ -33,15 +33,16 @@ void Writer::make_dir(const std::string& rel, unsigned mode)
 void Writer::make_file(const std::string& rel, const DataSpec& d)
 {
   std::string p = m_root + "/" + rel;
-  Fd fd(open(p.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-             0));
+  Fd fd(
+      open(p.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0));
   if (!fd)
     throw_sys("cannot create file", p, errno);
   bool ok = true;
   if (!d.bytes.empty())
     ok = pwrite(fd.get(), d.bytes.data(), d.bytes.size(), off_t(d.offset)) ==
          ssize_t(d.bytes.size());
-  std::uint64_t size = std::max<std::uint64_t>(d.size, d.offset + d.bytes.size());
+  std::uint64_t size =
+      std::max<std::uint64_t>(d.size, d.offset + d.bytes.size());
   if (ok && size)
     ok = ftruncate(fd.get(), off_t(size)) == 0;
   if (!ok)

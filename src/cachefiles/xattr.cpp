@@ -15,9 +15,9 @@ tl::expected<XattrV1, std::string> decode_xattr_v1(ByteView raw)
   if (raw.empty())
     return tl::unexpected(std::string("zero-length xattr"));
   if (raw.size() > k_max_xattr_v1)
-    return tl::unexpected(fmt::format(
-        "xattr of {} bytes is longer than the kernel reads ({})", raw.size(),
-        k_max_xattr_v1));
+    return tl::unexpected(
+        fmt::format("xattr of {} bytes is longer than the kernel reads ({})",
+                    raw.size(), k_max_xattr_v1));
   XattrV1 x;
   x.type = raw[0];
   x.aux.assign(raw.begin() + 1, raw.end());
@@ -37,11 +37,16 @@ Bytes encode_xattr_v1(std::uint8_t type, ByteView aux)
 std::string content_name(std::uint8_t c)
 {
   switch (Content(c)) {
-  case Content::no_data: return "no_data";
-  case Content::single: return "single";
-  case Content::all: return "all";
-  case Content::backfs_map: return "backfs_map";
-  case Content::dirty: return "dirty";
+  case Content::no_data:
+    return "no_data";
+  case Content::single:
+    return "single";
+  case Content::all:
+    return "all";
+  case Content::backfs_map:
+    return "backfs_map";
+  case Content::dirty:
+    return "dirty";
   }
   return fmt::format("unknown({})", c);
 }
@@ -77,8 +82,8 @@ Bytes encode_xattr_v2(const XattrV2& x)
 tl::expected<VolumeXattr, std::string> decode_volume_xattr(ByteView raw)
 {
   if (raw.size() < 4)
-    return tl::unexpected(fmt::format(
-        "volume xattr of {} bytes is shorter than 4", raw.size()));
+    return tl::unexpected(
+        fmt::format("volume xattr of {} bytes is shorter than 4", raw.size()));
   VolumeXattr v;
   v.reserved = std::uint32_t(load_be(raw, 0, 4));
   v.coherency.assign(raw.begin() + 4, raw.end());

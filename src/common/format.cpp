@@ -10,8 +10,8 @@ namespace fsc {
 
 std::string human_size(std::uint64_t bytes)
 {
-  static const char* const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB",
-                                      "EiB"};
+  static const char* const units[] = {"B",   "KiB", "MiB", "GiB",
+                                      "TiB", "PiB", "EiB"};
   if (bytes < 1024)
     return fmt::format("{} B", bytes);
   double v = double(bytes);
@@ -34,10 +34,7 @@ static std::string format_tm(std::int64_t sec)
                      tm.tm_sec);
 }
 
-std::string iso_time_s(std::int64_t sec)
-{
-  return format_tm(sec) + "Z";
-}
+std::string iso_time_s(std::int64_t sec) { return format_tm(sec) + "Z"; }
 
 std::string iso_time(std::int64_t ns)
 {
@@ -104,7 +101,6 @@ std::string to_hex(ByteView b)
   }
   return out;
 }
-
 
 bool from_hex(std::string_view s, Bytes& out)
 {

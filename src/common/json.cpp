@@ -135,13 +135,27 @@ void JsonWriter::value(std::string_view s)
       continue;
     }
     switch (c) {
-    case '"': raw("\\\""); break;
-    case '\\': raw("\\\\"); break;
-    case '\n': raw("\\n"); break;
-    case '\r': raw("\\r"); break;
-    case '\t': raw("\\t"); break;
-    case '\b': raw("\\b"); break;
-    case '\f': raw("\\f"); break;
+    case '"':
+      raw("\\\"");
+      break;
+    case '\\':
+      raw("\\\\");
+      break;
+    case '\n':
+      raw("\\n");
+      break;
+    case '\r':
+      raw("\\r");
+      break;
+    case '\t':
+      raw("\\t");
+      break;
+    case '\b':
+      raw("\\b");
+      break;
+    case '\f':
+      raw("\\f");
+      break;
     default:
       if (c < 0x20)
         m_buf += fmt::format("\\u{:04x}", c);
@@ -205,10 +219,7 @@ void JsonWriter::reset()
   m_after_key = false;
 }
 
-void JsonWriter::resume_object()
-{
-  m_first.push_back(false);
-}
+void JsonWriter::resume_object() { m_first.push_back(false); }
 
 void JsonWriter::end_line()
 {

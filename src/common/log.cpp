@@ -15,10 +15,14 @@ std::mutex g_mutex;
 const char* label(Level l)
 {
   switch (l) {
-  case Level::error: return "error";
-  case Level::warning: return "warning";
-  case Level::info: return "info";
-  case Level::debug: return "debug";
+  case Level::error:
+    return "error";
+  case Level::warning:
+    return "warning";
+  case Level::info:
+    return "info";
+  case Level::debug:
+    return "debug";
   }
   return "";
 }
@@ -26,10 +30,14 @@ const char* label(Level l)
 bool enabled(Level l)
 {
   switch (l) {
-  case Level::error: return true;
-  case Level::warning: return g_verbosity >= 0;
-  case Level::info: return g_verbosity >= 1;
-  case Level::debug: return g_verbosity >= 2;
+  case Level::error:
+    return true;
+  case Level::warning:
+    return g_verbosity >= 0;
+  case Level::info:
+    return g_verbosity >= 1;
+  case Level::debug:
+    return g_verbosity >= 2;
   }
   return true;
 }

@@ -15,8 +15,8 @@ bool split_number(std::string_view s, double& num, std::string& unit)
 {
   std::size_t i = 0;
   bool digits = false, dot = false;
-  while (i < s.size() &&
-         (std::isdigit(static_cast<unsigned char>(s[i])) || (s[i] == '.' && !dot))) {
+  while (i < s.size() && (std::isdigit(static_cast<unsigned char>(s[i])) ||
+                          (s[i] == '.' && !dot))) {
     if (s[i] == '.')
       dot = true;
     else
@@ -43,7 +43,8 @@ std::chrono::seconds parse_age(std::string_view s)
   double n;
   std::string u;
   if (!split_number(s, n, u))
-    throw Error("invalid age '" + std::string(s) + "': expected e.g. 90s, 12h, 30d");
+    throw Error("invalid age '" + std::string(s) +
+                "': expected e.g. 90s, 12h, 30d");
   double mult;
   if (u.empty() || u == "s")
     mult = 1;
@@ -56,7 +57,8 @@ std::chrono::seconds parse_age(std::string_view s)
   else if (u == "w")
     mult = 7 * 86400;
   else
-    throw Error("invalid age '" + std::string(s) + "': unit must be s, m, h, d or w");
+    throw Error("invalid age '" + std::string(s) +
+                "': unit must be s, m, h, d or w");
   double v = n * mult;
   if (v > 1e15)
     throw Error("invalid age '" + std::string(s) + "': too large");
@@ -68,7 +70,8 @@ std::uint64_t parse_size(std::string_view s)
   double n;
   std::string u;
   if (!split_number(s, n, u))
-    throw Error("invalid size '" + std::string(s) + "': expected e.g. 512M, 10G");
+    throw Error("invalid size '" + std::string(s) +
+                "': expected e.g. 512M, 10G");
   if (!u.empty() && u.back() == 'b')
     u.pop_back();
   if (!u.empty() && u.back() == 'i')

@@ -89,7 +89,8 @@ int CacheFilesBackend::bury(ObjectId owner, const std::string& path,
     obs().cf_mark_buried(holder ? addr(holder) : 0, dentry(path), why);
     if (holder && m_host->object_live(holder))
       obs().printk(fmt::format("CacheFiles: Can't preemptively bury live "
-                               "object OBJ{:x}", holder));
+                               "object OBJ{:x}",
+                               holder));
     else if (holder && why != KillReason::stale)
       m_host->mark_killed(holder, why);
   }
@@ -103,13 +104,14 @@ int CacheFilesBackend::check_xattr(ObjectId id, Obj& o, const std::string& path)
   if (!x) {
     if (x.error() == ENODATA)
       return -ESTALE; // no attribute: power went off mid-cull?
-    m_host->io_error(fmt::format("Can't read xattr on {} (err {})", path,
-                                 x.error()));
+    m_host->io_error(
+        fmt::format("Can't read xattr on {} (err {})", path, x.error()));
     return -EIO;
   }
   if (x->empty() || x->size() > k_max_xattr_v1) {
     obs().printk(fmt::format("CacheFiles: Cache object {} xattr length "
-                             "incorrect", path));
+                             "incorrect",
+                             path));
     return -EIO;
   }
   if ((*x)[0] != o.xattr[0])
@@ -205,12 +207,14 @@ int CacheFilesBackend::walk(ObjectId id, Obj& o, const std::string& parent)
         m_host->crash(fmt::format(
             "4.19 would crash here: CacheFiles: Error: Unexpected object "
             "collision: OBJ{:x} tested its own liveness instead of OBJ{:x}'s "
-            "(BUG in cachefiles_mark_object_active)", id, x));
+            "(BUG in cachefiles_mark_object_active)",
+            id, x));
         return -EIO;
       }
       if (m_host->object_live(x))
         obs().printk(fmt::format("CacheFiles: Unexpected object collision "
-                                 "OBJ{:x} with OBJ{:x}", id, x));
+                                 "OBJ{:x} with OBJ{:x}",
+                                 id, x));
       m_host->get_object_untraced(x);
       m_host->put_object(x, fscache::ObjRefTrace::put_wait_timeo);
       return -ETIMEDOUT;

@@ -120,9 +120,9 @@ std::string cookie_dump(const Cookie* c, char prefix)
 {
   return fmt::format("{}-cookie c={:016x} [p={:016x} fl={:x} nc={} na={}]\n"
                      "{}-key=[{}] '{}'",
-                     prefix, c->addr, c->parent ? c->parent->addr : 0,
-                     c->flags, c->n_children, c->n_active, prefix,
-                     c->key.size(), to_hex(c->key));
+                     prefix, c->addr, c->parent ? c->parent->addr : 0, c->flags,
+                     c->n_children, c->n_active, prefix, c->key.size(),
+                     to_hex(c->key));
 }
 
 } // namespace
@@ -163,7 +163,8 @@ void Engine::Impl::unuse_cookie(Cookie* c)
 {
   if (--c->n_active < 0)
     bug(fmt::format("4.19 would crash here: cookie {:016x} n_active below "
-                    "zero", c->addr));
+                    "zero",
+                    c->addr));
 }
 
 void Engine::Impl::store_aux(Cookie* c, const std::optional<Bytes>& aux)
@@ -269,15 +270,15 @@ void Engine::Impl::invalidate_writes(Cookie* c)
   obs.wake_cookie(c->addr);
 }
 
-void Engine::Impl::disable(Cookie* c, std::optional<Bytes> aux,
-                           bool invalidate, bool relinquishing,
-                           PendingRef result, std::function<void()> then)
+void Engine::Impl::disable(Cookie* c, std::optional<Bytes> aux, bool invalidate,
+                           bool relinquishing, PendingRef result,
+                           std::function<void()> then)
 {
   obs.disable(snap(c));
   if (c->n_active <= 0) {
     bug(fmt::format("4.19 would crash here: disabling cookie {:016x} with "
-                    "n_active {} (ASSERTCMP n_active > 0)", c->addr,
-                    c->n_active));
+                    "n_active {} (ASSERTCMP n_active > 0)",
+                    c->addr, c->n_active));
     return;
   }
   if (c->n_children != 0) {
@@ -315,7 +316,8 @@ void Engine::Impl::disable(Cookie* c, std::optional<Bytes> aux,
     // as one on another CPU can while this thread finishes the call.
     park([c] { return c->n_active == 0; }, drained,
          fmt::format("disable of cookie {:016x} waiting for n_active to "
-                     "reach 0", c->addr),
+                     "reach 0",
+                     c->addr),
          relinquishing ? Resumes{Resumes::cookie_ref, c} : Resumes{});
   };
   auto new_aux = std::make_shared<std::optional<Bytes>>(std::move(aux));
@@ -334,7 +336,8 @@ void Engine::Impl::disable(Cookie* c, std::optional<Bytes> aux,
   (void)result;
   park([c] { return !c->test(cookie_flag::enablement_lock); }, locked,
        fmt::format("disable of cookie {:016x} waiting for the enablement "
-                   "lock", c->addr),
+                   "lock",
+                   c->addr),
        {Resumes::object_event, c});
 }
 
@@ -367,8 +370,8 @@ CookieId Engine::acquire_cookie(const AcquireArgs& a)
 {
   Impl& e = *m;
   e.set_task(Task::netfs);
-  Cookie* parent = a.parent ? e.find_cookie(a.parent, "fscache_acquire_cookie")
-                            : nullptr;
+  Cookie* parent =
+      a.parent ? e.find_cookie(a.parent, "fscache_acquire_cookie") : nullptr;
   if (!parent || !parent->test(cookie_flag::enabled))
     return no_cookie; // the inline wrapper: no stats
   if (a.key.empty() || a.key.size() > 255 || a.aux.size() > 255)
@@ -388,9 +391,15 @@ CookieId Engine::acquire_cookie(const AcquireArgs& a)
     return no_cookie;
   }
   switch (c->type) {
-  case CookieType::index: ++e.stats.cookies_idx; break;
-  case CookieType::data: ++e.stats.cookies_dat; break;
-  default: ++e.stats.cookies_spc; break;
+  case CookieType::index:
+    ++e.stats.cookies_idx;
+    break;
+  case CookieType::data:
+    ++e.stats.cookies_dat;
+    break;
+  default:
+    ++e.stats.cookies_spc;
+    break;
   }
   e.obs.acquire(c->addr, e.snap(parent), c->def_name.substr(0, 7));
   if (a.enable) {
@@ -430,7 +439,8 @@ PendingRef Engine::relinquish_cookie(CookieId id, std::optional<Bytes> aux,
   e.obs.relinquish(e.snap(c), retire);
   if (c->test(cookie_flag::relinquished)) {
     e.bug(fmt::format("4.19 would crash here: cookie {:016x} relinquished "
-                      "twice (BUG in __fscache_relinquish_cookie)", c->addr));
+                      "twice (BUG in __fscache_relinquish_cookie)",
+                      c->addr));
     return result;
   }
   c->set(cookie_flag::relinquished);
@@ -515,7 +525,8 @@ PendingRef Engine::enable_cookie(CookieId id, std::optional<Bytes> aux,
   };
   e.park([c] { return !c->test(cookie_flag::enablement_lock); }, locked,
          fmt::format("enable of cookie {:016x} waiting for the enablement "
-                     "lock", c->addr));
+                     "lock",
+                     c->addr));
   return result;
 }
 

@@ -65,7 +65,8 @@ Cookie* Engine::Impl::find_cookie(CookieId id, const char* call)
   if (it != cookies.end() && !it->second->freed)
     return it->second.get();
   bug(fmt::format("4.19 would crash here: {}() on cookie #{} after it was "
-                  "freed (use after free)", call, id));
+                  "freed (use after free)",
+                  call, id));
   return nullptr;
 }
 
@@ -150,13 +151,12 @@ bool Engine::Impl::scheduled_step()
   for (auto it = waiters.begin(); it != waiters.end(); ++it)
     if (it->ready()) {
       const Resumes& n = it->next;
-      Object* o = n.kind == Resumes::object_event && n.cookie
-                      ? n.cookie->object
-                      : nullptr;
-      ready.push_back({Runnable::resume_call,
-                       n.kind != Resumes::unknown && n.cookie ? n.cookie->addr
-                                                              : 0,
-                       o ? o->addr : 0});
+      Object* o = n.kind == Resumes::object_event && n.cookie ? n.cookie->object
+                                                              : nullptr;
+      ready.push_back(
+          {Runnable::resume_call,
+           n.kind != Resumes::unknown && n.cookie ? n.cookie->addr : 0,
+           o ? o->addr : 0});
       woken.push_back(it);
     }
   for (Object* o : running) {
@@ -229,7 +229,8 @@ bool Engine::Impl::start_work_item(Object* o, bool sliced)
   o->queued = false;
   if (o->freed) {
     bug(fmt::format("4.19 would crash here: OBJ{:x} runs its work item "
-                    "after being freed (use after free)", o->id));
+                    "after being freed (use after free)",
+                    o->id));
     return false;
   }
   o->work.at = WorkItem::start;
@@ -238,8 +239,7 @@ bool Engine::Impl::start_work_item(Object* o, bool sliced)
 
 void Engine::Impl::reclaim()
 {
-  if (!runq.empty() || !waiters.empty() || !gc_list.empty() ||
-      !running.empty())
+  if (!runq.empty() || !waiters.empty() || !gc_list.empty() || !running.empty())
     return;
   dead_objects.clear();
   dead_ops.clear();
@@ -367,9 +367,9 @@ const Stats& Engine::stats() const { return m->stats; }
 
 std::size_t Engine::live_objects() const
 {
-  return static_cast<std::size_t>(std::count_if(
-      m->objects.begin(), m->objects.end(),
-      [](const auto& kv) { return !kv.second->freed; }));
+  return static_cast<std::size_t>(
+      std::count_if(m->objects.begin(), m->objects.end(),
+                    [](const auto& kv) { return !kv.second->freed; }));
 }
 
 std::size_t Engine::live_cookies() const
@@ -480,10 +480,18 @@ public:
     }
     o->set(object_flag::killed_by_cache);
     switch (why) {
-    case KillReason::stale: ++m.stats.cacheev_stl; break;
-    case KillReason::no_space: ++m.stats.cacheev_nsp; break;
-    case KillReason::was_retired: ++m.stats.cacheev_rtr; break;
-    case KillReason::was_culled: ++m.stats.cacheev_cul; break;
+    case KillReason::stale:
+      ++m.stats.cacheev_stl;
+      break;
+    case KillReason::no_space:
+      ++m.stats.cacheev_nsp;
+      break;
+    case KillReason::was_retired:
+      ++m.stats.cacheev_rtr;
+      break;
+    case KillReason::was_culled:
+      ++m.stats.cacheev_cul;
+      break;
     }
   }
 

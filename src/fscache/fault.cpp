@@ -21,10 +21,11 @@ int FaultPlan::check(const std::string& point)
 const std::vector<std::string>& FaultPlan::points()
 {
   static const std::vector<std::string> all{
-      "alloc_object", "lookup_object", "update_object", "check_consistency",
-      "attr_changed", "invalidate_object", "read_page", "allocate_page",
-      "write_page", "fs.mkdir", "fs.create", "fs.setxattr", "fs.write",
-      "fs.truncate", "fs.unlink", "fs.rename", "space"};
+      "alloc_object", "lookup_object",     "update_object", "check_consistency",
+      "attr_changed", "invalidate_object", "read_page",     "allocate_page",
+      "write_page",   "fs.mkdir",          "fs.create",     "fs.setxattr",
+      "fs.write",     "fs.truncate",       "fs.unlink",     "fs.rename",
+      "space"};
   return all;
 }
 

@@ -95,8 +95,8 @@ struct Object {
   int n_children = 0, n_ops = 0, n_obj_ops = 0, n_in_progress = 0,
       n_exclusive = 0, n_reads = 0;
   std::list<Object*> dependents; ///< head = front (LIFO, engine §2.1)
-  Object* waiting_on = nullptr;   ///< whose dependents list holds us
-  std::list<Op*> pending_ops;   ///< empty lists allocate nothing
+  Object* waiting_on = nullptr;  ///< whose dependents list holds us
+  std::list<Op*> pending_ops;    ///< empty lists allocate nothing
   std::uint64_t store_limit_l = 0;
   bool queued = false;   ///< work item pending
   WorkItem work;         ///< work item running (started, not finished)
@@ -104,8 +104,8 @@ struct Object {
   bool in_cache_list = false;
   std::list<Object*>::iterator cache_link; ///< valid when in_cache_list
   bool freed = false;
-  bool root = false;     ///< the cache's fsdef object
-  int timeouts = 0;      ///< consecutive ETIMEDOUT lookups
+  bool root = false; ///< the cache's fsdef object
+  int timeouts = 0;  ///< consecutive ETIMEDOUT lookups
   bool test(unsigned bit) const { return flags >> bit & 1U; }
   void set(unsigned bit) { flags |= 1U << bit; }
   void clear(unsigned bit) { flags &= ~(1U << bit); }
@@ -117,8 +117,14 @@ inline constexpr unsigned async = 0x1, mythread = 0x2, waiting = 1U << 4,
                           unuse_cookie = 1U << 7;
 }
 
-enum class OpKind : std::uint8_t { invalidate, attr_changed, check, read,
-                                   alloc, write };
+enum class OpKind : std::uint8_t {
+  invalidate,
+  attr_changed,
+  check,
+  read,
+  alloc,
+  write
+};
 
 struct Op {
   OpId id = 0;
@@ -129,7 +135,7 @@ struct Op {
   int usage = 1;
   OpState state = OpState::initialised;
   unsigned flags = 0;
-  int n_pages = 0;          ///< retrieval ops: pages still to complete
+  int n_pages = 0; ///< retrieval ops: pages still to complete
   int cancel_calls = 0;
   std::uint64_t store_limit = 0; ///< write ops: pages, as traced (sl=)
   bool queued = false;
@@ -148,8 +154,7 @@ struct Op {
 /// as the thread may be slower than a worker on another CPU), or raise an
 /// event on the cookie's object (disable's KILL).
 struct Resumes {
-  enum Kind : std::uint8_t { unknown, cookie_ref, object_event } kind =
-      unknown;
+  enum Kind : std::uint8_t { unknown, cookie_ref, object_event } kind = unknown;
   Cookie* cookie = nullptr;
 };
 
@@ -180,7 +185,8 @@ struct Engine::Impl {
   std::unordered_map<CookieId, std::unique_ptr<Cookie>> cookies;
   std::unordered_map<ObjectId, std::unique_ptr<Object>> objects;
   std::unordered_map<OpId, std::unique_ptr<Op>> ops;
-  std::vector<std::unique_ptr<Object>> dead_objects; ///< freed, reclaimed when idle
+  std::vector<std::unique_ptr<Object>>
+      dead_objects; ///< freed, reclaimed when idle
   std::vector<std::unique_ptr<Op>> dead_ops;
   std::vector<std::unique_ptr<Cookie>> dead_cookies;
   std::unordered_multimap<std::uint32_t, Cookie*> hash; ///< bucket → cookies
@@ -190,8 +196,8 @@ struct Engine::Impl {
   std::deque<Job> runq;
   std::list<Waiter> waiters;
   Scheduler* scheduler = nullptr;
-  std::size_t max_active = 4;      ///< object work items in progress at once
-  std::vector<Object*> running;    ///< work items started, between slices
+  std::size_t max_active = 4;   ///< object work items in progress at once
+  std::vector<Object*> running; ///< work items started, between slices
   std::vector<CookieId> relinquished;
 
   std::unique_ptr<BackendHost> host;
@@ -205,7 +211,11 @@ struct Engine::Impl {
   bool halted = false;
   Task task = Task::netfs;
 
-  struct Hook { CookieId cookie; int state; std::function<void()> call; };
+  struct Hook {
+    CookieId cookie;
+    int state;
+    std::function<void()> call;
+  };
   std::vector<Hook> hooks; ///< state -1: dispatch start
 
   // --- engine.cpp: executor, bugs, refs --------------------------------

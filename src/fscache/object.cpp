@@ -12,8 +12,8 @@ namespace fsc::fscache {
 namespace {
 
 constexpr std::uint64_t k_object_base = 0xffff888200000000ULL;
-constexpr unsigned k_oob_events = ev_bit(ObjEvent::error) |
-                                  ev_bit(ObjEvent::kill);
+constexpr unsigned k_oob_events =
+    ev_bit(ObjEvent::error) | ev_bit(ObjEvent::kill);
 
 /// The wait states' tables (WAIT_STATE in object.c), in table order.
 struct WaitTransition {
@@ -28,8 +28,7 @@ constexpr WaitTransition k_wait_table[] = {
      ObjState::parent_ready},
     {ObjState::wait_for_cmd, ev_bit(ObjEvent::invalidate),
      ObjState::invalidate_object},
-    {ObjState::wait_for_cmd, ev_bit(ObjEvent::update),
-     ObjState::update_object},
+    {ObjState::wait_for_cmd, ev_bit(ObjEvent::update), ObjState::update_object},
     {ObjState::wait_for_cmd, ev_bit(ObjEvent::new_child),
      ObjState::jumpstart_deps},
     {ObjState::wait_for_clearance, ev_bit(ObjEvent::cleared),
@@ -40,9 +39,12 @@ constexpr WaitTransition k_wait_table[] = {
 ObjState oob_target(OobTable t)
 {
   switch (t) {
-  case OobTable::init: return ObjState::abort_init;
-  case OobTable::lookup: return ObjState::lookup_failure;
-  default: return ObjState::kill_object;
+  case OobTable::init:
+    return ObjState::abort_init;
+  case OobTable::lookup:
+    return ObjState::lookup_failure;
+  default:
+    return ObjState::kill_object;
   }
 }
 
@@ -141,8 +143,8 @@ void Engine::Impl::obj_put(Object* o, ObjRefTrace why)
   }
   if (o->usage < 0)
     bug(fmt::format("4.19 would crash here: OBJ{:x} usage -1 after {} "
-                    "(ASSERTCMP(u, !=, -1) in cachefiles_put_object)", o->id,
-                    obj_ref_trace_names[int(why)]));
+                    "(ASSERTCMP(u, !=, -1) in cachefiles_put_object)",
+                    o->id, obj_ref_trace_names[int(why)]));
   else if (o->usage == 0)
     destroy_object(o);
 }
@@ -159,13 +161,15 @@ void Engine::Impl::destroy_object(Object* o)
   if (o->n_children != 0) {
     bug(fmt::format("4.19 would crash here: CacheFiles: Assertion failed: "
                     "OBJ{:x} n_children {} == 0 is false "
-                    "(cachefiles_put_object)", o->id, o->n_children));
+                    "(cachefiles_put_object)",
+                    o->id, o->n_children));
     return;
   }
   if (o->parent) {
     bug(fmt::format("4.19 would crash here: CacheFiles: Assertion failed: "
                     "OBJ{:x} freed still linked to its parent OBJ{:x} "
-                    "(cachefiles_put_object)", o->id, o->parent->id));
+                    "(cachefiles_put_object)",
+                    o->id, o->parent->id));
     return;
   }
   backend.put_object(o->id);
@@ -281,8 +285,8 @@ void Engine::Impl::dispatch_once(Object* o)
   ObjState state = o->state;
   int event = -1;
   bool oob = false;
-  Decision d = decide(state, o->events, w.event_mask, o->oob_event_mask,
-                      o->oob_table);
+  Decision d =
+      decide(state, o->events, w.event_mask, o->oob_event_mask, o->oob_table);
   switch (d.kind) {
   case Decision::oob:
     oob = true;
@@ -300,8 +304,8 @@ void Engine::Impl::dispatch_once(Object* o)
   case Decision::bug:
     bug(fmt::format("4.19 would crash here: OBJ{:x} event mask {:x} "
                     "names events its wait state {} has no transition for "
-                    "(BUG in the dispatcher)", o->id, w.event_mask,
-                    state_name(state)));
+                    "(BUG in the dispatcher)",
+                    o->id, w.event_mask, state_name(state)));
     return;
   case Decision::none:
     if (is_wait_state(state)) {
@@ -353,18 +357,29 @@ void Engine::Impl::unmask(Object* o)
 ObjState Engine::Impl::execute(Object* o, ObjState s, int, bool& no_transit)
 {
   switch (s) {
-  case ObjState::init_object: return st_init(o);
-  case ObjState::parent_ready: return st_parent_ready(o);
-  case ObjState::abort_init: return st_abort_init(o);
+  case ObjState::init_object:
+    return st_init(o);
+  case ObjState::parent_ready:
+    return st_parent_ready(o);
+  case ObjState::abort_init:
+    return st_abort_init(o);
   case ObjState::look_up_object:
-  case ObjState::create_object: return st_look_up(o, no_transit);
-  case ObjState::object_available: return st_available(o);
-  case ObjState::jumpstart_deps: return st_jumpstart(o);
-  case ObjState::invalidate_object: return st_invalidate(o);
-  case ObjState::update_object: return st_update(o);
-  case ObjState::lookup_failure: return st_lookup_failure(o);
-  case ObjState::kill_object: return st_kill(o);
-  case ObjState::kill_dependents: return st_kill_dependents(o);
+  case ObjState::create_object:
+    return st_look_up(o, no_transit);
+  case ObjState::object_available:
+    return st_available(o);
+  case ObjState::jumpstart_deps:
+    return st_jumpstart(o);
+  case ObjState::invalidate_object:
+    return st_invalidate(o);
+  case ObjState::update_object:
+    return st_update(o);
+  case ObjState::lookup_failure:
+    return st_lookup_failure(o);
+  case ObjState::kill_object:
+    return st_kill(o);
+  case ObjState::kill_dependents:
+    return st_kill_dependents(o);
   case ObjState::object_dead:
     st_dead(o);
     no_transit = true;
@@ -376,7 +391,8 @@ ObjState Engine::Impl::execute(Object* o, ObjState s, int, bool& no_transit)
   }
 }
 
-// --- work states ---------------------------------------------------------------
+// --- work states
+// ---------------------------------------------------------------
 
 ObjState Engine::Impl::st_init(Object* o)
 {
@@ -422,7 +438,8 @@ ObjState Engine::Impl::st_look_up(Object* o, bool& no_transit)
     if (++o->timeouts > 1000) {
       bug(fmt::format("4.19 would hang here: OBJ{:x} lookup timed out {} "
                       "times waiting for an older object to release its "
-                      "dentry", o->id, o->timeouts));
+                      "dentry",
+                      o->id, o->timeouts));
       return o->state;
     }
     no_transit = true;
@@ -570,7 +587,8 @@ void Engine::Impl::st_drop_head(Object* o)
   Cookie* c = o->cookie;
   if (!c || !o->attached) {
     bug(fmt::format("4.19 would crash here: OBJ{:x} dropped without a "
-                    "cookie link (ASSERT in fscache_drop_object)", o->id));
+                    "cookie link (ASSERT in fscache_drop_object)",
+                    o->id));
     return;
   }
   if (c->test(cookie_flag::aux_updated))
@@ -604,7 +622,8 @@ void Engine::Impl::st_dead(Object* o)
   if (!fixes.dead_state_work) {
     bug(fmt::format("4.19 would crash here: OBJ{:x} dispatched after death; "
                     "without e26bfebd OBJECT_DEAD has no work function "
-                    "(NULL pointer dereference in the dispatcher)", o->id));
+                    "(NULL pointer dereference in the dispatcher)",
+                    o->id));
     return;
   }
   if (!o->test(object_flag::run_after_dead)) {
@@ -612,7 +631,8 @@ void Engine::Impl::st_dead(Object* o)
     return;
   }
   obs.printk(fmt::format("FS-Cache: FS-Cache object redispatched after "
-                         "death (OBJ{:x})", o->id));
+                         "death (OBJ{:x})",
+                         o->id));
 }
 
 } // namespace fsc::fscache

@@ -54,7 +54,8 @@ int Engine::Impl::submit_op(Object* obj, Op* op, bool exclusive)
          exclusive ? OpTrace::submit_ex : OpTrace::submit);
   if (op->state != OpState::initialised) {
     bug(fmt::format("4.19 would crash here: op {:x} submitted twice "
-                    "(ASSERTCMP state == INITIALISED)", op->id));
+                    "(ASSERTCMP state == INITIALISED)",
+                    op->id));
     return -EINVAL;
   }
   op->state = OpState::pending;
@@ -109,8 +110,8 @@ int Engine::Impl::submit_op(Object* obj, Op* op, bool exclusive)
   if (obj->test(object_flag::killed_by_cache))
     return reject(-ENOBUFS);
   obs.printk(fmt::format("FS-Cache: Unexpected submission OP{:x} to OBJ{:x} "
-                         "in state {}", op->id, obj->id,
-                         state_name(obj->state)));
+                         "in state {}",
+                         op->id, obj->id, state_name(obj->state)));
   return reject(-ENOBUFS);
 }
 
@@ -163,8 +164,8 @@ void Engine::Impl::op_complete(Op* op, bool cancelled)
   Object* obj = op->object;
   if (op->state != OpState::in_progress || !obj) {
     bug(fmt::format("4.19 would crash here: op {:x} completed in state {} "
-                    "(ASSERTCMP state == IN_PROGRESS)", op->id,
-                    int(op->state)));
+                    "(ASSERTCMP state == IN_PROGRESS)",
+                    op->id, int(op->state)));
     return;
   }
   if (!cancelled) {
@@ -243,7 +244,8 @@ void Engine::Impl::release_op(Op* op)
     bug(fmt::format("4.19 would crash here: FS-Cache: Assertion failed: {} "
                     "== 0 is false (n_pages of retrieval op {:x} in "
                     "fscache_release_retrieval_op; its cancel method was "
-                    "not called)", op->n_pages, op->id));
+                    "not called)",
+                    op->n_pages, op->id));
 }
 
 void Engine::Impl::put_op(Op* op, bool object_locked)
@@ -367,8 +369,8 @@ void Engine::Impl::write_op(Op* op)
 {
   Object* obj = op->object;
   for (;;) {
-    bool active = obj->test(object_flag::is_available) && live(obj) &&
-                  !io_error;
+    bool active =
+        obj->test(object_flag::is_available) && live(obj) && !io_error;
     Cookie* c = obj->cookie;
     if (!active || !c) {
       op_complete(op, true);
@@ -393,8 +395,8 @@ void Engine::Impl::write_op(Op* op)
       continue;
     }
     ++stats.stores_pgs;
-    int r = backend.write_page(obj->id, index, it->second.data,
-                               obj->store_limit_l);
+    int r =
+        backend.write_page(obj->id, index, it->second.data, obj->store_limit_l);
     obs.wrote_page(c->addr, index, op->addr, r);
     end_page_write(c, index);
     if (r < 0) {
@@ -414,7 +416,8 @@ void Engine::Impl::retrieval_complete(Op* op, int n)
     op_complete(op, false);
 }
 
-// --- page-level netfs calls ------------------------------------------------------
+// --- page-level netfs calls
+// ------------------------------------------------------
 
 namespace {
 
@@ -450,16 +453,24 @@ void wait_activation(Engine::Impl& e, Op* op, std::uint32_t* owt,
 void count_retrieval(Stats& s, bool alloc, int ret)
 {
   if (alloc) {
-    if (ret == -ERESTARTSYS_) ++s.allocs_int;
-    else if (ret < 0) ++s.allocs_nbf;
-    else ++s.allocs_ok;
+    if (ret == -ERESTARTSYS_)
+      ++s.allocs_int;
+    else if (ret < 0)
+      ++s.allocs_nbf;
+    else
+      ++s.allocs_ok;
     return;
   }
-  if (ret == -ENOMEM) ++s.retrvls_oom;
-  else if (ret == -ERESTARTSYS_) ++s.retrvls_int;
-  else if (ret == -ENODATA) ++s.retrvls_nod;
-  else if (ret < 0) ++s.retrvls_nbf;
-  else ++s.retrvls_ok;
+  if (ret == -ENOMEM)
+    ++s.retrvls_oom;
+  else if (ret == -ERESTARTSYS_)
+    ++s.retrvls_int;
+  else if (ret == -ENODATA)
+    ++s.retrvls_nod;
+  else if (ret < 0)
+    ++s.retrvls_nbf;
+  else
+    ++s.retrvls_ok;
 }
 
 PendingRef retrieve(Engine::Impl& e, CookieId id, std::uint64_t index,
@@ -498,9 +509,9 @@ PendingRef retrieve(Engine::Impl& e, CookieId id, std::uint64_t index,
   }
   auto submit = [&e, c, index, alloc, finish] {
     Stats& st = e.stats;
-    Op* op = e.new_op(c, alloc ? OpKind::alloc : OpKind::read,
-                      op_flag::mythread | op_flag::waiting |
-                          op_flag::unuse_cookie);
+    Op* op =
+        e.new_op(c, alloc ? OpKind::alloc : OpKind::read,
+                 op_flag::mythread | op_flag::waiting | op_flag::unuse_cookie);
     op->n_pages = 1;
     e.obs.page_op(c->addr, index, op->addr,
                   alloc ? PageOpTrace::alloc_one : PageOpTrace::retr_one);
@@ -515,7 +526,8 @@ PendingRef retrieve(Engine::Impl& e, CookieId id, std::uint64_t index,
       e.bug(fmt::format("4.19 would crash here: FS-Cache: Assertion failed "
                         "(IS_LOOKED_UP of OBJ{:x} in "
                         "__fscache_read_or_alloc_page: the reader was woken "
-                        "by a failed lookup)", obj->id));
+                        "by a failed lookup)",
+                        obj->id));
       return;
     }
     ++c->n_active;
@@ -558,7 +570,8 @@ PendingRef retrieve(Engine::Impl& e, CookieId id, std::uint64_t index,
     ++(alloc ? s.allocs_wt : s.retrvls_wt);
     e.park([c] { return !c->test(cookie_flag::looking_up); }, submit,
            fmt::format("{} of cookie {:016x} page {:x} waiting for the "
-                       "lookup (LOOKING_UP)", result->what, c->addr, index));
+                       "lookup (LOOKING_UP)",
+                       result->what, c->addr, index));
   } else {
     submit();
   }
@@ -580,7 +593,8 @@ Cookie* enabled_data_cookie(Engine::Impl& e, CookieId id, const char* call,
     return nullptr;
   if (c->type == CookieType::index) {
     e.bug(fmt::format("4.19 would crash here: {}() on an index cookie "
-                      "(ASSERTCMP type != INDEX)", call));
+                      "(ASSERTCMP type != INDEX)",
+                      call));
     ret = -EINVAL;
     return nullptr;
   }
@@ -671,7 +685,8 @@ PendingRef Engine::uncache_page(CookieId id, std::uint64_t index)
            result->done = true;
          },
          fmt::format("uncache of cookie {:016x} page {:x} waiting for its "
-                     "write", c->addr, index));
+                     "write",
+                     c->addr, index));
   return result;
 }
 
@@ -683,9 +698,9 @@ int Engine::attr_changed(CookieId id, std::uint64_t new_size)
   if (!c)
     return ret;
   ++e.stats.attrchg_n;
-  Op* op = e.new_op(c, OpKind::attr_changed,
-                    op_flag::async | op_flag::exclusive |
-                        op_flag::unuse_cookie);
+  Op* op =
+      e.new_op(c, OpKind::attr_changed,
+               op_flag::async | op_flag::exclusive | op_flag::unuse_cookie);
   e.obs.page_op(c->addr, 0, op->addr, PageOpTrace::attr_changed);
   if (!c->object) {
     e.put_op(op);
@@ -729,8 +744,9 @@ PendingRef Engine::check_consistency(CookieId id)
       finish(0);
       return;
     }
-    Op* op = e.new_op(c, OpKind::check, op_flag::mythread | op_flag::waiting |
-                                            op_flag::unuse_cookie);
+    Op* op =
+        e.new_op(c, OpKind::check,
+                 op_flag::mythread | op_flag::waiting | op_flag::unuse_cookie);
     e.obs.page_op(c->addr, 0, op->addr, PageOpTrace::check_consistency);
     if (!c->test(cookie_flag::enabled) || !c->object || e.io_error) {
       op->freed = true; // kfree'd
@@ -759,7 +775,8 @@ PendingRef Engine::check_consistency(CookieId id)
   if (c->test(cookie_flag::looking_up))
     e.park([c] { return !c->test(cookie_flag::looking_up); }, run,
            fmt::format("check_consistency of cookie {:016x} waiting for the "
-                       "lookup", c->addr));
+                       "lookup",
+                       c->addr));
   else
     run();
   return result;

@@ -16,7 +16,8 @@
 
 namespace fsc::fscache {
 
-// --- words and values ------------------------------------------------------------
+// --- words and values
+// ------------------------------------------------------------
 
 void fail_at(const std::string& file, int line, int col,
              const std::string& what)
@@ -61,12 +62,24 @@ std::vector<Word> split(const std::string& text, const std::string& file,
 const std::map<std::string, int>& errno_names()
 {
   static const std::map<std::string, int> names{
-      {"EPERM", EPERM},     {"ENOENT", ENOENT},   {"EIO", EIO},
-      {"ENOMEM", ENOMEM},   {"EEXIST", EEXIST},   {"ENOTDIR", ENOTDIR},
-      {"EISDIR", EISDIR},   {"EINVAL", EINVAL},   {"ENOSPC", ENOSPC},
-      {"EROFS", EROFS},     {"ENODATA", ENODATA}, {"ENOBUFS", ENOBUFS},
-      {"ETIMEDOUT", ETIMEDOUT}, {"ESTALE", ESTALE}, {"ENOMEDIUM", ENOMEDIUM},
-      {"EDQUOT", EDQUOT},   {"EBUSY", EBUSY},     {"ERESTARTSYS", ERESTARTSYS_},
+      {"EPERM", EPERM},
+      {"ENOENT", ENOENT},
+      {"EIO", EIO},
+      {"ENOMEM", ENOMEM},
+      {"EEXIST", EEXIST},
+      {"ENOTDIR", ENOTDIR},
+      {"EISDIR", EISDIR},
+      {"EINVAL", EINVAL},
+      {"ENOSPC", ENOSPC},
+      {"EROFS", EROFS},
+      {"ENODATA", ENODATA},
+      {"ENOBUFS", ENOBUFS},
+      {"ETIMEDOUT", ETIMEDOUT},
+      {"ESTALE", ESTALE},
+      {"ENOMEDIUM", ENOMEDIUM},
+      {"EDQUOT", EDQUOT},
+      {"EBUSY", EBUSY},
+      {"ERESTARTSYS", ERESTARTSYS_},
   };
   return names;
 }
@@ -145,7 +158,8 @@ const std::map<std::string, Grammar>& grammar()
 {
   static const std::map<std::string, Grammar> g{
       {"register", {1, 1, {"version"}, {}, true}},
-      {"acquire", {3, 3, {"key", "aux", "size", "name", "rule"}, {"disabled"}, false}},
+      {"acquire",
+       {3, 3, {"key", "aux", "size", "name", "rule"}, {"disabled"}, false}},
       {"enable", {1, 1, {"aux", "size"}, {}, true}},
       {"disable", {1, 1, {"aux"}, {"invalidate"}, true}},
       {"update", {1, 1, {"aux"}, {}, false}},
@@ -244,8 +258,7 @@ Parsed split_call(const std::vector<Word>& w, std::size_t from,
 
 namespace {
 
-void check_expect(const std::vector<Word>& w, const std::string& file,
-                  int line)
+void check_expect(const std::vector<Word>& w, const std::string& file, int line)
 {
   auto need = [&](std::size_t n) {
     if (w.size() < n)
@@ -268,8 +281,8 @@ void check_expect(const std::vector<Word>& w, const std::string& file,
       fail_at(file, line, w[3].column, "expected 0 or -ERRNO");
     return;
   }
-  static const std::set<std::string> cookie_fields{
-      "usage", "n_children", "n_active"};
+  static const std::set<std::string> cookie_fields{"usage", "n_children",
+                                                   "n_active"};
   static const std::set<std::string> object_fields{
       "usage", "n_ops", "n_children", "n_in_progress", "n_exclusive"};
   if (what == "null" || what == "freed" || what == "exists")
@@ -363,7 +376,8 @@ void check_statement(const Statement& st, const std::string& file)
     }
     auto e = parse_errno(w.back().text);
     if (!e || *e <= 0)
-      fail_at(file, st.line, w.back().column, "expected an errno name "
+      fail_at(file, st.line, w.back().column,
+              "expected an errno name "
               "such as EIO or ENOSPC");
     return;
   }
@@ -419,8 +433,8 @@ Scenario Scenario::parse(const std::string& text, const std::string& file)
   std::size_t pos = 0;
   while (pos <= text.size()) {
     std::size_t nl = text.find('\n', pos);
-    std::string raw = text.substr(pos, nl == std::string::npos ? std::string::npos
-                                                               : nl - pos);
+    std::string raw = text.substr(
+        pos, nl == std::string::npos ? std::string::npos : nl - pos);
     ++line;
     pos = nl == std::string::npos ? text.size() + 1 : nl + 1;
     Statement st;

@@ -131,8 +131,8 @@ private:
     if (c == "register") {
       // `as HANDLE` names the primary index when the netfs name is not
       // unique enough (traces: one handle per cookie pointer).
-      m_handles[p.as.empty() ? p.pos[0].text : p.as] = m_e.register_netfs(
-          p.pos[0].text, std::uint32_t(num(p, "version")));
+      m_handles[p.as.empty() ? p.pos[0].text : p.as] =
+          m_e.register_netfs(p.pos[0].text, std::uint32_t(num(p, "version")));
       return done(0);
     }
     if (c == "acquire")
@@ -144,9 +144,9 @@ private:
     if (c == "step") {
       if (!p.pos.empty() && !parse_num(p.pos[0].text)) {
         if (!m_e.step_object(handle(p.pos[0])))
-          m_report.failures.push_back(fmt::format(
-              "{}:{}: step {}: its object has no queued work item", m_s.file,
-              m_line, p.pos[0].text));
+          m_report.failures.push_back(
+              fmt::format("{}:{}: step {}: its object has no queued work item",
+                          m_s.file, m_line, p.pos[0].text));
         return done(0);
       }
       std::uint64_t n = p.pos.empty() ? 1 : *parse_num(p.pos[0].text);
@@ -161,7 +161,8 @@ private:
     if (c == "enable")
       return m_e.enable_cookie(h, value(p, "aux"), num(p, "size"));
     if (c == "disable")
-      return m_e.disable_cookie(h, value(p, "aux"), p.flags.count("invalidate"));
+      return m_e.disable_cookie(h, value(p, "aux"),
+                                p.flags.count("invalidate"));
     if (c == "update") {
       m_e.update_cookie(h, value(p, "aux"));
       return done(0);
@@ -197,21 +198,25 @@ private:
     AcquireArgs a;
     a.parent = p.pos[2].text == "fsdef" ? fsdef_cookie : handle(p.pos[2]);
     const std::string& t = p.pos[1].text;
-    a.type = t == "index" ? CookieType::index
-             : t == "data" ? CookieType::data : CookieType::special;
+    a.type = t == "index"  ? CookieType::index
+             : t == "data" ? CookieType::data
+                           : CookieType::special;
     a.key = *value(p, "key");
     if (auto aux = value(p, "aux"))
       a.aux = *aux;
     a.object_size = num(p, "size");
     a.enable = !p.flags.count("disabled");
     auto name = p.opt.find("name");
-    a.def_name = name != p.opt.end() ? name->second.text
-                 : a.type == CookieType::index ? "index" : "data";
+    a.def_name = name != p.opt.end()           ? name->second.text
+                 : a.type == CookieType::index ? "index"
+                                               : "data";
     auto rule = p.opt.find("rule");
-    std::string r = rule != p.opt.end() ? rule->second.text
-                    : a.type == CookieType::index ? "none" : "exact";
-    a.rule = r == "none" ? AuxRule::none
-             : r == "update" ? AuxRule::update : AuxRule::exact;
+    std::string r = rule != p.opt.end()           ? rule->second.text
+                    : a.type == CookieType::index ? "none"
+                                                  : "exact";
+    a.rule = r == "none"     ? AuxRule::none
+             : r == "update" ? AuxRule::update
+                             : AuxRule::exact;
     CookieId id = m_e.acquire_cookie(a);
     m_handles[p.pos[0].text] = id;
     return done(id == no_cookie ? -ENOBUFS : 0);
@@ -280,8 +285,8 @@ private:
       auto v = stat_by_name(m_e.stats(), w[2].text);
       auto want = parse_num(w[3].text);
       if (!v || std::uint64_t(*v) != *want)
-        failed(fmt::format("stat {} = {}, engine has {}", w[2].text,
-                           w[3].text, v ? std::to_string(*v) : "no such stat"));
+        failed(fmt::format("stat {} = {}, engine has {}", w[2].text, w[3].text,
+                           v ? std::to_string(*v) : "no such stat"));
       return;
     }
     if (w[2].text == "=") {
@@ -328,8 +333,11 @@ private:
     CookieInfo ci = m_e.cookie_info(h->second);
     ObjectInfo oi = m_e.object_info(h->second);
     const std::string& what = w[2].text;
-    auto number = [&](std::size_t i) { return std::int64_t(*parse_num(w[i].text)); };
-    auto cmp = [&](const std::string& field, std::int64_t want, std::int64_t got) {
+    auto number = [&](std::size_t i) {
+      return std::int64_t(*parse_num(w[i].text));
+    };
+    auto cmp = [&](const std::string& field, std::int64_t want,
+                   std::int64_t got) {
       if (want != got)
         failed(fmt::format("{} {} {}, engine has {}", w[1].text, field, want,
                            got));
@@ -339,7 +347,8 @@ private:
         failed(w[1].text + " to be NULL (acquire refused)");
     } else if (what == "freed") {
       if (ci.exists)
-        failed(fmt::format("{} freed, still has usage {}", w[1].text, ci.usage));
+        failed(
+            fmt::format("{} freed, still has usage {}", w[1].text, ci.usage));
     } else if (what == "exists") {
       if (!ci.exists)
         failed(w[1].text + " to exist");
@@ -368,9 +377,9 @@ private:
         return;
       }
       const std::string& f = w[3].text;
-      std::int64_t got = f == "usage" ? oi.usage
-                         : f == "n_ops" ? oi.n_ops
-                         : f == "n_children" ? oi.n_children
+      std::int64_t got = f == "usage"           ? oi.usage
+                         : f == "n_ops"         ? oi.n_ops
+                         : f == "n_children"    ? oi.n_children
                          : f == "n_in_progress" ? oi.n_in_progress
                                                 : oi.n_exclusive;
       cmp("object " + f, number(4), got);
@@ -408,8 +417,8 @@ private:
     if (k == "aux" && !got.empty())
       got.erase(got.begin());
     if (!x || got != want)
-      failed(fmt::format("{} file {} {}, {} has {}", w[1].text, k,
-                         to_hex(want), path, x ? to_hex(got) : "none"));
+      failed(fmt::format("{} file {} {}, {} has {}", w[1].text, k, to_hex(want),
+                         path, x ? to_hex(got) : "none"));
   }
 
   const Scenario& m_s;

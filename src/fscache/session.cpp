@@ -17,8 +17,8 @@ EngineSession::EngineSession(const std::string& root, const MountOptions& opt,
       *m_backend, m_faults, [this](fscache::ObjectId id) {
         return m_engine ? m_engine->cookie_of_object(id) : fscache::no_cookie;
       });
-  m_engine = std::make_unique<fscache::Engine>(*m_faulty, observer, seed,
-                                               fixes);
+  m_engine =
+      std::make_unique<fscache::Engine>(*m_faulty, observer, seed, fixes);
   m_engine->add_cache();
 }
 

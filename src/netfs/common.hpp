@@ -22,12 +22,16 @@ std::string printable(std::string_view s);
 std::vector<std::string> split_commas(std::string_view s);
 
 // Per-netfs decoders, called by the dispatch in netfs.cpp.
-void decode_nfs_v1(Decoded& d, int depth, bool data, ByteView key, ByteView aux);
+void decode_nfs_v1(Decoded& d, int depth, bool data, ByteView key,
+                   ByteView aux);
 void decode_nfs_volume(Decoded& d, std::string_view volume_key);
 void nfs_aux_fields(Decoded& d, ByteView aux);
-void decode_afs_v1(Decoded& d, int depth, bool data, ByteView key, ByteView aux);
-void decode_cifs_v1(Decoded& d, int depth, bool data, ByteView key, ByteView aux);
+void decode_afs_v1(Decoded& d, int depth, bool data, ByteView key,
+                   ByteView aux);
+void decode_cifs_v1(Decoded& d, int depth, bool data, ByteView key,
+                    ByteView aux);
 void decode_9p_v1(Decoded& d, int depth, bool data, ByteView key, ByteView aux);
-void decode_ceph_v1(Decoded& d, int depth, bool data, ByteView key, ByteView aux);
+void decode_ceph_v1(Decoded& d, int depth, bool data, ByteView key,
+                    ByteView aux);
 
 } // namespace fsc::netfs

@@ -29,21 +29,20 @@ Decoded decode_frame(const Node& n)
   }
   const Node& top = top_of(n);
   if (top.kind == EntryKind::volume) {
-    auto x = n.has_xattr ? decode_xattr_v2(n.xattr)
-                         : tl::unexpected(std::string());
+    auto x =
+        n.has_xattr ? decode_xattr_v2(n.xattr) : tl::unexpected(std::string());
     Decoded d = decode_v2_object(to_string(top.key), n.key,
                                  x ? ByteView(x->aux) : ByteView());
     if (x)
-      d.aux.insert(d.aux.begin(),
-                   {num("object_size", x->object_size),
-                    num("zero_point", x->zero_point),
-                    {"content", content_name(x->content), {}}});
+      d.aux.insert(d.aux.begin(), {num("object_size", x->object_size),
+                                   num("zero_point", x->zero_point),
+                                   {"content", content_name(x->content), {}}});
     else
       d.aux_error.clear(); // no frame, no aux to judge: scan reports it
     return d;
   }
-  auto x = n.has_xattr ? decode_xattr_v1(n.xattr)
-                       : tl::unexpected(std::string());
+  auto x =
+      n.has_xattr ? decode_xattr_v1(n.xattr) : tl::unexpected(std::string());
   Decoded d = decode_v1(netfs_of(n), n.level, n.kind == EntryKind::data, n.key,
                         x ? ByteView(x->aux) : ByteView());
   if (!x)
@@ -135,13 +134,14 @@ bool part_matches(const std::string& part, const std::string& label)
   if (part == "*" || part == label)
     return true;
   auto sp = label.find(' ');
-  if (label.compare(0, sp, part) == 0 && part.size() == std::min(sp, label.size()))
+  if (label.compare(0, sp, part) == 0 &&
+      part.size() == std::min(sp, label.size()))
     return true;
   if (sp == std::string::npos)
     return false;
   auto sp2 = label.find(' ', sp + 1);
   return label.substr(sp + 1, sp2 == std::string::npos ? std::string::npos
-                                                        : sp2 - sp - 1) == part;
+                                                       : sp2 - sp - 1) == part;
 }
 
 } // namespace

@@ -80,9 +80,12 @@ std::string raw_key(unsigned type, ByteView fileid)
 const char* export_method_name(ExportMethod m)
 {
   switch (m) {
-  case ExportMethod::automatic: return "auto";
-  case ExportMethod::open_by_handle: return "open_by_handle_at";
-  case ExportMethod::index: return "index";
+  case ExportMethod::automatic:
+    return "auto";
+  case ExportMethod::open_by_handle:
+    return "open_by_handle_at";
+  case ExportMethod::index:
+    return "index";
   }
   return "?";
 }
@@ -113,7 +116,8 @@ ExportOrigin::ExportOrigin(const std::string& dir, ExportMethod method,
   m_id.dev_minor = minor(st.st_dev);
   m_id.root_ino = st.st_ino;
   if (!fsid.empty() && !parse_export_fsid(fsid, m_id))
-    throw Error("--fsid '" + fsid + "': expected the export's fsid= number "
+    throw Error("--fsid '" + fsid +
+                "': expected the export's fsid= number "
                 "or a UUID");
   for (auto& u : device_uuids(st.st_dev))
     m_id.uuids.push_back(u);
@@ -199,7 +203,8 @@ Located ExportOrigin::by_handle(const KnfsdFh& fh)
   h.fh()->handle_bytes = unsigned(fh.fileid.size());
   h.fh()->handle_type = fh.fileid_type;
   std::copy(fh.fileid.begin(), fh.fileid.end(), h.fh()->f_handle);
-  Fd fd(open_by_handle_at(m_fd.get(), h.fh(), O_RDONLY | O_CLOEXEC | O_NOATIME));
+  Fd fd(
+      open_by_handle_at(m_fd.get(), h.fh(), O_RDONLY | O_CLOEXEC | O_NOATIME));
   if (!fd && errno == EPERM)
     fd.reset(open_by_handle_at(m_fd.get(), h.fh(), O_RDONLY | O_CLOEXEC));
   if (!fd) {
@@ -212,9 +217,9 @@ Located ExportOrigin::by_handle(const KnfsdFh& fh)
     } else if (err == ELOOP) {
       l.note = "the handle names a symbolic link, not a file";
     } else if (err == EINVAL || err == EOPNOTSUPP) {
-      l.note = fmt::format("the filesystem of {} does not take {}: {}", m_dir,
-                           knfsd_fileid_type_name(fh.fileid_type),
-                           errno_text(err));
+      l.note =
+          fmt::format("the filesystem of {} does not take {}: {}", m_dir,
+                      knfsd_fileid_type_name(fh.fileid_type), errno_text(err));
     } else {
       l.verdict = Verdict::unreadable;
       l.note = "cannot open the origin by handle: " + errno_text(err);
@@ -344,8 +349,7 @@ void ExportOrigin::index_file(int dirfd, const char* name,
   if (auto f = decode_fileid(unsigned(h.fh()->handle_type), fileid))
     m_by_ino.try_emplace(f->ino, Entry{f->gen, path});
   else
-    m_by_raw.try_emplace(raw_key(unsigned(h.fh()->handle_type), fileid),
-                         path);
+    m_by_raw.try_emplace(raw_key(unsigned(h.fh()->handle_type), fileid), path);
 }
 
 } // namespace fsc::netfs

@@ -42,10 +42,10 @@ void add_top_problems(Inventory& inv, const Cache& cache)
   for (auto& p : cache.top_problems())
     inv.problems.push_back(p);
   if (inv.grave.top_entries)
-    inv.problems.push_back({"graveyard-not-empty", "graveyard",
-                            fmt::format("{} entries wait to be reaped ({})",
-                                        inv.grave.top_entries,
-                                        human_size(inv.grave.bytes))});
+    inv.problems.push_back(
+        {"graveyard-not-empty", "graveyard",
+         fmt::format("{} entries wait to be reaped ({})", inv.grave.top_entries,
+                     human_size(inv.grave.bytes))});
 }
 
 } // namespace
@@ -69,16 +69,17 @@ Inventory take_inventory(const Cache& cache, const InventoryOptions& opt)
   std::vector<Summary> per(scan_workers(so), Summary(now_ns(), opt.top));
   std::mutex mu;
   scan(cache, so, with_aux_checks([&](const ScanEntry& e, unsigned w) {
-    per.at(w).add(e);
-    if (!e.problems.empty()) {
-      std::lock_guard lock(mu);
-      for (auto& p : e.problems)
-        if (opt.max_problems == 0 || inv.problems.size() < opt.max_problems)
-          inv.problems.push_back(p);
-    }
-    if (opt.on_entry && e.kind != EntryKind::fanout)
-      opt.on_entry(e, w);
-  }));
+         per.at(w).add(e);
+         if (!e.problems.empty()) {
+           std::lock_guard lock(mu);
+           for (auto& p : e.problems)
+             if (opt.max_problems == 0 ||
+                 inv.problems.size() < opt.max_problems)
+               inv.problems.push_back(p);
+         }
+         if (opt.on_entry && e.kind != EntryKind::fanout)
+           opt.on_entry(e, w);
+       }));
   for (auto& s : per)
     inv.sum.merge(s);
   inv.sum.finish();

@@ -12,14 +12,22 @@ namespace fsc::netfs {
 std::size_t knfsd_fsid_len(unsigned t)
 {
   switch (t) {
-  case fsid_dev: return 8;
-  case fsid_num: return 4;
-  case fsid_major_minor: return 12;
-  case fsid_encode_dev: return 8;
-  case fsid_uuid4_inum: return 8;
-  case fsid_uuid8: return 8;
-  case fsid_uuid16: return 16;
-  case fsid_uuid16_inum: return 24;
+  case fsid_dev:
+    return 8;
+  case fsid_num:
+    return 4;
+  case fsid_major_minor:
+    return 12;
+  case fsid_encode_dev:
+    return 8;
+  case fsid_uuid4_inum:
+    return 8;
+  case fsid_uuid8:
+    return 8;
+  case fsid_uuid16:
+    return 16;
+  case fsid_uuid16_inum:
+    return 24;
   }
   return 0;
 }
@@ -37,15 +45,24 @@ std::string knfsd_fsid_type_name(unsigned t)
 std::string knfsd_fileid_type_name(unsigned t)
 {
   switch (t) {
-  case fileid_root: return "FILEID_ROOT";
-  case fileid_ino32_gen: return "FILEID_INO32_GEN";
-  case fileid_ino32_gen_parent: return "FILEID_INO32_GEN_PARENT";
-  case fileid_xfs_ino64_gen: return "XFS 64-bit ino+gen (0x81)";
-  case fileid_xfs_ino64_gen_parent: return "XFS 64-bit ino+gen+parent (0x82)";
-  case 0x4d: return "FILEID_BTRFS_WITHOUT_PARENT";
-  case 0x4e: return "FILEID_BTRFS_WITH_PARENT";
-  case 0x4f: return "FILEID_BTRFS_WITH_PARENT_ROOT";
-  case 0xff: return "FILEID_INVALID";
+  case fileid_root:
+    return "FILEID_ROOT";
+  case fileid_ino32_gen:
+    return "FILEID_INO32_GEN";
+  case fileid_ino32_gen_parent:
+    return "FILEID_INO32_GEN_PARENT";
+  case fileid_xfs_ino64_gen:
+    return "XFS 64-bit ino+gen (0x81)";
+  case fileid_xfs_ino64_gen_parent:
+    return "XFS 64-bit ino+gen+parent (0x82)";
+  case 0x4d:
+    return "FILEID_BTRFS_WITHOUT_PARENT";
+  case 0x4e:
+    return "FILEID_BTRFS_WITH_PARENT";
+  case 0x4f:
+    return "FILEID_BTRFS_WITH_PARENT_ROOT";
+  case 0xff:
+    return "FILEID_INVALID";
   }
   return fmt::format("fileid type {:#04x}", t);
 }
@@ -237,7 +254,8 @@ std::string describe_knfsd_fsid(unsigned t, ByteView f)
     return fmt::format("device {}:{}, export inode {}", d >> 16, d & 0xffff,
                        le32(4));
   }
-  case fsid_num: return fmt::format("fsid={}", le32(0));
+  case fsid_num:
+    return fmt::format("fsid={}", le32(0));
   case fsid_major_minor:
     return fmt::format("device {}:{}, export inode {}", load_be(f, 0, 4),
                        load_be(f, 4, 4), le32(8));
@@ -249,8 +267,10 @@ std::string describe_knfsd_fsid(unsigned t, ByteView f)
   case fsid_uuid4_inum:
     return fmt::format("export inode {}, folded uuid {}", le32(0),
                        to_hex(f.subspan(4)));
-  case fsid_uuid8: return fmt::format("folded uuid {}", to_hex(f));
-  case fsid_uuid16: return fmt::format("uuid {}", to_hex(f));
+  case fsid_uuid8:
+    return fmt::format("folded uuid {}", to_hex(f));
+  case fsid_uuid16:
+    return fmt::format("uuid {}", to_hex(f));
   case fsid_uuid16_inum:
     return fmt::format("export inode {}, uuid {}", load_le(f, 0, 8),
                        to_hex(f.subspan(8)));

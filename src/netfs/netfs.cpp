@@ -63,9 +63,12 @@ std::vector<std::string> split_commas(std::string_view s)
 const char* coherency_name(Coherency c)
 {
   switch (c) {
-  case Coherency::okay: return "OKAY";
-  case Coherency::needs_update: return "NEEDS_UPDATE";
-  case Coherency::obsolete: return "OBSOLETE";
+  case Coherency::okay:
+    return "OKAY";
+  case Coherency::needs_update:
+    return "NEEDS_UPDATE";
+  case Coherency::obsolete:
+    return "OBSOLETE";
   }
   return "?";
 }

@@ -51,8 +51,8 @@ Bytes encode(const NfsSuperKey& k)
   store_le(out, k.s_flags, 8);
   store_le(out, k.fsid_major, 8);
   store_le(out, k.fsid_minor, 8);
-  for (auto v : {k.flags, k.rsize, k.wsize, k.acregmin, k.acregmax,
-                 k.acdirmin, k.acdirmax})
+  for (auto v : {k.flags, k.rsize, k.wsize, k.acregmin, k.acregmax, k.acdirmin,
+                 k.acdirmax})
     store_le(out, v, 4);
   store_le(out, 0, 4); // padding before the auth flavor
   store_le(out, k.flavor, 4);
@@ -70,7 +70,7 @@ std::optional<NfsSuperKey> decode_nfs_super(ByteView key)
   k.s_flags = load_le(key, 0, 8);
   k.fsid_major = load_le(key, 8, 8);
   k.fsid_minor = load_le(key, 16, 8);
-  std::uint32_t* u32[] = {&k.flags, &k.rsize, &k.wsize, &k.acregmin,
+  std::uint32_t* u32[] = {&k.flags,    &k.rsize,    &k.wsize,   &k.acregmin,
                           &k.acregmax, &k.acdirmin, &k.acdirmax};
   for (std::size_t i = 0; i < 7; ++i)
     *u32[i] = std::uint32_t(load_le(key, 24 + 4 * i, 4));
@@ -117,8 +117,8 @@ void append_int(std::string& key, std::uint64_t v)
 std::string encode_nfs_volume(const NfsServerKey& server,
                               const NfsSuperKey& super)
 {
-  std::string key = fmt::format("nfs,{}.{},{:x}", server.version,
-                                server.minor, server.family);
+  std::string key = fmt::format("nfs,{}.{},{:x}", server.version, server.minor,
+                                server.family);
   // The port and address words are their network-order bytes read as host
   // (little-endian) integers: port 2049 prints as 108.
   append_int(key, std::uint16_t(server.port >> 8 | server.port << 8));
@@ -185,8 +185,8 @@ void super_fields(Decoded& d, const NfsSuperKey& k)
            {"uniquifier", k.uniq == std::string(1, '\0')
                               ? "(none)"
                               : "\"" + printable(k.uniq) + "\""}};
-  d.label = fmt::format("fsid {:x}:{:x} rsize {} wsize {}",
-                        k.fsid_major, k.fsid_minor, k.rsize, k.wsize);
+  d.label = fmt::format("fsid {:x}:{:x} rsize {} wsize {}", k.fsid_major,
+                        k.fsid_minor, k.rsize, k.wsize);
   if (k.uniq != std::string(1, '\0'))
     d.label += " fsc=" + printable(k.uniq);
 }
@@ -202,14 +202,13 @@ void nfs_aux_fields(Decoded& d, ByteView aux)
                               aux.size());
     return;
   }
-  d.aux = {{"mtime", timespec_text(a->mtime_sec, a->mtime_nsec)},
-           {"ctime", timespec_text(a->ctime_sec, a->ctime_nsec)},
-           num("change_attr", a->change_attr,
-               a->change_attr ? "" : "0 (NFSv2/v3)")};
+  d.aux = {
+      {"mtime", timespec_text(a->mtime_sec, a->mtime_nsec)},
+      {"ctime", timespec_text(a->ctime_sec, a->ctime_nsec)},
+      num("change_attr", a->change_attr, a->change_attr ? "" : "0 (NFSv2/v3)")};
 }
 
-void decode_nfs_v1(Decoded& d, int depth, bool data, ByteView key,
-                   ByteView aux)
+void decode_nfs_v1(Decoded& d, int depth, bool data, ByteView key, ByteView aux)
 {
   if (depth == 1) {
     d.role = "NFS server";
@@ -259,8 +258,8 @@ void decode_nfs_volume(Decoded& d, std::string_view vkey)
   auto f = split_commas(vkey);
   d.role = "NFS volume";
   if (f.size() < 16) {
-    d.error = fmt::format("NFS volume key has {} fields, want at least 16",
-                          f.size());
+    d.error =
+        fmt::format("NFS volume key has {} fields, want at least 16", f.size());
     return;
   }
   const bool v6 = f[2] == "a";
@@ -280,8 +279,8 @@ void decode_nfs_volume(Decoded& d, std::string_view vkey)
     std::uint16_t port = std::uint16_t((raw_port >> 8) | (raw_port << 8));
     std::size_t at = 4 + nwords;
     std::string where = address_text(v6 ? 10 : 2, addr);
-    d.label = port ? fmt::format("{}:{} (NFSv{})", v6 ? "[" + where + "]" : where,
-                                 port, f[1])
+    d.label = port ? fmt::format("{}:{} (NFSv{})",
+                                 v6 ? "[" + where + "]" : where, port, f[1])
                    : fmt::format("{} (NFSv{}, port unset)", where, f[1]);
     d.key = {{"version", f[1]},
              {"family", v6 ? "AF_INET6" : "AF_INET"},

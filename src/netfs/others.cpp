@@ -72,8 +72,7 @@ Bytes encode_afs_aux_v2(std::uint64_t data_version)
   return out;
 }
 
-void decode_afs_v1(Decoded& d, int depth, bool data, ByteView key,
-                   ByteView aux)
+void decode_afs_v1(Decoded& d, int depth, bool data, ByteView key, ByteView aux)
 {
   if (depth == 1) {
     d.role = "AFS cell";
@@ -94,8 +93,8 @@ void decode_afs_v1(Decoded& d, int depth, bool data, ByteView key,
     d.label = fmt::format("vnode {} unique {}", vnode, uniq);
     d.key = {num("vnode", vnode),
              num("unique", uniq),
-             {"vnode_ext", fmt::format("{},{}", load_le(key, 8, 4),
-                                       load_le(key, 12, 4))}};
+             {"vnode_ext",
+              fmt::format("{},{}", load_le(key, 8, 4), load_le(key, 12, 4))}};
     if (want_size(d.aux_error, "aux", aux, 8))
       d.aux = {num("data_version", load_le(aux, 0, 8))};
   }
@@ -107,15 +106,14 @@ void decode_cifs_v1(Decoded& d, int depth, bool data, ByteView key,
   if (depth == 1) {
     d.role = "CIFS server";
     if (key.size() != 8 && key.size() != 20) {
-      d.error = fmt::format("server key of {} bytes, want 8 or 20",
-                            key.size());
+      d.error = fmt::format("server key of {} bytes, want 8 or 20", key.size());
       return;
     }
     int family = int(load_le(key, 0, 2));
     auto port = load_be(key, 2, 2);
     auto addr = address_text(family, key.subspan(4));
-    d.label = fmt::format("{}:{}", family == 10 ? "[" + addr + "]" : addr,
-                          port);
+    d.label =
+        fmt::format("{}:{}", family == 10 ? "[" + addr + "]" : addr, port);
     d.key = {{"family", family == 10 ? "AF_INET6" : "AF_INET"},
              num("port", port),
              {"address", addr}};
@@ -133,16 +131,16 @@ void decode_cifs_v1(Decoded& d, int depth, bool data, ByteView key,
     d.key = {{"uniqueid", fmt::format("{:#x}", load_le(key, 0, 8))}};
     if (!want_size(d.aux_error, "inode aux", aux, 32))
       return;
-    d.aux = {{"last_write_time", timespec_text(std::int64_t(load_le(aux, 0, 8)),
-                                               std::int64_t(load_le(aux, 16, 4)))},
-             {"last_change_time", timespec_text(std::int64_t(load_le(aux, 8, 8)),
-                                                std::int64_t(load_le(aux, 20, 4)))},
-             num("eof", load_le(aux, 24, 8))};
+    d.aux = {
+        {"last_write_time", timespec_text(std::int64_t(load_le(aux, 0, 8)),
+                                          std::int64_t(load_le(aux, 16, 4)))},
+        {"last_change_time", timespec_text(std::int64_t(load_le(aux, 8, 8)),
+                                           std::int64_t(load_le(aux, 20, 4)))},
+        num("eof", load_le(aux, 24, 8))};
   }
 }
 
-void decode_9p_v1(Decoded& d, int depth, bool data, ByteView key,
-                  ByteView aux)
+void decode_9p_v1(Decoded& d, int depth, bool data, ByteView key, ByteView aux)
 {
   if (depth == 1) {
     d.role = "9P session";
@@ -165,8 +163,8 @@ void decode_ceph_v1(Decoded& d, int depth, bool data, ByteView key,
   if (depth == 1) {
     d.role = "Ceph fsid";
     if (key.size() < 16) {
-      d.error = fmt::format("fsid key of {} bytes, want 16 or more",
-                            key.size());
+      d.error =
+          fmt::format("fsid key of {} bytes, want 16 or more", key.size());
       return;
     }
     d.label = "fsid " + uuid_text(key);
@@ -178,10 +176,9 @@ void decode_ceph_v1(Decoded& d, int depth, bool data, ByteView key,
     if (!want_size(d.error, "inode key", key, 16))
       return;
     auto ino = load_le(key, 0, 8), snap = load_le(key, 8, 8);
-    d.label = fmt::format("ino {:#x}{}", ino,
-                          snap == 0xfffffffffffffffe
-                              ? ""
-                              : fmt::format(" snap {:#x}", snap));
+    d.label = fmt::format(
+        "ino {:#x}{}", ino,
+        snap == 0xfffffffffffffffe ? "" : fmt::format(" snap {:#x}", snap));
     d.key = {{"ino", fmt::format("{:#x}", ino)},
              {"snap", snap == 0xfffffffffffffffe ? "head (CEPH_NOSNAP)"
                                                  : fmt::format("{:#x}", snap)}};

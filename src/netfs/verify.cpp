@@ -26,12 +26,18 @@ namespace fsc::netfs {
 const char* verdict_name(Verdict v)
 {
   switch (v) {
-  case Verdict::okay: return "OKAY";
-  case Verdict::obsolete: return "OBSOLETE";
-  case Verdict::corrupt: return "CORRUPT";
-  case Verdict::orphan: return "ORPHAN";
-  case Verdict::unmapped: return "UNMAPPED";
-  case Verdict::unreadable: return "UNREADABLE";
+  case Verdict::okay:
+    return "OKAY";
+  case Verdict::obsolete:
+    return "OBSOLETE";
+  case Verdict::corrupt:
+    return "CORRUPT";
+  case Verdict::orphan:
+    return "ORPHAN";
+  case Verdict::unmapped:
+    return "UNMAPPED";
+  case Verdict::unreadable:
+    return "UNREADABLE";
   }
   return "?";
 }
@@ -117,8 +123,8 @@ std::optional<int> nfs_major(const cachefiles::Node* n, cachefiles::Format f)
   for (; n; n = n->parent.get()) {
     if (f == cachefiles::Format::v2 && n->level == 0) {
       std::string key(n->key.begin(), n->key.end());
-      if (key.rfind("nfs,", 0) != 0 || key.size() < 5 ||
-          key[4] < '2' || key[4] > '4')
+      if (key.rfind("nfs,", 0) != 0 || key.size() < 5 || key[4] < '2' ||
+          key[4] > '4')
         return std::nullopt;
       return key[4] - '0';
     }
@@ -180,9 +186,9 @@ void compare_aux(ObjectVerdict& v, ByteView stored, const struct statx& sx,
     // ctime: another server's opaque value, which cannot be recomputed.
     v.checked = "change attribute: not verifiable (not a Linux knfsd value)";
   } else {
-    v.diffs.push_back({"change_attr", std::to_string(a->change_attr),
-                       "a value with ctime " + ts_text(want.ctime_sec,
-                                                       want.ctime_nsec)});
+    v.diffs.push_back(
+        {"change_attr", std::to_string(a->change_attr),
+         "a value with ctime " + ts_text(want.ctime_sec, want.ctime_nsec)});
   }
   v.verdict = v.diffs.empty() ? Verdict::okay : Verdict::obsolete;
 }
@@ -263,10 +269,11 @@ void compare_data(ObjectVerdict& v, int cached, int origin,
 Fd open_origin(const std::string& path, Fd fd, ObjectVerdict& v)
 {
   if (!fd)
-    fd.reset(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOATIME | O_NOFOLLOW |
-                                    O_NONBLOCK));
+    fd.reset(open(path.c_str(),
+                  O_RDONLY | O_CLOEXEC | O_NOATIME | O_NOFOLLOW | O_NONBLOCK));
   if (!fd && errno == EPERM)
-    fd.reset(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+    fd.reset(
+        open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
   if (!fd) {
     v.verdict = errno == ENOENT ? Verdict::orphan : Verdict::unreadable;
     v.note = errno == ENOENT  ? "the origin file is gone"
@@ -326,7 +333,8 @@ ObjectVerdict judge(const cachefiles::Cache& cache,
     v.note = "cannot stat the origin: " + errno_text(errno);
     return v;
   }
-  int version = opt.nfs_v4 ? 4 : nfs_major(e.node.get(), cache.format()).value_or(3);
+  int version =
+      opt.nfs_v4 ? 4 : nfs_major(e.node.get(), cache.format()).value_or(3);
   compare_aux(v, aux, sx, version);
   if (v.verdict == Verdict::okay && opt.data) {
     Fd cfd(openat(cache.root_fd(), e.path.c_str(),
@@ -356,7 +364,8 @@ OriginMap map_nfs_client(const std::string& mountpoint)
     throw_sys("cannot open origin", mountpoint, errno);
   struct statfs sf;
   if (fstatfs(fd.get(), &sf) != 0 || sf.f_type != k_nfs_magic)
-    throw Error("'" + mountpoint + "' is not an NFS mount: give the client's "
+    throw Error("'" + mountpoint +
+                "' is not an NFS mount: give the client's "
                 "mount point, or an --origin-map");
   OriginMap m;
   walk_nfs(fd.get(), mountpoint, m);

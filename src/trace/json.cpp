@@ -5,7 +5,9 @@ namespace fsc::trace {
 
 void life_fields(JsonWriter& j, const Life& l)
 {
-  j.field("type", l.type == 'c' ? "cookie" : l.type == 'o' ? "object" : "volume");
+  j.field("type", l.type == 'c'   ? "cookie"
+                  : l.type == 'o' ? "object"
+                                  : "volume");
   j.field("id", l.id);
   j.field("life", l.life);
   if (l.type == 'o')
@@ -67,7 +69,8 @@ void refs_summary_fields(JsonWriter& j, const RefsReport& r)
   }
   j.end_array();
   for (auto [name, t] : {std::pair{"cookies", &r.cookies},
-                         {"objects", &r.objects}, {"volumes", &r.volumes}}) {
+                         {"objects", &r.objects},
+                         {"volumes", &r.volumes}}) {
     j.key(name);
     j.begin_object();
     j.field("lives", t->lives);

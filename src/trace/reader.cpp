@@ -34,7 +34,9 @@ struct Plain : LineReader::Source {
   std::string path;
   std::string head; // magic bytes already read
   Plain(int f, std::string p, std::string h)
-      : fd(f), path(std::move(p)), head(std::move(h)) {}
+      : fd(f), path(std::move(p)), head(std::move(h))
+  {
+  }
   ~Plain() override
   {
     if (fd > 0)
@@ -93,8 +95,8 @@ struct Xz : LineReader::Source {
       if (r == LZMA_BUF_ERROR && raw_eof)
         early_end = "unexpected end of the xz data";
       else if (produced + (n - s.avail_out) > 0)
-        early_end = "corrupt xz data (liblzma error " +
-                    std::to_string(int(r)) + ")";
+        early_end =
+            "corrupt xz data (liblzma error " + std::to_string(int(r)) + ")";
       else
         throw Error("'" + raw->path + "': corrupt xz data (liblzma error " +
                     std::to_string(int(r)) + ")");
@@ -150,17 +152,22 @@ LineReader::LineReader(const std::string& path) : m_path(path), m_buf(k_buf)
       break;
     n += r;
   }
-  if (n == 6 && std::memcmp(magic, "\xfd" "7zXZ\0", 6) == 0) {
+  if (n == 6 && std::memcmp(magic,
+                            "\xfd"
+                            "7zXZ\0",
+                            6) == 0) {
     m_src = std::make_unique<Xz>(
         std::make_unique<Plain>(fd, path, std::string(magic, 6)));
   } else if (n >= 2 && magic[0] == '\x1f' && magic[1] == '\x8b') {
     // zlib must see the magic: rewind when the input can, else refuse.
     if (lseek(fd, 0, SEEK_SET) != 0)
-      throw Error("'" + path + "': gzip input must be a file, not a pipe "
-                               "(use zcat ... | fsc refs -)");
+      throw Error("'" + path +
+                  "': gzip input must be a file, not a pipe "
+                  "(use zcat ... | fsc refs -)");
     m_src = std::make_unique<Gz>(fd, path);
   } else {
-    m_src = std::make_unique<Plain>(fd, path, std::string(magic, std::size_t(n)));
+    m_src =
+        std::make_unique<Plain>(fd, path, std::string(magic, std::size_t(n)));
   }
 }
 

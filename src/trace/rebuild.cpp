@@ -17,10 +17,14 @@ using namespace fsc::fscache;
 std::string_view type_shown_name(TypeShown t)
 {
   switch (t) {
-  case TypeShown::index: return "index";
-  case TypeShown::data: return "data";
-  case TypeShown::conflict: return "conflicting";
-  case TypeShown::unknown: break;
+  case TypeShown::index:
+    return "index";
+  case TypeShown::data:
+    return "data";
+  case TypeShown::conflict:
+    return "conflicting";
+  case TypeShown::unknown:
+    break;
   }
   return "unknown";
 }
@@ -43,11 +47,16 @@ std::string_view netfs_of(std::string_view def)
 {
   auto dot = def.find('.');
   std::string_view p = def.substr(0, dot);
-  if (p == "NFS") return "nfs";
-  if (p == "AFS") return "afs";
-  if (p == "CIFS") return "cifs";
-  if (p == "9P" || p == "9p") return "9p";
-  if (p == "CEPH" || p == "Ceph" || p == "ceph") return "ceph";
+  if (p == "NFS")
+    return "nfs";
+  if (p == "AFS")
+    return "afs";
+  if (p == "CIFS")
+    return "cifs";
+  if (p == "9P" || p == "9p")
+    return "9p";
+  if (p == "CEPH" || p == "Ceph" || p == "ceph")
+    return "ceph";
   return "netfs";
 }
 
@@ -199,7 +208,7 @@ public:
                  ? "a consistency check: __fscache_check_consistency() "
                    "asserts a data cookie before this tracepoint"
                  : "a page " +
-                       std::string(f.words == "Write1" ? "write"
+                       std::string(f.words == "Write1"   ? "write"
                                    : f.words == "Alloc1" ? "allocation"
                                                          : "read") +
                        ": 4.19 asserts the cookie is not an index before "
@@ -213,8 +222,7 @@ public:
       ObjScan& ob = m_objects[optr];
       if (l.event == "cachefiles_ref") {
         // A raise that queued an object resting in WAIT_FOR_CMD.
-        if (f.words == "GET queue" && !ob.running && ob.in_cmd &&
-            !ob.queued_by)
+        if (f.words == "GET queue" && !ob.running && ob.in_cmd && !ob.queued_by)
           ob.queued_by = n;
         else if (f.words == "PUT work") {
           ob.running = false;
@@ -223,8 +231,8 @@ public:
         }
         return;
       }
-      std::string_view state = std::string_view(f.words).substr(
-          0, f.words.find(' '));
+      std::string_view state =
+          std::string_view(f.words).substr(0, f.words.find(' '));
       bool inval = l.body.find(" ?CMD WAIT ev=3") != std::string_view::npos;
       bool update = l.body.find(" ?CMD WAIT ev=2") != std::string_view::npos;
       if (inval)
@@ -281,20 +289,20 @@ public:
         if (p == out.lives.end())
           continue;
         if (life.index && !p->second.index) {
-          p->second.index = Evidence{
-              life.index->line, life.index->text,
-              "its child " + h + " is an index (" + life.index->why +
-                  "), and __fscache_acquire_cookie() BUGs on an index "
-                  "cookie whose parent is not one"};
+          p->second.index =
+              Evidence{life.index->line, life.index->text,
+                       "its child " + h + " is an index (" + life.index->why +
+                           "), and __fscache_acquire_cookie() BUGs on an index "
+                           "cookie whose parent is not one"};
           changed = true;
         }
         if (p->second.data && !p->second.index && !life.data) {
-          life.data = Evidence{
-              p->second.data->line, p->second.data->text,
-              "its parent " + life.parent + " is not an index (" +
-                  p->second.data->why +
-                  "), and __fscache_acquire_cookie() BUGs on an index "
-                  "cookie whose parent is not one"};
+          life.data =
+              Evidence{p->second.data->line, p->second.data->text,
+                       "its parent " + life.parent + " is not an index (" +
+                           p->second.data->why +
+                           "), and __fscache_acquire_cookie() BUGs on an index "
+                           "cookie whose parent is not one"};
           changed = true;
         }
       }
@@ -343,8 +351,8 @@ private:
            fmt::format("flags {} have LOOKING_UP, which only "
                        "fscache_acquire_non_index_cookie() sets",
                        shown));
-    } else if ((v & k_enabled) && !(v & k_unavailable) &&
-               !out.had_object[h] && it->second.acquired > m_last_lost) {
+    } else if ((v & k_enabled) && !(v & k_unavailable) && !out.had_object[h] &&
+               it->second.acquired > m_last_lost) {
       note(h, true, n, text,
            fmt::format("flags {} have ENABLED while it never had an object: "
                        "4.19 enables an index without one, a data cookie "
@@ -356,7 +364,7 @@ private:
   }
 
   std::map<std::string, int> m_life;
-  std::map<std::string, std::uint64_t> m_pending; ///< ptr -> acquire line
+  std::map<std::string, std::uint64_t> m_pending;  ///< ptr -> acquire line
   std::map<std::string, std::string> m_obj_cookie; ///< object -> life
   std::map<std::string, ObjScan> m_objects;
   std::map<std::string, std::uint64_t> m_last_stop; ///< life -> line
@@ -568,12 +576,14 @@ private:
                    std::uint64_t lineno)
   {
     auto p = f.get("p");
-    if (m_fsdef.empty() && p && p->find_first_not_of("0") == std::string_view::npos &&
+    if (m_fsdef.empty() && p &&
+        p->find_first_not_of("0") == std::string_view::npos &&
         f.words == "GET obj") {
       m_fsdef = ptr;
       out.fsdef = handle(ptr);
     }
-    if (f.words == "GET prn" || f.words == "GET obj" || f.words == "*COLLISION*")
+    if (f.words == "GET prn" || f.words == "GET obj" ||
+        f.words == "*COLLISION*")
       flush(ptr, false);
     auto u = f.get("u");
     if (u)
@@ -604,10 +614,9 @@ private:
     // shows nothing (a cookie acquired disabled and never used, for which
     // both behave alike), an index if other cookies hang on it.
     const CookieLife& life = out.lives[handle(ptr)];
-    bool index = life.type == TypeShown::index ||
-                 life.type == TypeShown::conflict ||
-                 (life.type == TypeShown::unknown &&
-                  has_children.count(handle(ptr)));
+    bool index =
+        life.type == TypeShown::index || life.type == TypeShown::conflict ||
+        (life.type == TypeShown::unknown && has_children.count(handle(ptr)));
     PendingAcquire pa{std::string(*p), def, index};
     emit_acquire(ptr, pa, disabled.count(lineno) != 0);
   }
@@ -711,10 +720,12 @@ Rebuilt rebuild_from_trace(const std::string& path)
   b.out.lines = r.line_number();
   b.out.truncated = r.truncation(); // LineReader warned
   if (v2)
-    throw Error("'" + path + "' is a trace of a 5.17+ kernel; --from-trace "
+    throw Error("'" + path +
+                "' is a trace of a 5.17+ kernel; --from-trace "
                 "rebuilds 4.19-format traces (the engine is 4.19's)");
   if (b.out.calls == 0)
-    throw Error("'" + path + "' holds no 4.19 fscache events to rebuild "
+    throw Error("'" + path +
+                "' holds no 4.19 fscache events to rebuild "
                 "calls from");
   return std::move(b.out);
 }
@@ -755,10 +766,7 @@ TraceGuide::TraceGuide(const Rebuilt& trace, std::uint64_t engine_fsdef)
   m_cookies[engine_fsdef].handle = trace.fsdef;
 }
 
-int TraceGuide::max_active() const
-{
-  return std::clamp(m_trace.cpus, 4, 512);
-}
+int TraceGuide::max_active() const { return std::clamp(m_trace.cpus, 4, 512); }
 
 void TraceGuide::next_call(int tag)
 {
@@ -791,8 +799,7 @@ void TraceGuide::osm(std::uint64_t c, std::uint64_t o, ObjState, bool, bool,
   ++object(c, o, false).steps;
 }
 
-void TraceGuide::obj_ref(std::uint64_t c, std::uint64_t o, int,
-                         ObjRefTrace why)
+void TraceGuide::obj_ref(std::uint64_t c, std::uint64_t o, int, ObjRefTrace why)
 {
   Obj& ob = object(c, o, false);
   if (why == ObjRefTrace::put_drop_obj)
@@ -823,7 +830,8 @@ TraceGuide::Obj& TraceGuide::object(std::uint64_t c, std::uint64_t o, bool op)
       std::size_t k = (op ? ci->second.ops : ci->second.objects)++;
       auto li = m_trace.lives.find(ci->second.handle);
       const auto* v = li == m_trace.lives.end() ? nullptr
-                      : op ? &li->second.ops : &li->second.objects;
+                      : op                      ? &li->second.ops
+                                                : &li->second.objects;
       if (v && k < v->size())
         ob.trace = &(*v)[k];
     }
@@ -851,9 +859,12 @@ std::uint64_t TraceGuide::key(const Runnable& r) const
       return 0;
     const Obj& ob = it->second;
     switch (r.next) {
-    case Runnable::dispatch: return at(ob.trace->steps, ob.steps);
-    case Runnable::release_parent: return at(ob.trace->drop_obj, ob.drops);
-    case Runnable::put_work: return at(ob.trace->put_work, ob.puts);
+    case Runnable::dispatch:
+      return at(ob.trace->steps, ob.steps);
+    case Runnable::release_parent:
+      return at(ob.trace->drop_obj, ob.drops);
+    case Runnable::put_work:
+      return at(ob.trace->put_work, ob.puts);
     }
     return 0;
   }
@@ -912,7 +923,8 @@ Divergence compare_steps(const Rebuilt& t, const StepRecorder& e,
   if (!t.fsdef.empty())
     map[t.fsdef] = engine_fsdef;
   // Walk the trace's steps in line order.
-  std::vector<std::pair<std::uint64_t, std::pair<std::string, std::size_t>>> order;
+  std::vector<std::pair<std::uint64_t, std::pair<std::string, std::size_t>>>
+      order;
   for (const auto& [ptr, steps] : t.steps)
     for (std::size_t i = 0; i < steps.size(); ++i)
       order.push_back({steps[i].line, {ptr, i}});
@@ -934,14 +946,15 @@ Divergence compare_steps(const Rebuilt& t, const StepRecorder& e,
     while (fsdef && es != e.steps.end() && i < es->second.size() &&
            es->second[i].what.rfind("ref ", 0) == 0)
       ++i;
-    std::string got = es == e.steps.end() || i >= es->second.size()
-                          ? "(nothing: the engine's history of this cookie ends here)"
-                          : es->second[i].what;
+    std::string got =
+        es == e.steps.end() || i >= es->second.size()
+            ? "(nothing: the engine's history of this cookie ends here)"
+            : es->second[i].what;
     if (got != ts.what) {
       d.found = true;
       d.line = line;
-      d.previous = where.second > 0 ? t.steps.at(ptr)[where.second - 1].line
-                                    : 0;
+      d.previous =
+          where.second > 0 ? t.steps.at(ptr)[where.second - 1].line : 0;
       d.cookie = ptr.substr(1, ptr.rfind('_') - 1);
       d.trace_step = ts.what;
       d.engine_step = got;

@@ -26,9 +26,12 @@ namespace fsc::trace {
 const char* gen_name(Gen g)
 {
   switch (g) {
-  case Gen::v419: return "4.19";
-  case Gen::v61: return "6.1";
-  case Gen::unknown: break;
+  case Gen::v419:
+    return "4.19";
+  case Gen::v61:
+    return "6.1";
+  case Gen::unknown:
+    break;
   }
   return "unknown";
 }
@@ -81,10 +84,14 @@ int delta_of(std::string_view reason)
   if (reason.empty())
     return 0;
   switch (reason[0]) {
-  case 'G': return 1;
-  case 'P': return -1;
-  case 'N': return reason.rfind("NEW", 0) == 0 ? 2 : 0;
-  default: return 0;
+  case 'G':
+    return 1;
+  case 'P':
+    return -1;
+  case 'N':
+    return reason.rfind("NEW", 0) == 0 ? 2 : 0;
+  default:
+    return 0;
   }
 }
 
@@ -146,19 +153,30 @@ struct Body {
       const char* te = sp ? sp : end;
       std::string_view tok(p, std::size_t(te - p));
       p = te;
-      auto* eq = static_cast<const char*>(std::memchr(tok.data(), '=',
-                                                      tok.size()));
+      auto* eq =
+          static_cast<const char*>(std::memchr(tok.data(), '=', tok.size()));
       if (eq && eq != tok.data()) {
         std::string_view key(tok.data(), std::size_t(eq - tok.data()));
         std::string_view val(eq + 1, std::size_t(te - eq - 1));
         if (key.size() == 1) {
           switch (key[0]) {
-          case 'c': set(c, vc, val); break;
-          case 'o': set(o, vo, val); break;
-          case 'u': set(u, vu, val); break;
-          case 'r': set(r, vr, val); break;
-          case 'V': set(V, vV, val); break;
-          default: break;
+          case 'c':
+            set(c, vc, val);
+            break;
+          case 'o':
+            set(o, vo, val);
+            break;
+          case 'u':
+            set(u, vu, val);
+            break;
+          case 'r':
+            set(r, vr, val);
+            break;
+          case 'V':
+            set(V, vV, val);
+            break;
+          default:
+            break;
           }
         } else if (key == "pu") {
           have |= pu;
@@ -227,9 +245,9 @@ struct Rec {
   std::uint64_t events = 0;
   bool relinquished = false, freed = false, unknowable = false;
   bool partial = false;
-  std::uint32_t loss = 0;   ///< the first loss while alive: Loss index + 1
-  std::uint32_t losses = 0; ///< losses while alive
-  std::uint32_t doubts = 0; ///< counts that did not follow after a loss
+  std::uint32_t loss = 0;       ///< the first loss while alive: Loss index + 1
+  std::uint32_t losses = 0;     ///< losses while alive
+  std::uint32_t doubts = 0;     ///< counts that did not follow after a loss
   std::uint64_t doubt_line = 0; ///< the first of them
   Reasons reasons;
 };
@@ -257,7 +275,7 @@ struct Pending { // an event waiting in the reorder window
   std::uint32_t cut = 0; ///< 'L' for an input cut short: RefsReport::cuts + 1
   int lost_cpu = -1;
   bool flagged = false; ///< out of the printed count chain when it came
-  std::string text; ///< the whole line, kept for --cookie/--object
+  std::string text;     ///< the whole line, kept for --cookie/--object
   Key key() const { return Key(type, id); }
   bool counter() const { return type == 'c' || type == 'o' || type == 'V'; }
 };
@@ -325,16 +343,16 @@ struct RefsAnalyzer::State {
   };
   std::vector<Memo> m_memo; ///< choose()'s search table
   std::uint64_t m_stamp = 0;
-  KeyMap<Rec> m_live;     ///< each counter's live life
-  KeyMap<Ended> m_ended;  ///< counters whose life ended
-  std::vector<Loss> m_losses;   ///< lost-events markers and cuts, in order
-  std::uint64_t m_last_line = 0; ///< the last line fed
+  KeyMap<Rec> m_live;               ///< each counter's live life
+  KeyMap<Ended> m_ended;            ///< counters whose life ended
+  std::vector<Loss> m_losses;       ///< lost-events markers and cuts, in order
+  std::uint64_t m_last_line = 0;    ///< the last line fed
   std::vector<std::string> m_texts; ///< ids that are not hex, normalised
   TextMap<std::uint64_t> m_text_ids;
   std::vector<std::string> m_reasons; ///< "GET obj", ...
   std::vector<int> m_delta;           ///< delta_of() each reason
   TextMap<std::uint32_t> m_reason_ids;
-  TextMap<std::uint64_t> m_unknown;   ///< other events by name
+  TextMap<std::uint64_t> m_unknown; ///< other events by name
   std::uint32_t m_acquire_reason = 0;
   std::string m_words; ///< reused for each line's reason
 };
@@ -473,8 +491,8 @@ void RefsAnalyzer::feed(std::string_view text, std::uint64_t lineno)
   // timeline asked for looks at them.
   if (ev == Ev::fscache && !s.m_tracking)
     return;
-  const bool counter = ev == Ev::cookie || ev == Ev::ref ||
-                       ev == Ev::volume || ev == Ev::acquire;
+  const bool counter = ev == Ev::cookie || ev == Ev::ref || ev == Ev::volume ||
+                       ev == Ev::acquire;
   Body f;
   s.m_words.clear();
   f.scan(l.body, counter ? &s.m_words : nullptr);
@@ -635,8 +653,7 @@ std::deque<Pending>::iterator RefsAnalyzer::State::choose()
   std::vector<std::deque<Pending>::iterator> seq;
   std::vector<int> cpus;
   std::vector<std::vector<std::uint8_t>> lanes;
-  for (auto it = front; it != m_window.end() && seq.size() < k_events;
-       ++it) {
+  for (auto it = front; it != m_window.end() && seq.size() < k_events; ++it) {
     if (it->type == 'L')
       break; // the histories are unknowable from there on
     if (!it->counter() || !(it->key() == key))
@@ -655,7 +672,7 @@ std::deque<Pending>::iterator RefsAnalyzer::State::choose()
     seq.push_back(it);
   }
   if (lanes.size() < 2)
-    return front; // one CPU: its lines keep their order
+    return front;       // one CPU: its lines keep their order
   std::size_t need = 0; // the events that must follow: see above
   for (auto& e : seq)
     need += e->ts - front->ts <= m_opt.reorder_ns / 2;
@@ -776,11 +793,9 @@ void RefsAnalyzer::State::end(Key key, Rec& l)
   auto& t = totals(l.type);
   ++t.freed;
   t.relinquished += l.relinquished;
-  m_ended[key] = {l.life, l.count, l.last_line,
-                  std::uint32_t(m_losses.size())};
+  m_ended[key] = {l.life, l.count, l.last_line, std::uint32_t(m_losses.size())};
   if (l.unknowable)
-    unverifiable(l, fmt::format("freed at line {}", l.last_line),
-                 l.doubts > 0);
+    unverifiable(l, fmt::format("freed at line {}", l.last_line), l.doubts > 0);
   if (m_opt.keep_lives)
     m_r.lives.push_back(life_of(l));
   m_live.erase(key);
@@ -794,11 +809,11 @@ void RefsAnalyzer::State::unverifiable(const Rec& l, std::string how,
     how += fmt::format(" after {} count{} that did not follow (first at line "
                        "{})",
                        l.doubts, l.doubts > 1 ? "s" : "", l.doubt_line);
-  m_r.findings.push_back(
-      {trouble ? "unverifiable" : "unverifiable-clean",
-       fmt::format("{}={}", l.type, text_of(l.id)), l.last_ns, l.last_line,
-       fmt::format("{}; unverifiable: {} while it was alive", how,
-                   loss_text(l.loss, l.losses))});
+  m_r.findings.push_back({trouble ? "unverifiable" : "unverifiable-clean",
+                          fmt::format("{}={}", l.type, text_of(l.id)),
+                          l.last_ns, l.last_line,
+                          fmt::format("{}; unverifiable: {} while it was alive",
+                                      how, loss_text(l.loss, l.losses))});
 }
 
 // "12 events lost on CPU 3 (line 40)", and how many more.
@@ -861,8 +876,7 @@ void RefsAnalyzer::State::apply(Pending& p)
         {"lost-events", "", p.ts, p.line,
          fmt::format("{}: the {} histories alive at this point cannot be "
                      "checked (each is named as unverifiable where it ends)",
-                     loss_text(loss, 1, false),
-                     m_live.size())});
+                     loss_text(loss, 1, false), m_live.size())});
     return;
   }
   std::int64_t count = k_no_count;
@@ -886,9 +900,9 @@ std::int64_t RefsAnalyzer::State::apply_count(Pending& p)
   const bool known = live != nullptr;
   // 4.19 allocates objects at usage 1 untraced; their first line is the
   // GET that makes 2, also when the allocator reuses a freed pointer.
-  const bool is_birth = p.acquire || d == 2 ||
-                        (m_r.gen == Gen::v419 && p.type == 'o' && !known &&
-                         d == 1 && after == 2);
+  const bool is_birth =
+      p.acquire || d == 2 ||
+      (m_r.gen == Gen::v419 && p.type == 'o' && !known && d == 1 && after == 2);
   Ended* ended = known || is_birth ? nullptr : m_ended.find(key);
   // Events were lost since it ended: they may hold a new life of the id
   // (4.19 reuses pointers), which this line continues.
@@ -898,8 +912,8 @@ std::int64_t RefsAnalyzer::State::apply_count(Pending& p)
     ended = nullptr;
   if (ended && d < 0) { // a put after the end
     finding("over-put", p.type, p.id, p,
-            fmt::format("{} on a count of {} (it reached 0 at line {})",
-                        reason, ended->count, ended->line));
+            fmt::format("{} on a count of {} (it reached 0 at line {})", reason,
+                        ended->count, ended->line));
     ended->count = after < 0 ? after : ended->count - 1;
     return ended->count;
   }
@@ -919,8 +933,7 @@ std::int64_t RefsAnalyzer::State::apply_count(Pending& p)
     l.loss = reborn->losses + 1;
     l.losses = std::uint32_t(m_losses.size()) - reborn->losses;
   }
-  const bool misfit =
-      known && !is_birth && !fits && !(l.partial && after >= 0);
+  const bool misfit = known && !is_birth && !fits && !(l.partial && after >= 0);
   if ((misfit || after < 0) && l.unknowable) {
     if (!l.doubts++)
       l.doubt_line = p.line;
@@ -969,20 +982,19 @@ RefsReport RefsAnalyzer::finish()
     ++t.alive;
     t.relinquished += l.relinquished;
     const Key cookie('c', l.cookie);
-    const bool cookie_gone = l.type == 'o' && !s.m_live.find(cookie) &&
-                             s.m_ended.find(cookie);
+    const bool cookie_gone =
+        l.type == 'o' && !s.m_live.find(cookie) && s.m_ended.find(cookie);
     const bool leak = l.type == 'c' && l.relinquished;
     if (l.unknowable) {
       // Cut off by the end of a truncated input only: as alive at the end
       // of a whole one, unless it looks like a leak.
       const Loss& first = s.m_losses[l.loss - 1];
-      const bool only_final_cut = l.losses == 1 && first.cut &&
-                                  first.line == s.m_last_line;
+      const bool only_final_cut =
+          l.losses == 1 && first.cut && first.line == s.m_last_line;
       if (leak)
-        s.unverifiable(l,
-                       fmt::format("count {} after relinquish: possible leak",
-                                   l.count),
-                       true);
+        s.unverifiable(
+            l, fmt::format("count {} after relinquish: possible leak", l.count),
+            true);
       else if (cookie_gone)
         s.unverifiable(l,
                        fmt::format("count {}, its cookie c={} freed: "
@@ -991,8 +1003,7 @@ RefsReport RefsAnalyzer::finish()
                        true);
       else if (l.doubts || !only_final_cut)
         s.unverifiable(l,
-                       fmt::format("count {} at the end of the trace",
-                                   l.count),
+                       fmt::format("count {} at the end of the trace", l.count),
                        l.doubts > 0);
     } else if (leak) {
       s.finding("leak", l.type, l.id, at,
@@ -1021,14 +1032,12 @@ RefsReport RefsAnalyzer::finish()
     }
   }
   RefsReport& r = s.m_r;
-  std::stable_sort(r.lives.begin(), r.lives.end(),
-                   [](const Life& a, const Life& b) {
-                     return a.first_line < b.first_line;
-                   });
-  std::stable_sort(r.findings.begin(), r.findings.end(),
-                   [](const Finding& a, const Finding& b) {
-                     return a.line < b.line;
-                   });
+  std::stable_sort(
+      r.lives.begin(), r.lives.end(),
+      [](const Life& a, const Life& b) { return a.first_line < b.first_line; });
+  std::stable_sort(
+      r.findings.begin(), r.findings.end(),
+      [](const Finding& a, const Finding& b) { return a.line < b.line; });
   return std::move(r);
 }
 

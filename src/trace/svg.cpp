@@ -18,11 +18,20 @@ std::string esc(std::string_view s)
   std::string out;
   for (char c : s)
     switch (c) {
-    case '<': out += "&lt;"; break;
-    case '>': out += "&gt;"; break;
-    case '&': out += "&amp;"; break;
-    case '"': out += "&quot;"; break;
-    default: out += c;
+    case '<':
+      out += "&lt;";
+      break;
+    case '>':
+      out += "&gt;";
+      break;
+    case '&':
+      out += "&amp;";
+      break;
+    case '"':
+      out += "&quot;";
+      break;
+    default:
+      out += c;
     }
   return out;
 }
@@ -85,7 +94,8 @@ void write_refs_svg(const std::string& path, const std::string& title,
     d += fmt::format(" L{:.1f},{:.1f}", x(pts[i]->ts_ns), y(pts[i]->count));
   }
   if (!d.empty())
-    s += "<path d=\"" + d + "\" fill=\"none\" stroke=\"#1f5fbf\" "
+    s += "<path d=\"" + d +
+         "\" fill=\"none\" stroke=\"#1f5fbf\" "
          "stroke-width=\"2\"/>\n";
   for (auto* p : pts)
     s += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"3\" "
@@ -103,13 +113,13 @@ void write_refs_svg(const std::string& path, const std::string& title,
       continue;
     auto it = std::find_if(pts.begin(), pts.end(),
                            [&](auto* p) { return p->line == f.line; });
-    s += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"7\" fill=\"none\" "
-                     "stroke=\"red\" stroke-width=\"2\"><title>{}: {}</title>"
-                     "</circle>\n<text x=\"{}\" y=\"{}\" fill=\"red\">line {}: "
-                     "{}: {}</text>\n",
-                     x((*it)->ts_ns), y((*it)->count), esc(f.kind),
-                     esc(f.message), L + 10, ty, f.line, esc(f.kind),
-                     esc(f.message));
+    s += fmt::format(
+        "<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"7\" fill=\"none\" "
+        "stroke=\"red\" stroke-width=\"2\"><title>{}: {}</title>"
+        "</circle>\n<text x=\"{}\" y=\"{}\" fill=\"red\">line {}: "
+        "{}: {}</text>\n",
+        x((*it)->ts_ns), y((*it)->count), esc(f.kind), esc(f.message), L + 10,
+        ty, f.line, esc(f.kind), esc(f.message));
     ty += 16;
   }
   s += "</svg>\n";

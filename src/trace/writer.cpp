@@ -19,9 +19,12 @@ struct TaskName {
 TaskName task_name(Task t)
 {
   switch (t) {
-  case Task::object_wq: return {"kworker/u4:0", 7};
-  case Task::op_wq: return {"kworker/u4:1", 22};
-  default: return {"fsc-netfs", 100};
+  case Task::object_wq:
+    return {"kworker/u4:0", 7};
+  case Task::op_wq:
+    return {"kworker/u4:1", 22};
+  default:
+    return {"fsc-netfs", 100};
   }
 }
 
@@ -175,9 +178,9 @@ void FtraceWriter::op(std::uint64_t c, std::uint64_t o, OpTrace why)
 void FtraceWriter::page_op(std::uint64_t c, std::uint64_t index,
                            std::uint64_t o, PageOpTrace what)
 {
-  line("fscache_page_op", fmt::format("c={} {} pg={:x} op={}", ptr(c),
-                                      page_op_trace_names[int(what)], index,
-                                      ptr(o)));
+  line("fscache_page_op",
+       fmt::format("c={} {} pg={:x} op={}", ptr(c),
+                   page_op_trace_names[int(what)], index, ptr(o)));
 }
 
 void FtraceWriter::wrote_page(std::uint64_t c, std::uint64_t index,
@@ -192,8 +195,8 @@ void FtraceWriter::obj_ref(std::uint64_t c, std::uint64_t o, int usage,
 {
   if (!begin("cachefiles_ref", true))
     return;
-  fmt::format_to(std::back_inserter(m_buf), "c={:016x} o={:016x} u={} {}", c,
-                 o, usage, obj_ref_trace_names[int(why)]);
+  fmt::format_to(std::back_inserter(m_buf), "c={:016x} o={:016x} u={} {}", c, o,
+                 usage, obj_ref_trace_names[int(why)]);
   end();
 }
 
@@ -206,14 +209,14 @@ void FtraceWriter::cf_lookup(std::uint64_t o, std::uint64_t d, std::uint64_t i)
 void FtraceWriter::cf_mkdir(std::uint64_t o, std::uint64_t d, int r)
 {
   // r=%u: a negative errno prints as a large unsigned number.
-  line("cachefiles_mkdir", fmt::format("o={} d={} r={}", ptr(o), ptr(d),
-                                       static_cast<unsigned>(r)));
+  line("cachefiles_mkdir",
+       fmt::format("o={} d={} r={}", ptr(o), ptr(d), static_cast<unsigned>(r)));
 }
 
 void FtraceWriter::cf_create(std::uint64_t o, std::uint64_t d, int r)
 {
-  line("cachefiles_create", fmt::format("o={} d={} r={}", ptr(o), ptr(d),
-                                        static_cast<unsigned>(r)));
+  line("cachefiles_create",
+       fmt::format("o={} d={} r={}", ptr(o), ptr(d), static_cast<unsigned>(r)));
 }
 
 void FtraceWriter::cf_unlink(std::uint64_t o, std::uint64_t d, KillReason w)
@@ -222,12 +225,11 @@ void FtraceWriter::cf_unlink(std::uint64_t o, std::uint64_t d, KillReason w)
                                         kill_reason_names[int(w)]));
 }
 
-void FtraceWriter::cf_rename(std::uint64_t o, std::uint64_t d,
-                             std::uint64_t to, KillReason w)
+void FtraceWriter::cf_rename(std::uint64_t o, std::uint64_t d, std::uint64_t to,
+                             KillReason w)
 {
-  line("cachefiles_rename",
-       fmt::format("o={} d={} t={} w={}", ptr(o), ptr(d), ptr(to),
-                   kill_reason_names[int(w)]));
+  line("cachefiles_rename", fmt::format("o={} d={} t={} w={}", ptr(o), ptr(d),
+                                        ptr(to), kill_reason_names[int(w)]));
 }
 
 void FtraceWriter::cf_mark_active(std::uint64_t o, std::uint64_t d)
@@ -238,9 +240,8 @@ void FtraceWriter::cf_mark_active(std::uint64_t o, std::uint64_t d)
 void FtraceWriter::cf_wait_active(std::uint64_t o, std::uint64_t d,
                                   std::uint64_t xo, unsigned wf, unsigned wff)
 {
-  line("cachefiles_wait_active",
-       fmt::format("o={} d={} wo={} wf={:x} wff={:x}", ptr(o), ptr(d),
-                   ptr(xo), wf, wff));
+  line("cachefiles_wait_active", fmt::format("o={} d={} wo={} wf={:x} wff={:x}",
+                                             ptr(o), ptr(d), ptr(xo), wf, wff));
 }
 
 void FtraceWriter::cf_mark_inactive(std::uint64_t o, std::uint64_t d,
@@ -253,8 +254,7 @@ void FtraceWriter::cf_mark_inactive(std::uint64_t o, std::uint64_t d,
 void FtraceWriter::cf_mark_buried(std::uint64_t o, std::uint64_t d,
                                   KillReason w)
 {
-  line("cachefiles_mark_buried", fmt::format("o={} d={} w={}", ptr(o),
-                                             ptr(d),
+  line("cachefiles_mark_buried", fmt::format("o={} d={} w={}", ptr(o), ptr(d),
                                              kill_reason_names[int(w)]));
 }
 

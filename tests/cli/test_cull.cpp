@@ -112,7 +112,8 @@ const std::map<std::string, std::string> k_env = {{"FSC_DIR", ""}};
 
 /// fsc cull with a private (empty) config so the host's cachefilesd.conf
 /// does not matter.
-std::vector<std::string> cull_args(const TempDir& t, std::vector<std::string> extra)
+std::vector<std::string> cull_args(const TempDir& t,
+                                   std::vector<std::string> extra)
 {
   fsc::test::write_file(t / "empty.conf", "");
   std::vector<std::string> a = {"cull", "--config", t / "empty.conf"};
@@ -187,8 +188,7 @@ TEST_CASE("cull -v prints one line per removal and a summary", "[cull]")
   CHECK(q.err.empty());
 }
 
-TEST_CASE("cull --older-than removes everything older, by the second",
-          "[cull]")
+TEST_CASE("cull --older-than removes everything older, by the second", "[cull]")
 {
   TempDir t;
   auto c = make_v1(t / "c", 10, 86400, k_base); // one object per day
@@ -226,8 +226,8 @@ TEST_CASE("cull --by mtime orders by mtime", "[cull]")
   for (std::size_t i = 0; i < 4; ++i)
     fsc::test::set_times(c.root + "/" + c.objects[i], k_base * k_s,
                          (k_base - std::int64_t(i)) * k_s);
-  auto r = run_fsc(cull_args(t, {"-n", "--by", "mtime", "--max-objects", "3",
-                                 c.root}));
+  auto r = run_fsc(
+      cull_args(t, {"-n", "--by", "mtime", "--max-objects", "3", c.root}));
   REQUIRE(r.status == 0);
   CHECK(lines_of(r.out)[0].rfind("would remove " + c.objects[3], 0) == 0);
 }
@@ -272,8 +272,10 @@ TEST_CASE("cull never follows symlinks or leaves the cache", "[cull][safety]")
   // a fan-out that is a symlink to a directory outside holding old objects
   fsc::test::write_file(t / "outside/Eold", "precious");
   fsc::test::set_times(t / "outside/Eold", 1000 * k_s, 1000 * k_s);
-  std::string fan = c.root + "/" + c.objects[0].substr(0, c.objects[0].rfind('/'));
-  REQUIRE(symlink((t / "outside/Eold").c_str(), (fan + "/Ezzlink").c_str()) == 0);
+  std::string fan =
+      c.root + "/" + c.objects[0].substr(0, c.objects[0].rfind('/'));
+  REQUIRE(symlink((t / "outside/Eold").c_str(), (fan + "/Ezzlink").c_str()) ==
+          0);
   std::string idx = fan.substr(0, fan.rfind('/'));
   REQUIRE(symlink((t / "outside").c_str(), (idx + "/@ee").c_str()) == 0);
   auto r = run_fsc(cull_args(t, {"--older-than", "1s", c.root}));
@@ -289,7 +291,8 @@ TEST_CASE("cull leaves unrecognised entries alone", "[cull][safety]")
 {
   TempDir t;
   auto c = make_v1(t / "c", 2);
-  std::string fan = c.root + "/" + c.objects[0].substr(0, c.objects[0].rfind('/'));
+  std::string fan =
+      c.root + "/" + c.objects[0].substr(0, c.objects[0].rfind('/'));
   fsc::test::write_file(fan + "/notes.txt", "mine");
   fsc::test::set_times(fan + "/notes.txt", 1000 * k_s, 1000 * k_s);
   fsc::test::write_file(c.root + "/cache/stray", "x");
@@ -310,14 +313,16 @@ TEST_CASE("cull refuses a bound cache unless --force", "[cull][bound]")
   fsc::test::make_dirs(t / "proc/4242/fd");
   fsc::test::write_file(t / "proc/4242/comm", "cachefilesd\n");
   REQUIRE(symlink("/dev/cachefiles", (t / "proc/4242/fd/3").c_str()) == 0);
-  REQUIRE(symlink((c.root + "/cache").c_str(), (t / "proc/4242/cwd").c_str()) == 0);
+  REQUIRE(symlink((c.root + "/cache").c_str(), (t / "proc/4242/cwd").c_str()) ==
+          0);
   std::map<std::string, std::string> env = {{"FSC_PROC_ROOT", t / "proc"}};
   auto r = run_fsc(cull_args(t, {"--max-objects", "1", c.root}), env);
   CHECK(r.status == 2);
   CHECK(r.err.find("refusing to cull") != std::string::npos);
   CHECK(r.err.find("inuse") != std::string::npos);
   CHECK(surviving(c).size() == 3);
-  auto f = run_fsc(cull_args(t, {"--force", "--max-objects", "1", c.root}), env);
+  auto f =
+      run_fsc(cull_args(t, {"--force", "--max-objects", "1", c.root}), env);
   CHECK(f.status == 0);
   CHECK(f.err.find("warning") != std::string::npos);
   CHECK(surviving(c).size() == 1);
@@ -327,15 +332,16 @@ TEST_CASE("cull: usage errors are 64, journald gets priorities", "[cull]")
 {
   TempDir t;
   auto c = make_v1(t / "c", 3);
-  CHECK(run_fsc(cull_args(t, {"--older-than", "3 weeks", c.root})).status == 64);
+  CHECK(run_fsc(cull_args(t, {"--older-than", "3 weeks", c.root})).status ==
+        64);
   CHECK(run_fsc(cull_args(t, {"--min-free", "100", c.root})).status == 64);
   CHECK(run_fsc(cull_args(t, {"--apparent", c.root})).status == 64);
   CHECK(run_fsc(cull_args(t, {"--bcull", "9", c.root})).status == 64);
   CHECK(run_fsc(cull_args(t, {"--by", "ctime", c.root})).status == 64);
   // goal that cannot be met: a warning with <4> under journald, exit 1
-  auto r = run_fsc(cull_args(t, {"--max-size", "0", "--min-free", "99",
-                                 c.root}),
-                   {{"JOURNAL_STREAM", "1:2"}});
+  auto r =
+      run_fsc(cull_args(t, {"--max-size", "0", "--min-free", "99", c.root}),
+              {{"JOURNAL_STREAM", "1:2"}});
   CHECK(r.status == 1);
   CHECK(r.err.rfind("<4>", 0) == 0);
 }
@@ -347,15 +353,16 @@ TEST_CASE("cull default mode follows the kernel's limits", "[cull]")
   // limits no file system can meet: culling is on, everything goes
   fsc::test::write_file(t / "greedy.conf",
                         "frun 99%\nfcull 98%\nbrun 99%\nbcull 98%\n");
-  auto r = run_fsc({"--json", "cull", "--config", t / "greedy.conf", "-n",
-                    c.root});
+  auto r =
+      run_fsc({"--json", "cull", "--config", t / "greedy.conf", "-n", c.root});
   auto d = nlohmann::json::parse(r.out);
   CHECK(d["thresholds_used"] == true);
   CHECK(d["limits"]["brun_pct"] == 99);
   CHECK(d["culled"] == 5);
   // and limits that are met: nothing to do, and no scan
-  fsc::test::write_file(t / "lax.conf", "bstop 0%\nbcull 1%\nfstop 0%\nfcull 1%\n"
-                                        "brun 2%\nfrun 2%\n");
+  fsc::test::write_file(t / "lax.conf",
+                        "bstop 0%\nbcull 1%\nfstop 0%\nfcull 1%\n"
+                        "brun 2%\nfrun 2%\n");
   auto n = run_fsc({"--json", "cull", "--config", t / "lax.conf", c.root});
   d = nlohmann::json::parse(n.out);
   CHECK(n.status == 0);
@@ -416,9 +423,9 @@ TEST_CASE("cull on a v2 cache: oldest first, volumes kept, dry run inert",
     x.object_size = 5;
     x.aux = fsc::Bytes(40, std::uint8_t(i));
     fsc::Bytes key = {1, 0, 6, 0, std::uint8_t(i), 0x22, 0x33, 0x44};
-    paths.push_back(w.add_v2(vol, key, x,
-                             {"hello", 0, 5, (1700000000 + i * 60) * s,
-                              1600000000 * s}));
+    paths.push_back(
+        w.add_v2(vol, key, x,
+                 {"hello", 0, 5, (1700000000 + i * 60) * s, 1600000000 * s}));
   }
   auto before = fsc::test::snapshot(t / "c");
   auto r = run_fsc(cull_args(t, {"--dry-run", "--max-objects", "7", t / "c"}));
@@ -472,9 +479,9 @@ TEST_CASE("cull survives SIGKILL at random points", "[cull][kill]")
   // how long a whole run takes, to spread the kill points over it
   auto c0 = make_v1(t / "probe", n, 3);
   auto t0 = std::chrono::steady_clock::now();
-  REQUIRE(run_fsc(cull_args(t, {"--max-objects", std::to_string(keep),
-                                c0.root}))
-              .status == 0);
+  REQUIRE(
+      run_fsc(cull_args(t, {"--max-objects", std::to_string(keep), c0.root}))
+          .status == 0);
   const auto whole = std::chrono::duration_cast<std::chrono::microseconds>(
                          std::chrono::steady_clock::now() - t0)
                          .count();
@@ -517,7 +524,8 @@ TEST_CASE("cull never plans an object whose name --check calls bad-name",
 {
   TempDir t;
   auto c = make_v1(t / "c", 2);
-  std::string fan = c.root + "/" + c.objects[0].substr(0, c.objects[0].rfind('/'));
+  std::string fan =
+      c.root + "/" + c.objects[0].substr(0, c.objects[0].rfind('/'));
   // Starts like a data object (E: base64 key) but does not decode.
   const std::string bad = fan + "/E!not-base64";
   fsc::test::write_file(bad, "old");

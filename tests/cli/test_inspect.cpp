@@ -37,7 +37,8 @@ TEST_CASE("inspect summarises the real v1 cache", "[inspect][real]")
   INFO(r.err);
   CHECK(r.status == 0);
   CHECK(r.out.find("format     v1") != std::string::npos);
-  CHECK(r.out.find("objects    13 (5 index, 0 volume, 8 data)") != std::string::npos);
+  CHECK(r.out.find("objects    13 (5 index, 0 volume, 8 data)") !=
+        std::string::npos);
   CHECK(r.out.find("problems   0") != std::string::npos);
 }
 
@@ -125,7 +126,8 @@ TEST_CASE("inspect --check reports a bad name and exits 1", "[inspect][check]")
   CHECK(r.out.find("Qbogus") != std::string::npos);
 }
 
-TEST_CASE("inspect changes nothing: bytes, xattrs, atimes", "[inspect][readonly]")
+TEST_CASE("inspect changes nothing: bytes, xattrs, atimes",
+          "[inspect][readonly]")
 {
   TempDir t;
   auto root = real_v1(t);
@@ -186,7 +188,8 @@ TEST_CASE("inspect --tree names each NFS level of a real cache",
         std::string::npos);
 
   // The filter walks the decoded labels; --depth stops below the server.
-  r = run_fsc({"inspect", root, "--tree", "nfs/127.0.0.1:2049", "--depth", "1"});
+  r = run_fsc(
+      {"inspect", root, "--tree", "nfs/127.0.0.1:2049", "--depth", "1"});
   CHECK(r.status == 0);
   CHECK(r.out.find("NFSv4.2") != std::string::npos);
   CHECK(r.out.find("NFSv3") == std::string::npos);
@@ -230,8 +233,18 @@ SmallV1 small_v1(const std::string& root, std::size_t n)
   auto srv = w.add_v1(nfs, netfs::encode(sk), 0, {});
   c.sb = w.add_v1(srv, netfs::encode(netfs::NfsSuperKey{}), 0, {});
   for (std::size_t i = 0; i < n; ++i) {
-    Bytes fh{1, 0, 6, 0, 0x11, 0x22, 0x33, 0x44, std::uint8_t(i),
-             std::uint8_t(i >> 8), 0xcc, 0xdd};
+    Bytes fh{1,
+             0,
+             6,
+             0,
+             0x11,
+             0x22,
+             0x33,
+             0x44,
+             std::uint8_t(i),
+             std::uint8_t(i >> 8),
+             0xcc,
+             0xdd};
     c.data.push_back(w.add_v1(c.sb, fh, 1, Bytes(40, 1),
                               {std::string(100 + i, 'x'), 0, 100 + i}));
   }
@@ -286,7 +299,8 @@ TEST_CASE("inspect --check --json lists every problem or says it capped",
 }
 
 TEST_CASE("inspect --config takes the cache from the config's dir; --top -1 "
-          "lists all", "[inspect][config]")
+          "lists all",
+          "[inspect][config]")
 {
   TempDir t;
   auto c = small_v1(t / "c", 7);
@@ -353,7 +367,8 @@ TEST_CASE("inspect --tree FILTER: one syntax for v1 and v2, exact parts",
 }
 
 TEST_CASE("inspect --object: absolute paths whatever CACHE's spelling, the "
-          "top entries, a symlinked root", "[inspect][object]")
+          "top entries, a symlinked root",
+          "[inspect][object]")
 {
   TempDir t;
   auto c = small_v1(t / "c", 2);

@@ -103,19 +103,22 @@ TEST_CASE("refs: a count read before another CPU's put and printed after "
     const char* cpu;
     int status;
   };
-  for (auto c : {Case{5, "18.288260: fscache_cookie: c=00000003 PUT relnq", "001", 0},
-                 Case{54, "18.288299: fscache_cookie: c=00000007 PUT relnq", "001", 0},
-                 // One CPU prints in the order it ran: a real jump.
-                 Case{5, "18.288260: fscache_cookie: c=00000003 PUT relnq", "000", 1}}) {
+  for (auto c :
+       {Case{5, "18.288260: fscache_cookie: c=00000003 PUT relnq", "001", 0},
+        Case{54, "18.288299: fscache_cookie: c=00000007 PUT relnq", "001", 0},
+        // One CPU prints in the order it ran: a real jump.
+        Case{5, "18.288260: fscache_cookie: c=00000003 PUT relnq", "000", 1}}) {
     auto lines = fixture_lines("real-6.1-smoke");
-    lines.erase(lines.begin() +
-                std::ptrdiff_t(line_with(
-                    lines, "18.288345: fscache_cookie: c=00000003 -   work  r=2")));
+    lines.erase(
+        lines.begin() +
+        std::ptrdiff_t(line_with(
+            lines, "18.288345: fscache_cookie: c=00000003 -   work  r=2")));
     auto at = line_with(lines, c.after);
-    lines.insert(lines.begin() + std::ptrdiff_t(at) + 1,
-                 fmt::format("    kworker/u4:0-9       [{}] .....    "
-                             "18.{:06}: fscache_cookie: c=00000003 -   work  r=3",
-                             c.cpu, 288260 + c.gap_us));
+    lines.insert(
+        lines.begin() + std::ptrdiff_t(at) + 1,
+        fmt::format("    kworker/u4:0-9       [{}] .....    "
+                    "18.{:06}: fscache_cookie: c=00000003 -   work  r=3",
+                    c.cpu, 288260 + c.gap_us));
     fsc::test::write_file(t / "trace.txt", joined(lines));
     auto r = run_fsc({"refs", t / "trace.txt"});
     INFO("gap " << c.gap_us << " cpu " << c.cpu << ": " << r.out << r.err);
@@ -144,8 +147,7 @@ TEST_CASE("refs finds the over-put, from stdin, with a timeline", "[refs]")
   CHECK(records(j, "finding")[0]["line"] == 5);
 }
 
-TEST_CASE("refs --svg draws the history with the finding marked",
-          "[refs][svg]")
+TEST_CASE("refs --svg draws the history with the finding marked", "[refs][svg]")
 {
   TempDir t;
   fsc::test::write_file(t / "trace.txt", k_overput);
@@ -173,7 +175,9 @@ TEST_CASE("refs on bad input", "[refs][errors]")
   auto r = run_fsc({"refs", t / "missing.trace"});
   CHECK(r.status == 2);
   CHECK(r.err.find("missing.trace") != std::string::npos);
-  fsc::test::write_file(t / "bad.xz", std::string("\xfd" "7zXZ\0garbage", 12));
+  fsc::test::write_file(t / "bad.xz", std::string("\xfd"
+                                                  "7zXZ\0garbage",
+                                                  12));
   r = run_fsc({"refs", t / "bad.xz"});
   CHECK(r.status == 2);
   CHECK(r.err.find("bad.xz") != std::string::npos);
@@ -236,8 +240,7 @@ TEST_CASE("refs --cookie/--object with an id the trace does not hold",
   // An object's id given as a cookie: say which it is.
   r = run_fsc({"refs", trace, "--cookie", "ffff91ce827b1200"});
   CHECK(r.status == 1);
-  CHECK(r.err.find("an object has that id: use --object") !=
-        std::string::npos);
+  CHECK(r.err.find("an object has that id: use --object") != std::string::npos);
   r = run_fsc({"refs", trace, "--object", "ffff91ce827b1200"});
   CHECK(r.status == 0);
   CHECK(r.out.find("timeline") != std::string::npos);

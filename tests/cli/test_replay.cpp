@@ -97,9 +97,11 @@ void write_trace(const std::string& path, const std::vector<std::string>& lines)
 }
 
 const char* const k_fixes[] = {
-    "1-attach-ref-at-init", "2-dead-state-work", "3-clear-writes-on-disable",
-    "4-submit-checks-live", "5-cancel-everywhere", "6-duplicate-detection",
-    "7-size-passed-in", "8-drop-clears-looking-up", "9-collision-tests-old"};
+    "1-attach-ref-at-init",      "2-dead-state-work",
+    "3-clear-writes-on-disable", "4-submit-checks-live",
+    "5-cancel-everywhere",       "6-duplicate-detection",
+    "7-size-passed-in",          "8-drop-clears-looking-up",
+    "9-collision-tests-old"};
 
 } // namespace
 
@@ -122,8 +124,8 @@ TEST_CASE("replay: each 4.19 fix passes, and fails when turned off")
     std::string fix = std::string(name).substr(2);
     TempDir t;
     fsc::test::make_dirs(t / "c");
-    auto on = run_fsc({"replay", t / "c", scenario(std::string("fixes/") +
-                                                   name + ".fsc")});
+    auto on = run_fsc(
+        {"replay", t / "c", scenario(std::string("fixes/") + name + ".fsc")});
     INFO1(name << "\n" << on.out << on.err);
     CHECK(on.status == 0);
     auto off = run_fsc({"replay", t / "c",
@@ -144,9 +146,11 @@ TEST_CASE("replay: same scenario and seed give identical trace bytes")
   std::string s = scenario("lifecycle.fsc");
   for (const char* seed : {"0", "7"}) {
     REQUIRE(run_fsc({"replay", t / "c", s, "--seed", seed, "--trace",
-                     t / "a.trace"}).status == 0);
+                     t / "a.trace"})
+                .status == 0);
     REQUIRE(run_fsc({"replay", t / "c", s, "--seed", seed, "--trace",
-                     t / "b.trace"}).status == 0);
+                     t / "b.trace"})
+                .status == 0);
     std::string a = slurp(t / "a.trace");
     CHECK(a.size() > 1000);
     CHECK(a == slurp(t / "b.trace"));
@@ -209,8 +213,8 @@ TEST_CASE("replay: read-only over a real 5.10 cache changes nothing")
   TempDir t;
   std::string root = real_510(t);
   auto before = fsc::test::snapshot(root);
-  auto r = run_fsc({"replay", root, scenario("real-5.10-lookup.fsc"),
-                    "--json"});
+  auto r =
+      run_fsc({"replay", root, scenario("real-5.10-lookup.fsc"), "--json"});
   INFO1(r.out << r.err);
   CHECK(r.status == 0);
   CHECK(fsc::test::snapshot(root) == before);
@@ -227,11 +231,12 @@ TEST_CASE("replay --write buries the stale object of a real 5.10 cache")
 {
   TempDir t;
   std::string root = real_510(t);
-  auto r = run_fsc({"replay", root, scenario("real-5.10-lookup.fsc"),
-                    "--write"});
+  auto r =
+      run_fsc({"replay", root, scenario("real-5.10-lookup.fsc"), "--write"});
   INFO1(r.out << r.err);
   CHECK(r.status == 0);
-  std::string g = root + "/cache/@4a/I03nfs/@a1/Jg00100002000080084Mv00g0/"
+  std::string g = root +
+                  "/cache/@4a/I03nfs/@a1/Jg00100002000080084Mv00g0/"
                   "@9d/J1100000000000UmhhIA0OVqSJeaA-jtvrxb000000002000080wX"
                   "2000oG300Mk7000CW0000000040000g000000000/@fb/"
                   "EA0g00sg0p900000000gSKaD0b5hhKxXmZhZ-geqHJQ300QPqfn40";
@@ -251,7 +256,8 @@ TEST_CASE("replay: the refcount journal reads back with fsc refs")
   TempDir t;
   fsc::test::make_dirs(t / "c");
   REQUIRE(run_fsc({"replay", t / "c", scenario("lifecycle.fsc"), "--refs",
-                   t / "refs.txt"}).status == 0);
+                   t / "refs.txt"})
+              .status == 0);
   auto r = run_fsc({"refs", t / "refs.txt", "--json"});
   INFO1(r.out << r.err);
   CHECK(r.status == 0);
@@ -265,9 +271,9 @@ TEST_CASE("replay: fsc refs finds the over-put of an unfixed 4.19 in the "
 {
   TempDir t;
   fsc::test::make_dirs(t / "c");
-  auto run = run_fsc({"replay", t / "c",
-                      scenario("fixes/1-attach-ref-at-init.fsc"), "--unfix",
-                      "attach-ref-at-init", "--refs", t / "refs.txt"});
+  auto run =
+      run_fsc({"replay", t / "c", scenario("fixes/1-attach-ref-at-init.fsc"),
+               "--unfix", "attach-ref-at-init", "--refs", t / "refs.txt"});
   CHECK(run.status == 1);
   auto r = run_fsc({"refs", t / "refs.txt", "--json"});
   INFO1(r.out << r.err);
@@ -293,7 +299,8 @@ TEST_CASE("replay: bad scenarios name file, line and column")
       {"register nfs\nacquire f data nfs key=hex:zz\n", "s.fsc:2:24:"},
       {"register nfs\nexpect f state NOPE\n", "s.fsc:2:16: expected a state"},
       {"fault lookup_object EWHAT\n", "s.fsc:1:21: expected an errno"},
-      {"acquire f data nfs key=\"unterminated\n", "s.fsc:1:24: expected a closing"},
+      {"acquire f data nfs key=\"unterminated\n",
+       "s.fsc:1:24: expected a closing"},
       {"register nfs\nread nfs x\n", "s.fsc:2:10: expected a page number"},
       {"fixes -no-such-fix\n", "s.fsc:1:7: unknown fix"},
   };
@@ -346,7 +353,8 @@ TEST_CASE("replay --from-trace: the engine's own trace replays identically")
   TempDir t;
   fsc::test::make_dirs(t / "c");
   REQUIRE(run_fsc({"replay", t / "c", scenario("lifecycle.fsc"), "--trace",
-                   t / "run.trace"}).status == 0);
+                   t / "run.trace"})
+              .status == 0);
   auto r = run_fsc({"replay", "--from-trace", t / "run.trace", "--json"});
   INFO1(r.out << r.err);
   CHECK(r.status == 0);
@@ -361,7 +369,8 @@ TEST_CASE("replay --from-trace: an edited trace diverges at the edit")
   TempDir t;
   fsc::test::make_dirs(t / "c");
   REQUIRE(run_fsc({"replay", t / "c", scenario("lifecycle.fsc"), "--trace",
-                   t / "run.trace"}).status == 0);
+                   t / "run.trace"})
+              .status == 0);
   // Pretend the kernel sent the data object's JUMP through an OOB path.
   std::string text = slurp(t / "run.trace"), edited;
   std::istringstream in(text);
@@ -420,8 +429,8 @@ TEST_CASE("replay --from-trace: the real 5.10 trace replays with no "
 TEST_CASE("replay --from-trace: --seed runs the engine's own order, which "
           "cannot interleave two work items")
 {
-  auto r = run_fsc({"replay", "--from-trace", real_510_trace(), "--seed", "0",
-                    "--json"});
+  auto r = run_fsc(
+      {"replay", "--from-trace", real_510_trace(), "--seed", "0", "--json"});
   INFO1(r.out << r.err);
   CHECK(r.status == 1);
   auto j = nlohmann::json::parse(r.out);
@@ -467,7 +476,8 @@ relinquish srv
     TempDir c;
     std::string tr = t / ("run" + std::to_string(seed) + ".trace");
     REQUIRE(run_fsc({"replay", c.path(), sc, "--seed", std::to_string(seed),
-                     "--trace", tr}).status == 0);
+                     "--trace", tr})
+                .status == 0);
     auto r = run_fsc({"replay", "--from-trace", tr, "--json"});
     INFO1("seed " << seed << " " << r.out << r.err);
     CHECK(r.status == 0);
@@ -518,7 +528,8 @@ run
     TempDir c;
     std::string tr = t / ("run" + std::to_string(seed) + ".trace");
     REQUIRE(run_fsc({"replay", c.path(), sc, "--seed", std::to_string(seed),
-                     "--trace", tr}).status == 0);
+                     "--trace", tr})
+                .status == 0);
     auto r = run_fsc({"replay", "--from-trace", tr, "--json"});
     INFO1("seed " << seed << " " << r.out << r.err);
     CHECK(r.status == 0);
@@ -572,7 +583,8 @@ TEST_CASE("replay --from-trace: an edit to the real trace is found at its "
   auto r = run_fsc({"replay", "--from-trace", t / "removed.trace"});
   INFO1(r.out << r.err);
   CHECK(r.status == 1);
-  CHECK(r.out.find("diverged   at " + t / "removed.trace" + ":32737, cookie "
+  CHECK(r.out.find("diverged   at " + t / "removed.trace" +
+                   ":32737, cookie "
                    "ffff91ce821f9d00") != std::string::npos);
   CHECK(r.out.find("kernel:  osm DROP WORK ev=-1") != std::string::npos);
   CHECK(r.out.find("engine:  osm KILL WORK OOB ev=6") != std::string::npos);
@@ -602,8 +614,8 @@ read f2 1
 relinquish f2
 relinquish sb2
 )");
-  REQUIRE(run_fsc({"replay", t / "c", sc, "--trace", t / "run.trace"})
-              .status == 0);
+  REQUIRE(run_fsc({"replay", t / "c", sc, "--trace", t / "run.trace"}).status ==
+          0);
   std::vector<std::string> lines = read_trace(t / "run.trace");
   const std::string sb = "ffff888100000400", f2 = "ffff888100000700";
   std::size_t sb_freed = 0, f2_acquired = 0;
@@ -679,8 +691,9 @@ TEST_CASE("replay --from-trace: a crash claim quotes the call and the lines "
 
 TEST_CASE("replay --from-trace: refuses a 6.1 trace and bad arguments")
 {
-  auto r = run_fsc({"replay", "--from-trace",
-                    fsc::test::fixtures_dir() + "/real-6.1-smoke/ftrace.txt.xz"});
+  auto r =
+      run_fsc({"replay", "--from-trace",
+               fsc::test::fixtures_dir() + "/real-6.1-smoke/ftrace.txt.xz"});
   CHECK(r.status == 2);
   CHECK(r.err.find("5.17+") != std::string::npos);
   TempDir t;
@@ -698,8 +711,8 @@ TEST_CASE("replay --write on a cache another fsc holds: busy, 75, as cull")
   int fd = open(root.c_str(), O_RDONLY | O_DIRECTORY);
   REQUIRE(fd >= 0);
   REQUIRE(flock(fd, LOCK_EX | LOCK_NB) == 0);
-  auto r = run_fsc({"replay", root, scenario("real-5.10-lookup.fsc"),
-                    "--write"});
+  auto r =
+      run_fsc({"replay", root, scenario("real-5.10-lookup.fsc"), "--write"});
   close(fd);
   INFO1(r.out << r.err);
   CHECK(r.status == 75);

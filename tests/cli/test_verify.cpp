@@ -27,13 +27,14 @@ using fsc::test::TempDir;
 
 namespace {
 
-const char* k_names[] = {"same", "content", "mtime", "ctime", "truncate",
-                         "extend", "delete", "rename", "replace", "corrupt",
-                         "holes"};
+const char* k_names[] = {"same",     "content", "mtime",  "ctime",
+                         "truncate", "extend",  "delete", "rename",
+                         "replace",  "corrupt", "holes"};
 
 Bytes fh_of(std::size_t i) // a made-up 12-byte file handle per file
 {
-  return {1, 0, 6, 0, 0x11, 0x22, 0x33, 0x44, std::uint8_t(i), 0xbb, 0xcc, 0xdd};
+  return {1,    0,    6,   0, 0x11, 0x22, 0x33, 0x44, std::uint8_t(i),
+          0xbb, 0xcc, 0xdd};
 }
 
 netfs::NfsAux aux_of(const std::string& path)
@@ -141,8 +142,8 @@ TEST_CASE("verify: each change to the origin gets its verdict and field",
   }
   auto before = test::snapshot(s.cache);
   auto before_origin = test::snapshot(s.origin);
-  r = run_fsc({"--json=lines", "verify", s.cache, "--origin-map", s.map,
-               "--data"});
+  r = run_fsc(
+      {"--json=lines", "verify", s.cache, "--origin-map", s.map, "--data"});
   CHECK(r.status == 1);
   v = by_name(s, r.out);
   CHECK(v["same"]["verdict"] == "OKAY");
@@ -232,8 +233,8 @@ TEST_CASE("verify: a v2 (6.1) cache, same aux inside struct cachefiles_xattr",
     cachefiles::XattrV2 x;
     x.object_size = 8192;
     x.aux = netfs::encode(aux_of(path));
-    objs.push_back(w.add_v2(vol, fh_of(i), x, {std::string(8192, char('a' + i)),
-                                               0, 8192}));
+    objs.push_back(w.add_v2(vol, fh_of(i), x,
+                            {std::string(8192, char('a' + i)), 0, 8192}));
     map << to_hex(fh_of(i)) << " " << path << "\n";
   }
   map.close();
@@ -287,7 +288,8 @@ std::map<std::string, nlohmann::json> records(const std::string& out)
 } // namespace
 
 TEST_CASE("verify --data: a v2 object's padding past object_size is not "
-          "compared with the origin", "[verify][v2][data]")
+          "compared with the origin",
+          "[verify][v2][data]")
 {
   // 6.1 rounds a data file up to 4096 bytes: an origin of 5000 bytes is
   // cached in an 8192-byte file whose tail is zero padding.
@@ -347,8 +349,8 @@ TEST_CASE("verify --data: a v1 file with zeros past the origin's end is OKAY",
     REQUIRE(pwrite(fd, all.data(), all.size(), 0) == ssize_t(all.size()));
     close(fd);
   }
-  auto r = run_fsc({"--json=lines", "verify", s.cache, "--origin-map", s.map,
-                    "--data"});
+  auto r = run_fsc(
+      {"--json=lines", "verify", s.cache, "--origin-map", s.map, "--data"});
   INFO(r.out << r.err);
   auto rec = records(r.out);
   CHECK(rec[s.obj["same"]]["verdict"] == "OKAY");
@@ -372,10 +374,18 @@ TEST_CASE("verify: NFSv4.2 objects are judged by the v4 rule without a flag",
     auto aux = aux_of(path);
     auto sec = std::uint64_t(aux.ctime_sec), ns = std::uint64_t(aux.ctime_nsec);
     switch (i) {
-    case 0: aux.change_attr = (sec << 30) + ns + 2; break;  // 6.1 knfsd
-    case 1: aux.change_attr = (sec << 32) | ns; break;      // 5.10 on ext4
-    case 2: aux.change_attr = 0xdeadbeef; break;            // opaque server
-    case 3: aux.change_attr = (sec << 30) + ns + 2; break;  // changed below
+    case 0:
+      aux.change_attr = (sec << 30) + ns + 2;
+      break; // 6.1 knfsd
+    case 1:
+      aux.change_attr = (sec << 32) | ns;
+      break; // 5.10 on ext4
+    case 2:
+      aux.change_attr = 0xdeadbeef;
+      break; // opaque server
+    case 3:
+      aux.change_attr = (sec << 30) + ns + 2;
+      break; // changed below
     }
     cachefiles::XattrV2 x;
     x.object_size = 4;
@@ -386,8 +396,8 @@ TEST_CASE("verify: NFSv4.2 objects are judged by the v4 rule without a flag",
   map.close();
   usleep(20000);
   REQUIRE(chmod((t / "origin/f3").c_str(), 0600) == 0);
-  auto r = run_fsc({"--json=lines", "verify", t / "cache", "--origin-map",
-                    t / "map.txt"});
+  auto r = run_fsc(
+      {"--json=lines", "verify", t / "cache", "--origin-map", t / "map.txt"});
   INFO(r.out << r.err);
   auto rec = records(r.out);
   CHECK(rec[objs[0]]["verdict"] == "OKAY");
@@ -410,8 +420,8 @@ TEST_CASE("verify: an origin that is a FIFO is UNREADABLE, without hanging",
   REQUIRE(mkfifo((s.origin + "/same").c_str(), 0600) == 0);
   REQUIRE(unlink((s.origin + "/content").c_str()) == 0);
   REQUIRE(symlink("mtime", (s.origin + "/content").c_str()) == 0);
-  auto r = run_fsc({"--json=lines", "verify", s.cache, "--origin-map", s.map,
-                    "--data"});
+  auto r = run_fsc(
+      {"--json=lines", "verify", s.cache, "--origin-map", s.map, "--data"});
   INFO(r.out << r.err);
   auto rec = records(r.out);
   CHECK(rec[s.obj["same"]]["verdict"] == "UNREADABLE");
@@ -449,8 +459,8 @@ TEST_CASE("verify: nothing checked is exit 1, reasons counted once",
   auto doc = nlohmann::json::parse(r.out);
   CHECK(doc["checked"] == 0);
   CHECK(doc["objects"] == 12);
-  r = run_fsc({"--json=lines", "verify", s.cache, "--origin-map",
-               t / "empty.map"});
+  r = run_fsc(
+      {"--json=lines", "verify", s.cache, "--origin-map", t / "empty.map"});
   auto last = r.out.substr(r.out.rfind('\n', r.out.size() - 2) + 1);
   auto sum = nlohmann::json::parse(last);
   CHECK(sum["record"] == "summary");
@@ -464,8 +474,8 @@ TEST_CASE("verify --bury says what it buried, and a failed bury its errno",
   auto s = make(t);
   change_origin(s);
   auto before = test::snapshot(s.cache);
-  auto r = run_fsc({"verify", s.cache, "--origin-map", s.map, "--bury",
-                    "--dry-run"});
+  auto r = run_fsc(
+      {"verify", s.cache, "--origin-map", s.map, "--bury", "--dry-run"});
   INFO(r.out << r.err);
   CHECK(r.status == 1);
   CHECK(r.out.find("would bury\n") != std::string::npos);
@@ -484,7 +494,8 @@ TEST_CASE("verify --bury says what it buried, and a failed bury its errno",
       struct stat st;
       CHECK(o["bury"] == "buried");
       CHECK(lstat((s.cache + "/graveyard/" +
-                   o["graveyard_name"].get<std::string>()).c_str(),
+                   o["graveyard_name"].get<std::string>())
+                      .c_str(),
                   &st) == 0);
       ++in_grave;
     }
@@ -503,8 +514,9 @@ TEST_CASE("verify --bury: a bury that fails gives its errno and exit 2",
   const std::string dir = obj.substr(0, obj.rfind('/'));
   bool mounted = false;
   if (geteuid() == 0) {
-    mounted = std::system(("mount --bind /dev/null '" + obj +
-                           "' 2>/dev/null").c_str()) == 0;
+    mounted =
+        std::system(
+            ("mount --bind /dev/null '" + obj + "' 2>/dev/null").c_str()) == 0;
     if (!mounted) {
       WARN("cannot bind-mount here: the failed-bury case is not run");
       return;
@@ -513,8 +525,8 @@ TEST_CASE("verify --bury: a bury that fails gives its errno and exit 2",
     REQUIRE(chmod(dir.c_str(), 0500) == 0);
   }
   auto r = run_fsc({"verify", s.cache, "--origin-map", s.map, "--bury"});
-  auto rj = run_fsc({"--json=lines", "verify", s.cache, "--origin-map", s.map,
-                     "--bury"});
+  auto rj = run_fsc(
+      {"--json=lines", "verify", s.cache, "--origin-map", s.map, "--bury"});
   if (mounted)
     CHECK(std::system(("umount '" + obj + "'").c_str()) == 0);
   else
@@ -537,8 +549,7 @@ TEST_CASE("fsc: usage errors exit 64; a bare --json takes no value",
   auto r = run_fsc({"bogus"});
   CHECK(r.status == 64);
   CHECK(r.err.find("unknown verb 'bogus'") != std::string::npos);
-  r = run_fsc({"verify", s.cache, "--origin", s.origin, "--origin-map",
-               s.map});
+  r = run_fsc({"verify", s.cache, "--origin", s.origin, "--origin-map", s.map});
   CHECK(r.status == 64);
   r = run_fsc({"verify", s.cache, "--origin-map", s.map, "--dry-run"});
   CHECK(r.status == 64);

@@ -84,7 +84,7 @@ struct Setup {
   std::map<std::string, std::string> obj; // case name → object path
 };
 
-const char* k_cases[] = {"same", "touched", "deleted", "recreated",
+const char* k_cases[] = {"same",    "touched", "deleted",   "recreated",
                          "renamed", "foreign", "subexport", "fsid7",
                          "outside", "notknfsd"};
 
@@ -104,8 +104,8 @@ Setup make(const TempDir& t)
   const Bytes fsid = fsid_encode_dev(s.exp);
   for (std::size_t i = 0; i < std::size(k_cases); ++i) {
     std::string name = k_cases[i];
-    std::string path = (name == "outside" ? s.outside : s.exp + "/sub") + "/" +
-                       name;
+    std::string path =
+        (name == "outside" ? s.outside : s.exp + "/sub") + "/" + name;
     std::string body(16384, char('a' + i));
     test::write_file(path, body);
     Bytes key;
@@ -119,8 +119,8 @@ Setup make(const TempDir& t)
       key = {0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 0, 1, 2, 3, 4};
     else
       key = knfsd_fh(3, fsid, path);
-    s.obj[name] = w.add_v1(sb, key, 1, aux_of(path),
-                           {body.substr(0, 4096), 0, 16384});
+    s.obj[name] =
+        w.add_v1(sb, key, 1, aux_of(path), {body.substr(0, 4096), 0, 16384});
   }
   return s;
 }
@@ -195,8 +195,8 @@ TEST_CASE("verify --origin EXPORT: knfsd handles to the export's files",
   else {
     WARN("no CAP_DAC_READ_SEARCH: the open_by_handle_at path is not tested");
     // Asked for by name, it is refused rather than quietly replaced.
-    auto r = run_fsc({"verify", s.cache, "--origin", s.exp,
-                      "--origin-method", "handle"});
+    auto r = run_fsc(
+        {"verify", s.cache, "--origin", s.exp, "--origin-method", "handle"});
     CHECK(r.status == 2);
     CHECK(r.err.find("CAP_DAC_READ_SEARCH") != std::string::npos);
   }
@@ -276,8 +276,8 @@ TEST_CASE("verify --origin EXPORT: --fsid, the sub-export, text report",
   CHECK(note(v["same"]).find("export inode") != std::string::npos);
 
   // Text: the method is named, the findings listed, the summary counted.
-  r = run_fsc({"verify", s.cache, "--origin", s.exp, "--origin-method",
-               "index"});
+  r = run_fsc(
+      {"verify", s.cache, "--origin", s.exp, "--origin-method", "index"});
   CHECK(r.status == 1);
   CHECK(r.out.find("origin: export " + s.exp +
                    ", files found by an index of the export") !=
@@ -313,8 +313,8 @@ TEST_CASE("verify --origin EXPORT --bury buries what is stale",
                     "index", "--bury", "--dry-run"});
   CHECK(r.status == 1);
   CHECK(test::snapshot(s.cache) == before);
-  r = run_fsc({"verify", s.cache, "--origin", s.exp, "--origin-method",
-               "index", "--bury"});
+  r = run_fsc({"verify", s.cache, "--origin", s.exp, "--origin-method", "index",
+               "--bury"});
   INFO(r.out << r.err);
   CHECK(r.status == 1);
   struct stat st;

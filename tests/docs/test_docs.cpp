@@ -32,13 +32,14 @@ static std::string read_file(const std::string& path)
 
 TEST_CASE("committed completions are what the CLI tree generates", "[docs]")
 {
-  for (auto [format, file] : {std::pair{"bash", "fsc.bash"},
-                              std::pair{"zsh", "_fsc"},
-                              std::pair{"fish", "fsc.fish"}}) {
+  for (auto [format, file] :
+       {std::pair{"bash", "fsc.bash"}, std::pair{"zsh", "_fsc"},
+        std::pair{"fish", "fsc.fish"}}) {
     auto r = run_fsc({"__cli-spec", format});
     REQUIRE(r.status == 0);
-    INFO("completions/" << file
-                        << " is stale: run `ninja -C build update-completions`");
+    INFO(
+        "completions/" << file
+                       << " is stale: run `ninja -C build update-completions`");
     CHECK(read_file(source_root() + "/completions/" + file) == r.out);
   }
 }

@@ -25,9 +25,12 @@ static void drain(int out_fd, int err_fd, int in_fd, const std::string& input,
   while (out_fd >= 0 || err_fd >= 0 || in_fd >= 0) {
     pollfd p[3];
     int n = 0;
-    if (out_fd >= 0) p[n++] = {out_fd, POLLIN, 0};
-    if (err_fd >= 0) p[n++] = {err_fd, POLLIN, 0};
-    if (in_fd >= 0) p[n++] = {in_fd, POLLOUT, 0};
+    if (out_fd >= 0)
+      p[n++] = {out_fd, POLLIN, 0};
+    if (err_fd >= 0)
+      p[n++] = {err_fd, POLLIN, 0};
+    if (in_fd >= 0)
+      p[n++] = {in_fd, POLLOUT, 0};
     if (poll(p, nfds_t(n), -1) < 0 && errno != EINTR)
       throw std::runtime_error("poll failed");
     for (int i = 0; i < n; ++i) {

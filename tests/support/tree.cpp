@@ -60,8 +60,8 @@ void write_file(const std::string& path, const std::string& data,
   int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0600);
   if (fd < 0)
     fail("create", path);
-  if (!data.empty() &&
-      pwrite(fd, data.data(), data.size(), off_t(offset)) != ssize_t(data.size()))
+  if (!data.empty() && pwrite(fd, data.data(), data.size(), off_t(offset)) !=
+                           ssize_t(data.size()))
     fail("write", path);
   if (size && ftruncate(fd, off_t(size)))
     fail("truncate", path);
@@ -163,14 +163,15 @@ std::string fixtures_dir()
 {
   const char* f = std::getenv("FSC_FIXTURES");
   if (!f)
-    throw std::runtime_error("FSC_FIXTURES is not set (run through meson test)");
+    throw std::runtime_error(
+        "FSC_FIXTURES is not set (run through meson test)");
   return f;
 }
 
 std::string extract_fixture(const std::string& tarball, const std::string& dir)
 {
-  auto r = run_prog({"tar", "--xattrs", "--xattrs-include=*", "-xpJf", tarball,
-                     "-C", dir});
+  auto r = run_prog(
+      {"tar", "--xattrs", "--xattrs-include=*", "-xpJf", tarball, "-C", dir});
   if (r.status != 0)
     throw std::runtime_error("tar failed on " + tarball + ": " + r.err);
   DIR* d = opendir(dir.c_str());

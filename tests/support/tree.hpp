@@ -19,7 +19,10 @@ public:
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;
   const std::string& path() const { return m_path; }
-  std::string operator/(const std::string& rel) const { return m_path + "/" + rel; }
+  std::string operator/(const std::string& rel) const
+  {
+    return m_path + "/" + rel;
+  }
 
 private:
   std::string m_path;

@@ -39,8 +39,7 @@ public:
     stream << "# " << one_line(currentTestCaseInfo->name) << '\n';
     const bool ok = r.isOk();
     stream << (ok ? "ok " : "not ok ") << counter_ << " - "
-           << one_line(r.getSourceInfo().file) << ':'
-           << r.getSourceInfo().line;
+           << one_line(r.getSourceInfo().file) << ':' << r.getSourceInfo().line;
     if (r.hasExpression())
       stream << ' ' << one_line(r.getExpressionInMacro());
     stream << '\n';

@@ -86,7 +86,8 @@ TEST_CASE("bound: a daemon working inside the cache binds it", "[bound]")
   CHECK(s.daemon_running);
   REQUIRE(s.evidence.size() == 1);
   CHECK(s.evidence[0] == "cachefilesd (pid 4242) holds /dev/cachefiles and "
-                         "has '" + f.cache + "/cache/@4a' open");
+                         "has '" +
+                             f.cache + "/cache/@4a' open");
 }
 
 TEST_CASE("bound: an open fd inside the cache is evidence too", "[bound]")
@@ -105,8 +106,7 @@ TEST_CASE("bound: a daemon of another cache runs, this one is not bound",
   Fixture f;
   // A sibling whose name starts with the cache's: not inside it.
   fsc::test::make_dirs(f.cache + "2/cache");
-  f.proc.process("99", "cachefilesd", f.cache + "2/cache",
-                 {"/dev/cachefiles"});
+  f.proc.process("99", "cachefilesd", f.cache + "2/cache", {"/dev/cachefiles"});
   BindState s = detect_binding(f.cache, f.proc.root);
   CHECK(!s.bound);
   CHECK(s.daemon_running);

@@ -30,7 +30,10 @@ std::string fake_daemon(const TempDir& t, const std::string& dir)
 }
 
 struct ProcRoot { // sets FSC_PROC_ROOT for one scope
-  explicit ProcRoot(const std::string& p) { setenv("FSC_PROC_ROOT", p.c_str(), 1); }
+  explicit ProcRoot(const std::string& p)
+  {
+    setenv("FSC_PROC_ROOT", p.c_str(), 1);
+  }
   ~ProcRoot() { unsetenv("FSC_PROC_ROOT"); }
 };
 
@@ -64,7 +67,8 @@ TEST_CASE("claim: lock taken once, busy for the second, free again after",
 }
 
 TEST_CASE("claim: a bound cache is refused unless forced; the refusal says "
-          "why", "[claim]")
+          "why",
+          "[claim]")
 {
   TempDir t;
   fsc::test::make_dirs(t / "c/cache");

@@ -26,8 +26,8 @@ std::vector<std::string> make_tree(const std::string& root, int n)
   std::vector<std::string> paths;
   for (int i = 0; i < n; ++i) {
     const fsc::Bytes key{std::uint8_t(i), std::uint8_t(i >> 8), 0x5a, 0xa5};
-    std::string rel = fmt::format("cache/@4a/I03nfs/@0{}/{}", i % 4,
-                                  cook_v1(key, 1).name);
+    std::string rel =
+        fmt::format("cache/@4a/I03nfs/@0{}/{}", i % 4, cook_v1(key, 1).name);
     fsc::test::write_file(root + "/" + rel, std::string(4096, 'x'));
     fsc::test::set_times(root + "/" + rel, (1000 + i) * k_s, 500 * k_s);
     paths.push_back(rel);
@@ -51,8 +51,7 @@ TEST_CASE("cull_before: older second first, then greater path", "[cull]")
   CHECK_FALSE(cull_before(5, "a", 5, "a"));
 }
 
-TEST_CASE("a table smaller than the need takes several passes",
-          "[cull]")
+TEST_CASE("a table smaller than the need takes several passes", "[cull]")
 {
   fsc::test::TempDir t;
   auto paths = make_tree(t.path(), 40);
@@ -76,8 +75,7 @@ TEST_CASE("a table smaller than the need takes several passes",
     CHECK(exists(t / paths[std::size_t(i)]) == (i >= 25));
 }
 
-TEST_CASE("a dry run with small tables plans what the real run does",
-          "[cull]")
+TEST_CASE("a dry run with small tables plans what the real run does", "[cull]")
 {
   fsc::test::TempDir t;
   auto paths = make_tree(t.path(), 30);
@@ -161,8 +159,7 @@ TEST_CASE("stop() ends the run after the current victim", "[cull]")
   CHECK(exists(t / paths[3]));
 }
 
-TEST_CASE("emptied fan-outs go; the primary index stays unless asked",
-          "[cull]")
+TEST_CASE("emptied fan-outs go; the primary index stays unless asked", "[cull]")
 {
   fsc::test::TempDir t;
   make_tree(t.path(), 8);

@@ -122,9 +122,9 @@ TEST_CASE("percent syntax is the kernel's", "[daemon_config]")
   CHECK(parse("brun    10%\n").blocks.run == 10);
   // the kernel takes an empty number as 0
   CHECK(parse("bstop %\n").blocks.stop == 0);
-  for (const char* bad : {"brun 10\n", "brun 10 %\n", "brun 10% \n",
-                          "brun 10.5%\n", "brun +10%\n", "brun -1%\n",
-                          "brun\n", "brun 0x10%\n", "brun 10%%\n"}) {
+  for (const char* bad :
+       {"brun 10\n", "brun 10 %\n", "brun 10% \n", "brun 10.5%\n",
+        "brun +10%\n", "brun -1%\n", "brun\n", "brun 0x10%\n", "brun 10%%\n"}) {
     INFO(bad);
     auto c = parse(bad);
     CHECK_FALSE(c.ok());
@@ -339,16 +339,16 @@ TEST_CASE("limits: division first, v1 in pages, v2 in fs blocks",
   st.bavail = 30000;
   st.files = 12288;
   st.ffree = 10000;
-  auto v2 = compute_thresholds({50, 40, 30}, {10, 7, 3}, st, KernelGen::v2,
-                               4096);
+  auto v2 =
+      compute_thresholds({50, 40, 30}, {10, 7, 3}, st, KernelGen::v2, 4096);
   CHECK(v2.unit == 1024);
   CHECK(v2.brun == 0x4fe2); // 409 * 50, not 40939 * 50 / 100
   CHECK(v2.frun == 0x4c4);  // 122 * 10
   CHECK(v2.fcull == 122 * 7);
   CHECK(v2.bavail == 30000);
 
-  auto v1 = compute_thresholds({50, 40, 30}, {10, 7, 3}, st, KernelGen::v1,
-                               4096);
+  auto v1 =
+      compute_thresholds({50, 40, 30}, {10, 7, 3}, st, KernelGen::v1, 4096);
   CHECK(v1.unit == 4096);
   CHECK(v1.brun == (40939 / 4) / 100 * 50); // 10234 pages -> 102 * 50
   CHECK(v1.bcull == 102 * 40);

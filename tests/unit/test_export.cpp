@@ -73,8 +73,7 @@ struct Export {
 
 } // namespace
 
-TEST_CASE("export: the index finds files by inode and generation",
-          "[export]")
+TEST_CASE("export: the index finds files by inode and generation", "[export]")
 {
   Export e;
   ExportOrigin origin(e.dir, ExportMethod::index);

@@ -19,10 +19,7 @@ using fsc::test::TempDir;
 
 namespace {
 
-bool is_open(int fd)
-{
-  return fcntl(fd, F_GETFD) != -1;
-}
+bool is_open(int fd) { return fcntl(fd, F_GETFD) != -1; }
 
 Fd open_dir(const std::string& path)
 {
@@ -108,7 +105,8 @@ TEST_CASE("DirReader: names and types, without . and ..", "[fd]")
       CHECK(e.type == DT_REG);
   }
   CHECK(r.error() == 0);
-  CHECK(names == std::set<std::string>{"sub", "file", ".hidden", "..x", "link"});
+  CHECK(names ==
+        std::set<std::string>{"sub", "file", ".hidden", "..x", "link"});
   // At the end it stays at the end, without asking the kernel again.
   CHECK(r.next() == nullptr);
   CHECK(r.error() == 0);

@@ -36,9 +36,12 @@ std::optional<ObjState> state_of(const std::string& s)
 
 OobTable table_of(const std::string& s)
 {
-  if (s == "init") return OobTable::init;
-  if (s == "lookup") return OobTable::lookup;
-  if (s == "run") return OobTable::run;
+  if (s == "init")
+    return OobTable::init;
+  if (s == "lookup")
+    return OobTable::lookup;
+  if (s == "run")
+    return OobTable::run;
   return OobTable::none;
 }
 
@@ -61,13 +64,14 @@ TEST_CASE("dispatcher: every state x event pair of spec §2.5")
     unsigned oob_mask = oob == OobTable::none
                             ? 0
                             : ev_bit(ObjEvent::error) | ev_bit(ObjEvent::kill);
-    unsigned mask = oob_mask | (is_wait_state(*state) ? wait_events_of(*state) : 0);
+    unsigned mask =
+        oob_mask | (is_wait_state(*state) ? wait_events_of(*state) : 0);
     for (int ev = 0; ev < 7; ++ev) {
       std::string want;
       f >> want;
       Decision d = decide(*state, 1U << ev, mask, oob_mask, oob);
-      std::string got = d.kind == Decision::none ? "-"
-                                                 : std::string(state_name(d.next));
+      std::string got =
+          d.kind == Decision::none ? "-" : std::string(state_name(d.next));
       INFO(st << " event " << ev);
       CHECK(got == want);
       if (d.kind != Decision::none)
@@ -166,10 +170,9 @@ Outcome random_run(std::uint64_t seed, const std::string& root = {},
   auto memory = fsc::cachefiles::make_memory_store();
   fsc::cachefiles::Store* store = mount ? &mount->store() : memory.get();
   FaultPlan faults;
-  static const char* points[] = {"lookup_object", "fs.mkdir", "fs.create",
-                                 "fs.setxattr", "fs.write", "fs.truncate",
-                                 "space", "attr_changed", "write_page",
-                                 "read_page"};
+  static const char* points[] = {
+      "lookup_object", "fs.mkdir", "fs.create",    "fs.setxattr", "fs.write",
+      "fs.truncate",   "space",    "attr_changed", "write_page",  "read_page"};
   static const int errs[] = {EIO, ENOSPC, ENOMEM, ENOBUFS, ETIMEDOUT};
   for (std::uint64_t i = 0, n = pick(3); i < n; ++i) {
     int err = errs[pick(std::size(errs))];
@@ -178,7 +181,7 @@ Outcome random_run(std::uint64_t seed, const std::string& root = {},
     faults.add({points[pick(std::size(points))], 0, nth, err});
   }
   fsc::fscache::CacheFilesBackend cf(*store, faults,
-                                        [] { return 1700000000U; });
+                                     [] { return 1700000000U; });
   Engine* ep = nullptr;
   FaultyBackend fb(cf, faults, [&ep](ObjectId id) {
     return ep ? ep->cookie_of_object(id) : no_cookie;
@@ -212,8 +215,9 @@ Outcome random_run(std::uint64_t seed, const std::string& root = {},
   for (int step = 0; step < 30 && !e.stopped(); ++step) {
     std::uint64_t what = pick(10);
     CookieId f = files.empty() ? 0 : files[pick(files.size())];
-    bool live = f && !relinquished[std::size_t(
-                         std::find(files.begin(), files.end(), f) - files.begin())];
+    bool live =
+        f && !relinquished[std::size_t(
+                 std::find(files.begin(), files.end(), f) - files.begin())];
     if (what < 2 || !live) {
       AcquireArgs a;
       a.parent = idx.empty() ? nfs : idx[pick(idx.size())];

@@ -32,7 +32,10 @@ std::vector<std::string> paths(const std::vector<ObjectBrief>& v)
 }
 
 struct ProcRoot { // an empty /proc: no evidence from this machine's processes
-  explicit ProcRoot(const std::string& p) { setenv("FSC_PROC_ROOT", p.c_str(), 1); }
+  explicit ProcRoot(const std::string& p)
+  {
+    setenv("FSC_PROC_ROOT", p.c_str(), 1);
+  }
   ~ProcRoot() { unsetenv("FSC_PROC_ROOT"); }
 };
 
@@ -42,9 +45,8 @@ std::string nfs_tree(const TempDir& t)
 {
   Writer w(t / "c");
   auto nfs = w.add_v1("cache", as_bytes("nfs"), 0, Bytes(4, 0));
-  auto srv = w.add_v1(nfs, Bytes{3, 0, 0, 0, 0, 0, 0, 0, 2, 0, 8, 1, 192, 168,
-                                 1, 2},
-                      0, {});
+  auto srv = w.add_v1(
+      nfs, Bytes{3, 0, 0, 0, 0, 0, 0, 0, 2, 0, 8, 1, 192, 168, 1, 2}, 0, {});
   auto sb = w.add_v1(srv, Bytes(65, 0), 0, {});
   const std::int64_t day = 86400 * k_s;
   const std::int64_t now =
@@ -53,9 +55,9 @@ std::string nfs_tree(const TempDir& t)
           .count();
   for (int i = 0; i < 300; ++i) {
     Bytes key{1, 0, 6, 1, std::uint8_t(i), std::uint8_t(i >> 8), 0, 0};
-    std::string p = w.add_v1(sb, key, 1, Bytes(40, 1),
-                             {std::string(std::size_t(i) * 13, 'x'), 0,
-                              std::uint64_t(i) * 13});
+    std::string p = w.add_v1(
+        sb, key, 1, Bytes(40, 1),
+        {std::string(std::size_t(i) * 13, 'x'), 0, std::uint64_t(i) * 13});
     // Ages of 2.5 to 301.5 days against the inventory's clock: every age
     // bucket from <7d to <365d, none at a bucket's edge.
     w.set_times(p, now - std::int64_t(i + 2) * day - day / 2, now);

@@ -36,11 +36,14 @@ TEST_CASE("invalid UTF-8 names become U+FFFD plus a hex field", "[json]")
 {
   fsc::JsonWriter j(nullptr);
   j.begin_object();
-  j.name_field("path", std::string("a\xff" "b", 3));
+  j.name_field("path", std::string("a\xff"
+                                   "b",
+                                   3));
   j.name_field("ok", "caf\xc3\xa9");
   j.end_object();
   auto doc = nlohmann::json::parse(j.text());
-  CHECK(doc["path"] == "a\xef\xbf\xbd" "b");
+  CHECK(doc["path"] == "a\xef\xbf\xbd"
+                       "b");
   CHECK(doc["path_hex"] == "61ff62");
   CHECK(doc["ok"] == "caf\xc3\xa9");
   CHECK_FALSE(doc.contains("ok_hex"));

@@ -103,10 +103,10 @@ TEST_CASE("v1: malformed names say why", "[key][v1]")
 {
   CHECK_FALSE(decode_name_v1(""));
   CHECK_FALSE(decode_name_v1("Xabc"));
-  CHECK_FALSE(decode_name_v1("I04nfs"));     // length chars say 4
-  CHECK_FALSE(decode_name_v1("Jg0M000"));    // not 1 + 4n
+  CHECK_FALSE(decode_name_v1("I04nfs"));       // length chars say 4
+  CHECK_FALSE(decode_name_v1("Jg0M000"));      // not 1 + 4n
   CHECK_FALSE(decode_name_v1("Jg0M0000000!")); // not in the map
-  CHECK_FALSE(decode_name_v1("I03n\x01s"));  // escaped byte in plain form
+  CHECK_FALSE(decode_name_v1("I03n\x01s"));    // escaped byte in plain form
   auto e = decode_name_v1("I04nfs");
   CHECK(e.error().find("length") != std::string::npos);
 }
@@ -150,7 +150,7 @@ TEST_CASE("v1 and v2: random keys round-trip", "[key]")
     if (!good) {
       ++failures;
       FAIL_CHECK("round trip failed for key " << to_hex(key) << ": v1 "
-                 << c.name << ", v2 " << n2);
+                                              << c.name << ", v2 " << n2);
     }
   }
   CHECK(failures == 0);
@@ -195,7 +195,8 @@ TEST_CASE("v2: malformed names say why", "[key][v2]")
   CHECK_FALSE(decode_name_v2("SAB"));        // upper case
 }
 
-TEST_CASE("v2: a base64 name the cooker would not write is refused", "[key][v2]")
+TEST_CASE("v2: a base64 name the cooker would not write is refused",
+          "[key][v2]")
 {
   // Found by fuzz_names: "M110" decodes, but its 3 bytes cook to another name.
   auto d = decode_name_v2("E0M110");
@@ -205,8 +206,14 @@ TEST_CASE("v2: a base64 name the cooker would not write is refused", "[key][v2]"
 
 TEST_CASE("name_decodes_v1 agrees with decode_name_v1", "[key][v1]")
 {
-  std::vector<std::string> names = {"", "E", "Q03nfs", "I03nfs", "I04nfs",
-                                    "D01\x01", "E!not-base64", "Eabc",
+  std::vector<std::string> names = {"",
+                                    "E",
+                                    "Q03nfs",
+                                    "I03nfs",
+                                    "I04nfs",
+                                    "D01\x01",
+                                    "E!not-base64",
+                                    "Eabc",
                                     std::string(300, 'E')};
   for (std::uint32_t n = 1; n < 40; ++n) {
     Bytes key;

@@ -154,8 +154,7 @@ TEST_CASE("AFS, CIFS, 9P and Ceph worked examples", "[netfs]")
   CHECK(field(d.aux, "note").find("relinquish bug") != std::string::npos);
 }
 
-TEST_CASE("6.1 NFS volume keys decode (raw network-order words)",
-          "[netfs][v2]")
+TEST_CASE("6.1 NFS volume keys decode (raw network-order words)", "[netfs][v2]")
 {
   auto d = decode_v2_volume("nfs,4.2,2,108,100007f,a98dc7a742f740bb,"
                             "aadd2d106390265b,,,80000,80000,2ee,3a98,1d4c,"

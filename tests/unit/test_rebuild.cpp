@@ -165,14 +165,13 @@ TEST_CASE("rebuild: what is not a 4.19 trace is refused", "[rebuild]")
   CHECK_THROWS_WITH(rebuild_from_trace(empty),
                     Catch::Contains("holds no 4.19 fscache events"));
   auto v2 = nfs_read_write();
-  v2.push_back(ev("mount-1", 0, 30.0, "fscache_volume",
-                  "V=00000001 u=1 NEW acq"));
+  v2.push_back(
+      ev("mount-1", 0, 30.0, "fscache_volume", "V=00000001 u=1 NEW acq"));
   CHECK_THROWS_WITH(rebuild_from_trace(write_trace(t, v2, "v2.txt")),
                     Catch::Contains("5.17+"));
 }
 
-TEST_CASE("compare_steps: the first step where the engine differs",
-          "[rebuild]")
+TEST_CASE("compare_steps: the first step where the engine differs", "[rebuild]")
 {
   TempDir t;
   Rebuilt r = rebuild_from_trace(write_trace(t, nfs_read_write()));
@@ -198,8 +197,7 @@ TEST_CASE("compare_steps: the first step where the engine differs",
         std::string::npos);
 }
 
-TEST_CASE("trace_lines: a range and chosen lines of a trace file",
-          "[rebuild]")
+TEST_CASE("trace_lines: a range and chosen lines of a trace file", "[rebuild]")
 {
   TempDir t;
   std::string path = write_trace(t, nfs_read_write());

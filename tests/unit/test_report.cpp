@@ -47,8 +47,7 @@ void two_records_and_summary(fsc::JsonReport& r)
 
 } // namespace
 
-TEST_CASE("a document holds the summary's fields and every record",
-          "[report]")
+TEST_CASE("a document holds the summary's fields and every record", "[report]")
 {
   auto doc = nlohmann::json::parse(
       framed(fsc::JsonMode::document, two_records_and_summary));
@@ -109,8 +108,8 @@ TEST_CASE("records rendered by workers join either form", "[report]")
 TEST_CASE("a report that stops early still closes, marked incomplete",
           "[report]")
 {
-  auto doc = nlohmann::json::parse(framed(
-      fsc::JsonMode::document, [](fsc::JsonReport& r) {
+  auto doc = nlohmann::json::parse(
+      framed(fsc::JsonMode::document, [](fsc::JsonReport& r) {
         r.record("item", [](fsc::JsonWriter& j) { j.field("n", 1); });
       }));
   CHECK(doc["complete"] == false);

@@ -158,8 +158,10 @@ TEST_CASE("scan: each anomaly is reported with its class", "[scan][check]")
     test::make_dirs(root + "/" + nfs + "/@00", 0);
     REQUIRE(rename((root + "/" + nfs + "/@89").c_str(),
                    (root + "/" + nfs + "/@00/x").c_str()) == 0);
-    REQUIRE(rename((root + "/" + nfs + "/@00/x/Jg0M0000000000800840ME6w0").c_str(),
-                   (root + "/" + nfs + "/@00/Jg0M0000000000800840ME6w0").c_str()) == 0);
+    REQUIRE(
+        rename((root + "/" + nfs + "/@00/x/Jg0M0000000000800840ME6w0").c_str(),
+               (root + "/" + nfs + "/@00/Jg0M0000000000800840ME6w0").c_str()) ==
+        0);
     CHECK(has_problem(collect(root), "bad-fanout"));
   }
   SECTION("name that does not decode")
@@ -171,7 +173,8 @@ TEST_CASE("scan: each anomaly is reported with its class", "[scan][check]")
   {
     Writer w(root);
     auto p = w.add_v1(nfs, as_bytes("plainkey"), 1, {});
-    REQUIRE(lremovexattr((root + "/" + p).c_str(), "user.CacheFiles.cache") == 0);
+    REQUIRE(lremovexattr((root + "/" + p).c_str(), "user.CacheFiles.cache") ==
+            0);
     CHECK(has_problem(collect(root), "no-xattr"));
   }
   SECTION("xattr type byte against the name")
@@ -184,8 +187,10 @@ TEST_CASE("scan: each anomaly is reported with its class", "[scan][check]")
   SECTION("a directory where a data file belongs")
   {
     auto cooked = cook_v1(as_bytes("dirdata"), 1);
-    test::make_dirs(root + "/" + nfs + "/" + cooked.fanout + "/" + cooked.name, 0700);
-    test::set_xattr(root + "/" + nfs + "/" + cooked.fanout + "/" + cooked.name, hex("01"));
+    test::make_dirs(root + "/" + nfs + "/" + cooked.fanout + "/" + cooked.name,
+                    0700);
+    test::set_xattr(root + "/" + nfs + "/" + cooked.fanout + "/" + cooked.name,
+                    hex("01"));
     CHECK(has_problem(collect(root), "type-mismatch"));
   }
   SECTION("object below a data object")
@@ -253,12 +258,14 @@ TEST_CASE("scan: v2 anomalies", "[scan][check][v2]")
 {
   TempDir t;
   Writer w(t / "c", false);
-  auto vol = w.add_volume("nfs,3.0,2,,100007f,1,,,0,80000,80000,2ee,3a98,1d4c,3a98,1", {});
+  auto vol = w.add_volume(
+      "nfs,3.0,2,,100007f,1,,,0,80000,80000,2ee,3a98,1d4c,3a98,1", {});
   XattrV2 x;
   x.object_size = 10;
   x.content = 2;
   x.aux = Bytes(40, 1);
-  auto obj = w.add_v2(vol, hex("0100060011223344aabbccdd"), x, {"0123456789", 0, 4096});
+  auto obj = w.add_v2(vol, hex("0100060011223344aabbccdd"), x,
+                      {"0123456789", 0, 4096});
   CHECK(collect(t / "c").problems.empty());
 
   SECTION("wrong fan-out")
@@ -321,5 +328,6 @@ TEST_CASE("Cache::open refuses what is not a cache", "[scan]")
                     Catch::Contains("No such file or directory"));
   CHECK_THROWS_WITH(Cache::open(t.path()), Catch::Contains("no cache/"));
   test::write_file(t / "file", "");
-  CHECK_THROWS_WITH(Cache::open(t / "file"), Catch::Contains("not a directory"));
+  CHECK_THROWS_WITH(Cache::open(t / "file"),
+                    Catch::Contains("not a directory"));
 }

@@ -92,10 +92,10 @@ TEST_CASE("Summary: counts by kind and netfs, sizes and age buckets",
   ScanEntry stray;
   stray.kind = EntryKind::unknown;
   s.add(stray);
-  s.add(data("cache/a", nfs, 1000, 30));            // <1h
-  s.add(data("cache/b", nfs, 4096, 2 * 86400));     // <7d
-  s.add(data("cache/c", vol, 10, 400 * 86400));     // >=365d
-  s.add(data("cache/d", vol, 10, -60));             // atime in the future
+  s.add(data("cache/a", nfs, 1000, 30));                 // <1h
+  s.add(data("cache/b", nfs, 4096, 2 * 86400));          // <7d
+  s.add(data("cache/c", vol, 10, 400 * 86400));          // >=365d
+  s.add(data("cache/d", vol, 10, -60));                  // atime in the future
   ScanEntry sparse = data("cache/e", nfs, 1 << 20, 600); // all a hole
   sparse.st.blocks = 0;
   s.add(sparse);
@@ -122,12 +122,12 @@ TEST_CASE("Summary: counts by kind and netfs, sizes and age buckets",
   CHECK(s.ages == std::array<std::uint64_t, 8>{1, 2, 0, 1, 0, 0, 0, 1});
   // Largest by what culling frees (allocated), then apparent size, then
   // path: the sparse megabyte comes last.
-  CHECK(paths(s.largest) == std::vector<std::string>{
-                                "cache/b", "cache/a", "cache/c", "cache/d",
-                                "cache/e"});
-  CHECK(paths(s.oldest) == std::vector<std::string>{
-                               "cache/c", "cache/b", "cache/e", "cache/a",
-                               "cache/d"});
+  CHECK(paths(s.largest) == std::vector<std::string>{"cache/b", "cache/a",
+                                                     "cache/c", "cache/d",
+                                                     "cache/e"});
+  CHECK(paths(s.oldest) == std::vector<std::string>{"cache/c", "cache/b",
+                                                    "cache/e", "cache/a",
+                                                    "cache/d"});
 }
 
 TEST_CASE("Summary: the top lists keep only the N largest and oldest",
@@ -159,9 +159,9 @@ TEST_CASE("Summary: 128 workers' summaries merge into the one-thread "
   auto nfs = w.add_v1("cache", as_bytes("nfs"), 0, Bytes(4, 0));
   for (int i = 0; i < 300; ++i) {
     Bytes key{1, 0, 6, 1, std::uint8_t(i), std::uint8_t(i >> 8), 0, 0};
-    std::string p = w.add_v1(nfs, key, 1, Bytes(40, 1),
-                             {std::string(std::size_t(i) * 7, 'x'), 0,
-                              std::uint64_t(i) * 7});
+    std::string p = w.add_v1(
+        nfs, key, 1, Bytes(40, 1),
+        {std::string(std::size_t(i) * 7, 'x'), 0, std::uint64_t(i) * 7});
     w.set_times(p, k_now - std::int64_t(i) * 3600 * k_s, k_now);
   }
   Cache cache = Cache::open(t / "c");

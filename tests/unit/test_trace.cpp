@@ -62,21 +62,21 @@ Builder clean_419(std::int64_t t0 = 0)
   Builder b;
   auto add = [&](std::int64_t us, auto&&... rest) { b.add(t0 + us, rest...); };
   auto c = [&](std::string reason, int u) {
-    return fmt::format("{} c={} u={} p=ffff91ce821f9700 Nc=0 Na=1 f=22",
-                       reason, C, u);
+    return fmt::format("{} c={} u={} p=ffff91ce821f9700 Nc=0 Na=1 f=22", reason,
+                       C, u);
   };
   auto o = [&](int u, std::string reason) {
     return fmt::format("c={} o={} u={} {}", C, O, u, reason);
   };
   add(1000, 0, "fscache_acquire",
-        fmt::format("c={} p=ffff91ce821f9700 pu=2 pc=1 pf=22 n=NFS.fh", C));
+      fmt::format("c={} p=ffff91ce821f9700 pu=2 pc=1 pf=22 n=NFS.fh", C));
   add(1010, 0, "fscache_cookie", c("GET obj", 2));
   add(1020, 0, "cachefiles_ref", o(2, "GET queue"));
-  add(1030, 1, "fscache_osm",
-        fmt::format("c={} o={} INIT WORK ev=0", C, O), "kworker/u4:0", 7);
+  add(1030, 1, "fscache_osm", fmt::format("c={} o={} INIT WORK ev=0", C, O),
+      "kworker/u4:0", 7);
   add(1040, 1, "cachefiles_ref", o(1, "PUT work"), "kworker/u4:0", 7);
   add(2000, 0, "fscache_relinquish",
-        fmt::format("c={} u=2 p=ffff91ce821f9700 Nc=0 Na=1 f=20 r=0", C));
+      fmt::format("c={} u=2 p=ffff91ce821f9700 Nc=0 Na=1 f=20 r=0", C));
   add(2010, 0, "fscache_cookie", c("PUT rlq", 1));
   add(2020, 1, "cachefiles_ref", o(0, "PUT work"), "kworker/u4:3", 223);
   add(2030, 1, "fscache_cookie", c("PUT obj", 0), "kworker/u4:3", 223);
@@ -237,8 +237,9 @@ TEST_CASE("refs: the attach-error over-put, a leak, use after free",
   SECTION("over-put: a second put at zero")
   {
     auto b = clean_419();
-    b.add(2040, 0, "fscache_cookie",
-          fmt::format("PUT obj c={} u=-1 p=ffff91ce821f9700 Nc=0 Na=0 f=10", C));
+    b.add(
+        2040, 0, "fscache_cookie",
+        fmt::format("PUT obj c={} u=-1 p=ffff91ce821f9700 Nc=0 Na=0 f=10", C));
     auto r = b.run();
     CHECK(kinds(r).count("over-put") == 1);
   }
@@ -307,8 +308,7 @@ TEST_CASE("refs: after lost events, each history that cannot be checked is "
                         "while it was alive");
     auto* lost = find(r, "lost-events", "");
     REQUIRE(lost);
-    CHECK(lost->message.find("12 events lost on CPU 3: the 2 histories") ==
-          0);
+    CHECK(lost->message.find("12 events lost on CPU 3: the 2 histories") == 0);
     // The object ended as it should: named, as clean.
     f = find(r, "unverifiable-clean", o);
     REQUIRE(f);
@@ -348,8 +348,8 @@ TEST_CASE("refs: after lost events, each history that cannot be checked is "
     CHECK(kinds(r).count("use-after-free") == 0);
     CHECK(kinds(r).count("over-put") == 0);
     REQUIRE(find(r, "unverifiable-clean", c));
-    CHECK(find(r, "unverifiable-clean", c)->message.find(
-              "and at") == std::string::npos);
+    CHECK(find(r, "unverifiable-clean", c)->message.find("and at") ==
+          std::string::npos);
   }
 }
 
@@ -362,7 +362,8 @@ TEST_CASE("refs: CPUs printed out of order are put back", "[trace][refs]")
   b.add(200, 1, "fscache_cookie", "c=00000045 GQ  use   r=2");
   b.add(260, 0, "fscache_cookie", "c=00000045 PQ  unuse r=2");
   b.add(250, 1, "fscache_cookie", "c=00000045 GET hsh   r=3");
-  b.add(300, 0, "fscache_relinquish", "c=00000045 V=00000001 r=2 U=0 f=3d rt=0");
+  b.add(300, 0, "fscache_relinquish",
+        "c=00000045 V=00000001 r=2 U=0 f=3d rt=0");
   b.add(310, 0, "fscache_cookie", "c=00000045 PUT rlq   r=1");
   b.add(320, 0, "fscache_cookie", "c=00000045 PUT hsh   r=0");
   auto r = b.run();
@@ -432,8 +433,8 @@ TEST_CASE("refs: a count read before a put on another CPU and printed after "
   // 4.19 cookie (after the change), 54 µs.
   Builder c4;
   auto c = [&](std::string reason, int u) {
-    return fmt::format("{} c={} u={} p=ffff91ce821f9700 Nc=0 Na=1 f=22",
-                       reason, C, u);
+    return fmt::format("{} c={} u={} p=ffff91ce821f9700 Nc=0 Na=1 f=22", reason,
+                       C, u);
   };
   c4.add(1000, 0, "fscache_acquire",
          fmt::format("c={} p=ffff91ce821f9700 pu=2 pc=1 pf=22 n=NFS.fh", C));
@@ -501,8 +502,7 @@ TEST_CASE("refs: the reordering stays sound", "[trace][refs][reorder]")
   SECTION("lines of one CPU keep their order")
   {
     auto r = see_after_put(5, 0).run();
-    CHECK(kinds(r) ==
-          std::multiset<std::string>{"count-jump", "count-jump"});
+    CHECK(kinds(r) == std::multiset<std::string>{"count-jump", "count-jump"});
   }
   SECTION("not beyond the window")
   {
@@ -536,7 +536,8 @@ TEST_CASE("refs: 6.1 cachefiles_ref prints the count before the change",
   Builder b;
   b.add(100, 0, "fscache_cookie", "c=00000002 NEW acq   r=1");
   b.add(110, 0, "cachefiles_ref", "c=00000002 o=00000001 u=1 NEW obj");
-  b.add(120, 0, "cachefiles_ref", "c=00000002 o=00000001 u=1 SEE lookup_cookie");
+  b.add(120, 0, "cachefiles_ref",
+        "c=00000002 o=00000001 u=1 SEE lookup_cookie");
   b.add(130, 0, "cachefiles_ref", "c=00000002 o=00000001 u=1 GET ...");
   b.add(140, 0, "cachefiles_ref", "c=00000002 o=00000001 u=2 PUT ...");
   b.add(150, 0, "cachefiles_ref", "c=00000002 o=00000001 u=1 PUT detach");
@@ -640,8 +641,9 @@ TEST_CASE("reader: plain, xz and gz give the same lines; real traces parse",
     std::string xz = fix + "/" + name + "/ftrace.txt.xz";
     test::TempDir t;
     auto plain = t / "trace.txt";
-    REQUIRE(test::run_prog({"sh", "-c", "xz -dc '" + xz + "' > '" + plain +
-                                            "' && gzip -k '" + plain + "'"})
+    REQUIRE(test::run_prog({"sh", "-c",
+                            "xz -dc '" + xz + "' > '" + plain +
+                                "' && gzip -k '" + plain + "'"})
                 .status == 0);
     std::vector<std::uint64_t> counts;
     for (auto path : {xz, plain, plain + ".gz"}) {
@@ -697,7 +699,9 @@ TEST_CASE("reader: a cut .xz or .gz gives its whole lines and says so",
     CHECK_FALSE(rd.next(line)); // and stays at the end
   }
   // Nothing decodes: an error, as before.
-  fsc::test::write_file(t / "bad.xz", std::string("\xfd" "7zXZ\0garbage", 12));
+  fsc::test::write_file(t / "bad.xz", std::string("\xfd"
+                                                  "7zXZ\0garbage",
+                                                  12));
   CHECK_THROWS_WITH(
       [&] {
         LineReader rd(t / "bad.xz");

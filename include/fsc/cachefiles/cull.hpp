@@ -32,19 +32,19 @@ enum class CullClock { atime, mtime };
 /// the kernel's limits decide (cachefilesd's behaviour). Several goals
 /// combine: the oldest objects are removed until every goal is met.
 struct CullGoal {
-  bool thresholds = false;           ///< below bcull/fcull: back to brun/frun
-  PercentLimits blocks;              ///< limits used by `thresholds`
+  bool thresholds = false; ///< below bcull/fcull: back to brun/frun
+  PercentLimits blocks;    ///< limits used by `thresholds`
   PercentLimits files;
   std::optional<std::int64_t> older_than_s; ///< remove all older than this
   std::optional<std::uint64_t> max_size;    ///< cache size limit, bytes
-  bool apparent = false;             ///< max_size counts st_size, not blocks
-  std::optional<unsigned> min_free_pct;     ///< free space of the fs, %
+  bool apparent = false;                ///< max_size counts st_size, not blocks
+  std::optional<unsigned> min_free_pct; ///< free space of the fs, %
   std::optional<std::uint64_t> max_objects; ///< data objects to keep at most
 };
 
 /// One object chosen (or considered) for removal.
 struct CullVictim {
-  std::string path;       ///< relative to the cache root
+  std::string path; ///< relative to the cache root
   EntryKind kind = EntryKind::data;
   std::int64_t atime_ns = 0;
   std::int64_t mtime_ns = 0;
@@ -55,11 +55,11 @@ struct CullVictim {
 
 /// What happened to one victim.
 enum class CullAction {
-  would_remove,   ///< dry run
+  would_remove, ///< dry run
   removed,
-  skipped_used,   ///< its timestamp moved since planning: it was used
-  skipped_gone,   ///< it vanished or was replaced (another inode, a link)
-  failed,         ///< an error; see the report's problems
+  skipped_used, ///< its timestamp moved since planning: it was used
+  skipped_gone, ///< it vanished or was replaced (another inode, a link)
+  failed,       ///< an error; see the report's problems
 };
 
 /// "would remove", "removed", "skipped (used)", "skipped (gone)", "failed".
@@ -72,9 +72,9 @@ struct CullOptions {
   bool include_primary = false;  ///< may remove emptied netfs primary
                                  ///< indices (v1) and volumes (v2)
   bool dry_run = false;
-  std::int64_t now_ns = 0;       ///< 0: the system clock
-  unsigned threads = 0;          ///< scan threads (0: the scanner's choice)
-  unsigned page_size = 0;        ///< for v1 limits; 0: sysconf
+  std::int64_t now_ns = 0; ///< 0: the system clock
+  unsigned threads = 0;    ///< scan threads (0: the scanner's choice)
+  unsigned page_size = 0;  ///< for v1 limits; 0: sysconf
   /// Polled between victims; a non-null reason ("signal", "max-runtime")
   /// stops the run after the current victim.
   std::function<const char*()> stop;
@@ -85,32 +85,32 @@ struct CullOptions {
 /// Totals and outcome of a run.
 struct CullReport {
   // the cache before
-  std::uint64_t objects = 0;        ///< data objects seen in the first pass
-  std::uint64_t allocated = 0;      ///< their allocated bytes
-  std::uint64_t apparent = 0;       ///< their apparent bytes
-  std::uint64_t scanned = 0;        ///< entries scanned, all passes
+  std::uint64_t objects = 0;   ///< data objects seen in the first pass
+  std::uint64_t allocated = 0; ///< their allocated bytes
+  std::uint64_t apparent = 0;  ///< their apparent bytes
+  std::uint64_t scanned = 0;   ///< entries scanned, all passes
   std::uint64_t passes = 0;
   bool thresholds_used = false;
-  Thresholds limits;                ///< when thresholds_used
-  CullDecision before;              ///< when thresholds_used
+  Thresholds limits;   ///< when thresholds_used
+  CullDecision before; ///< when thresholds_used
   // what the goals asked for
   std::uint64_t need_objects = 0;
-  std::uint64_t need_allocated = 0; ///< bytes to free (blocks goals)
-  std::uint64_t need_apparent = 0;  ///< bytes to free (--max-size apparent)
-  std::uint64_t need_files = 0;     ///< inodes to free
+  std::uint64_t need_allocated = 0;     ///< bytes to free (blocks goals)
+  std::uint64_t need_apparent = 0;      ///< bytes to free (--max-size apparent)
+  std::uint64_t need_files = 0;         ///< inodes to free
   std::optional<std::int64_t> cutoff_s; ///< older-than boundary (clock s)
   // what was done
-  std::uint64_t removed = 0;        ///< victims removed (or would be)
+  std::uint64_t removed = 0; ///< victims removed (or would be)
   std::uint64_t removed_allocated = 0;
   std::uint64_t removed_apparent = 0;
-  std::uint64_t dirs_removed = 0;   ///< emptied fan-outs and indices
+  std::uint64_t dirs_removed = 0; ///< emptied fan-outs and indices
   std::uint64_t skipped_used = 0;
   std::uint64_t skipped_gone = 0;
   std::uint64_t failed = 0;
-  ReapStats leftovers;              ///< graveyard emptied at the start
-  GraveyardUsage leftovers_seen;    ///< dry run: what it would reap
-  bool goal_met = true;             ///< false when candidates ran out
-  std::string stopped;              ///< "" or the stop() reason
+  ReapStats leftovers;           ///< graveyard emptied at the start
+  GraveyardUsage leftovers_seen; ///< dry run: what it would reap
+  bool goal_met = true;          ///< false when candidates ran out
+  std::string stopped;           ///< "" or the stop() reason
   std::vector<Problem> problems;
   std::int64_t elapsed_ns = 0;
 };
@@ -126,7 +126,7 @@ KernelGen kernel_gen_for(Format f);
 /// Strict "culled before" order: older clock second first; within one
 /// second the greater path first (cachefilesd's table puts later arrivals
 /// of an equal atime at the old end).
-bool cull_before(std::int64_t a_s, const std::string& a_path,
-                 std::int64_t b_s, const std::string& b_path);
+bool cull_before(std::int64_t a_s, const std::string& a_path, std::int64_t b_s,
+                 const std::string& b_path);
 
 } // namespace fsc::cachefiles

@@ -48,15 +48,15 @@ struct ConfigDiagnostic {
 
 /// The values a cachefilesd.conf sets, with defaults for the rest.
 struct DaemonConfig {
-  std::string file;                ///< path (or name) it was read from
-  std::string dir;                 ///< cache root; empty when not given
-  std::string tag = "CacheFiles";  ///< kernel default tag
-  std::string secctx;              ///< empty: the daemon's own context
-  PercentLimits blocks;            ///< brun/bcull/bstop
-  PercentLimits files;             ///< frun/fcull/fstop
-  std::uint64_t debug_mask = 0;    ///< kernel module debug mask
-  unsigned culltable_log2 = 12;    ///< cull table holds 2^N candidates
-  bool nocull = false;             ///< culling disabled
+  std::string file;               ///< path (or name) it was read from
+  std::string dir;                ///< cache root; empty when not given
+  std::string tag = "CacheFiles"; ///< kernel default tag
+  std::string secctx;             ///< empty: the daemon's own context
+  PercentLimits blocks;           ///< brun/bcull/bstop
+  PercentLimits files;            ///< frun/fcull/fstop
+  std::uint64_t debug_mask = 0;   ///< kernel module debug mask
+  unsigned culltable_log2 = 12;   ///< cull table holds 2^N candidates
+  bool nocull = false;            ///< culling disabled
   std::uint64_t resume_blocks = UINT64_MAX; ///< UINT64_MAX: "-" (disabled)
   std::uint64_t resume_files = 5;
 
@@ -79,7 +79,10 @@ struct DaemonConfig {
   }
   /// Line that set the directive, 0 when it kept its default.
   unsigned line_of(std::string_view directive) const;
-  std::size_t culltable_size() const { return std::size_t{1} << culltable_log2; }
+  std::size_t culltable_size() const
+  {
+    return std::size_t{1} << culltable_log2;
+  }
   bool ok() const { return errors.empty(); }
 };
 
@@ -140,8 +143,8 @@ struct Thresholds {
   std::uint64_t unit = 0; ///< bytes per block unit (page or fs block)
   std::uint64_t brun = 0, bcull = 0, bstop = 0; ///< in units
   std::uint64_t frun = 0, fcull = 0, fstop = 0; ///< in inodes
-  std::uint64_t bavail = 0; ///< free blocks now, in units
-  std::uint64_t ffree = 0;  ///< free inodes now
+  std::uint64_t bavail = 0;                     ///< free blocks now, in units
+  std::uint64_t ffree = 0;                      ///< free inodes now
 };
 
 /// Computes the limits as cachefiles_add_cache does (divide by 100 first,
@@ -164,10 +167,10 @@ const char* cull_state_name(CullState s);
 
 struct CullDecision {
   CullState state = CullState::off;
-  bool blocks_low = false;           ///< bavail < bcull
-  bool files_low = false;            ///< ffree < fcull
-  std::uint64_t blocks_to_run = 0;   ///< units to free to reach brun
-  std::uint64_t files_to_run = 0;    ///< inodes to free to reach frun
+  bool blocks_low = false;         ///< bavail < bcull
+  bool files_low = false;          ///< ffree < fcull
+  std::uint64_t blocks_to_run = 0; ///< units to free to reach brun
+  std::uint64_t files_to_run = 0;  ///< inodes to free to reach frun
 
   /// Culling would be on now with no history (hysteresis counts as off: a
   /// freshly bound cache starts with culling off).

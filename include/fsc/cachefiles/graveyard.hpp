@@ -18,9 +18,9 @@ int bury_at(int dirfd, const char* name, int graveyard_fd,
 
 /// What burying one object did.
 struct Burial {
-  int err = 0;               ///< 0, or the errno of the step that failed
-  std::string grave_name;    ///< its name in graveyard/, when buried
-  std::uint64_t bytes = 0;   ///< allocated bytes (st_blocks * 512)
+  int err = 0;             ///< 0, or the errno of the step that failed
+  std::string grave_name;  ///< its name in graveyard/, when buried
+  std::uint64_t bytes = 0; ///< allocated bytes (st_blocks * 512)
 };
 
 /// Buries the object at rel (a path below the cache root root_fd): opens

@@ -51,11 +51,11 @@ CookedV1 cook_v1(ByteView key, std::uint8_t type, bool big_endian = false);
 
 /// What a v1 object name says.
 struct NameV1 {
-  char letter = 0;           ///< I D S J E T
-  std::uint8_t type = 0;     ///< 0 index (I/J), 1 data (D/E), 2 special (S/T)
-  bool encoded = false;      ///< J/E/T (base64 of length prefix + key)
-  bool big_endian = false;   ///< length prefix decoded big-endian
-  bool suspicious = false;   ///< encoded key that is all printable
+  char letter = 0;         ///< I D S J E T
+  std::uint8_t type = 0;   ///< 0 index (I/J), 1 data (D/E), 2 special (S/T)
+  bool encoded = false;    ///< J/E/T (base64 of length prefix + key)
+  bool big_endian = false; ///< length prefix decoded big-endian
+  bool suspicious = false; ///< encoded key that is all printable
   Bytes key;
 };
 

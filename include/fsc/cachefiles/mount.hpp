@@ -15,9 +15,9 @@
 namespace fsc::cachefiles {
 
 struct MountOptions {
-  bool write = false;  ///< apply changes to the cache itself
-  std::string into;    ///< copy the cache here first and replay on the copy
-  bool force = false;  ///< bind even if a daemon seems to serve it
+  bool write = false; ///< apply changes to the cache itself
+  std::string into;   ///< copy the cache here first and replay on the copy
+  bool force = false; ///< bind even if a daemon seems to serve it
 };
 
 class Mount {

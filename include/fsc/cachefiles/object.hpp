@@ -33,7 +33,7 @@ struct PathStep {
 struct ObjectInfo {
   std::string path; ///< relative to the cache root
   std::vector<PathStep> steps;
-  ScanEntry entry;  ///< kind, node chain (with xattr), stat, problems
+  ScanEntry entry; ///< kind, node chain (with xattr), stat, problems
   std::vector<Extent> extents;
   bool extents_known = false;
 };

@@ -51,14 +51,14 @@ struct Stat {
 /// branches it is working on.
 struct Node {
   std::shared_ptr<const Node> parent;
-  std::string name;       ///< entry name ("I03nfs", "Infs,3.0,...", "E...")
-  std::string path;       ///< relative to the cache root ("cache/@4a/I03nfs")
-  int level = 0;          ///< 0: child of cache/ (v1 netfs index, v2 volume)
+  std::string name; ///< entry name ("I03nfs", "Infs,3.0,...", "E...")
+  std::string path; ///< relative to the cache root ("cache/@4a/I03nfs")
+  int level = 0;    ///< 0: child of cache/ (v1 netfs index, v2 volume)
   EntryKind kind = EntryKind::unknown;
-  std::uint8_t type = 0;  ///< cookie type from the name (v1)
-  Bytes key;              ///< decoded index key (v2 volume: the key string)
-  bool key_ok = true;     ///< false: the name does not decode (key empty)
-  Bytes xattr;            ///< raw xattr, when read
+  std::uint8_t type = 0; ///< cookie type from the name (v1)
+  Bytes key;             ///< decoded index key (v2 volume: the key string)
+  bool key_ok = true;    ///< false: the name does not decode (key empty)
+  Bytes xattr;           ///< raw xattr, when read
   bool has_xattr = false;
 };
 
@@ -69,17 +69,17 @@ struct ScanEntry {
   std::string path;                 ///< relative to the cache root
   std::string name;
   Stat st;
-  int xattr_errno = -1;             ///< -1 not read, 0 read, else errno
-  std::vector<Problem> problems;    ///< layout problems of this entry
+  int xattr_errno = -1;          ///< -1 not read, 0 read, else errno
+  std::vector<Problem> problems; ///< layout problems of this entry
 };
 
 struct ScanOptions {
   bool read_xattrs = true;
-  unsigned threads = 0;      ///< 0: one per online CPU (at most 8)
-  bool ordered = false;      ///< one thread, depth-first, names sorted
-  bool fanouts = false;      ///< also deliver fan-out entries
-  std::string only_path;     ///< when set: only entries on this path
-                             ///< ("cache/@4a/I03nfs"), for one-object looks
+  unsigned threads = 0;  ///< 0: one per online CPU (at most 8)
+  bool ordered = false;  ///< one thread, depth-first, names sorted
+  bool fanouts = false;  ///< also deliver fan-out entries
+  std::string only_path; ///< when set: only entries on this path
+                         ///< ("cache/@4a/I03nfs"), for one-object looks
 };
 
 struct ScanStats {
@@ -96,7 +96,8 @@ using ScanSink = std::function<void(const ScanEntry&, unsigned worker)>;
 /// Walks cache/ of an opened cache. Errors on single paths (EACCES, ENOENT
 /// during the walk, bad names) become problems on entries or are reported
 /// through the sink as unknown entries; the walk always finishes.
-ScanStats scan(const Cache& cache, const ScanOptions& opt, const ScanSink& sink);
+ScanStats scan(const Cache& cache, const ScanOptions& opt,
+               const ScanSink& sink);
 
 /// How many workers scan() runs with opt: a sink's per-worker state needs
 /// this many slots.

@@ -30,13 +30,16 @@ public:
   virtual ~Store() = default;
   virtual StoreStat stat(const std::string& rel) = 0;
   virtual tl::expected<Bytes, int> get_xattr(const std::string& rel) = 0;
-  virtual int set_xattr(const std::string& rel, ByteView value, bool create) = 0;
-  virtual int mkdir(const std::string& rel) = 0;  ///< mode 0, as vfs_mkdir(.., 0)
+  virtual int set_xattr(const std::string& rel, ByteView value,
+                        bool create) = 0;
+  virtual int
+  mkdir(const std::string& rel) = 0; ///< mode 0, as vfs_mkdir(.., 0)
   virtual int create(const std::string& rel) = 0; ///< mode 0 regular file
   virtual int unlink(const std::string& rel) = 0;
   virtual int rename(const std::string& from, const std::string& to) = 0;
   virtual int truncate(const std::string& rel, std::uint64_t size) = 0;
-  virtual int write(const std::string& rel, std::uint64_t off, ByteView data) = 0;
+  virtual int write(const std::string& rel, std::uint64_t off,
+                    ByteView data) = 0;
   /// True when the byte at off is data (SEEK_DATA), false for a hole.
   virtual tl::expected<bool, int> has_data(const std::string& rel,
                                            std::uint64_t off) = 0;

@@ -14,7 +14,7 @@ namespace fsc::cachefiles {
 
 /// Content of a data file to create: bytes at an offset in a file of size.
 struct DataSpec {
-  std::string bytes;          ///< written at offset (the rest is a hole)
+  std::string bytes; ///< written at offset (the rest is a hole)
   std::uint64_t offset = 0;
   std::uint64_t size = 0;     ///< file size (>= offset + bytes.size())
   std::int64_t atime_ns = -1; ///< -1: leave as created
@@ -33,9 +33,8 @@ public:
 
   /// v1: makes (or reuses) the fan-out and the object under parent (a v1
   /// index path or "cache"); returns the object's path.
-  std::string add_v1(const std::string& parent, ByteView key,
-                     std::uint8_t type, ByteView aux,
-                     const DataSpec& data = {});
+  std::string add_v1(const std::string& parent, ByteView key, std::uint8_t type,
+                     ByteView aux, const DataSpec& data = {});
 
   /// v2: a volume directory with its xattr; returns "cache/I<key>".
   std::string add_volume(const std::string& volume_key, ByteView coherency);

@@ -54,11 +54,13 @@ public:
   virtual void set_host(BackendHost&) = 0;
 
   /// cachefiles_alloc_object: cooks the key and builds the xattr now.
-  virtual int alloc_object(ObjectId, CookieType, ByteView key, ByteView aux) = 0;
+  virtual int alloc_object(ObjectId, CookieType, ByteView key,
+                           ByteView aux) = 0;
   /// cachefiles_lookup_object, walking from the parent object's directory
   /// (no_parent = the cache's root object, cache/). Reports negative/positive
   /// through the host. -ETIMEDOUT asks the engine to retry later.
-  virtual int lookup_object(ObjectId, ObjectId parent, std::uint64_t store_limit) = 0;
+  virtual int lookup_object(ObjectId, ObjectId parent,
+                            std::uint64_t store_limit) = 0;
   virtual void lookup_complete(ObjectId) = 0;
   virtual void update_object(ObjectId, CookieType, ByteView aux) = 0;
   /// check_consistency: 0, or -ESTALE when the stored aux no longer passes.

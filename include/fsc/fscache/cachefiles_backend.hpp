@@ -1,7 +1,7 @@
-// cachefiles_backend.hpp - CacheFiles (4.19 fs/cachefiles) as the engine's backend, on
-// a Store: the walk to an object through cooked names, the xattr check,
-// creation with the kernel's modes and xattrs, burial, the active tree, and
-// page I/O. A FaultPlan makes chosen calls fail with a chosen errno.
+// cachefiles_backend.hpp - CacheFiles (4.19 fs/cachefiles) as the engine's
+// backend, on a Store: the walk to an object through cooked names, the xattr
+// check, creation with the kernel's modes and xattrs, burial, the active tree,
+// and page I/O. A FaultPlan makes chosen calls fail with a chosen errno.
 #pragma once
 
 #include <cstdint>
@@ -51,7 +51,7 @@ private:
   struct Obj {
     fscache::CookieType type = fscache::CookieType::data;
     cachefiles::CookedV1 cooked;
-    Bytes xattr;            ///< type byte + aux, built at alloc
+    Bytes xattr; ///< type byte + aux, built at alloc
     std::string path;
     bool active = false;
     std::uint64_t store_limit = 0;

@@ -32,15 +32,15 @@ inline constexpr CookieId fsdef_cookie = 1; ///< the static root index
 /// default; turning one off brings the old bug back so a scenario can show
 /// what it did.
 struct Fixes {
-  bool attach_ref_at_init = true;   ///< f29507ce: GET obj at object init
-  bool dead_state_work = true;      ///< e26bfebd: OBJECT_DEAD has a function
+  bool attach_ref_at_init = true;      ///< f29507ce: GET obj at object init
+  bool dead_state_work = true;         ///< e26bfebd: OBJECT_DEAD has a function
   bool clear_writes_on_disable = true; ///< 6bdded59
-  bool submit_checks_live = true;   ///< f09b443d: IS_LIVE tested under lock
-  bool cancel_everywhere = true;    ///< d3b97ca4: op->cancel on every path
-  bool duplicate_detection = true;  ///< 402cb8dd: hashed cookies, dups refused
-  bool size_passed_in = true;       ///< ee1235a9: object size at acquire
+  bool submit_checks_live = true;      ///< f09b443d: IS_LIVE tested under lock
+  bool cancel_everywhere = true;       ///< d3b97ca4: op->cancel on every path
+  bool duplicate_detection = true; ///< 402cb8dd: hashed cookies, dups refused
+  bool size_passed_in = true;      ///< ee1235a9: object size at acquire
   bool drop_clears_looking_up = true; ///< c5a94f43
-  bool collision_tests_old = true;  ///< CacheFiles in-memory collision test
+  bool collision_tests_old = true;    ///< CacheFiles in-memory collision test
 };
 
 /// Names for --unfix and the scenario's `fixes` line.
@@ -48,15 +48,15 @@ const std::vector<std::pair<std::string_view, bool Fixes::*>>& fix_names();
 
 /// The netfs's coherency rule for a cookie (def->check_aux).
 enum class AuxRule : std::uint8_t {
-  none,    ///< no check_aux: everything OKAY (ChkAux non)
-  exact,   ///< NFS-style: any difference is OBSOLETE
-  update,  ///< a difference asks for a rewrite (NEEDS_UPDATE)
+  none,   ///< no check_aux: everything OKAY (ChkAux non)
+  exact,  ///< NFS-style: any difference is OBSOLETE
+  update, ///< a difference asks for a rewrite (NEEDS_UPDATE)
 };
 
 struct AcquireArgs {
   CookieId parent = no_cookie;
   CookieType type = CookieType::data;
-  std::string def_name;  ///< "NFS.fh" (traced truncated to 7 chars)
+  std::string def_name; ///< "NFS.fh" (traced truncated to 7 chars)
   Bytes key, aux;
   std::uint64_t object_size = 0;
   bool enable = true;
@@ -75,8 +75,7 @@ struct ObjectInfo {
   bool exists = false;
   ObjectId id = 0;
   ObjState state = ObjState::wait_for_init;
-  int usage = 0, n_children = 0, n_ops = 0, n_in_progress = 0,
-      n_exclusive = 0;
+  int usage = 0, n_children = 0, n_ops = 0, n_in_progress = 0, n_exclusive = 0;
   std::uint32_t flags = 0, events = 0;
 };
 
@@ -94,19 +93,27 @@ using PendingRef = std::shared_ptr<Pending>;
 /// asynchronous operation or the operation GC. Addresses are the ones the
 /// Observer sees (0 when none).
 struct Runnable {
-  enum Kind : std::uint8_t { resume_call, start_work, continue_work, op_work,
-                             op_gc } kind = resume_call;
+  enum Kind : std::uint8_t {
+    resume_call,
+    start_work,
+    continue_work,
+    op_work,
+    op_gc
+  } kind = resume_call;
   /// The cookie concerned; for a parked call, the one whose refcount it
   /// changes next (0: the engine cannot tell).
   std::uint64_t cookie = 0;
   /// The object, for work items; for a parked call, the object it raises
   /// an event on next (then cookie is that object's).
   std::uint64_t object = 0;
-  std::uint64_t op = 0;     ///< the operation, for op_work
+  std::uint64_t op = 0; ///< the operation, for op_work
   /// What a work item does next: dispatch (fscache_osm lines follow),
   /// release the parent (DROP_OBJECT's PUT drop_obj), or PUT work.
-  enum Next : std::uint8_t { dispatch, release_parent, put_work } next =
-      dispatch;
+  enum Next : std::uint8_t {
+    dispatch,
+    release_parent,
+    put_work
+  } next = dispatch;
 };
 
 /// Chooses among runnable things in place of the FIFO/seeded order, and may

@@ -30,39 +30,60 @@ public:
   virtual void cookie(CookieTrace, const CookieSnap&) {}
   virtual void netfs(std::uint64_t /*c*/, std::string_view /*name*/) {}
   virtual void acquire(std::uint64_t /*c*/, const CookieSnap& /*parent*/,
-                       std::string_view /*def name*/) {}
+                       std::string_view /*def name*/)
+  {
+  }
   virtual void relinquish(const CookieSnap&, bool /*retire*/) {}
   virtual void enable(const CookieSnap&) {}
   virtual void disable(const CookieSnap&) {}
   virtual void osm(std::uint64_t /*c*/, std::uint64_t /*o*/, ObjState,
-                   bool /*wait*/, bool /*oob*/, int /*event*/) {}
+                   bool /*wait*/, bool /*oob*/, int /*event*/)
+  {
+  }
   virtual void page(std::uint64_t /*c*/, std::uint64_t /*index*/, PageTrace) {}
   virtual void wake_cookie(std::uint64_t /*c*/) {}
   virtual void op(std::uint64_t /*c*/, std::uint64_t /*op*/, OpTrace) {}
   virtual void page_op(std::uint64_t /*c*/, std::uint64_t /*index*/,
-                       std::uint64_t /*op*/, PageOpTrace) {}
+                       std::uint64_t /*op*/, PageOpTrace)
+  {
+  }
   virtual void wrote_page(std::uint64_t /*c*/, std::uint64_t /*index*/,
-                          std::uint64_t /*op*/, int /*ret*/) {}
+                          std::uint64_t /*op*/, int /*ret*/)
+  {
+  }
 
   // include/trace/events/cachefiles.h (4.19)
   virtual void obj_ref(std::uint64_t /*c*/, std::uint64_t /*o*/, int /*usage*/,
-                       ObjRefTrace) {}
+                       ObjRefTrace)
+  {
+  }
   virtual void cf_lookup(std::uint64_t /*o*/, std::uint64_t /*d*/,
-                         std::uint64_t /*inode*/) {}
+                         std::uint64_t /*inode*/)
+  {
+  }
   virtual void cf_mkdir(std::uint64_t /*o*/, std::uint64_t /*d*/, int /*r*/) {}
   virtual void cf_create(std::uint64_t /*o*/, std::uint64_t /*d*/, int /*r*/) {}
-  virtual void cf_unlink(std::uint64_t /*o*/, std::uint64_t /*d*/,
-                         KillReason) {}
+  virtual void cf_unlink(std::uint64_t /*o*/, std::uint64_t /*d*/, KillReason)
+  {
+  }
   virtual void cf_rename(std::uint64_t /*o*/, std::uint64_t /*d*/,
-                         std::uint64_t /*to*/, KillReason) {}
+                         std::uint64_t /*to*/, KillReason)
+  {
+  }
   virtual void cf_mark_active(std::uint64_t /*o*/, std::uint64_t /*d*/) {}
   virtual void cf_wait_active(std::uint64_t /*o*/, std::uint64_t /*d*/,
                               std::uint64_t /*xo*/, unsigned /*wf*/,
-                              unsigned /*wff*/) {}
+                              unsigned /*wff*/)
+  {
+  }
   virtual void cf_mark_inactive(std::uint64_t /*o*/, std::uint64_t /*d*/,
-                                std::uint64_t /*inode*/) {}
+                                std::uint64_t /*inode*/)
+  {
+  }
   virtual void cf_mark_buried(std::uint64_t /*o*/, std::uint64_t /*d*/,
-                              KillReason) {}
+                              KillReason)
+  {
+  }
 
   /// A printk the kernel would log ("Duplicate cookie detected", ...).
   virtual void printk(std::string_view) {}

@@ -53,7 +53,10 @@ public:
   ExportMethod export_method() const { return m_method; }
   const ExportIdentity& identity() const { return m_id; }
   /// Files indexed so far (0 until the index is needed).
-  std::size_t indexed_files() const { return m_by_ino.size() + m_by_raw.size(); }
+  std::size_t indexed_files() const
+  {
+    return m_by_ino.size() + m_by_raw.size();
+  }
 
 private:
   struct Entry {

@@ -17,10 +17,10 @@ namespace fsc::netfs {
 
 struct InventoryOptions {
   bool read_xattrs = true;
-  unsigned threads = 0;           ///< scan threads (0: the scanner's choice)
-  std::size_t top = 5;            ///< largest/oldest kept
+  unsigned threads = 0;            ///< scan threads (0: the scanner's choice)
+  std::size_t top = 5;             ///< largest/oldest kept
   std::size_t max_problems = 1000; ///< problems listed (0: all)
-  cachefiles::DaemonConfig conf;  ///< the limits compared with
+  cachefiles::DaemonConfig conf;   ///< the limits compared with
   /// Called from scan workers for every entry but fan-outs (aux problems
   /// added); worker is 0..scan_workers()-1.
   std::function<void(const cachefiles::ScanEntry&, unsigned worker)> on_entry;

@@ -19,22 +19,22 @@ namespace fsc::netfs {
 
 /// enum nfsd_fsid.
 enum KnfsdFsidType : std::uint8_t {
-  fsid_dev = 0,          ///< BE (major << 16 | minor), export root ino
-  fsid_num = 1,          ///< fsid=N from /etc/exports
-  fsid_major_minor = 2,  ///< BE major, BE minor, export root ino
-  fsid_encode_dev = 3,   ///< new_encode_dev(dev), export root ino
-  fsid_uuid4_inum = 4,   ///< export root ino, uuid folded to 4 bytes
-  fsid_uuid8 = 5,        ///< uuid folded to 8 bytes
-  fsid_uuid16 = 6,       ///< uuid
-  fsid_uuid16_inum = 7,  ///< export root ino (u64), uuid
+  fsid_dev = 0,         ///< BE (major << 16 | minor), export root ino
+  fsid_num = 1,         ///< fsid=N from /etc/exports
+  fsid_major_minor = 2, ///< BE major, BE minor, export root ino
+  fsid_encode_dev = 3,  ///< new_encode_dev(dev), export root ino
+  fsid_uuid4_inum = 4,  ///< export root ino, uuid folded to 4 bytes
+  fsid_uuid8 = 5,       ///< uuid folded to 8 bytes
+  fsid_uuid16 = 6,      ///< uuid
+  fsid_uuid16_inum = 7, ///< export root ino (u64), uuid
 };
 
 /// enum fid_type values fsc decodes to an inode and generation.
 enum KnfsdFileidType : std::uint8_t {
-  fileid_root = 0,              ///< the export root itself, no fileid bytes
-  fileid_ino32_gen = 1,         ///< u32 ino, u32 gen
-  fileid_ino32_gen_parent = 2,  ///< + u32 parent ino, u32 parent gen
-  fileid_xfs_ino64_gen = 0x81,  ///< u32 ino lo, u32 ino hi, u32 gen (XFS)
+  fileid_root = 0,             ///< the export root itself, no fileid bytes
+  fileid_ino32_gen = 1,        ///< u32 ino, u32 gen
+  fileid_ino32_gen_parent = 2, ///< + u32 parent ino, u32 parent gen
+  fileid_xfs_ino64_gen = 0x81, ///< u32 ino lo, u32 ino hi, u32 gen (XFS)
   fileid_xfs_ino64_gen_parent = 0x82, ///< + parent ino lo, hi, gen
 };
 
@@ -91,7 +91,8 @@ struct ExportIdentity {
 /// The fsid knfsd writes for this export with this fsid type (mk_fsid), one
 /// per uuid candidate for the uuid types; empty when it cannot be derived
 /// (FSID_NUM without fsid_num, a uuid type without uuids, unknown type).
-std::vector<Bytes> make_knfsd_fsid(const ExportIdentity& id, unsigned fsid_type);
+std::vector<Bytes> make_knfsd_fsid(const ExportIdentity& id,
+                                   unsigned fsid_type);
 
 /// The fsid in words: "device 8:1, export inode 2", "fsid=7", "uuid ...".
 std::string describe_knfsd_fsid(unsigned fsid_type, ByteView fsid);

@@ -60,10 +60,10 @@ std::string_view volume_netfs(std::string_view volume_key);
 struct NfsServerKey {
   std::uint16_t version = 3;
   std::uint32_t minor = 0;
-  std::uint16_t family = 2;    ///< AF_INET 2, AF_INET6 10
-  std::uint16_t port = 2049;   ///< host order here; stored big-endian
-  Bytes address;               ///< 4 or 16 bytes, network order
-  bool has_minor = true;       ///< false: the 4.19.0-4.19.113 layout
+  std::uint16_t family = 2;  ///< AF_INET 2, AF_INET6 10
+  std::uint16_t port = 2049; ///< host order here; stored big-endian
+  Bytes address;             ///< 4 or 16 bytes, network order
+  bool has_minor = true;     ///< false: the 4.19.0-4.19.113 layout
 };
 Bytes encode(const NfsServerKey& k);
 std::optional<NfsServerKey> decode_nfs_server(ByteView key);

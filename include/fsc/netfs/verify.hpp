@@ -29,9 +29,9 @@ struct Difference {
 };
 
 struct ObjectVerdict {
-  std::string path;     ///< of the data object, relative to the cache root
-  std::string key_hex;  ///< its key (the NFS file handle)
-  std::string origin;   ///< the origin file, when mapped
+  std::string path;    ///< of the data object, relative to the cache root
+  std::string key_hex; ///< its key (the NFS file handle)
+  std::string origin;  ///< the origin file, when mapped
   Verdict verdict = Verdict::unmapped;
   std::vector<Difference> diffs;
   std::optional<std::uint64_t> first_bad_offset; ///< CORRUPT
@@ -39,8 +39,8 @@ struct ObjectVerdict {
   /// A non-zero byte past the object's size (the backing file's padding):
   /// an anomaly of the cache file, not of the data the client reads.
   std::optional<std::uint64_t> padding_nonzero_offset;
-  std::string checked;  ///< what was checked beyond the times, when partial
-  std::string note;     ///< why unmapped/unreadable
+  std::string checked; ///< what was checked beyond the times, when partial
+  std::string note;    ///< why unmapped/unreadable
 };
 
 /// Where the origin of each key is: NFS file handle (hex) → path.
@@ -63,7 +63,7 @@ std::optional<Bytes> nfs_fh_from_handle(ByteView f_handle);
 struct Located {
   Verdict verdict = Verdict::okay; ///< okay: found; else orphan, unmapped...
   std::string path;                ///< the origin file, when found
-  Fd fd; ///< when found: open O_RDONLY on it, or none: open path
+  Fd fd;            ///< when found: open O_RDONLY on it, or none: open path
   std::string note; ///< why not found
 };
 
@@ -92,9 +92,9 @@ private:
 };
 
 struct VerifyOptions {
-  bool data = false;          ///< compare cached bytes too
-  bool nfs_v4 = false;        ///< force the NFSv4 rule; else the server key
-                              ///< or volume of each object says the version
+  bool data = false;   ///< compare cached bytes too
+  bool nfs_v4 = false; ///< force the NFSv4 rule; else the server key
+                       ///< or volume of each object says the version
 };
 
 /// Verifies every data object of the cache; calls sink for each.

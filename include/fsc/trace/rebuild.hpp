@@ -67,17 +67,17 @@ struct Call {
 };
 
 struct Rebuilt {
-  std::string scenario;            ///< the calls, in the scenario language
+  std::string scenario; ///< the calls, in the scenario language
   std::uint64_t lines = 0, events = 0, calls = 0;
   /// Cookie lives ("c<pointer>_<life>", the scenario's handles), in the
   /// order the scenario acquires them.
   std::vector<std::string> cookies;
   std::map<std::string, std::vector<Step>> steps; ///< per cookie life
   std::map<std::string, CookieLife> lives;        ///< per cookie life
-  std::vector<Call> call_lines;    ///< per scenario line (line 1 first)
-  std::string fsdef;               ///< the root index's life
-  int cpus = 1;                    ///< CPUs the trace shows
-  std::vector<std::string> notes;  ///< what could not be rebuilt
+  std::vector<Call> call_lines;   ///< per scenario line (line 1 first)
+  std::string fsdef;              ///< the root index's life
+  int cpus = 1;                   ///< CPUs the trace shows
+  std::vector<std::string> notes; ///< what could not be rebuilt
   std::string truncated; ///< why the trace ended early ("" if it did not)
 };
 
@@ -150,11 +150,11 @@ private:
 /// The first place where the engine's steps differ from the trace's.
 struct Divergence {
   bool found = false;
-  std::uint64_t line = 0;       ///< trace line of the differing step
-  std::uint64_t previous = 0;   ///< the cookie's last matching step's line
-  std::string cookie;           ///< trace pointer
+  std::uint64_t line = 0;     ///< trace line of the differing step
+  std::uint64_t previous = 0; ///< the cookie's last matching step's line
+  std::string cookie;         ///< trace pointer
   std::string trace_step, engine_step;
-  std::uint64_t compared = 0;   ///< steps that matched before it
+  std::uint64_t compared = 0; ///< steps that matched before it
 };
 
 /// Compares per cookie (mapped by acquire order), in trace line order.

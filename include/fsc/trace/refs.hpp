@@ -25,26 +25,26 @@ const char* gen_name(Gen g);
 /// One life of one counter: a cookie (c=), a cache object (o=) or a 6.1
 /// volume (V=). A pointer the kernel reuses after a free starts a new life.
 struct Life {
-  char type = 'c';          ///< 'c' cookie, 'o' object, 'V' volume
-  std::string id;           ///< as printed (without leading zeros: "2")
-  std::string cookie;       ///< objects: their cookie's id
-  std::uint32_t life = 1;   ///< 1 for the first life of this id
-  std::int64_t count = 0;   ///< after the last event
+  char type = 'c';        ///< 'c' cookie, 'o' object, 'V' volume
+  std::string id;         ///< as printed (without leading zeros: "2")
+  std::string cookie;     ///< objects: their cookie's id
+  std::uint32_t life = 1; ///< 1 for the first life of this id
+  std::int64_t count = 0; ///< after the last event
   std::int64_t first_ns = 0, last_ns = 0;
   std::uint64_t first_line = 0, last_line = 0;
   std::uint64_t events = 0;
   bool relinquished = false; ///< cookies: fscache_relinquish seen
   bool freed = false;        ///< the count reached 0
   bool unknowable = false;   ///< lost events happened while it was alive
-                            ///< (named in an "unverifiable" finding)
+                             ///< (named in an "unverifiable" finding)
   bool partial = false;      ///< a cookie first seen after its acquire
   std::map<std::string, std::uint64_t> reasons; ///< "GET obj" → times
 };
 
 struct Finding {
-  std::string kind;   ///< over-put, leak, use-after-free, count-jump,
-                      ///< unverifiable(-clean), lost-events, ...
-  std::string id;     ///< "c=2", "o=ffff91ce827b1200"
+  std::string kind; ///< over-put, leak, use-after-free, count-jump,
+                    ///< unverifiable(-clean), lost-events, ...
+  std::string id;   ///< "c=2", "o=ffff91ce827b1200"
   std::int64_t ts_ns = 0;
   std::uint64_t line = 0;
   std::string message;
@@ -65,8 +65,8 @@ struct TimelineEntry {
 };
 
 struct RefsOptions {
-  std::string cookie; ///< timeline of this cookie (and its objects)
-  std::string object; ///< timeline of this object
+  std::string cookie;      ///< timeline of this cookie (and its objects)
+  std::string object;      ///< timeline of this object
   bool keep_lives = false; ///< report every ended life (else only totals,
                            ///< live ones and those with findings)
   std::int64_t reorder_ns = 1000000; ///< CPU reordering window (spec §0.6)
@@ -83,7 +83,7 @@ struct RefsReport {
   Gen gen = Gen::unknown;
   std::uint64_t lines = 0, events = 0, fscache_events = 0, unknown_events = 0;
   std::uint64_t malformed = 0, lost_markers = 0, lost_events = 0;
-  std::vector<Life> lives;       ///< see RefsOptions::keep_lives
+  std::vector<Life> lives; ///< see RefsOptions::keep_lives
   struct Totals {
     std::uint64_t lives = 0, freed = 0, relinquished = 0, alive = 0;
   };
@@ -91,7 +91,7 @@ struct RefsReport {
   std::vector<Finding> findings;
   std::vector<TimelineEntry> timeline;
   std::map<std::string, std::uint64_t> unknown; ///< event name → count
-  std::vector<Cut> cuts; ///< inputs that ended early
+  std::vector<Cut> cuts;                        ///< inputs that ended early
   /// With RefsOptions::cookie/object: a line named it. When not, and the
   /// id is one of another kind ('c', 'o', 'V'), target_other says which.
   bool target_found = false;

@@ -18,10 +18,10 @@ struct Line {
   std::string_view task;
   int pid = 0;
   int cpu = 0;
-  std::string_view flags;   ///< "...." / "....." ("" from trace-cmd)
-  std::int64_t ts_ns = 0;   ///< timestamp in nanoseconds
-  std::string_view event;   ///< "fscache_cookie"
-  std::string_view body;    ///< what TP_printk printed
+  std::string_view flags; ///< "...." / "....." ("" from trace-cmd)
+  std::int64_t ts_ns = 0; ///< timestamp in nanoseconds
+  std::string_view event; ///< "fscache_cookie"
+  std::string_view body;  ///< what TP_printk printed
 };
 
 /// What one input line is.
@@ -29,12 +29,12 @@ enum class Kind { event, comment, lost, blank, malformed };
 
 struct Parsed {
   Kind kind = Kind::malformed;
-  Line line;                ///< for events
-  std::uint64_t lost = 0;   ///< for `[LOST N EVENTS]` / `CPU:N [LOST N EVENTS]`
-                            ///< and trace-cmd's `[N EVENTS DROPPED]`; 0:
-                            ///< unknown (`[LOST EVENTS]`)
-  int lost_cpu = -1;        ///< the N of `CPU:N`, -1 when not printed
-  std::string why;          ///< for malformed lines
+  Line line;              ///< for events
+  std::uint64_t lost = 0; ///< for `[LOST N EVENTS]` / `CPU:N [LOST N EVENTS]`
+                          ///< and trace-cmd's `[N EVENTS DROPPED]`; 0:
+                          ///< unknown (`[LOST EVENTS]`)
+  int lost_cpu = -1;      ///< the N of `CPU:N`, -1 when not printed
+  std::string why;        ///< for malformed lines
 };
 
 /// Parses one line of ftrace text or trace-cmd report output (no newline).

@@ -48,7 +48,8 @@ public:
   void cf_lookup(std::uint64_t o, std::uint64_t d, std::uint64_t i) override;
   void cf_mkdir(std::uint64_t o, std::uint64_t d, int r) override;
   void cf_create(std::uint64_t o, std::uint64_t d, int r) override;
-  void cf_unlink(std::uint64_t o, std::uint64_t d, fscache::KillReason) override;
+  void cf_unlink(std::uint64_t o, std::uint64_t d,
+                 fscache::KillReason) override;
   void cf_rename(std::uint64_t o, std::uint64_t d, std::uint64_t to,
                  fscache::KillReason) override;
   void cf_mark_active(std::uint64_t o, std::uint64_t d) override;
@@ -81,46 +82,58 @@ class Tee : public fscache::Observer {
 public:
   void add(fscache::Observer& o) { m_all.push_back(&o); }
 #define FSC_TEE(name, params, args)                                            \
-  void name params override                                                     \
-  {                                                                             \
-    for (auto* sink_ : m_all)                                                   \
-      sink_->name args;                                                         \
+  void name params override                                                    \
+  {                                                                            \
+    for (auto* sink_ : m_all)                                                  \
+      sink_->name args;                                                        \
   }
   FSC_TEE(context, (fscache::Task t), (t))
-  FSC_TEE(cookie, (fscache::CookieTrace w, const fscache::CookieSnap& s), (w, s))
+  FSC_TEE(cookie, (fscache::CookieTrace w, const fscache::CookieSnap& s),
+          (w, s))
   FSC_TEE(netfs, (std::uint64_t c, std::string_view n), (c, n))
-  FSC_TEE(acquire, (std::uint64_t c, const fscache::CookieSnap& p,
-                    std::string_view n), (c, p, n))
+  FSC_TEE(acquire,
+          (std::uint64_t c, const fscache::CookieSnap& p, std::string_view n),
+          (c, p, n))
   FSC_TEE(relinquish, (const fscache::CookieSnap& s, bool r), (s, r))
   FSC_TEE(enable, (const fscache::CookieSnap& s), (s))
   FSC_TEE(disable, (const fscache::CookieSnap& s), (s))
-  FSC_TEE(osm, (std::uint64_t c, std::uint64_t o, fscache::ObjState s, bool w,
-                bool b, int e), (c, o, s, w, b, e))
+  FSC_TEE(osm,
+          (std::uint64_t c, std::uint64_t o, fscache::ObjState s, bool w,
+           bool b, int e),
+          (c, o, s, w, b, e))
   FSC_TEE(page, (std::uint64_t c, std::uint64_t i, fscache::PageTrace t),
           (c, i, t))
   FSC_TEE(wake_cookie, (std::uint64_t c), (c))
   FSC_TEE(op, (std::uint64_t c, std::uint64_t p, fscache::OpTrace t), (c, p, t))
-  FSC_TEE(page_op, (std::uint64_t c, std::uint64_t i, std::uint64_t p,
-                    fscache::PageOpTrace t), (c, i, p, t))
-  FSC_TEE(wrote_page, (std::uint64_t c, std::uint64_t i, std::uint64_t p,
-                       int r), (c, i, p, r))
-  FSC_TEE(obj_ref, (std::uint64_t c, std::uint64_t o, int u,
-                    fscache::ObjRefTrace t), (c, o, u, t))
+  FSC_TEE(page_op,
+          (std::uint64_t c, std::uint64_t i, std::uint64_t p,
+           fscache::PageOpTrace t),
+          (c, i, p, t))
+  FSC_TEE(wrote_page,
+          (std::uint64_t c, std::uint64_t i, std::uint64_t p, int r),
+          (c, i, p, r))
+  FSC_TEE(obj_ref,
+          (std::uint64_t c, std::uint64_t o, int u, fscache::ObjRefTrace t),
+          (c, o, u, t))
   FSC_TEE(cf_lookup, (std::uint64_t o, std::uint64_t d, std::uint64_t i),
           (o, d, i))
   FSC_TEE(cf_mkdir, (std::uint64_t o, std::uint64_t d, int r), (o, d, r))
   FSC_TEE(cf_create, (std::uint64_t o, std::uint64_t d, int r), (o, d, r))
   FSC_TEE(cf_unlink, (std::uint64_t o, std::uint64_t d, fscache::KillReason w),
           (o, d, w))
-  FSC_TEE(cf_rename, (std::uint64_t o, std::uint64_t d, std::uint64_t t,
-                      fscache::KillReason w), (o, d, t, w))
+  FSC_TEE(cf_rename,
+          (std::uint64_t o, std::uint64_t d, std::uint64_t t,
+           fscache::KillReason w),
+          (o, d, t, w))
   FSC_TEE(cf_mark_active, (std::uint64_t o, std::uint64_t d), (o, d))
-  FSC_TEE(cf_wait_active, (std::uint64_t o, std::uint64_t d, std::uint64_t x,
-                           unsigned f, unsigned ff), (o, d, x, f, ff))
-  FSC_TEE(cf_mark_inactive, (std::uint64_t o, std::uint64_t d,
-                             std::uint64_t i), (o, d, i))
-  FSC_TEE(cf_mark_buried, (std::uint64_t o, std::uint64_t d,
-                           fscache::KillReason w), (o, d, w))
+  FSC_TEE(cf_wait_active,
+          (std::uint64_t o, std::uint64_t d, std::uint64_t x, unsigned f,
+           unsigned ff),
+          (o, d, x, f, ff))
+  FSC_TEE(cf_mark_inactive, (std::uint64_t o, std::uint64_t d, std::uint64_t i),
+          (o, d, i))
+  FSC_TEE(cf_mark_buried,
+          (std::uint64_t o, std::uint64_t d, fscache::KillReason w), (o, d, w))
   FSC_TEE(printk, (std::string_view s), (s))
   FSC_TEE(finding, (std::string_view s), (s))
   FSC_TEE(warning, (std::string_view s), (s))
