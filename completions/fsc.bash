@@ -5,7 +5,7 @@ _fsc()
   _init_completion || return
   local verbs='inspect cull demo refs verify replay help'
   local globals='--help -h --version -V --dir --json --verbose -v --quiet -q'
-  local valued=' --dir --depth --object --top --max-problems --threads --config --config --older-than --max-size --min-free --max-objects --by --brun --bcull --bstop --frun --fcull --fstop --max-runtime --threads --format --now --cookie --object --svg --origin --fsid --origin-map --from-trace --save-scenario --into --seed --unfix --trace --refs '
+  local valued=' --dir --depth --object --top --max-problems --threads --config --config --older-than --max-size --min-free --max-objects --by --brun --bcull --bstop --frun --fcull --fstop --max-runtime --threads --format --now --cookie --object --request --svg --origin --fsid --origin-map --from-trace --save-scenario --into --seed --unfix --trace --refs '
   local verb='' i
   for ((i = 1; i < cword; i++)); do
     case " $valued " in *" ${words[i-1]} "*) continue ;; esac
@@ -20,7 +20,7 @@ _fsc()
       [[ $cur == -* ]] || _filedir ;;
     demo) COMPREPLY=($(compgen -W '--format --now --help -h --version -V --dir --json --verbose -v --quiet -q' -- "$cur"))
       [[ $cur == -* ]] || _filedir ;;
-    refs) COMPREPLY=($(compgen -W '--cookie --object --svg --help -h --version -V --dir --json --verbose -v --quiet -q' -- "$cur"))
+    refs) COMPREPLY=($(compgen -W '--cookie --object --request --svg --help -h --version -V --dir --json --verbose -v --quiet -q' -- "$cur"))
       [[ $cur == -* ]] || _filedir ;;
     verify) COMPREPLY=($(compgen -W '--origin --fsid --origin-map --data --nfs4 --bury --dry-run -n --force --help -h --version -V --dir --json --verbose -v --quiet -q' -- "$cur"))
       [[ $cur == -* ]] || _filedir ;;

@@ -1,5 +1,6 @@
 // refs.cpp - `fsc refs`: refcount histories and findings from kernel traces
-// (ftrace text or trace-cmd report, 4.19/5.10 or 6.1, plain/.gz/.xz/stdin).
+// (ftrace text or trace-cmd report, 4.19/5.10, 6.1 or 6.12 with netfs
+// requests, plain/.gz/.xz/stdin).
 #include "command.hpp"
 
 #include <fsc/error.hpp>
@@ -20,7 +21,7 @@ using namespace fsc::trace;
 
 struct RefsArgs {
   std::vector<std::string> traces{"-"};
-  std::string cookie, object, svg;
+  std::string cookie, object, request, svg;
   bool keep_lives = false; ///< -v and JSON list every history
 };
 
@@ -29,6 +30,7 @@ RefsReport analyze(const RefsArgs& a)
   RefsOptions o;
   o.cookie = a.cookie;
   o.object = a.object;
+  o.request = a.request;
   o.keep_lives = a.keep_lives;
   RefsAnalyzer an(o);
   std::uint64_t base = 0;
@@ -56,7 +58,9 @@ std::string seconds(std::int64_t ns)
 
 std::string id_text(const Life& l)
 {
-  return fmt::format("{}={}{}", l.type, l.id,
+  const bool netfs = l.type == 'R' || l.type == 'S';
+  return fmt::format("{}={}{}{}", netfs ? 'R' : l.type, l.id,
+                     netfs && !l.cookie.empty() ? " c=" + l.cookie : "",
                      l.life > 1 ? fmt::format(" (life {})", l.life) : "");
 }
 
@@ -77,6 +81,11 @@ void print_text(const RefsReport& r, const RefsArgs& a, const Globals& g)
              r.objects.freed, r.objects.alive);
   if (r.volumes.lives)
     fmt::print("volumes    {}\n", r.volumes.lives);
+  if (r.requests.lives || r.subrequests.lives)
+    fmt::print("requests   {} ({} freed, {} alive at the end); subrequests {} "
+               "({} freed, {} alive at the end)\n",
+               r.requests.lives, r.requests.freed, r.requests.alive,
+               r.subrequests.lives, r.subrequests.freed, r.subrequests.alive);
   if (g.verbose > 0) {
     for (auto& l : r.lives) {
       fmt::print("  {:<24} count {:>3}  {} events  {} .. {}{}\n", id_text(l),
@@ -124,16 +133,24 @@ void print_json(const RefsReport& r, const Globals& g)
   out.summary([&](JsonWriter& j) { trace::refs_summary_fields(j, r); });
 }
 
-// Without --cookie/--object, the plot shows the first cookie with a finding
-// (else the first cookie): a second pass collects its history.
+// Without --cookie/--object/--request, the plot shows the first cookie,
+// object or request with a finding (else the first cookie): a second pass
+// collects its history.
 void write_svg(RefsReport& r, RefsArgs a)
 {
-  if (a.cookie.empty() && a.object.empty()) {
-    for (auto& f : r.findings)
-      if (f.id.rfind("c=", 0) == 0 || f.id.rfind("o=", 0) == 0) {
-        (f.id[0] == 'c' ? a.cookie : a.object) = f.id.substr(2);
-        break;
-      }
+  if (a.cookie.empty() && a.object.empty() && a.request.empty()) {
+    for (auto& f : r.findings) {
+      const std::string id = f.id.substr(2, f.id.find('[') - 2);
+      if (f.id.rfind("c=", 0) == 0)
+        a.cookie = id;
+      else if (f.id.rfind("o=", 0) == 0)
+        a.object = id;
+      else if (f.id.rfind("R=", 0) == 0)
+        a.request = id;
+      else
+        continue;
+      break;
+    }
     if (a.cookie.empty() && a.object.empty())
       for (auto& l : r.lives)
         if (l.type == 'c') {
@@ -146,8 +163,9 @@ void write_svg(RefsReport& r, RefsArgs a)
                     "twice: give a file, not stdin");
     r.timeline = analyze(a).timeline;
   }
-  std::string title =
-      a.cookie.empty() ? "object o=" + a.object : "cookie c=" + a.cookie;
+  std::string title = !a.cookie.empty()   ? "cookie c=" + a.cookie
+                      : !a.object.empty() ? "object o=" + a.object
+                                          : "request R=" + a.request;
   write_refs_svg(a.svg, title, r.timeline, r.findings);
 }
 
@@ -159,18 +177,24 @@ int run_refs(RefsArgs a, const Globals& g)
     if (f.kind == "malformed-line")
       log::warning("{}:{}: malformed line: {}", a.traces.back(), f.line,
                    f.message);
-  const bool chosen = !a.cookie.empty() || !a.object.empty();
+  const bool chosen =
+      !a.cookie.empty() || !a.object.empty() || !a.request.empty();
   if (chosen && !r.target_found) {
-    const char t = a.cookie.empty() ? 'o' : 'c';
-    const std::string& id = a.cookie.empty() ? a.object : a.cookie;
+    const char t = !a.cookie.empty() ? 'c' : !a.object.empty() ? 'o' : 'R';
+    const std::string& id = t == 'c'   ? a.cookie
+                            : t == 'o' ? a.object
+                                       : a.request;
     const char* other = r.target_other == 'c'   ? " (a cookie has that id: "
                                                   "use --cookie)"
                         : r.target_other == 'o' ? " (an object has that id: "
                                                   "use --object)"
                         : r.target_other == 'V' ? " (a volume has that id)"
                                                 : "";
-    log::error("{} {}={} is not in {}{}", t == 'c' ? "cookie" : "object", t,
-               normal_id(id), fmt::join(a.traces, " "), other);
+    log::error("{} {}={} is not in {}{}",
+               t == 'c'   ? "cookie"
+               : t == 'o' ? "object"
+                          : "request",
+               t, normal_id(id), fmt::join(a.traces, " "), other);
   }
   if (!a.svg.empty() && (!chosen || r.target_found))
     write_svg(r, a);
@@ -193,12 +217,19 @@ Command add_refs(CLI::App& app, Globals& g)
   sub->add_option("trace", a->traces,
                   "Trace files: ftrace text or trace-cmd report, plain, .gz "
                   "or .xz; - for stdin (default)");
-  sub->add_option("--cookie", a->cookie,
-                  "Full timeline of this cookie (c=) and its objects");
-  sub->add_option("--object", a->object, "Full timeline of this object (o=)");
+  auto* cookie = sub->add_option(
+      "--cookie", a->cookie,
+      "Full timeline of this cookie (c=), its objects and its netfs requests");
+  auto* object = sub->add_option("--object", a->object,
+                                 "Full timeline of this object (o=)");
+  auto* request = sub->add_option(
+      "--request", a->request,
+      "Full timeline of this netfs request (R=, 6.12) and its subrequests");
+  cookie->excludes(object)->excludes(request);
+  object->excludes(request);
   sub->add_option("--svg", a->svg,
                   "Write a refcount-over-time plot (SVG) of the chosen or "
-                  "first anomalous cookie");
+                  "first anomalous cookie, object or request");
   return {sub, [a, &g] { return run_refs(*a, g); }};
 }
 

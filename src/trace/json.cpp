@@ -3,14 +3,28 @@
 
 namespace fsc::trace {
 
+const char* life_type(char type)
+{
+  switch (type) {
+  case 'c':
+    return "cookie";
+  case 'o':
+    return "object";
+  case 'R':
+    return "request";
+  case 'S':
+    return "subrequest";
+  default:
+    return "volume";
+  }
+}
+
 void life_fields(JsonWriter& j, const Life& l)
 {
-  j.field("type", l.type == 'c'   ? "cookie"
-                  : l.type == 'o' ? "object"
-                                  : "volume");
+  j.field("type", life_type(l.type));
   j.field("id", l.id);
   j.field("life", l.life);
-  if (l.type == 'o')
+  if (l.type != 'c' && l.type != 'V' && !l.cookie.empty())
     j.field("cookie", l.cookie);
   j.field("count", l.count);
   j.field("events", l.events);
@@ -70,7 +84,9 @@ void refs_summary_fields(JsonWriter& j, const RefsReport& r)
   j.end_array();
   for (auto [name, t] : {std::pair{"cookies", &r.cookies},
                          {"objects", &r.objects},
-                         {"volumes", &r.volumes}}) {
+                         {"volumes", &r.volumes},
+                         {"requests", &r.requests},
+                         {"subrequests", &r.subrequests}}) {
     j.key(name);
     j.begin_object();
     j.field("lives", t->lives);

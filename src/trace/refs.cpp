@@ -1,6 +1,11 @@
 // refs.cpp - refcount histories from trace lines. What a printed count
 // means differs by kernel (spec v1-tracepoints §0.1): 6.1 cachefiles_ref
 // prints the count before the change, everything else the count after it.
+// 6.12's netfs requests (netfs_rreq_ref) and subrequests (netfs_sreq_ref)
+// print the count after it; a subrequest is born at 2 without a line
+// (netfs_alloc_subrequest), and a read and its copy-to-cache write can hold
+// the same R= id at once (seen on 6.12.117), so a request id may have two
+// lives alive: each line goes to the life whose count it continues.
 //
 // This runs once per line of traces of millions of lines, so the state is
 // kept in numbers, not text: ids are their hex values (text ids that are not
@@ -30,6 +35,8 @@ const char* gen_name(Gen g)
     return "4.19";
   case Gen::v61:
     return "6.1";
+  case Gen::v612:
+    return "6.12";
   case Gen::unknown:
     break;
   }
@@ -95,12 +102,36 @@ int delta_of(std::string_view reason)
   }
 }
 
-/// The events the analysis tells apart; `other` is not fscache's.
-enum class Ev { other, fscache, cookie, ref, volume, acquire, relinquish };
+/// The events the analysis tells apart; `other` is not fscache's. rreq and
+/// sreq are netfs_rreq_ref/netfs_sreq_ref, io netfs_read/netfs_write (which
+/// tie a request to its cookie), state netfs_rreq/netfs_sreq (FREE).
+enum class Ev {
+  other,
+  fscache,
+  cookie,
+  ref,
+  volume,
+  acquire,
+  relinquish,
+  rreq,
+  sreq,
+  io,
+  state
+};
 
 Ev classify(std::string_view e)
 {
   switch (e.size()) {
+  case 10:
+    if (e == "netfs_read")
+      return Ev::io;
+    if (e == "netfs_rreq" || e == "netfs_sreq")
+      return Ev::state;
+    break;
+  case 11:
+    if (e == "netfs_write")
+      return Ev::io;
+    break;
   case 14:
     if (e == "fscache_cookie")
       return Ev::cookie;
@@ -108,6 +139,10 @@ Ev classify(std::string_view e)
       return Ev::ref;
     if (e == "fscache_volume")
       return Ev::volume;
+    if (e == "netfs_rreq_ref")
+      return Ev::rreq;
+    if (e == "netfs_sreq_ref")
+      return Ev::sreq;
     break;
   case 15:
     if (e == "fscache_acquire")
@@ -128,9 +163,9 @@ Ev classify(std::string_view e)
 /// split_fields() and Fields::get() would find it, and the words (the
 /// reason) joined by one space into a reused buffer.
 struct Body {
-  enum : unsigned { c = 1, o = 2, u = 4, r = 8, V = 16, pu = 32 };
+  enum : unsigned { c = 1, o = 2, u = 4, r = 8, V = 16, pu = 32, R = 64 };
   unsigned have = 0;
-  std::string_view vc, vo, vu, vr, vV;
+  std::string_view vc, vo, vu, vr, vV, vR;
 
   void set(unsigned bit, std::string_view& slot, std::string_view v)
   {
@@ -174,6 +209,9 @@ struct Body {
             break;
           case 'V':
             set(V, vV, val);
+            break;
+          case 'R':
+            set(R, vR, val);
             break;
           default:
             break;
@@ -245,11 +283,19 @@ struct Rec {
   std::uint64_t events = 0;
   bool relinquished = false, freed = false, unknowable = false;
   bool partial = false;
+  std::uint64_t free_line = 0;  ///< see Life::free_line
   std::uint32_t loss = 0;       ///< the first loss while alive: Loss index + 1
   std::uint32_t losses = 0;     ///< losses while alive
   std::uint32_t doubts = 0;     ///< counts that did not follow after a loss
   std::uint64_t doubt_line = 0; ///< the first of them
   Reasons reasons;
+  std::int64_t balance = 0; ///< netfs: the count its gets and puts make
+  struct {
+    std::int64_t ts = 0;
+    std::uint64_t line = 0;
+    std::uint32_t reason = 0;
+    std::int64_t printed = 0;
+  } suspect; ///< netfs: its first put that did not lower the count
 };
 
 /// Events lost, or the input cut short, at one point of the trace.
@@ -270,14 +316,16 @@ struct Pending { // an event waiting in the reorder window
   std::uint32_t reason = 0;
   std::int64_t printed = 0;
   bool relinquish = false;
-  bool acquire = false; ///< 4.19 fscache_acquire: a cookie born at 1
+  bool acquire = false;  ///< 4.19 fscache_acquire: a cookie born at 1
+  bool implicit = false; ///< a netfs subrequest's first line: born at 2
+  char freed = 0;        ///< netfs FREE of the live counter (freed, id)
   std::uint64_t lost = 0;
   std::uint32_t cut = 0; ///< 'L' for an input cut short: RefsReport::cuts + 1
   int lost_cpu = -1;
   bool flagged = false; ///< out of the printed count chain when it came
   std::string text;     ///< the whole line, kept for --cookie/--object
   Key key() const { return Key(type, id); }
-  bool counter() const { return type == 'c' || type == 'o' || type == 'V'; }
+  bool counter() const { return type != 0 && type != 'L'; }
 };
 
 /// The events of one counter waiting in the window: how many, how many of
@@ -296,6 +344,55 @@ struct Ended {
   std::uint32_t losses = 0; ///< losses in the trace when it ended
 };
 
+/// A live life of a netfs request or subrequest id, as the lines come (in
+/// file order): which slot of the id's key it is and its printed count.
+struct Route {
+  std::uint8_t slot = 0;
+  std::int64_t count = 0;
+  Id cookie{0, true};
+  std::uint64_t born = 0; ///< its first line
+  int pid = 0;            ///< the task of its last line
+  std::string new_text;   ///< its NEW line, for a --cookie timeline
+};
+
+bool netfs_type(char type) { return type == 'R' || type == 'S'; }
+
+/// The routing key of a request id or a subrequest (id, index).
+std::uint64_t route_key(std::uint64_t rid, std::optional<std::uint64_t> sub)
+{
+  return sub ? 1ull << 63 | rid << 24 | (*sub & 0xffffff) : rid;
+}
+
+/// The counter id of one slot of a request or subrequest: the slot keeps
+/// two lives of one id apart.
+Id netfs_id(std::uint64_t rid, std::optional<std::uint64_t> sub,
+            std::uint8_t slot)
+{
+  return {sub ? rid << 32 | (*sub & 0xffffff) << 8 | slot : rid << 8 | slot,
+          false};
+}
+
+/// "00000002" → (2, none); "00000002[1]" → (2, 1).
+bool split_request(std::string_view v, std::uint64_t& rid,
+                   std::optional<std::uint64_t>& sub)
+{
+  const auto open = v.find('[');
+  auto id = parse_hex_id(v.substr(0, open));
+  if (!id || *id > 0xffffffffu)
+    return false;
+  rid = *id;
+  sub.reset();
+  if (open == std::string_view::npos)
+    return true;
+  if (v.back() != ']')
+    return false;
+  auto n = parse_hex_id(v.substr(open + 1, v.size() - open - 2));
+  if (!n)
+    return false;
+  sub = *n;
+  return true;
+}
+
 } // namespace
 
 struct RefsAnalyzer::State {
@@ -304,6 +401,15 @@ struct RefsAnalyzer::State {
   Id id_of(std::string_view raw); ///< adds text ids to the table
   std::optional<Id> find_id(std::string_view raw) const;
   std::string text_of(Id id) const;
+  std::string id_text(char type, Id id) const;
+  std::string name(char type, Id id) const; ///< "c=2", "R=2[1]"
+  void netfs_line(Ev ev, const Body& f, const Line& l, std::string_view text,
+                  Pending& e);
+  std::uint8_t route(std::uint64_t rid, std::optional<std::uint64_t> sub,
+                     const Pending& e, int pid, bool& implicit, Id& cookie);
+  Route* newest(std::uint64_t rid);
+  void tie(std::uint64_t rid, Id cookie);
+  bool tracks_request(std::uint64_t rid);
   std::uint32_t reason_of(std::string_view words);
   Life life_of(const Rec& l) const;
 
@@ -314,10 +420,15 @@ struct RefsAnalyzer::State {
   std::int64_t apply_count(Pending& p);
   bool counted(const Pending& p, std::int64_t& after);
   std::int64_t after_of(const Pending& p) const;
-  bool birth(const Pending& p) const { return p.acquire || delta(p) == 2; }
+  bool birth(const Pending& p) const
+  {
+    return p.acquire || p.implicit || delta(p) == 2;
+  }
   Rec& born(const Pending& p);
   void end(Key key, Rec& l);
   void unverifiable(const Rec& l, std::string how, bool trouble);
+  void settle(const Rec& l);
+  std::string held(const Rec& l);
   std::string loss_text(std::uint32_t loss, std::uint32_t losses,
                         bool where = true) const;
   void finding(const char* kind, char type, Id id, const Pending& p,
@@ -333,6 +444,11 @@ struct RefsAnalyzer::State {
   RefsOptions m_opt;
   bool m_tracking = false;
   std::optional<Id> m_track_cookie, m_track_object;
+  std::optional<std::uint64_t> m_track_request;
+  /// netfs ids with lives alive, by route_key(); see Route.
+  std::unordered_map<std::uint64_t, std::vector<Route>> m_routes;
+  KeyMap<std::uint64_t> m_relinquish_line; ///< cookie → its last relinquish
+  std::deque<Key> m_netfs_ended;           ///< request ids ended, oldest first
   RefsReport m_r;
   std::deque<Pending> m_window;
   KeyMap<Waiting> m_waiting; ///< counters with events in the window
@@ -369,7 +485,13 @@ RefsAnalyzer::State::State(RefsOptions o) : m_opt(std::move(o))
     m_track_cookie = id_of(m_opt.cookie);
   if (!m_opt.object.empty())
     m_track_object = id_of(m_opt.object);
-  m_tracking = m_track_cookie || m_track_object;
+  if (!m_opt.request.empty()) {
+    m_opt.request = normal_id(m_opt.request);
+    m_track_request = parse_hex_id(m_opt.request);
+    if (!m_track_request) // no line can name it
+      m_track_request = ~0ull;
+  }
+  m_tracking = m_track_cookie || m_track_object || m_track_request;
 }
 
 Id RefsAnalyzer::State::id_of(std::string_view raw)
@@ -400,6 +522,20 @@ std::string RefsAnalyzer::State::text_of(Id id) const
   return id.text ? m_texts[id.v] : fmt::format("{:x}", id.v);
 }
 
+std::string RefsAnalyzer::State::id_text(char type, Id id) const
+{
+  if (type == 'R')
+    return fmt::format("{:x}", id.v >> 8);
+  if (type == 'S')
+    return fmt::format("{:x}[{:x}]", id.v >> 32, id.v >> 8 & 0xffffff);
+  return text_of(id);
+}
+
+std::string RefsAnalyzer::State::name(char type, Id id) const
+{
+  return fmt::format("{}={}", netfs_type(type) ? 'R' : type, id_text(type, id));
+}
+
 std::uint32_t RefsAnalyzer::State::reason_of(std::string_view words)
 {
   auto it = m_reason_ids.find(words);
@@ -416,8 +552,9 @@ Life RefsAnalyzer::State::life_of(const Rec& r) const
 {
   Life l;
   l.type = r.type;
-  l.id = text_of(r.id);
+  l.id = id_text(r.type, r.id);
   l.cookie = text_of(r.cookie);
+  l.free_line = r.free_line;
   l.life = r.life;
   l.count = r.count;
   l.first_ns = r.first_ns;
@@ -444,7 +581,18 @@ RefsAnalyzer::~RefsAnalyzer() = default;
 
 RefsReport::Totals& RefsAnalyzer::State::totals(char type)
 {
-  return type == 'c' ? m_r.cookies : type == 'o' ? m_r.objects : m_r.volumes;
+  switch (type) {
+  case 'c':
+    return m_r.cookies;
+  case 'o':
+    return m_r.objects;
+  case 'R':
+    return m_r.requests;
+  case 'S':
+    return m_r.subrequests;
+  default:
+    return m_r.volumes;
+  }
 }
 
 void RefsAnalyzer::feed(std::string_view text, std::uint64_t lineno)
@@ -491,8 +639,11 @@ void RefsAnalyzer::feed(std::string_view text, std::uint64_t lineno)
   // timeline asked for looks at them.
   if (ev == Ev::fscache && !s.m_tracking)
     return;
+  if (ev == Ev::state && !s.m_tracking &&
+      l.body.find(" FREE ") == std::string_view::npos)
+    return;
   const bool counter = ev == Ev::cookie || ev == Ev::ref || ev == Ev::volume ||
-                       ev == Ev::acquire;
+                       ev == Ev::acquire || ev == Ev::rreq || ev == Ev::sreq;
   Body f;
   s.m_words.clear();
   f.scan(l.body, counter ? &s.m_words : nullptr);
@@ -532,8 +683,11 @@ void RefsAnalyzer::feed(std::string_view text, std::uint64_t lineno)
   } else if (ev == Ev::relinquish) {
     e.relinquish = true;
     e.cookie = s.id_of(f.vc);
+  } else if (ev == Ev::rreq || ev == Ev::sreq || ev == Ev::io ||
+             ev == Ev::state) {
+    s.netfs_line(ev, f, l, text, e);
   }
-  if (e.type)
+  if (e.type && !netfs_type(e.type))
     e.reason = e.acquire ? s.m_acquire_reason : s.reason_of(s.m_words);
   if (s.m_tracking &&
       ((s.m_track_cookie && s.find_id(f.vc) == s.m_track_cookie) ||
@@ -541,10 +695,185 @@ void RefsAnalyzer::feed(std::string_view text, std::uint64_t lineno)
     e.text = text;
     r.target_found = true;
   }
-  if (!e.type && !e.relinquish && e.text.empty())
+  if (!e.type && !e.relinquish && !e.freed && e.text.empty())
     return;
   s.enqueue(std::move(e));
   s.release(false);
+}
+
+// A netfs line: a request's or subrequest's count (rreq, sreq), the tie of
+// a request to its cookie (io), or the kernel freeing one (state).
+void RefsAnalyzer::State::netfs_line(Ev ev, const Body& f, const Line& l,
+                                     std::string_view text, Pending& e)
+{
+  std::uint64_t rid = 0;
+  std::optional<std::uint64_t> sub;
+  if (!(f.have & Body::R) || !split_request(f.vR, rid, sub))
+    return;
+  if ((ev == Ev::rreq || ev == Ev::sreq) && f.have & Body::r &&
+      (ev == Ev::sreq) == sub.has_value()) {
+    if (m_r.gen == Gen::unknown || m_r.gen == Gen::v61)
+      m_r.gen = Gen::v612;
+    e.type = sub ? 'S' : 'R';
+    e.reason = reason_of(m_words);
+    e.printed = number(f.vr);
+    if (e.printed >= 1ll << 31) // "r=%u" of an int: -1 is 4294967295
+      e.printed -= 1ll << 32;
+    bool implicit = false;
+    Id cookie{0, true};
+    const std::uint8_t slot = route(rid, sub, e, l.pid, implicit, cookie);
+    e.id = netfs_id(rid, sub, slot);
+    e.cookie = cookie;
+    e.implicit = implicit;
+    if (m_track_cookie && !sub && delta(e) == 2)
+      if (Route* r = newest(rid)) // its cookie is named by the next line
+        r->new_text = text;
+  } else if (ev == Ev::io && f.have & Body::c) {
+    tie(rid, id_of(f.vc));
+  } else if (ev == Ev::state) {
+    auto it = m_routes.find(route_key(rid, sub));
+    if (it != m_routes.end() && !it->second.empty()) {
+      // Freed while a life of the id is still counted: a put is missing.
+      const Route* pick = &it->second.front();
+      for (auto& r : it->second)
+        if (r.count < pick->count)
+          pick = &r;
+      e.freed = sub ? 'S' : 'R';
+      e.id = netfs_id(rid, sub, pick->slot);
+    }
+  }
+  if (m_tracking && tracks_request(rid)) {
+    e.text = text;
+    m_r.target_found = true;
+  }
+}
+
+// Which live life of a netfs id a count line continues: the one whose
+// count it follows (of two, the one whose last line came from the same
+// task, else the newer), else a new subrequest (born at 2), else the
+// nearest.
+std::uint8_t RefsAnalyzer::State::route(std::uint64_t rid,
+                                        std::optional<std::uint64_t> sub,
+                                        const Pending& e, int pid,
+                                        bool& implicit, Id& cookie)
+{
+  const std::uint64_t rk = route_key(rid, sub);
+  auto& lives = m_routes[rk];
+  const int d = delta(e);
+  auto add = [&] {
+    std::uint8_t slot = 0;
+    while (std::any_of(lives.begin(), lives.end(),
+                       [&](const Route& r) { return r.slot == slot; }))
+      ++slot;
+    Route r;
+    r.slot = slot;
+    r.born = e.line;
+    if (sub)
+      if (const Route* req = newest(rid))
+        r.cookie = req->cookie;
+    lives.push_back(std::move(r));
+    return &lives.back();
+  };
+  Route* pick = nullptr;
+  if (d == 2) {
+    pick = add();
+  } else {
+    const std::int64_t prior = e.printed - d;
+    auto better = [&](const Route& r) {
+      if ((r.pid == pid) != (pick->pid == pid))
+        return r.pid == pid;
+      return r.born > pick->born;
+    };
+    for (auto& r : lives)
+      if (r.count == prior && (!pick || better(r)))
+        pick = &r;
+    if (!pick && sub && prior == 2) {
+      pick = add();
+      implicit = true;
+    }
+    auto gap = [&](const Route& r) { return std::llabs(r.count - prior); };
+    if (!pick)
+      for (auto& r : lives)
+        if (!pick || gap(r) < gap(*pick))
+          pick = &r;
+  }
+  if (!pick) { // no life alive: the line goes to the last one's history
+    m_routes.erase(rk);
+    return 0;
+  }
+  const std::uint8_t slot = pick->slot;
+  cookie = pick->cookie;
+  pick->count = e.printed;
+  pick->pid = pid;
+  if (e.printed <= 0) {
+    lives.erase(lives.begin() + (pick - lives.data()));
+    if (lives.empty())
+      m_routes.erase(rk);
+  }
+  return slot;
+}
+
+// The live request of an id born last (the one a netfs_read names).
+Route* RefsAnalyzer::State::newest(std::uint64_t rid)
+{
+  auto it = m_routes.find(route_key(rid, std::nullopt));
+  if (it == m_routes.end() || it->second.empty())
+    return nullptr;
+  Route* best = &it->second.front();
+  for (auto& r : it->second)
+    if (r.born > best->born)
+      best = &r;
+  return best;
+}
+
+// netfs_read/netfs_write name the cookie of the request just born.
+void RefsAnalyzer::State::tie(std::uint64_t rid, Id cookie)
+{
+  Route* r = newest(rid);
+  if (!r)
+    return;
+  r->cookie = cookie;
+  if (r->new_text.empty())
+    return;
+  std::string text = std::move(r->new_text);
+  r->new_text.clear();
+  if (m_track_cookie != cookie)
+    return;
+  // The NEW line came before the cookie was known: add it to the timeline.
+  m_r.target_found = true;
+  for (auto& p : m_window)
+    if (p.line == r->born) {
+      p.text = std::move(text);
+      return;
+    }
+  Parsed parsed = parse_line(text);
+  const Line& l = parsed.line;
+  TimelineEntry t{l.ts_ns,
+                  r->born,
+                  l.cpu,
+                  fmt::format("{}-{}", l.task, l.pid),
+                  std::string(l.event),
+                  std::string(l.body),
+                  1};
+  auto at =
+      std::find_if(m_r.timeline.begin(), m_r.timeline.end(),
+                   [&](const TimelineEntry& x) { return x.line > t.line; });
+  m_r.timeline.insert(at, std::move(t));
+}
+
+bool RefsAnalyzer::State::tracks_request(std::uint64_t rid)
+{
+  if (m_track_request == rid)
+    return true;
+  if (!m_track_cookie)
+    return false;
+  auto it = m_routes.find(route_key(rid, std::nullopt));
+  if (it == m_routes.end())
+    return false;
+  for (auto& r : it->second)
+    if (r.cookie == *m_track_cookie)
+      return true;
+  return false;
 }
 
 // Puts e in the window in timestamp order (lines of two CPUs interleave out
@@ -580,7 +909,7 @@ void RefsAnalyzer::State::enqueue(Pending e)
 std::int64_t RefsAnalyzer::State::after_of(const Pending& p) const
 {
   const int d = delta(p);
-  if (m_r.gen == Gen::v61 && p.type == 'o' && d != 2)
+  if ((m_r.gen == Gen::v61 || m_r.gen == Gen::v612) && p.type == 'o' && d != 2)
     return p.printed + d; // 6.1 cachefiles_ref prints the count before
   return p.printed;
 }
@@ -789,16 +1118,71 @@ Rec& RefsAnalyzer::State::born(const Pending& p)
 // The count reached zero: keep what later lines need, drop the rest.
 void RefsAnalyzer::State::end(Key key, Rec& l)
 {
+  settle(l);
   l.freed = true;
   auto& t = totals(l.type);
   ++t.freed;
   t.relinquished += l.relinquished;
   m_ended[key] = {l.life, l.count, l.last_line, std::uint32_t(m_losses.size())};
+  if (netfs_type(l.type)) { // ids are not reused: keep only recent ones
+    m_netfs_ended.push_back(key);
+    if (m_netfs_ended.size() > 4096) {
+      m_ended.erase(m_netfs_ended.front());
+      m_netfs_ended.pop_front();
+    }
+  }
   if (l.unknowable)
     unverifiable(l, fmt::format("freed at line {}", l.last_line), l.doubts > 0);
   if (m_opt.keep_lives)
     m_r.lives.push_back(life_of(l));
   m_live.erase(key);
+}
+
+// Why a netfs request or subrequest still counted at the end of the trace
+// is a leak, or "" while it may still be in flight: the kernel freed it
+// (its put is missing), or its cookie was relinquished after its last line
+// (inode eviction waits for the requests: none may outlive it).
+std::string RefsAnalyzer::State::held(const Rec& l)
+{
+  if (!netfs_type(l.type))
+    return "";
+  if (l.free_line)
+    return fmt::format("count {} at the end of the trace, but line {} frees "
+                       "it: the put that ended it is missing",
+                       l.count, l.free_line);
+  if (l.cookie == Id{0, true})
+    return "";
+  const std::uint64_t* rel = m_relinquish_line.find(Key('c', l.cookie));
+  if (!rel || *rel < l.last_line)
+    return "";
+  return fmt::format("count {} at the end of the trace; its cookie c={} was "
+                     "relinquished at line {}, after its last event",
+                     l.count, text_of(l.cookie), *rel);
+}
+
+// A netfs life with a put that did not lower its count, judged when it
+// ends: more puts than its gets and births explain is an over-put there;
+// else the lines were printed out of order on one CPU, a count jump.
+void RefsAnalyzer::State::settle(const Rec& l)
+{
+  const auto& s = l.suspect;
+  if (!s.line || l.unknowable)
+    return;
+  Pending at;
+  at.ts = s.ts;
+  at.line = s.line;
+  const std::string& reason = m_reasons[s.reason];
+  if (l.balance < l.count)
+    finding("over-put", l.type, l.id, at,
+            fmt::format("{} printed {}, the count was already {}: {} put{} "
+                        "more than the gets over its life",
+                        reason, s.printed, s.printed, l.count - l.balance,
+                        l.count - l.balance > 1 ? "s" : ""));
+  else
+    finding("count-jump", l.type, l.id, at,
+            fmt::format("{} printed {}, the history says {}: an untraced "
+                        "change or lost lines",
+                        reason, s.printed, s.printed - 1));
 }
 
 // A history that lost events: how it ended, and why that cannot be checked.
@@ -810,8 +1194,7 @@ void RefsAnalyzer::State::unverifiable(const Rec& l, std::string how,
                        "{})",
                        l.doubts, l.doubts > 1 ? "s" : "", l.doubt_line);
   m_r.findings.push_back({trouble ? "unverifiable" : "unverifiable-clean",
-                          fmt::format("{}={}", l.type, text_of(l.id)),
-                          l.last_ns, l.last_line,
+                          name(l.type, l.id), l.last_ns, l.last_line,
                           fmt::format("{}; unverifiable: {} while it was alive",
                                       how, loss_text(l.loss, l.losses))});
 }
@@ -848,8 +1231,7 @@ std::uint64_t RefsAnalyzer::malformed() const { return m_s->m_r.malformed; }
 void RefsAnalyzer::State::finding(const char* kind, char type, Id id,
                                   const Pending& p, std::string msg)
 {
-  m_r.findings.push_back({kind, fmt::format("{}={}", type, text_of(id)), p.ts,
-                          p.line, std::move(msg)});
+  m_r.findings.push_back({kind, name(type, id), p.ts, p.line, std::move(msg)});
 }
 
 void RefsAnalyzer::State::apply(Pending& p)
@@ -882,9 +1264,14 @@ void RefsAnalyzer::State::apply(Pending& p)
   std::int64_t count = k_no_count;
   if (p.type)
     count = apply_count(p);
-  if (p.relinquish && p.cookie != Id{0, true}) // "" is text 0
+  if (p.relinquish && p.cookie != Id{0, true}) { // "" is text 0
     if (Rec* l = m_live.find(Key('c', p.cookie)))
       l->relinquished = true;
+    m_relinquish_line[Key('c', p.cookie)] = p.line;
+  }
+  if (p.freed)
+    if (Rec* l = m_live.find(Key(p.freed, p.id)); l && !l->free_line)
+      l->free_line = p.line;
   if (!p.text.empty())
     track(p, count);
 }
@@ -901,7 +1288,7 @@ std::int64_t RefsAnalyzer::State::apply_count(Pending& p)
   // 4.19 allocates objects at usage 1 untraced; their first line is the
   // GET that makes 2, also when the allocator reuses a freed pointer.
   const bool is_birth =
-      p.acquire || d == 2 ||
+      p.acquire || p.implicit || d == 2 ||
       (m_r.gen == Gen::v419 && p.type == 'o' && !known && d == 1 && after == 2);
   Ended* ended = known || is_birth ? nullptr : m_ended.find(key);
   // Events were lost since it ended: they may hold a new life of the id
@@ -922,6 +1309,8 @@ std::int64_t RefsAnalyzer::State::apply_count(Pending& p)
             fmt::format("{} after the count reached 0 (line {})", reason,
                         ended->line));
   Rec& l = known && !is_birth ? *live : born(p);
+  if (netfs_type(l.type) && l.cookie == Id{0, true})
+    l.cookie = p.cookie; // tied after its NEW
   // A cookie acquired before the trace began (the static fsdef index,
   // netfs primary indices) has changes no line shows: 5.10 printed the
   // fsdef cookie's put one higher than its last get. Check only its floor.
@@ -942,7 +1331,13 @@ std::int64_t RefsAnalyzer::State::apply_count(Pending& p)
       finding("over-put", l.type, l.id, p,
               fmt::format("{} takes the count from {} to {}: put at zero",
                           reason, l.count, after));
-    else
+    else if (netfs_type(l.type) && d < 0 && after == l.count) {
+      // A put that leaves the count where it was: one put too many, or a
+      // get printed after it. netfs traces every get, so the balance of
+      // the whole life tells (settle()).
+      if (!l.suspect.line)
+        l.suspect = {p.ts, p.line, p.reason, after};
+    } else
       finding("count-jump", l.type, l.id, p,
               fmt::format("{} printed {}, the history says {}: an untraced "
                           "change or lost lines",
@@ -951,6 +1346,7 @@ std::int64_t RefsAnalyzer::State::apply_count(Pending& p)
     finding("over-put", l.type, l.id, p,
             fmt::format("{} leaves the count at {}", reason, after));
   }
+  l.balance = &l == live ? l.balance + d : after;
   l.count = after;
   l.last_ns = p.ts;
   l.last_line = p.line;
@@ -975,6 +1371,7 @@ RefsReport RefsAnalyzer::finish()
   State& s = *m_s;
   s.release(true);
   s.m_live.for_each([&](Key, Rec& l) {
+    s.settle(l);
     Pending at;
     at.ts = l.last_ns;
     at.line = l.last_line;
@@ -985,6 +1382,7 @@ RefsReport RefsAnalyzer::finish()
     const bool cookie_gone =
         l.type == 'o' && !s.m_live.find(cookie) && s.m_ended.find(cookie);
     const bool leak = l.type == 'c' && l.relinquished;
+    const std::string held = s.held(l);
     if (l.unknowable) {
       // Cut off by the end of a truncated input only: as alive at the end
       // of a whole one, unless it looks like a leak.
@@ -995,6 +1393,8 @@ RefsReport RefsAnalyzer::finish()
         s.unverifiable(
             l, fmt::format("count {} after relinquish: possible leak", l.count),
             true);
+      else if (!held.empty())
+        s.unverifiable(l, held + ": possible leak", true);
       else if (cookie_gone)
         s.unverifiable(l,
                        fmt::format("count {}, its cookie c={} freed: "
@@ -1010,6 +1410,8 @@ RefsReport RefsAnalyzer::finish()
                 fmt::format("relinquished but the count is still {} at the "
                             "end of the trace",
                             l.count));
+    } else if (!held.empty()) {
+      s.finding("leak", l.type, l.id, at, held);
     } else if (cookie_gone) {
       s.finding("object-outlives-cookie", l.type, l.id, at,
                 fmt::format("count {} at the end, cookie c={} already freed",
@@ -1019,7 +1421,11 @@ RefsReport RefsAnalyzer::finish()
   });
   for (auto& [name, n] : s.m_unknown)
     s.m_r.unknown[name] += n;
-  if (s.m_tracking && !s.m_r.target_found) {
+  if (s.m_track_request && !s.m_r.target_found) {
+    const Key k('c', Id{*s.m_track_request, false});
+    if (s.m_live.find(k) || s.m_ended.find(k))
+      s.m_r.target_other = 'c';
+  } else if (s.m_tracking && !s.m_r.target_found) {
     // Say when the id is one of another kind.
     const Id id = s.m_track_cookie ? *s.m_track_cookie : *s.m_track_object;
     for (char type : {'c', 'o', 'V'}) {

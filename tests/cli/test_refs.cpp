@@ -372,3 +372,215 @@ TEST_CASE("refs --json TRACE: a bare --json takes no value (fsc-refs(8))",
   CHECK(doc["finding_count"] == 0);
   CHECK(doc["incomplete"] == false);
 }
+
+namespace {
+
+/// The lines of the real 6.12 smoke trace and the 1-based line of `what`.
+struct Trace612 {
+  std::vector<std::string> lines = fixture_lines("real-6.12-smoke");
+  std::size_t at(const std::string& what) { return line_with(lines, what); }
+  std::string write(TempDir& t, const char* name = "trace.txt")
+  {
+    fsc::test::write_file(t / name, joined(lines));
+    return t / name;
+  }
+};
+
+/// The findings of `fsc --json refs`, and the JSON document.
+nlohmann::json refs_json(const std::vector<std::string>& args)
+{
+  std::vector<std::string> all{"--json", "refs"};
+  all.insert(all.end(), args.begin(), args.end());
+  auto r = run_fsc(all);
+  INFO(r.err);
+  return nlohmann::json::parse(r.out);
+}
+
+} // namespace
+
+TEST_CASE("refs on the real 6.12 trace: every netfs request and subrequest "
+          "accounted for, none found wrong",
+          "[refs][real][netfs]")
+{
+  auto r = run_fsc({"refs", fixture_trace("real-6.12-smoke")});
+  INFO(r.out << r.err);
+  CHECK(r.status == 0);
+  CHECK(r.out.find("(6.12 format)") != std::string::npos);
+  CHECK(r.out.find("findings   0") != std::string::npos);
+  CHECK(r.out.find("requests   31 (31 freed, 0 alive at the end); "
+                   "subrequests 35 (35 freed, 0 alive at the end)") !=
+        std::string::npos);
+
+  auto j = refs_json({fixture_trace("real-6.12-smoke")});
+  CHECK(j["gen"] == "6.12");
+  CHECK(j["requests"]["lives"] == 31);
+  CHECK(j["subrequests"]["freed"] == 35);
+  std::size_t requests = 0, r2 = 0;
+  for (auto& l : records(j, "life")) {
+    if (l["type"] != "request" && l["type"] != "subrequest")
+      continue;
+    ++requests;
+    CHECK(l["freed"] == true);
+    CHECK(l["count"] == 0);
+    CHECK(l.contains("cookie")); // every one tied to its cookie
+    if (l["type"] == "request" && l["id"] == "2") {
+      // 6.12 gave the read of c=2 and its copy-to-cache write R=2 at once:
+      // two lives, each with its own history.
+      ++r2;
+      CHECK(l["reasons"]["NEW"] == 1);
+      CHECK(l["reasons"]["PUT SUBREQ"] == 1);
+    }
+  }
+  CHECK(requests == 66);
+  CHECK(r2 == 2);
+}
+
+TEST_CASE("refs reads 6.12's trace-cmd report text like its ftrace text",
+          "[refs][real][netfs]")
+{
+  TempDir t;
+  Trace612 tr;
+  std::vector<std::string> report;
+  for (auto& l : tr.lines) {
+    if (l.rfind("#", 0) == 0)
+      continue;
+    // trace-cmd report prints no flags column: "task-pid [cpu] ts: ..."
+    auto cpu = l.find("] ");
+    auto ts = l.find_first_not_of(' ', l.find(' ', cpu + 2));
+    report.push_back(l.substr(0, cpu + 2) + l.substr(ts));
+  }
+  tr.lines = report;
+  auto r = run_fsc({"refs", tr.write(t)});
+  INFO(r.out << r.err);
+  CHECK(r.status == 0);
+  CHECK(r.out.find("requests   31 (31 freed, 0 alive at the end); "
+                   "subrequests 35 (35 freed, 0 alive at the end)") !=
+        std::string::npos);
+  CHECK(r.out.find(" 0 malformed") != std::string::npos);
+}
+
+TEST_CASE("refs 6.12: a put edited out of the real trace is a leak, a "
+          "duplicated one an over-put, each named with its line",
+          "[refs][netfs]")
+{
+  TempDir t;
+  struct Case {
+    const char* edit; ///< the line edited
+    bool duplicate;   ///< else removed
+    const char* kind;
+    const char* id;
+    const char* at; ///< the line the finding names
+  };
+  for (auto c : {
+           // The copy-to-cache write's last put: it stays counted, though
+           // the kernel's own FREE line follows.
+           Case{"R=00000006 PUT WORK CP r=0", false, "leak", "R=6",
+                "49.582268: netfs_rreq_ref: R=00000006 PUT SUBREQ  r=1"},
+           // A subrequest's last put.
+           Case{"R=00000006[1] PUT DONE    r=0", false, "leak", "R=6[1]",
+                "R=00000006[1] PUT TERM    r=1"},
+           // The read's last put, twice: a put on a freed request.
+           Case{"R=00000003 PUT SUBREQ  r=0", true, "over-put", "R=3",
+                "R=00000003 PUT SUBREQ  r=0"},
+           // The issuer's put twice: one put more than the gets.
+           Case{"R=00000003 PUT RETURN  r=1", true, "over-put", "R=3",
+                "R=00000003 PUT RETURN  r=1"},
+       }) {
+    Trace612 tr;
+    const std::size_t i = tr.at(c.edit);
+    if (c.duplicate)
+      tr.lines.insert(tr.lines.begin() + std::ptrdiff_t(i), tr.lines[i]);
+    else
+      tr.lines.erase(tr.lines.begin() + std::ptrdiff_t(i));
+    // The finding names the duplicate (the second copy), or the last line
+    // of the history that stayed counted.
+    std::size_t line = c.duplicate ? i + 2 : 0;
+    if (!c.duplicate)
+      for (std::size_t k = 0; k < tr.lines.size(); ++k)
+        if (tr.lines[k].find(c.at) != std::string::npos)
+          line = k + 1;
+    auto path = tr.write(t);
+    auto r = run_fsc({"refs", path});
+    INFO(c.edit << ": " << r.out << r.err);
+    CHECK(r.status == 1);
+    auto j = refs_json({path});
+    auto found = records(j, "finding");
+    REQUIRE(found.size() == 1);
+    CHECK(found[0]["kind"] == c.kind);
+    CHECK(found[0]["id"] == c.id);
+    CHECK(found[0]["line"] == line);
+  }
+}
+
+TEST_CASE("refs 6.12: an over-put planted on the other CPU, printed out of "
+          "order as the local clock does, is still found",
+          "[refs][netfs][reorder]")
+{
+  TempDir t;
+  for (bool before : {true, false}) {
+    Trace612 tr;
+    // R=3's last put is on CPU 1 at 49.582148; plant a second put of it on
+    // CPU 0, 40 us before or after (inside the reordering window).
+    const std::size_t i = tr.at("49.582148: netfs_rreq_ref: R=00000003 PUT");
+    tr.lines.insert(tr.lines.begin() + std::ptrdiff_t(before ? i : i + 1),
+                    fmt::format("    kworker/u8:2-37      [000] .....    "
+                                "49.5821{}: netfs_rreq_ref: R=00000003 PUT "
+                                "RETURN  r=0",
+                                before ? "08" : "88"));
+    auto path = tr.write(t);
+    auto j = refs_json({path});
+    auto found = records(j, "finding");
+    INFO("planted " << (before ? "before" : "after"));
+    REQUIRE(found.size() == 1);
+    CHECK(found[0]["kind"] == "over-put");
+    CHECK(found[0]["id"] == "R=3");
+  }
+}
+
+TEST_CASE("refs --request: one netfs request's timeline; --cookie shows the "
+          "cookie's requests",
+          "[refs][netfs]")
+{
+  TempDir t;
+  auto trace = fixture_trace("real-6.12-smoke");
+  auto r = run_fsc({"refs", trace, "--request", "00000006"});
+  INFO(r.out << r.err);
+  CHECK(r.status == 0);
+  CHECK(r.out.find("netfs_write: R=00000006 COPY2CACH c=00000003") !=
+        std::string::npos);
+  CHECK(r.out.find("netfs_sreq_ref: R=00000006[1] PUT DONE    r=0   => 0") !=
+        std::string::npos);
+  CHECK(r.out.find("netfs_rreq_ref: R=00000006 PUT WORK CP r=0   => 0") !=
+        std::string::npos);
+  CHECK(r.out.find("R=00000003") == std::string::npos);
+
+  // The cookie's timeline holds its requests, from the NEW line that comes
+  // before the line naming the cookie.
+  r = run_fsc({"refs", trace, "--cookie", "3"});
+  CHECK(r.status == 0);
+  CHECK(r.out.find("netfs_rreq_ref: R=00000003 NEW         r=1   => 1") !=
+        std::string::npos);
+  CHECK(r.out.find("netfs_rreq_ref: R=00000006 NEW         r=1   => 1") !=
+        std::string::npos);
+  CHECK(r.out.find("R=00000001 ") == std::string::npos); // c=2's
+
+  auto j = refs_json({trace, "--request", "6"});
+  auto events = records(j, "event");
+  CHECK(events.size() > 10);
+  for (auto& e : events)
+    CHECK(e["body"].get<std::string>().rfind("R=00000006", 0) == 0);
+
+  r = run_fsc({"refs", trace, "--request", "7f7f"});
+  CHECK(r.status == 1);
+  CHECK(r.err.find("request R=7f7f is not in") != std::string::npos);
+
+  r = run_fsc({"refs", trace, "--request", "6", "--svg", t / "r.svg"});
+  CHECK(r.status == 0);
+  std::ifstream in(t / "r.svg");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  CHECK(ss.str().find("refcount of request R=6") != std::string::npos);
+
+  r = run_fsc({"refs", trace, "--request", "6", "--cookie", "3"});
+  CHECK(r.status == 64);
+}

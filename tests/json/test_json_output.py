@@ -135,6 +135,13 @@ def main():
                     validate("refs", mode,
                              ["refs", "--cookie", cookies[0], trace], env,
                              seen)
+            # 6.12: netfs requests and subrequests, and one request's timeline.
+            netfs = os.path.join(FIX, "real-6.12-smoke", "ftrace.txt.xz")
+            if kernel == "6.1":
+                for mode in ("document", "lines"):
+                    validate("refs", mode, ["refs", netfs], env, seen)
+                    validate("refs", mode, ["refs", "--request", "6", netfs],
+                             env, seen)
             copy = os.path.join(tmp, "copy-" + kernel)
             shutil.copytree(cache, copy, symlinks=True)
             # A stray file: a problem for inspect to list as a record.

@@ -711,3 +711,161 @@ TEST_CASE("reader: a cut .xz or .gz gives its whole lines and says so",
       }(),
       Catch::Contains("corrupt xz data"));
 }
+
+namespace {
+
+// 6.12 netfs lines: a request's count line, a subrequest's, and the line
+// that names the request's cookie.
+void rreq(Builder& b, std::int64_t us, int cpu, const char* id,
+          const char* what, int r, int pid = 306)
+{
+  b.add(us, cpu, "netfs_rreq_ref", fmt::format("R={} {} r={}", id, what, r),
+        "kworker/u8:5", pid);
+}
+void sreq(Builder& b, std::int64_t us, int cpu, const char* id,
+          const char* what, int r, int pid = 306)
+{
+  b.add(us, cpu, "netfs_sreq_ref", fmt::format("R={} {} r={}", id, what, r),
+        "kworker/u8:5", pid);
+}
+
+// A read request of cookie c=2 with one subrequest, as 6.12 prints it.
+void read_request(Builder& b, std::int64_t t0, const char* id, int pid = 306)
+{
+  const std::string sub = std::string(id) + "[1]";
+  rreq(b, t0, 0, id, "NEW        ", 1, pid);
+  b.add(t0 + 1, 0, "netfs_read",
+        fmt::format("R={} READAHEAD c=00000002 ni=3cae s=0 l=80000 sz=100000",
+                    id),
+        "cat", pid);
+  rreq(b, t0 + 2, 0, id, "GET SUBREQ ", 2, pid);
+  rreq(b, t0 + 3, 0, id, "PUT RETURN ", 1, pid);
+  sreq(b, t0 + 10, 0, sub.c_str(), "PUT CONSUME", 1, pid);
+  sreq(b, t0 + 11, 0, sub.c_str(), "PUT TERM   ", 0, pid);
+  rreq(b, t0 + 12, 0, id, "PUT SUBREQ ", 0, pid);
+}
+
+} // namespace
+
+TEST_CASE("refs: 6.12 netfs requests and subrequests balance; a subrequest "
+          "is born at 2 untraced",
+          "[trace][refs][netfs]")
+{
+  Builder b;
+  read_request(b, 100, "00000001");
+  auto r = b.run();
+  CHECK(r.gen == Gen::v612);
+  CHECK(r.findings.empty());
+  CHECK(r.requests.lives == 1);
+  CHECK(r.requests.freed == 1);
+  CHECK(r.subrequests.lives == 1);
+  CHECK(r.subrequests.freed == 1);
+  REQUIRE(r.lives.size() == 2);
+  CHECK(r.lives[0].type == 'R');
+  CHECK(r.lives[0].id == "1");
+  CHECK(r.lives[0].cookie == "2");
+  CHECK(r.lives[1].type == 'S');
+  CHECK(r.lives[1].id == "1[1]");
+  CHECK(r.lives[1].cookie == "2");
+}
+
+TEST_CASE("refs: two 6.12 requests alive with one id are two histories",
+          "[trace][refs][netfs]")
+{
+  // 6.12.117 numbers a read and its copy-to-cache write from two sequences:
+  // R=2 the write (task 108) and R=2 the read (task 306) live at once.
+  Builder b;
+  rreq(b, 100, 1, "00000002", "NEW        ", 1, 108);
+  b.add(101, 1, "netfs_write",
+        "R=00000002 COPY2CACH c=00000002 i=3cae by=0-ffffffffffffffff",
+        "kworker/u8:5", 108);
+  rreq(b, 102, 1, "00000002", "GET SUBREQ ", 2, 108);
+  read_request(b, 110, "00000002"); // all of the read but its last put...
+  b.lines.pop_back();
+  rreq(b, 200, 1, "00000002", "GET WORK   ", 3, 108);
+  sreq(b, 201, 1, "00000002[1]", "PUT TERM   ", 1, 108);
+  rreq(b, 202, 1, "00000002", "PUT RETURN ", 2, 108);
+  sreq(b, 203, 1, "00000002[1]", "PUT DONE   ", 0, 108);
+  rreq(b, 204, 1, "00000002", "PUT SUBREQ ", 1, 108);
+  rreq(b, 205, 0, "00000002", "PUT SUBREQ ", 0, 306); // ...the read's
+  rreq(b, 206, 1, "00000002", "PUT WORK CP", 0, 108);
+  auto r = b.run();
+  CHECK(r.findings.empty());
+  CHECK(r.requests.lives == 2);
+  CHECK(r.requests.freed == 2);
+  CHECK(r.subrequests.lives == 2);
+  CHECK(r.subrequests.freed == 2);
+  for (auto& l : r.lives)
+    if (l.type == 'R') // each history has its own reasons
+      CHECK(l.reasons.count("GET WORK") == (l.first_line == 1 ? 1u : 0u));
+
+  // A third put of the id is one too many, whichever life it meets.
+  rreq(b, 207, 1, "00000002", "PUT WORK CP", 0, 108);
+  CHECK(kinds(b.run()) == std::multiset<std::string>{"over-put"});
+}
+
+TEST_CASE("refs: 6.12's local trace clock puts a request's lines of two "
+          "CPUs out of order: put back, and a real over-put still found",
+          "[trace][refs][netfs][reorder]")
+{
+  for (int other_cpu : {1, 0}) {
+    Builder b;
+    rreq(b, 100, 0, "00000009", "NEW        ", 1);
+    rreq(b, 110, 0, "00000009", "GET SUBREQ ", 2);
+    // CPU 1's clock runs 30 us ahead: its GET prints after the PUT that
+    // followed it on CPU 0.
+    rreq(b, 150, other_cpu, "00000009", "GET WORK   ", 3, 108);
+    rreq(b, 130, 0, "00000009", "PUT RETURN ", 2);
+    rreq(b, 400, 0, "00000009", "PUT SUBREQ ", 1);
+    rreq(b, 410, 0, "00000009", "PUT WORK   ", 0);
+    auto r = b.run();
+    INFO("GET WORK on CPU " << other_cpu);
+    if (other_cpu == 1) { // two clocks: no finding
+      CHECK(r.findings.empty());
+      CHECK(r.requests.freed == 1);
+    } else { // one CPU prints in the order it ran: real jumps, no over-put
+      CHECK(kinds(r).count("count-jump") >= 1);
+      CHECK(kinds(r).count("over-put") == 0);
+    }
+    // A put planted among them is found in either case.
+    rreq(b, 405, 1 - other_cpu, "00000009", "PUT DISCARD", 0, 108);
+    CHECK(kinds(b.run()).count("over-put") == 1);
+  }
+}
+
+TEST_CASE("refs: a 6.12 request still counted at the end is a leak only when "
+          "its cookie was relinquished or the kernel freed it",
+          "[trace][refs][netfs]")
+{
+  Builder b;
+  read_request(b, 100, "00000001");
+  b.lines.pop_back(); // the last put: R=1 stays at 1
+  auto r = b.run();
+  CHECK(r.findings.empty()); // in flight when the trace ended
+  CHECK(r.requests.alive == 1);
+
+  Builder freed = b;
+  freed.add(200, 0, "netfs_rreq", "R=00000001 RA FREE f=80000000");
+  r = freed.run();
+  REQUIRE(kinds(r) == std::multiset<std::string>{"leak"});
+  CHECK(r.findings[0].id == "R=1");
+  CHECK(r.findings[0].line == 4); // its last counted line
+  CHECK(r.findings[0].message.find("line 7 frees it") != std::string::npos);
+
+  b.add(300, 0, "fscache_relinquish",
+        "c=00000002 V=00000001 r=1 U=0 f=3d rt=0");
+  r = b.run();
+  REQUIRE(kinds(r) == std::multiset<std::string>{"leak"});
+  CHECK(r.findings[0].message.find("relinquished at line 7") !=
+        std::string::npos);
+
+  // "r=%u" of -1: a put at zero.
+  Builder under;
+  read_request(under, 100, "00000003");
+  rreq(under, 300, 0, "00000003", "PUT FAILED ", -1 + 0);
+  under.lines.back().replace(under.lines.back().find("r=-1"), 4,
+                             "r=4294967295");
+  r = under.run();
+  REQUIRE(kinds(r) == std::multiset<std::string>{"over-put"});
+  CHECK(r.findings[0].message.find("on a count of 0") != std::string::npos);
+}

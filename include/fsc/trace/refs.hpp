@@ -1,8 +1,9 @@
 // refs.hpp - refcount histories of FS-Cache cookies and CacheFiles objects
-// from a kernel trace (4.19/5.10 or 6.1 formats), with findings: over-puts,
-// leaks, use after free, objects outliving their cookie, and histories that
-// lost events make unknowable. Memory grows with the cookies seen, not with
-// the lines read.
+// from a kernel trace (4.19/5.10, 6.1 or 6.12 formats), and of 6.12's netfs
+// read/write requests and subrequests, with findings: over-puts, leaks, use
+// after free, objects outliving their cookie, and histories that lost events
+// make unknowable. Memory grows with the cookies seen, not with the lines
+// read.
 #pragma once
 
 #include <fsc/trace/trace.hpp>
@@ -19,15 +20,18 @@
 namespace fsc::trace {
 
 /// Which kernel wrote the trace (decides what a printed count means).
-enum class Gen { unknown, v419, v61 };
+/// v612: 6.1's fscache/cachefiles formats plus the netfs library's events.
+enum class Gen { unknown, v419, v61, v612 };
 const char* gen_name(Gen g);
 
-/// One life of one counter: a cookie (c=), a cache object (o=) or a 6.1
-/// volume (V=). A pointer the kernel reuses after a free starts a new life.
+/// One life of one counter: a cookie (c=), a cache object (o=), a 6.1
+/// volume (V=), a 6.12 netfs request (R=) or subrequest (R=id[n]). A
+/// pointer the kernel reuses after a free starts a new life.
 struct Life {
-  char type = 'c';        ///< 'c' cookie, 'o' object, 'V' volume
-  std::string id;         ///< as printed (without leading zeros: "2")
-  std::string cookie;     ///< objects: their cookie's id
+  char type = 'c';        ///< 'c' cookie, 'o' object, 'V' volume, 'R' request,
+                          ///< 'S' subrequest
+  std::string id;         ///< as printed without leading zeros: "2", "2[1]"
+  std::string cookie;     ///< objects, requests, subrequests: their cookie's id
   std::uint32_t life = 1; ///< 1 for the first life of this id
   std::int64_t count = 0; ///< after the last event
   std::int64_t first_ns = 0, last_ns = 0;
@@ -38,6 +42,9 @@ struct Life {
   bool unknowable = false;   ///< lost events happened while it was alive
                              ///< (named in an "unverifiable" finding)
   bool partial = false;      ///< a cookie first seen after its acquire
+  /// Requests, subrequests: the line of the kernel's FREE of a life whose
+  /// count never reached 0 in the trace (a put missing), else 0.
+  std::uint64_t free_line = 0;
   std::map<std::string, std::uint64_t> reasons; ///< "GET obj" → times
 };
 
@@ -65,8 +72,9 @@ struct TimelineEntry {
 };
 
 struct RefsOptions {
-  std::string cookie;      ///< timeline of this cookie (and its objects)
+  std::string cookie;      ///< timeline of this cookie (its objects, requests)
   std::string object;      ///< timeline of this object
+  std::string request;     ///< timeline of this netfs request (R=)
   bool keep_lives = false; ///< report every ended life (else only totals,
                            ///< live ones and those with findings)
   std::int64_t reorder_ns = 1000000; ///< CPU reordering window (spec §0.6)
@@ -87,13 +95,14 @@ struct RefsReport {
   struct Totals {
     std::uint64_t lives = 0, freed = 0, relinquished = 0, alive = 0;
   };
-  Totals cookies, objects, volumes;
+  Totals cookies, objects, volumes, requests, subrequests;
   std::vector<Finding> findings;
   std::vector<TimelineEntry> timeline;
   std::map<std::string, std::uint64_t> unknown; ///< event name → count
   std::vector<Cut> cuts;                        ///< inputs that ended early
-  /// With RefsOptions::cookie/object: a line named it. When not, and the
-  /// id is one of another kind ('c', 'o', 'V'), target_other says which.
+  /// With RefsOptions::cookie/object/request: a line named it. When not,
+  /// and the id is one of another kind ('c', 'o', 'V', 'R'), target_other
+  /// says which.
   bool target_found = false;
   char target_other = 0;
   /// Some input was not read to its end: the verdicts cover what was.
