@@ -61,6 +61,55 @@ std::optional<std::string> unknown_verb(CLI::App& app, int argc, char** argv)
   return std::nullopt;
 }
 
+// Runs a verb and maps its exceptions to exit codes.
+int run_mapped(fsc::cmd::Command& c)
+{
+  try {
+    return c.run();
+  } catch (const fsc::Refused& e) {
+    // Busy is a normal outcome under cron: not an error to mail about.
+    if (e.code() == fsc::exit_code::busy)
+      fsc::log::info("{}", e.what());
+    else
+      fsc::log::error("{}", e.what());
+    return e.code();
+  } catch (const fsc::UsageError& e) {
+    fsc::log::error("{}", e.what());
+    return fsc::exit_code::usage;
+  } catch (const fsc::Error& e) {
+    fsc::log::error("{}", e.what());
+    return fsc::exit_code::fatal;
+  } catch (const std::exception& e) {
+    fsc::log::error("internal error: {}", e.what());
+    return fsc::exit_code::fatal;
+  }
+}
+
+// A verb that measures and failed before writing its metrics gets them
+// written here, with fsc_last_run_success 0: a dead cron job shows on the
+// dashboard.
+int run_command(fsc::cmd::Command& c, const fsc::cmd::Globals& g)
+{
+  auto& m = c.metrics;
+  if (m && m->to_stdout() && g.json != fsc::JsonMode::off) {
+    fsc::log::error("--format prometheus and --json both write stdout: "
+                    "choose one");
+    return fsc::exit_code::usage;
+  }
+  if (m)
+    m->started_s = fsc::unix_now_s();
+  const int rc = run_mapped(c);
+  if (m && m->on() && !m->written) {
+    try {
+      fsc::Metrics mx = fsc::cmd::begin_metrics(*m);
+      fsc::cmd::emit_metrics(*m, mx, rc);
+    } catch (const std::exception& e) {
+      fsc::log::error("{}", e.what());
+    }
+  }
+  return rc;
+}
+
 } // namespace
 
 int main(int argc, char** argv)
@@ -108,26 +157,8 @@ int main(int argc, char** argv)
     return 0;
   }
   finish_globals(app, g);
-  try {
-    for (auto& c : cmds)
-      if (c.app->parsed())
-        return c.run();
-  } catch (const fsc::Refused& e) {
-    // Busy is a normal outcome under cron: not an error to mail about.
-    if (e.code() == fsc::exit_code::busy)
-      fsc::log::info("{}", e.what());
-    else
-      fsc::log::error("{}", e.what());
-    return e.code();
-  } catch (const fsc::UsageError& e) {
-    fsc::log::error("{}", e.what());
-    return fsc::exit_code::usage;
-  } catch (const fsc::Error& e) {
-    fsc::log::error("{}", e.what());
-    return fsc::exit_code::fatal;
-  } catch (const std::exception& e) {
-    fsc::log::error("internal error: {}", e.what());
-    return fsc::exit_code::fatal;
-  }
+  for (auto& c : cmds)
+    if (c.app->parsed())
+      return run_command(c, g);
   return fsc::exit_code::usage;
 }

@@ -3,9 +3,11 @@
 #pragma once
 
 #include <fsc/cachefiles/bound.hpp>
+#include <fsc/metrics.hpp>
 #include <fsc/report.hpp>
 
 #include <functional>
+#include <memory>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -29,10 +31,38 @@ inline JsonReport json_report(const Globals& g, std::string_view verb)
   return JsonReport(stdout, g.json, verb);
 }
 
+/// Where a verb that measures writes its Prometheus metrics: --prometheus
+/// FILE (node_exporter's textfile collector), --format prometheus (stdout,
+/// instead of the text).
+struct MetricsOut {
+  std::string verb;
+  std::string file;            ///< --prometheus
+  std::string format = "text"; ///< --format
+  std::string cache;           ///< the cache label, once the verb knows it
+  double started_s = 0;        ///< set by main before the verb runs
+  bool written = false;        ///< the verb wrote them (with its outcome)
+  bool on() const { return !file.empty() || format == "prometheus"; }
+  bool to_stdout() const { return format == "prometheus"; }
+};
+
+/// Adds --prometheus and --format to a verb that measures.
+std::shared_ptr<MetricsOut> add_metrics_options(CLI::App* sub,
+                                                std::string verb);
+
+/// The Metrics of this run (verb and cache labels from out).
+Metrics begin_metrics(const MetricsOut& out);
+
+/// Adds the outcome (exit status, start, duration) and writes the metrics
+/// where out says. Marks them written.
+void emit_metrics(MetricsOut& out, Metrics& m, int exit_status);
+
 /// A registered subcommand and the function that runs it.
 struct Command {
   CLI::App* app = nullptr;
   std::function<int()> run;
+  /// For verbs that measure: main writes the outcome of a run that failed
+  /// before the verb wrote its metrics (fsc_last_run_success 0).
+  std::shared_ptr<MetricsOut> metrics = nullptr;
 };
 
 /// The cache directory to use: the positional argument, else --dir/FSC_DIR,

@@ -105,7 +105,9 @@ void Summary::add(const ScanEntry& e)
   const std::uint64_t alloc = e.st.blocks * 512;
   bytes += e.st.size;
   allocated += alloc;
-  ++ages[age_bucket((m_now_ns - e.st.atime_ns) / 1000000000)];
+  const std::int64_t age_s = (m_now_ns - e.st.atime_ns) / 1000000000;
+  ++ages[age_bucket(age_s)];
+  age_sum_s += double(std::max<std::int64_t>(age_s, 0));
   ObjectBrief b{e.path, e.st.size, alloc, e.st.atime_ns, e.node};
   keep(largest, b, true);
   keep(oldest, b, false);
@@ -139,6 +141,7 @@ void Summary::merge(const Summary& o)
   }
   for (std::size_t i = 0; i < ages.size(); ++i)
     ages[i] += o.ages[i];
+  age_sum_s += o.age_sum_s;
   objects += o.objects;
   data += o.data;
   indices += o.indices;

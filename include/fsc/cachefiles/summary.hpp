@@ -64,6 +64,7 @@ public:
   std::map<std::string, NetfsCount> netfs;
   std::map<std::string, GroupCount> groups; ///< by the group node's path
   std::array<std::uint64_t, k_age_buckets.size()> ages{};
+  double age_sum_s = 0; ///< sum of the data objects' atime ages (>= 0)
   std::uint64_t objects = 0, data = 0, indices = 0, volumes = 0;
   std::uint64_t fanouts = 0, unknown = 0;
   std::uint64_t bytes = 0, allocated = 0;
