@@ -5,7 +5,7 @@ _fsc()
   _init_completion || return
   local verbs='inspect cull demo refs verify replay help'
   local globals='--help -h --version -V --dir --json --verbose -v --quiet -q'
-  local valued=' --dir --depth --object --top --max-problems --threads --config --config --older-than --max-size --min-free --max-objects --by --brun --bcull --bstop --frun --fcull --fstop --max-runtime --threads --format --now --cookie --object --request --svg --origin --fsid --origin-map --from-trace --save-scenario --into --seed --unfix --trace --refs '
+  local valued=' --dir --depth --object --top --max-problems --threads --config --prometheus --format --config --older-than --max-size --min-free --max-objects --by --brun --bcull --bstop --frun --fcull --fstop --max-runtime --threads --prometheus --format --format --now --cookie --object --request --svg --origin --fsid --origin-map --prometheus --format --from-trace --save-scenario --into --seed --unfix --trace --refs '
   local verb='' i
   for ((i = 1; i < cword; i++)); do
     case " $valued " in *" ${words[i-1]} "*) continue ;; esac
@@ -14,15 +14,15 @@ _fsc()
   case " $valued " in *" $prev "*) _filedir; return ;; esac
   case $verb in
     '') COMPREPLY=($(compgen -W "$verbs $globals" -- "$cur")) ;;
-    inspect) COMPREPLY=($(compgen -W '--tree --depth --object --check --top --max-problems --threads --config --help -h --version -V --dir --json --verbose -v --quiet -q' -- "$cur"))
+    inspect) COMPREPLY=($(compgen -W '--tree --depth --object --check --top --max-problems --threads --config --prometheus --format --help -h --version -V --dir --json --verbose -v --quiet -q' -- "$cur"))
       [[ $cur == -* ]] || _filedir ;;
-    cull) COMPREPLY=($(compgen -W '--config --older-than --max-size --apparent --min-free --max-objects --by --brun --bcull --bstop --frun --fcull --fstop --include-primary --dry-run -n --force --wait --max-runtime --threads --help -h --version -V --dir --json --verbose -v --quiet -q' -- "$cur"))
+    cull) COMPREPLY=($(compgen -W '--config --older-than --max-size --apparent --min-free --max-objects --by --brun --bcull --bstop --frun --fcull --fstop --include-primary --dry-run -n --force --wait --max-runtime --threads --prometheus --format --help -h --version -V --dir --json --verbose -v --quiet -q' -- "$cur"))
       [[ $cur == -* ]] || _filedir ;;
     demo) COMPREPLY=($(compgen -W '--format --now --help -h --version -V --dir --json --verbose -v --quiet -q' -- "$cur"))
       [[ $cur == -* ]] || _filedir ;;
     refs) COMPREPLY=($(compgen -W '--cookie --object --request --svg --help -h --version -V --dir --json --verbose -v --quiet -q' -- "$cur"))
       [[ $cur == -* ]] || _filedir ;;
-    verify) COMPREPLY=($(compgen -W '--origin --fsid --origin-map --data --nfs4 --bury --dry-run -n --force --help -h --version -V --dir --json --verbose -v --quiet -q' -- "$cur"))
+    verify) COMPREPLY=($(compgen -W '--origin --fsid --origin-map --data --nfs4 --bury --dry-run -n --force --prometheus --format --help -h --version -V --dir --json --verbose -v --quiet -q' -- "$cur"))
       [[ $cur == -* ]] || _filedir ;;
     replay) COMPREPLY=($(compgen -W '--from-trace --save-scenario --write --into --force --seed --unfix --trace --refs --stats --help -h --version -V --dir --json --verbose -v --quiet -q' -- "$cur"))
       [[ $cur == -* ]] || _filedir ;;

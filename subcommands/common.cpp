@@ -29,8 +29,7 @@ void warn_if_bound(const cachefiles::BindState& b, const std::string& root,
                deed);
 }
 
-std::shared_ptr<MetricsOut> add_metrics_options(CLI::App* sub,
-                                                std::string verb)
+std::shared_ptr<MetricsOut> add_metrics_options(CLI::App* sub, std::string verb)
 {
   auto out = std::make_shared<MetricsOut>();
   out->verb = std::move(verb);

@@ -7,6 +7,7 @@
 #include <fsc/cachefiles/cull.hpp>
 #include <fsc/cachefiles/daemon_config.hpp>
 #include <fsc/cachefiles/json.hpp>
+#include <fsc/cachefiles/metrics.hpp>
 #include <fsc/cachefiles/object.hpp>
 #include <fsc/format.hpp>
 #include <fsc/json.hpp>
@@ -128,7 +129,7 @@ void check_atime_mount(const Cache& cache, CullClock by)
 #endif
 }
 
-int run_cull(const CullArgs& a, CLI::App* sub, const Globals& g)
+int run_cull(const CullArgs& a, CLI::App* sub, const Globals& g, MetricsOut& m)
 {
   // Everything about the request is checked before the cache is touched.
   CullOptions co;
@@ -177,7 +178,9 @@ int run_cull(const CullArgs& a, CLI::App* sub, const Globals& g)
 
   // The cache: positional, --dir, FSC_DIR, then the config's dir.
   const std::string root = choose_cache_dir(a.cache, g.dir, conf);
+  m.cache = root;
   Cache cache = Cache::open(root);
+  m.cache = cache.root();
 
   // A live cache belongs to the kernel and its daemon; one culler at a time
   // (busy is a normal outcome under cron).
@@ -205,8 +208,8 @@ int run_cull(const CullArgs& a, CLI::App* sub, const Globals& g)
   };
 
   const bool tty = isatty(STDOUT_FILENO);
-  const bool lines =
-      !g.quiet && g.json == JsonMode::off && (a.dry_run || g.verbose > 0);
+  const bool text = !g.quiet && g.json == JsonMode::off && !m.to_stdout();
+  const bool lines = text && (a.dry_run || g.verbose > 0);
   JsonReport out = json_report(g, "cull");
   co.on_victim = [&](const CullVictim& v, CullAction act) {
     if (out.on()) {
@@ -251,7 +254,7 @@ int run_cull(const CullArgs& a, CLI::App* sub, const Globals& g)
     problem_records(out, r.problems);
     out.summary(
         [&](JsonWriter& j) { cull_summary_fields(j, r, cache, limits, co); });
-  } else if (!g.quiet && (a.dry_run || g.verbose > 0 || tty)) {
+  } else if (text && (a.dry_run || g.verbose > 0 || tty)) {
     const double secs = double(r.elapsed_ns) / 1e9;
     std::string skipped = r.skipped_used + r.skipped_gone
                               ? fmt::format(", {} skipped (used or gone)",
@@ -266,7 +269,13 @@ int run_cull(const CullArgs& a, CLI::App* sub, const Globals& g)
   const bool trouble = !r.problems.empty() || r.failed > 0 ||
                        r.stopped == "signal" ||
                        (!r.goal_met && r.stopped.empty());
-  return trouble ? exit_code::problems : exit_code::ok;
+  const int rc = trouble ? exit_code::problems : exit_code::ok;
+  if (m.on()) {
+    Metrics mx = begin_metrics(m);
+    cull_metrics(mx, r);
+    emit_metrics(m, mx, rc);
+  }
+  return rc;
 }
 
 } // namespace
@@ -327,7 +336,9 @@ Command add_cull(CLI::App& app, Globals& g)
       ->check(k_age);
   sub->add_option("--threads", a->threads,
                   "Scan threads (default: one per CPU, at most 8)");
-  return {sub, [a, sub, &g] { return run_cull(*a, sub, g); }};
+  auto metrics = add_metrics_options(sub, "cull");
+  return {sub, [a, sub, metrics, &g] { return run_cull(*a, sub, g, *metrics); },
+          metrics};
 }
 
 } // namespace fsc::cmd

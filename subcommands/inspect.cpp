@@ -14,6 +14,7 @@
 #include <fsc/log.hpp>
 #include <fsc/netfs/describe.hpp>
 #include <fsc/netfs/inventory.hpp>
+#include <fsc/netfs/metrics.hpp>
 #include <fsc/netfs/json.hpp>
 #include <fsc/report.hpp>
 
@@ -191,10 +192,25 @@ int exit_for(std::uint64_t problems)
   return problems ? exit_code::problems : exit_code::ok;
 }
 
-int run_summary(const Cache& cache, const InspectOptions& opt, const Globals& g)
+// --prometheus / --format prometheus: the inventory as metrics. True when
+// they replace the text on stdout.
+bool write_metrics(MetricsOut& m, const Cache& cache, const Inventory& r)
+{
+  if (!m.on())
+    return false;
+  Metrics mx = begin_metrics(m);
+  netfs::inventory_metrics(mx, cache, r);
+  emit_metrics(m, mx, exit_for(r.problem_count));
+  return m.to_stdout();
+}
+
+int run_summary(const Cache& cache, const InspectOptions& opt, const Globals& g,
+                MetricsOut& m)
 {
   JsonReport out = json_report(g, "inspect");
   Inventory r = inventory(cache, opt, out, g.json);
+  if (write_metrics(m, cache, r))
+    return exit_for(r.problem_count);
   if (!out.on()) {
     print_summary_text(cache, r);
     return exit_for(r.problem_count);
@@ -207,10 +223,13 @@ int run_summary(const Cache& cache, const InspectOptions& opt, const Globals& g)
   return exit_for(r.problem_count);
 }
 
-int run_check(const Cache& cache, const InspectOptions& opt, const Globals& g)
+int run_check(const Cache& cache, const InspectOptions& opt, const Globals& g,
+              MetricsOut& m)
 {
   JsonReport out = json_report(g, "inspect");
   Inventory r = inventory(cache, opt, out, g.json);
+  if (write_metrics(m, cache, r))
+    return exit_for(r.problem_count);
   if (out.on()) {
     problem_records(out, r.problems);
     out.summary([&](JsonWriter& j) {
@@ -400,7 +419,7 @@ int run_object(const Cache& cache, const InspectOptions& opt, const Globals& g)
   return exit_for(e.problems.size());
 }
 
-int run_inspect(InspectOptions opt, const Globals& g)
+int run_inspect(InspectOptions opt, const Globals& g, MetricsOut& m)
 {
   // `fsc inspect --tree CACHE`: a --tree value that is a cache is the cache.
   struct stat st;
@@ -410,7 +429,12 @@ int run_inspect(InspectOptions opt, const Globals& g)
     opt.filter.clear();
   }
   opt.conf = load_config(opt);
-  Cache cache = Cache::open(choose_cache_dir(opt.cache, g.dir, opt.conf));
+  if (m.on() && (opt.tree || !opt.object.empty()))
+    throw UsageError("--prometheus and --format prometheus measure the whole "
+                     "cache: not with --tree or --object");
+  m.cache = choose_cache_dir(opt.cache, g.dir, opt.conf);
+  Cache cache = Cache::open(m.cache);
+  m.cache = cache.root();
   // A mixture cannot be decoded as one layout: only --check, which lists the
   // mixture as a problem, goes on.
   if (cache.format() == Format::mixed && !opt.check)
@@ -423,8 +447,8 @@ int run_inspect(InspectOptions opt, const Globals& g)
   if (opt.tree)
     return run_tree(cache, opt, g);
   if (opt.check)
-    return run_check(cache, opt, g);
-  return run_summary(cache, opt, g);
+    return run_check(cache, opt, g, m);
+  return run_summary(cache, opt, g, m);
 }
 
 } // namespace
@@ -457,14 +481,17 @@ Command add_inspect(CLI::App& app, Globals& g)
   sub->add_option("--config", opt->config,
                   "cachefilesd.conf whose limits the summary compares with")
       ->capture_default_str();
+  auto metrics = add_metrics_options(sub, "inspect");
   auto* tree = sub->get_option("--tree");
   auto* config = sub->get_option("--config");
-  return {sub, [opt, tree, config, top, &g] {
+  return {sub,
+          [opt, tree, config, top, metrics, &g] {
             opt->tree = tree->count() > 0;
             opt->top = *top < 0 ? SIZE_MAX : std::size_t(*top);
             opt->config_named = config->count() > 0;
-            return run_inspect(*opt, g);
-          }};
+            return run_inspect(*opt, g, *metrics);
+          },
+          metrics};
 }
 
 } // namespace fsc::cmd

@@ -13,6 +13,7 @@
 #include <fsc/json.hpp>
 #include <fsc/netfs/export.hpp>
 #include <fsc/netfs/json.hpp>
+#include <fsc/netfs/metrics.hpp>
 #include <fsc/netfs/verify.hpp>
 
 #include <fmt/format.h>
@@ -218,13 +219,15 @@ std::unique_ptr<OriginSource> open_origins(const VerifyArgs& a,
   return exp;
 }
 
-int run_verify(const VerifyArgs& a, const Globals& g)
+int run_verify(const VerifyArgs& a, const Globals& g, MetricsOut& m)
 {
   if (a.origin.empty() == a.origin_map.empty())
     throw UsageError("give exactly one of --origin DIR and --origin-map FILE");
   if ((a.dry_run || a.force) && !a.bury)
     throw UsageError("--dry-run and --force go with --bury");
-  Cache cache = Cache::open(resolve_cache_dir(a.cache, g));
+  m.cache = resolve_cache_dir(a.cache, g);
+  Cache cache = Cache::open(m.cache);
+  m.cache = cache.root();
   const bool burying = a.bury && !a.dry_run;
   std::optional<Claim> claim;
   Fd grave;
@@ -276,18 +279,27 @@ int run_verify(const VerifyArgs& a, const Globals& g)
       j.field("origin_method", method);
       tally_fields(j, tally);
     });
-  } else {
+  } else if (!m.to_stdout()) {
     print_text(rows, tally, cache.root(), kind, g);
   }
-  if (tally.bury_failed)
-    return exit_code::fatal;
   bool bad = tally.verdicts[Verdict::obsolete] +
                  tally.verdicts[Verdict::orphan] +
                  tally.verdicts[Verdict::corrupt] +
                  tally.verdicts[Verdict::unreadable] >
              0;
   // Nothing checked is no all-clear.
-  return bad || tally.checked == 0 ? exit_code::problems : exit_code::ok;
+  const int rc = tally.bury_failed           ? exit_code::fatal
+                 : bad || tally.checked == 0 ? exit_code::problems
+                                             : exit_code::ok;
+  if (m.on()) {
+    Metrics mx = begin_metrics(m);
+    netfs::VerdictCounts counts{};
+    for (auto& [v, n] : tally.verdicts)
+      counts.at(std::size_t(v)) = n;
+    netfs::verify_metrics(mx, counts);
+    emit_metrics(m, mx, rc);
+  }
+  return rc;
 }
 
 } // namespace
@@ -327,7 +339,9 @@ Command add_verify(CLI::App& app, Globals& g)
   sub->add_option("--origin-method", a->method)
       ->check(CLI::IsMember({"auto", "handle", "index"}))
       ->group("");
-  return {sub, [a, &g] { return run_verify(*a, g); }};
+  auto metrics = add_metrics_options(sub, "verify");
+  return {sub, [a, metrics, &g] { return run_verify(*a, g, *metrics); },
+          metrics};
 }
 
 } // namespace fsc::cmd

@@ -93,8 +93,8 @@ constexpr MetricInfo k_table[] = {
      "candidates or was stopped"},
     // verify: the last run.
     {"fsc_verify_objects", K::gauge, "cache verdict",
-     "Objects by the last fsc verify's verdict (okay, obsolete, orphan, "
-     "unknown, error)"},
+     "Objects by the last fsc verify's verdict (okay, obsolete, corrupt, "
+     "orphan, unmapped, unreadable)"},
     // stats: the kernel's counters.
     {"fsc_fscache_info", K::gauge, "layout",
      "Always 1: the layout of /proc/fs/fscache/stats (4.19 for kernels "
@@ -212,8 +212,8 @@ const MetricInfo& Metrics::info(std::string_view name,
   for (auto& m : k_table)
     if (m.name == name) {
       if (!same_names(m.labels, labels))
-        throw std::logic_error(fmt::format("metric {}: labels are not ({})",
-                                           name, m.labels));
+        throw std::logic_error(
+            fmt::format("metric {}: labels are not ({})", name, m.labels));
       return m;
     }
   throw std::logic_error(fmt::format("metric {} is not declared", name));
@@ -242,8 +242,8 @@ void Metrics::histogram(std::string_view name, const Labels& labels,
     lines.push_back(
         fmt::format("{}_bucket{} {}", name, label_text(with), total));
   }
-  lines.push_back(fmt::format("{}_sum{} {}", name, label_text(labels),
-                              number(sum)));
+  lines.push_back(
+      fmt::format("{}_sum{} {}", name, label_text(labels), number(sum)));
   lines.push_back(
       fmt::format("{}_count{} {}", name, label_text(labels), total));
 }

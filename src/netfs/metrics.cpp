@@ -37,9 +37,8 @@ void object_metrics(Metrics& m, const Summary& s, cachefiles::Format f)
 void age_metrics(Metrics& m, const Summary& s)
 {
   // k_age_buckets: future, <1h, <1d, <7d, <30d, <90d, <365d, >=365d.
-  static constexpr double bounds[] = {3600,        86400,      7 * 86400.0,
-                                      30 * 86400.0, 90 * 86400.0,
-                                      365 * 86400.0};
+  static constexpr double bounds[] = {
+      3600, 86400, 7 * 86400.0, 30 * 86400.0, 90 * 86400.0, 365 * 86400.0};
   std::uint64_t counts[std::size(bounds) + 1] = {};
   counts[0] = s.ages[0] + s.ages[1]; // a future atime is age 0 to the culler
   for (std::size_t i = 2; i < s.ages.size(); ++i)
@@ -108,9 +107,13 @@ void inventory_metrics(Metrics& m, const cachefiles::Cache& cache,
 
 void verify_metrics(Metrics& m, const VerdictCounts& counts)
 {
-  for (std::size_t v = 0; v < counts.size(); ++v)
-    m.set("fsc_verify_objects",
-          m.about({{"verdict", verdict_name(Verdict(v))}}), double(counts[v]));
+  for (std::size_t v = 0; v < counts.size(); ++v) {
+    std::string name = verdict_name(Verdict(v)); // "OBSOLETE": labels are
+    for (char& c : name)                         // lower case
+      c = char(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+    m.set("fsc_verify_objects", m.about({{"verdict", name}}),
+          double(counts[v]));
+  }
 }
 
 } // namespace fsc::netfs
