@@ -52,8 +52,8 @@ public:
                  std::span<const double> bounds,
                  std::span<const std::uint64_t> counts, double sum);
   /// The fsc_last_run_* series: whether the run did its job (exit status 0,
-  /// or 1 for "done, with findings"), the status, when it started (Unix
-  /// seconds) and how long it took.
+  /// 1 "done, with findings" or 75 "busy"), the status, when it started
+  /// (Unix seconds) and how long it took.
   void outcome(int exit_status, double started_s, double duration_s);
 
   std::string text() const;

@@ -27,8 +27,8 @@ using K = MetricKind;
 constexpr MetricInfo k_table[] = {
     // Every verb that measures.
     {"fsc_last_run_success", K::gauge, "verb cache",
-     "1 when the last run of this fsc verb did its job (exit status 0, or 1: "
-     "done, with findings), else 0"},
+     "1 when the last run of this fsc verb did its job (exit status 0; 1: "
+     "done, with findings; 75: busy, the cache is another culler's), else 0"},
     {"fsc_last_run_exit_status", K::gauge, "verb cache",
      "Exit status of the last run of this fsc verb"},
     {"fsc_last_run_timestamp_seconds", K::gauge, "verb cache",
@@ -251,7 +251,10 @@ void Metrics::histogram(std::string_view name, const Labels& labels,
 void Metrics::outcome(int exit_status, double started_s, double duration_s)
 {
   const Labels l{{"verb", m_verb}, {"cache", m_cache}};
-  set("fsc_last_run_success", l, exit_status == 0 || exit_status == 1);
+  // 1: done, with findings; 75: busy, another culler holds the cache (a
+  // normal outcome under cron).
+  set("fsc_last_run_success", l,
+      exit_status == 0 || exit_status == 1 || exit_status == 75);
   set("fsc_last_run_exit_status", l, exit_status);
   set("fsc_last_run_timestamp_seconds", l, started_s);
   set("fsc_last_run_duration_seconds", l, duration_s);
