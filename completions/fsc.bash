@@ -3,9 +3,9 @@ _fsc()
 {
   local cur prev words cword
   _init_completion || return
-  local verbs='inspect cull demo refs verify replay help'
+  local verbs='inspect cull demo refs verify replay stats help'
   local globals='--help -h --version -V --dir --json --verbose -v --quiet -q'
-  local valued=' --dir --depth --object --top --max-problems --threads --config --prometheus --format --config --older-than --max-size --min-free --max-objects --by --brun --bcull --bstop --frun --fcull --fstop --max-runtime --threads --prometheus --format --format --now --cookie --object --request --svg --origin --fsid --origin-map --prometheus --format --from-trace --save-scenario --into --seed --unfix --trace --refs '
+  local valued=' --dir --depth --object --top --max-problems --threads --config --prometheus --format --config --older-than --max-size --min-free --max-objects --by --brun --bcull --bstop --frun --fcull --fstop --max-runtime --threads --prometheus --format --format --now --cookie --object --request --svg --origin --fsid --origin-map --prometheus --format --from-trace --save-scenario --into --seed --unfix --trace --refs --proc --interval --count --prometheus --format '
   local verb='' i
   for ((i = 1; i < cword; i++)); do
     case " $valued " in *" ${words[i-1]} "*) continue ;; esac
@@ -25,6 +25,8 @@ _fsc()
     verify) COMPREPLY=($(compgen -W '--origin --fsid --origin-map --data --nfs4 --bury --dry-run -n --force --prometheus --format --help -h --version -V --dir --json --verbose -v --quiet -q' -- "$cur"))
       [[ $cur == -* ]] || _filedir ;;
     replay) COMPREPLY=($(compgen -W '--from-trace --save-scenario --write --into --force --seed --unfix --trace --refs --stats --help -h --version -V --dir --json --verbose -v --quiet -q' -- "$cur"))
+      [[ $cur == -* ]] || _filedir ;;
+    stats) COMPREPLY=($(compgen -W '--proc --interval --count --prometheus --format --help -h --version -V --dir --json --verbose -v --quiet -q' -- "$cur"))
       [[ $cur == -* ]] || _filedir ;;
     help) COMPREPLY=($(compgen -W ' --help -h --version -V --dir --json --verbose -v --quiet -q' -- "$cur"))
       [[ $cur == -* ]] || _filedir ;;

@@ -129,6 +129,7 @@ int main(int argc, char** argv)
   cmds.push_back(fsc::cmd::add_refs(app, g));
   cmds.push_back(fsc::cmd::add_verify(app, g));
   cmds.push_back(fsc::cmd::add_replay(app, g));
+  cmds.push_back(fsc::cmd::add_stats(app, g));
   cmds.push_back(fsc::cmd::add_help(app));
 
   // Hidden: the CLI tree as JSON or completion scripts (completions/).

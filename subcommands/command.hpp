@@ -79,6 +79,7 @@ Command add_demo(CLI::App& app, Globals& g);
 Command add_refs(CLI::App& app, Globals& g);
 Command add_verify(CLI::App& app, Globals& g);
 Command add_replay(CLI::App& app, Globals& g);
+Command add_stats(CLI::App& app, Globals& g);
 // New verbs: declare add_<verb> here, call it in main.cpp, list the file in
 // subcommands/meson.build, and document it in man/fsc-<verb>.8.scd.
 

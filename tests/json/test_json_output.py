@@ -82,7 +82,7 @@ def documented():
     """Every field of a verb's schema is named (*field*) in its man page or,
     for the shared ones, in fsc-json(7)."""
     shared = open(os.path.join(ROOT, "man", "fsc-json.7.scd")).read()
-    for verb in ("inspect", "cull", "verify", "refs", "replay"):
+    for verb in ("inspect", "cull", "verify", "refs", "replay", "stats"):
         spec = schema.load(os.path.join(ROOT, "man", "schema", verb + ".json"))
         page = open(os.path.join(ROOT, "man", f"fsc-{verb}.8.scd")).read()
         text = page + shared
@@ -91,6 +91,33 @@ def documented():
                          and not n.endswith(("_hex", "_ns")))
         tap(not missing, f"fsc-{verb}(8) documents every field of its JSON",
             "not in the man page: " + ", ".join(missing) if missing else "")
+
+
+def proc_copy(tmp, kernel, extra=""):
+    """A copy of a kernel's /proc/fs/fscache made from the fixture files."""
+    src = os.path.join(FIX, f"real-{kernel}-smoke")
+    dst = os.path.join(tmp, f"proc-{kernel}{'-odd' if extra else ''}")
+    os.makedirs(dst)
+    for name in ("stats", "caches", "cookies"):
+        path = os.path.join(src, name + ".txt")
+        if os.path.exists(path):
+            with open(path) as f, open(os.path.join(dst, name), "w") as out:
+                out.write(f.read() + (extra if name == "stats" else ""))
+    return dst
+
+
+def stats_runs(tmp, env, seen):
+    for kernel in ("5.10", "6.1", "6.12"):
+        proc = proc_copy(tmp, kernel)
+        for mode in ("document", "lines"):
+            validate("stats", mode, ["stats", "--proc", proc], env, seen)
+    odd = proc_copy(tmp, "6.12", "Frobs  : x=1\nsomething new\nIO : rd=zz\n")
+    every = os.path.join(FIX, "real-6.12-smoke", "proc-fscache-all.txt")
+    for mode in ("document", "lines"):
+        validate("stats", mode, ["stats", "--proc", odd], env, seen)
+        validate("stats", mode, ["stats", "--proc", every], env, seen)
+        validate("stats", mode, ["stats", "--proc", every, "--interval",
+                                 "0.1", "--count", "2"], env, seen)
 
 
 def main():
@@ -151,6 +178,7 @@ def main():
                          seen)
             validate("cull", "lines", ["cull", "--max-objects", "1", copy],
                      env, seen)
+        stats_runs(tmp, env, seen)
         scen = os.path.join(ROOT, "tests", "scenarios", "lifecycle.fsc")
         trace = os.path.join(FIX, "real-5.10-smoke", "ftrace.txt.xz")
         for mode in ("document", "lines"):
@@ -161,7 +189,8 @@ def main():
                      seen)
         want = {"inspect": {"entry", "problem"}, "cull": {"victim"},
                 "verify": {"object"}, "refs": {"life", "event"},
-                "replay": {"change"}}
+                "replay": {"change"},
+                "stats": {"counter", "cache", "raw", "rate", "problem"}}
         for verb, kinds in want.items():
             missing = kinds - seen.get(verb, set())
             tap(not missing, f"{verb} showed records of kinds "
