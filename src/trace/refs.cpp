@@ -119,19 +119,25 @@ enum class Ev {
   state
 };
 
+// netfs events: only 6.12 traces have them.
+Ev classify_netfs(std::string_view e)
+{
+  if (e == "netfs_rreq_ref")
+    return Ev::rreq;
+  if (e == "netfs_sreq_ref")
+    return Ev::sreq;
+  if (e == "netfs_read" || e == "netfs_write")
+    return Ev::io;
+  if (e == "netfs_rreq" || e == "netfs_sreq")
+    return Ev::state;
+  return Ev::fscache;
+}
+
 Ev classify(std::string_view e)
 {
+  if (!e.empty() && e[0] == 'n')
+    return e.starts_with("netfs_") ? classify_netfs(e) : Ev::other;
   switch (e.size()) {
-  case 10:
-    if (e == "netfs_read")
-      return Ev::io;
-    if (e == "netfs_rreq" || e == "netfs_sreq")
-      return Ev::state;
-    break;
-  case 11:
-    if (e == "netfs_write")
-      return Ev::io;
-    break;
   case 14:
     if (e == "fscache_cookie")
       return Ev::cookie;
@@ -139,10 +145,6 @@ Ev classify(std::string_view e)
       return Ev::ref;
     if (e == "fscache_volume")
       return Ev::volume;
-    if (e == "netfs_rreq_ref")
-      return Ev::rreq;
-    if (e == "netfs_sreq_ref")
-      return Ev::sreq;
     break;
   case 15:
     if (e == "fscache_acquire")
@@ -153,8 +155,7 @@ Ev classify(std::string_view e)
       return Ev::relinquish;
     break;
   }
-  if (e.starts_with("fscache_") || e.starts_with("cachefiles_") ||
-      e.starts_with("netfs_"))
+  if (e.starts_with("fscache_") || e.starts_with("cachefiles_"))
     return Ev::fscache;
   return Ev::other;
 }
@@ -283,19 +284,24 @@ struct Rec {
   std::uint64_t events = 0;
   bool relinquished = false, freed = false, unknowable = false;
   bool partial = false;
-  std::uint64_t free_line = 0;  ///< see Life::free_line
   std::uint32_t loss = 0;       ///< the first loss while alive: Loss index + 1
   std::uint32_t losses = 0;     ///< losses while alive
   std::uint32_t doubts = 0;     ///< counts that did not follow after a loss
   std::uint64_t doubt_line = 0; ///< the first of them
   Reasons reasons;
-  std::int64_t balance = 0; ///< netfs: the count its gets and puts make
+};
+
+/// What a netfs life keeps beside its Rec (kept apart: cookies and objects,
+/// millions of lines of them, do not carry it).
+struct NetfsRec {
+  std::int64_t balance = 0;    ///< the count its gets and puts make
+  std::uint64_t free_line = 0; ///< see Life::free_line
   struct {
     std::int64_t ts = 0;
     std::uint64_t line = 0;
     std::uint32_t reason = 0;
     std::int64_t printed = 0;
-  } suspect; ///< netfs: its first put that did not lower the count
+  } suspect; ///< its first put that did not lower the count
 };
 
 /// Events lost, or the input cut short, at one point of the trace.
@@ -448,6 +454,7 @@ struct RefsAnalyzer::State {
   /// netfs ids with lives alive, by route_key(); see Route.
   std::unordered_map<std::uint64_t, std::vector<Route>> m_routes;
   KeyMap<std::uint64_t> m_relinquish_line; ///< cookie → its last relinquish
+  KeyMap<NetfsRec> m_netfs;                ///< live netfs lives' extras
   std::deque<Key> m_netfs_ended;           ///< request ids ended, oldest first
   RefsReport m_r;
   std::deque<Pending> m_window;
@@ -554,7 +561,9 @@ Life RefsAnalyzer::State::life_of(const Rec& r) const
   l.type = r.type;
   l.id = id_text(r.type, r.id);
   l.cookie = text_of(r.cookie);
-  l.free_line = r.free_line;
+  if (netfs_type(r.type))
+    if (const NetfsRec* n = m_netfs.find(Key(r.type, r.id)))
+      l.free_line = n->free_line;
   l.life = r.life;
   l.count = r.count;
   l.first_ns = r.first_ns;
@@ -1135,7 +1144,10 @@ void RefsAnalyzer::State::end(Key key, Rec& l)
     unverifiable(l, fmt::format("freed at line {}", l.last_line), l.doubts > 0);
   if (m_opt.keep_lives)
     m_r.lives.push_back(life_of(l));
-  m_live.erase(key);
+  const bool netfs = netfs_type(l.type);
+  m_live.erase(key); // l is gone from here
+  if (netfs)
+    m_netfs.erase(key);
 }
 
 // Why a netfs request or subrequest still counted at the end of the trace
@@ -1146,10 +1158,11 @@ std::string RefsAnalyzer::State::held(const Rec& l)
 {
   if (!netfs_type(l.type))
     return "";
-  if (l.free_line)
+  const NetfsRec* n = m_netfs.find(Key(l.type, l.id));
+  if (n && n->free_line)
     return fmt::format("count {} at the end of the trace, but line {} frees "
                        "it: the put that ended it is missing",
-                       l.count, l.free_line);
+                       l.count, n->free_line);
   if (l.cookie == Id{0, true})
     return "";
   const std::uint64_t* rel = m_relinquish_line.find(Key('c', l.cookie));
@@ -1165,19 +1178,23 @@ std::string RefsAnalyzer::State::held(const Rec& l)
 // else the lines were printed out of order on one CPU, a count jump.
 void RefsAnalyzer::State::settle(const Rec& l)
 {
-  const auto& s = l.suspect;
-  if (!s.line || l.unknowable)
+  if (!netfs_type(l.type))
     return;
+  const NetfsRec* n = m_netfs.find(Key(l.type, l.id));
+  if (!n || !n->suspect.line || l.unknowable)
+    return;
+  const auto& s = n->suspect;
   Pending at;
   at.ts = s.ts;
   at.line = s.line;
   const std::string& reason = m_reasons[s.reason];
-  if (l.balance < l.count)
+  const std::int64_t extra = l.count - n->balance;
+  if (extra > 0)
     finding("over-put", l.type, l.id, at,
             fmt::format("{} printed {}, the count was already {}: {} put{} "
                         "more than the gets over its life",
-                        reason, s.printed, s.printed, l.count - l.balance,
-                        l.count - l.balance > 1 ? "s" : ""));
+                        reason, s.printed, s.printed, extra,
+                        extra > 1 ? "s" : ""));
   else
     finding("count-jump", l.type, l.id, at,
             fmt::format("{} printed {}, the history says {}: an untraced "
@@ -1267,11 +1284,15 @@ void RefsAnalyzer::State::apply(Pending& p)
   if (p.relinquish && p.cookie != Id{0, true}) { // "" is text 0
     if (Rec* l = m_live.find(Key('c', p.cookie)))
       l->relinquished = true;
-    m_relinquish_line[Key('c', p.cookie)] = p.line;
+    // Only requests ask (held()), and none comes before the first netfs
+    // line: 4.19 and 6.1 traces keep no table of relinquishes.
+    if (m_r.gen == Gen::v612)
+      m_relinquish_line[Key('c', p.cookie)] = p.line;
   }
   if (p.freed)
-    if (Rec* l = m_live.find(Key(p.freed, p.id)); l && !l->free_line)
-      l->free_line = p.line;
+    if (m_live.find(Key(p.freed, p.id)))
+      if (NetfsRec& n = m_netfs[Key(p.freed, p.id)]; !n.free_line)
+        n.free_line = p.line;
   if (!p.text.empty())
     track(p, count);
 }
@@ -1335,8 +1356,8 @@ std::int64_t RefsAnalyzer::State::apply_count(Pending& p)
       // A put that leaves the count where it was: one put too many, or a
       // get printed after it. netfs traces every get, so the balance of
       // the whole life tells (settle()).
-      if (!l.suspect.line)
-        l.suspect = {p.ts, p.line, p.reason, after};
+      if (NetfsRec& n = m_netfs[key]; !n.suspect.line)
+        n.suspect = {p.ts, p.line, p.reason, after};
     } else
       finding("count-jump", l.type, l.id, p,
               fmt::format("{} printed {}, the history says {}: an untraced "
@@ -1346,7 +1367,13 @@ std::int64_t RefsAnalyzer::State::apply_count(Pending& p)
     finding("over-put", l.type, l.id, p,
             fmt::format("{} leaves the count at {}", reason, after));
   }
-  l.balance = &l == live ? l.balance + d : after;
+  if (netfs_type(l.type)) {
+    NetfsRec& n = m_netfs[key];
+    if (known && !is_birth)
+      n.balance += d;
+    else
+      n = {after, 0, {}};
+  }
   l.count = after;
   l.last_ns = p.ts;
   l.last_line = p.line;

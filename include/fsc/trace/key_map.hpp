@@ -39,6 +39,8 @@ template <class V> class KeyMap {
 public:
   KeyMap() : m_slots(1024) {}
 
+  const V* find(Key k) const { return const_cast<KeyMap*>(this)->find(k); }
+
   V* find(Key k)
   {
     for (std::size_t i = home(k);; i = (i + 1) & mask()) {
