@@ -43,6 +43,14 @@ def fsc(mode, args, env):
                           env=env)
 
 
+def validator(check):
+    """A validator built once: jsonschema.validate() checks the schema itself
+    again on every call, which made this test take minutes."""
+    cls = jsonschema.validators.validator_for(check)
+    cls.check_schema(check)
+    return cls(check)
+
+
 def validate(verb, mode, args, env, seen, exits=(0, 1)):
     spec = schema.load(os.path.join(ROOT, "man", "schema", verb + ".json"))
     r = fsc(mode, args, env)
@@ -54,15 +62,15 @@ def validate(verb, mode, args, env, seen, exits=(0, 1)):
     try:
         if mode == "document":
             docs = [json.loads(r.stdout)]
-            jsonschema.validate(docs[0], schema.document_schema(spec))
+            validator(schema.document_schema(spec)).validate(docs[0])
             recs = docs[0]["records"]
             summary = docs[0]
         else:
             lines = r.stdout.splitlines()
             docs = [json.loads(line) for line in lines]
-            check = schema.line_schema(spec)
+            check = validator(schema.line_schema(spec))
             for d in docs:
-                jsonschema.validate(d, check)
+                check.validate(d)
             recs, summary = docs[:-1], docs[-1]
             assert summary.get("record") == "summary", \
                 "the stream does not end with its summary record"
