@@ -8,7 +8,12 @@
 #include <fmt/format.h>
 
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
+#include <exception>
+#include <mutex>
+#include <thread>
 #include <fcntl.h>
 #include <lzma.h>
 #include <unistd.h>
@@ -67,8 +72,24 @@ struct Xz : LineReader::Source {
   bool raw_eof = false, done = false;
   explicit Xz(std::unique_ptr<Plain> r) : raw(std::move(r))
   {
-    if (lzma_stream_decoder(&s, UINT64_MAX, LZMA_CONCATENATED) != LZMA_OK)
+    if (start() != LZMA_OK)
       throw Error("'" + raw->path + "': cannot start the xz decoder");
+  }
+  lzma_ret start()
+  {
+#if LZMA_VERSION >= 50040002
+    // Blocks of a multi-threaded xz (xz -T0) decode in parallel; one block
+    // decodes as before.
+    lzma_mt mt{};
+    mt.flags = LZMA_CONCATENATED;
+    mt.threads =
+        std::max(1u, std::min(4u, std::thread::hardware_concurrency()));
+    mt.memlimit_threading = 1ull << 30;
+    mt.memlimit_stop = UINT64_MAX;
+    return lzma_stream_decoder_mt(&s, &mt);
+#else
+    return lzma_stream_decoder(&s, UINT64_MAX, LZMA_CONCATENATED);
+#endif
   }
   ~Xz() override { lzma_end(&s); }
   std::size_t read(char* buf, std::size_t n) override
@@ -135,6 +156,97 @@ struct Gz : LineReader::Source {
   }
 };
 
+/// Decodes on a second thread, a few chunks ahead of the parser, so that
+/// reading a compressed trace costs what decompressing it costs.
+struct Ahead : LineReader::Source {
+  static constexpr std::size_t k_chunk = 1 << 20, k_chunks = 4;
+  std::unique_ptr<LineReader::Source> inner;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<std::vector<char>> ready, spare;
+  bool finished = false, stopping = false;
+  std::exception_ptr error;
+  std::vector<char> cur;
+  std::size_t cur_pos = 0;
+  std::thread worker; // last: starts once the rest is built
+
+  explicit Ahead(std::unique_ptr<LineReader::Source> in)
+      : inner(std::move(in)), worker([this] { run(); })
+  {
+  }
+  ~Ahead() override
+  {
+    {
+      std::lock_guard lock(mu);
+      stopping = true;
+    }
+    cv.notify_all();
+    worker.join();
+  }
+
+  void run()
+  {
+    for (;;) {
+      std::vector<char> buf;
+      {
+        std::unique_lock lock(mu);
+        cv.wait(lock, [&] { return stopping || ready.size() < k_chunks; });
+        if (stopping)
+          return;
+        if (!spare.empty()) {
+          buf = std::move(spare.front());
+          spare.pop_front();
+        }
+      }
+      buf.resize(k_chunk);
+      std::size_t n = 0;
+      try {
+        n = inner->read(buf.data(), buf.size());
+      } catch (...) {
+        std::lock_guard lock(mu);
+        error = std::current_exception();
+        finished = true;
+        cv.notify_all();
+        return;
+      }
+      buf.resize(n);
+      std::lock_guard lock(mu);
+      if (n == 0) {
+        finished = true;
+      } else {
+        ready.push_back(std::move(buf));
+      }
+      cv.notify_all();
+      if (n == 0)
+        return;
+    }
+  }
+
+  std::size_t read(char* out, std::size_t n) override
+  {
+    while (cur_pos == cur.size()) {
+      std::unique_lock lock(mu);
+      cv.wait(lock, [&] { return !ready.empty() || finished; });
+      if (ready.empty()) {
+        if (error)
+          std::rethrow_exception(error);
+        early_end = inner->early_end;
+        return 0;
+      }
+      spare.push_back(std::move(cur));
+      cur = std::move(ready.front());
+      ready.pop_front();
+      cur_pos = 0;
+      cv.notify_all();
+    }
+    const std::size_t k = std::min(n, cur.size() - cur_pos);
+    std::memcpy(out, cur.data() + cur_pos, k);
+    cur_pos += k;
+    produced += k;
+    return k;
+  }
+};
+
 } // namespace
 
 LineReader::LineReader(const std::string& path) : m_path(path), m_buf(k_buf)
@@ -156,15 +268,15 @@ LineReader::LineReader(const std::string& path) : m_path(path), m_buf(k_buf)
                             "\xfd"
                             "7zXZ\0",
                             6) == 0) {
-    m_src = std::make_unique<Xz>(
-        std::make_unique<Plain>(fd, path, std::string(magic, 6)));
+    m_src = std::make_unique<Ahead>(std::make_unique<Xz>(
+        std::make_unique<Plain>(fd, path, std::string(magic, 6))));
   } else if (n >= 2 && magic[0] == '\x1f' && magic[1] == '\x8b') {
     // zlib must see the magic: rewind when the input can, else refuse.
     if (lseek(fd, 0, SEEK_SET) != 0)
       throw Error("'" + path +
                   "': gzip input must be a file, not a pipe "
                   "(use zcat ... | fsc refs -)");
-    m_src = std::make_unique<Gz>(fd, path);
+    m_src = std::make_unique<Ahead>(std::make_unique<Gz>(fd, path));
   } else {
     m_src =
         std::make_unique<Plain>(fd, path, std::string(magic, std::size_t(n)));
