@@ -268,8 +268,15 @@ LineReader::LineReader(const std::string& path) : m_path(path), m_buf(k_buf)
                             "\xfd"
                             "7zXZ\0",
                             6) == 0) {
-    m_src = std::make_unique<Ahead>(std::make_unique<Xz>(
-        std::make_unique<Plain>(fd, path, std::string(magic, 6))));
+    auto xz = std::make_unique<Xz>(
+        std::make_unique<Plain>(fd, path, std::string(magic, 6)));
+    // Not ahead of a pipe: a reader that stops early (replay at its first
+    // divergence) would wait for a worker blocked on a pipe that never
+    // ends.
+    if (path == "-")
+      m_src = std::move(xz);
+    else
+      m_src = std::make_unique<Ahead>(std::move(xz));
   } else if (n >= 2 && magic[0] == '\x1f' && magic[1] == '\x8b') {
     // zlib must see the magic: rewind when the input can, else refuse.
     if (lseek(fd, 0, SEEK_SET) != 0)
