@@ -399,6 +399,21 @@ bool split_request(std::string_view v, std::uint64_t& rid,
   return true;
 }
 
+/// A --cookie/--object/--request timeline entry of one trace line.
+TimelineEntry timeline_entry(std::string_view text, std::uint64_t line,
+                             std::int64_t count)
+{
+  Parsed parsed = parse_line(text);
+  const Line& l = parsed.line;
+  return {l.ts_ns,
+          line,
+          l.cpu,
+          fmt::format("{}-{}", l.task, l.pid),
+          std::string(l.event),
+          std::string(l.body),
+          count};
+}
+
 } // namespace
 
 struct RefsAnalyzer::State {
@@ -855,15 +870,7 @@ void RefsAnalyzer::State::tie(std::uint64_t rid, Id cookie)
       p.text = std::move(text);
       return;
     }
-  Parsed parsed = parse_line(text);
-  const Line& l = parsed.line;
-  TimelineEntry t{l.ts_ns,
-                  r->born,
-                  l.cpu,
-                  fmt::format("{}-{}", l.task, l.pid),
-                  std::string(l.event),
-                  std::string(l.body),
-                  1};
+  TimelineEntry t = timeline_entry(text, r->born, 1);
   auto at =
       std::find_if(m_r.timeline.begin(), m_r.timeline.end(),
                    [&](const TimelineEntry& x) { return x.line > t.line; });
@@ -1386,11 +1393,7 @@ std::int64_t RefsAnalyzer::State::apply_count(Pending& p)
 
 void RefsAnalyzer::State::track(const Pending& p, std::int64_t count)
 {
-  Parsed parsed = parse_line(p.text);
-  const Line& l = parsed.line;
-  m_r.timeline.push_back({l.ts_ns, p.line, l.cpu,
-                          fmt::format("{}-{}", l.task, l.pid),
-                          std::string(l.event), std::string(l.body), count});
+  m_r.timeline.push_back(timeline_entry(p.text, p.line, count));
 }
 
 RefsReport RefsAnalyzer::finish()

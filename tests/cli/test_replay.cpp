@@ -49,14 +49,6 @@ std::string write_scenario(const TempDir& t, const std::string& text)
   return p;
 }
 
-std::string slurp(const std::string& p)
-{
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 bool empty_dir(const std::string& p)
 {
   DIR* d = opendir(p.c_str());
@@ -151,9 +143,9 @@ TEST_CASE("replay: same scenario and seed give identical trace bytes")
     REQUIRE(run_fsc({"replay", t / "c", s, "--seed", seed, "--trace",
                      t / "b.trace"})
                 .status == 0);
-    std::string a = slurp(t / "a.trace");
+    std::string a = fsc::test::read_file(t / "a.trace");
     CHECK(a.size() > 1000);
-    CHECK(a == slurp(t / "b.trace"));
+    CHECK(a == fsc::test::read_file(t / "b.trace"));
   }
 }
 
@@ -167,7 +159,7 @@ TEST_CASE("replay: other seeds are other legal orders of the same run")
                       std::to_string(seed), "--trace", t / "x.trace"});
     INFO1("seed " << seed << r.out);
     CHECK(r.status == 0);
-    traces.insert(slurp(t / "x.trace"));
+    traces.insert(fsc::test::read_file(t / "x.trace"));
   }
   CHECK(traces.size() > 1);
 }
@@ -372,7 +364,7 @@ TEST_CASE("replay --from-trace: an edited trace diverges at the edit")
                    t / "run.trace"})
               .status == 0);
   // Pretend the kernel sent the data object's JUMP through an OOB path.
-  std::string text = slurp(t / "run.trace"), edited;
+  std::string text = fsc::test::read_file(t / "run.trace"), edited;
   std::istringstream in(text);
   int lineno = 0, edit_line = 0;
   for (std::string l; std::getline(in, l);) {

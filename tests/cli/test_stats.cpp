@@ -11,7 +11,6 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <sstream>
 
 using fsc::test::records;
@@ -20,18 +19,10 @@ using fsc::test::TempDir;
 
 namespace {
 
-std::string slurp(const std::string& path)
-{
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 std::string fixture(const std::string& kernel, const std::string& file)
 {
-  return slurp(fsc::test::fixtures_dir() + "/real-" + kernel + "-smoke/" +
-               file);
+  return fsc::test::read_file(fsc::test::fixtures_dir() + "/real-" + kernel +
+                              "-smoke/" + file);
 }
 
 /// A copy of the kernel's /proc/fs/fscache made from the fixture files
@@ -211,7 +202,7 @@ TEST_CASE("stats --prometheus FILE writes the file, nothing beside it",
   INFO(r.out << r.err);
   REQUIRE(r.status == 0);
   CHECK(has(r.out, "layout         6.12"));
-  const std::string m = slurp(out + "/fsc.prom");
+  const std::string m = fsc::test::read_file(out + "/fsc.prom");
   CHECK(has(m, "fsc_last_run_success{verb=\"stats\"} 1\n"));
   CHECK(has(m, "fsc_fscache_reads_total{source=\"server\"} 16\n"));
   CHECK(has(m, "fsc_fscache_info{layout=\"6.12\"} 1\n"));
@@ -234,7 +225,8 @@ TEST_CASE("stats without FS-Cache: one line, exit 2, a failed outcome",
   CHECK(r.out.empty());
   CHECK(lines_of(r.err) == 1);
   CHECK(has(r.err, "'" + gone + "' does not exist"));
-  CHECK(has(slurp(prom), "fsc_last_run_success{verb=\"stats\"} 0\n"));
+  CHECK(has(fsc::test::read_file(prom),
+            "fsc_last_run_success{verb=\"stats\"} 0\n"));
 
   fsc::test::make_dirs(gone); // the directory without its stats
   auto s = run_fsc({"stats", "--proc", gone});

@@ -4,6 +4,8 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdexcept>
@@ -49,6 +51,14 @@ void make_dirs(const std::string& path, unsigned mode)
   }
   if (mkdir(path.c_str(), mode) && errno != EEXIST)
     fail("mkdir", path);
+}
+
+std::string read_file(const std::string& path)
+{
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
 }
 
 void write_file(const std::string& path, const std::string& data,

@@ -35,6 +35,9 @@ void make_dirs(const std::string& path, unsigned mode = 0700);
 void write_file(const std::string& path, const std::string& data,
                 std::uint64_t offset = 0, std::uint64_t size = 0);
 
+/// The whole content of a file ("" when it cannot be read).
+std::string read_file(const std::string& path);
+
 /// Sets user.CacheFiles.cache (or another xattr) on path (no follow).
 void set_xattr(const std::string& path, ByteView value,
                const std::string& name = "user.CacheFiles.cache");

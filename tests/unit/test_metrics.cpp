@@ -9,7 +9,6 @@
 
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -20,14 +19,6 @@ using fsc::MetricKind;
 using fsc::Metrics;
 
 namespace {
-
-std::string slurp(const std::string& path)
-{
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 } // namespace
 
@@ -58,7 +49,8 @@ TEST_CASE("fsc-metrics(7) names every family", "[metrics][docs]")
 {
   const char* root = std::getenv("FSC_SOURCE_ROOT");
   REQUIRE(root);
-  const std::string man = slurp(std::string(root) + "/man/fsc-metrics.7.scd");
+  const std::string man =
+      fsc::test::read_file(std::string(root) + "/man/fsc-metrics.7.scd");
   REQUIRE_FALSE(man.empty());
   for (auto& m : fsc::metric_table()) {
     INFO(m.name);
@@ -136,7 +128,7 @@ TEST_CASE("metrics write: whole file by rename, nothing left beside it",
   Metrics m("cull", "/c");
   m.set("fsc_cull_removed_objects", m.about(), 3);
   m.write(f);
-  CHECK(slurp(f) == m.text());
+  CHECK(fsc::test::read_file(f) == m.text());
   std::size_t n = 0;
   for (auto& e : std::filesystem::directory_iterator(t.path()))
     n += e.is_regular_file() || e.is_symlink();
