@@ -2,6 +2,7 @@
 #include <fsc/cachefiles/cull.hpp>
 
 #include <fsc/cachefiles/key.hpp>
+#include <fsc/cachefiles/scan.hpp>
 
 #include <fsc/fd.hpp>
 #include <fsc/log.hpp>
@@ -13,6 +14,7 @@
 #include <cerrno>
 #include <dirent.h>
 #include <chrono>
+#include <condition_variable>
 #include <fcntl.h>
 #include <mutex>
 #include <set>
@@ -20,6 +22,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/statfs.h>
+#include <thread>
 #include <unistd.h>
 #include <unordered_map>
 
@@ -51,7 +54,11 @@ bool before(const Cand& a, const Cand& b)
 /// The K candidates culled first, among those after a boundary.
 class Table {
 public:
-  Table(std::size_t k, const Cand* after) : m_k(k), m_after(after) {}
+  Table(std::size_t k, const Cand* after) : m_k(k), m_after(after)
+  {
+    // Growing by doubling would briefly hold 1.5 tables: peak RSS counts.
+    m_heap.reserve(std::min<std::size_t>(k, std::size_t(1) << 20));
+  }
 
   /// False when a candidate of this age can never get in (no lock).
   bool wants(std::int64_t key_s) const
@@ -112,6 +119,18 @@ private:
   mutable std::atomic<bool> m_more{false}; ///< eligible but not kept
 };
 
+/// A directory below dirfd, never through a symlink; O_NOATIME where the
+/// caller may use it (the owner or CAP_FOWNER), so that reading it leaves
+/// its atime alone.
+Fd open_dir(int dirfd, const char* name)
+{
+  const int flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+  Fd fd(openat(dirfd, name, flags | O_NOATIME));
+  if (!fd && errno == EPERM)
+    fd.reset(openat(dirfd, name, flags));
+  return fd;
+}
+
 /// What a directory is, by cachefilesd's rules (first letter of the name).
 enum class DirRole { cache, index, fanout };
 
@@ -122,81 +141,129 @@ enum class DirRole { cache, index, fanout };
 /// cache's format. Anything else is left alone (cachefilesd would delete
 /// it; fsc never touches it: `inspect --check` calls it bad-name). Symlinks
 /// are never followed and other file systems never entered.
-struct Walk {
-  dev_t dev;
-  CullClock by;
-  bool count;
-  Table& table;
-  Format format;
+///
+/// Workers share a stack of opened directories: the statx calls dominate a
+/// cull (the kernel's path walk), and two CPUs do them nearly twice as fast.
+/// The table's order is total, so the victims do not depend on the workers.
+class Walk {
+public:
+  Walk(dev_t dev, CullClock by, bool count, Table& table, Format format)
+      : m_dev(dev), m_by(by), m_count(count), m_table(table), m_format(format)
+  {
+  }
+
+  /// Walks cache/ (a new open of cache_fd: its offset is never shared).
+  void run(int cache_fd, unsigned workers)
+  {
+    Fd root = open_dir(cache_fd, ".");
+    if (!root)
+      return;
+    m_stack.push_back({std::move(root), "cache", DirRole::cache});
+    if (workers <= 1) {
+      work();
+      return;
+    }
+    std::vector<std::thread> threads;
+    for (unsigned i = 0; i < workers; ++i)
+      threads.emplace_back([this] { work(); });
+    for (auto& t : threads)
+      t.join();
+  }
+
   std::uint64_t entries = 0, objects = 0, allocated = 0, apparent = 0;
 
-  void dir(int fd, const std::string& path, DirRole role)
+private:
+  struct Job {
+    Fd fd;
+    std::string path;
+    DirRole role;
+  };
+  struct Counts {
+    std::uint64_t entries = 0, objects = 0, allocated = 0, apparent = 0;
+  };
+
+  void work()
   {
-    // One buffer for the whole walk: a directory is read to its end before
-    // any of its subdirectories is entered.
+    Counts n;
+    std::vector<Job> found;
+    std::unique_lock lock(m_mutex);
+    for (;;) {
+      m_cv.wait(lock, [this] { return !m_stack.empty() || m_busy == 0; });
+      if (m_stack.empty())
+        break; // nothing queued and nobody left to queue more
+      Job job = std::move(m_stack.back());
+      m_stack.pop_back();
+      ++m_busy;
+      lock.unlock();
+      dir(job, found, n);
+      lock.lock();
+      --m_busy;
+      // Last in, first out keeps the walk depth-first: the stack, and the
+      // directory fds it holds, stay small.
+      for (auto& f : found)
+        m_stack.push_back(std::move(f));
+      found.clear();
+      m_cv.notify_all();
+    }
+    entries += n.entries;
+    objects += n.objects;
+    allocated += n.allocated;
+    apparent += n.apparent;
+  }
+
+  void dir(const Job& job, std::vector<Job>& found, Counts& n)
+  {
+    // One buffer per worker: a directory is read to its end before any of
+    // its subdirectories is entered.
     static thread_local char buf[1 << 16];
-    struct Child {
-      std::string name;
-      DirRole role;
-    };
-    std::vector<Child> subdirs;
-    // cache/'s fd is shared by every pass: read it from the start again.
-    if (lseek(fd, 0, SEEK_SET) != 0)
-      return;
     // A read error ends the listing: what was read is still culled, the rest
     // of an unreadable directory is left alone.
-    DirReader names(fd, buf);
+    DirReader names(job.fd.get(), buf);
     while (const DirEntry* d = names.next()) {
       const char* nm = d->name;
-      ++entries;
+      ++n.entries;
       const char c = nm[0];
       const bool fan = c == '@' || c == '+';
-      if (role != DirRole::fanout) {
-        if (fan || (role == DirRole::cache && c == 'I'))
-          if (d->type == DT_DIR || d->type == DT_UNKNOWN)
-            subdirs.push_back({nm, fan ? DirRole::fanout : DirRole::index});
+      const bool maybe_dir = d->type == DT_DIR || d->type == DT_UNKNOWN;
+      if (job.role != DirRole::fanout) {
+        if ((fan || (job.role == DirRole::cache && c == 'I')) && maybe_dir)
+          enter(job, nm, fan ? DirRole::fanout : DirRole::index, found);
         continue;
       }
       if (c == 'I' || c == 'J' || fan) {
-        if (d->type == DT_DIR || d->type == DT_UNKNOWN)
-          subdirs.push_back({nm, fan ? DirRole::fanout : DirRole::index});
+        if (maybe_dir)
+          enter(job, nm, fan ? DirRole::fanout : DirRole::index, found);
         continue;
       }
       if (c != 'D' && c != 'E' && c != 'S' && c != 'T')
         continue;
       if (d->type != DT_REG && d->type != DT_UNKNOWN)
         continue;
-      object(fd, path, nm);
+      object(job, nm, n);
     }
-    for (auto& s : subdirs)
-      enter(fd, path, s.name, s.role);
   }
 
-  void enter(int parent, const std::string& path, const std::string& name,
-             DirRole role)
+  void enter(const Job& parent, const char* name, DirRole role,
+             std::vector<Job>& found)
   {
-    Fd sub(openat(parent, name.c_str(),
-                  O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME));
-    if (!sub && errno == EPERM)
-      sub.reset(openat(parent, name.c_str(),
-                       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    Fd sub = open_dir(parent.fd.get(), name);
     if (!sub)
       return; // not a directory (any more), a symlink, unreadable
     struct stat st;
-    if (fstat(sub.get(), &st) == 0 && st.st_dev == dev)
-      dir(sub.get(), path + "/" + name, role);
+    if (fstat(sub.get(), &st) == 0 && st.st_dev == m_dev)
+      found.push_back({std::move(sub), parent.path + "/" + name, role});
   }
 
   bool name_decodes(const char* name) const
   {
-    return format == Format::v2 ? bool(decode_name_v2(name))
-                                : name_decodes_v1(name);
+    return m_format == Format::v2 ? bool(decode_name_v2(name))
+                                  : name_decodes_v1(name);
   }
 
-  void object(int fd, const std::string& path, const char* name)
+  void object(const Job& job, const char* name, Counts& n)
   {
     struct statx sx;
-    if (statx(fd, name, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT,
+    if (statx(job.fd.get(), name, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT,
               STATX_TYPE | STATX_INO | STATX_SIZE | STATX_BLOCKS | STATX_ATIME |
                   STATX_MTIME,
               &sx) != 0)
@@ -206,24 +273,34 @@ struct Walk {
     auto ns = [](const statx_timestamp& t) {
       return std::int64_t(t.tv_sec) * 1000000000 + t.tv_nsec;
     };
-    if (count) {
-      ++objects;
-      allocated += sx.stx_blocks * 512;
-      apparent += sx.stx_size;
+    if (m_count) {
+      ++n.objects;
+      n.allocated += sx.stx_blocks * 512;
+      n.apparent += sx.stx_size;
     }
     Cand c;
     c.v.atime_ns = ns(sx.stx_atime);
     c.v.mtime_ns = ns(sx.stx_mtime);
-    c.key_s = floor_s(by == CullClock::atime ? c.v.atime_ns : c.v.mtime_ns);
-    if (!table.wants(c.key_s))
+    c.key_s = floor_s(m_by == CullClock::atime ? c.v.atime_ns : c.v.mtime_ns);
+    if (!m_table.wants(c.key_s))
       return;
-    c.v.path = path + "/" + name;
+    c.v.path = job.path + "/" + name;
     c.v.kind = EntryKind::data;
     c.v.size = sx.stx_size;
     c.v.blocks = sx.stx_blocks;
     c.v.ino = sx.stx_ino;
-    table.offer(std::move(c));
+    m_table.offer(std::move(c));
   }
+
+  dev_t m_dev;
+  CullClock m_by;
+  bool m_count;
+  Table& m_table;
+  Format m_format;
+  std::mutex m_mutex;
+  std::condition_variable m_cv;
+  std::vector<Job> m_stack;
+  unsigned m_busy = 0;
 };
 
 std::string parent_of(const std::string& p)
@@ -288,19 +365,15 @@ public:
     if (pfd < 0)
       return -1;
     const std::string name = base_of(path);
-    int fd =
-        openat(pfd, name.c_str(),
-               O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
-    if (fd < 0 && errno == EPERM)
-      fd = openat(pfd, name.c_str(),
-                  O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0)
+    Fd dir = open_dir(pfd, name.c_str());
+    if (!dir)
       return -1;
+    const int fd = dir.get();
     // No fstat here: the victim's own statx is checked against the cache's
     // device, which catches a directory on the way that is another mount.
     if (m_fds.size() >= fd_budget())
       clear(); // pfd may be closed now: nothing uses it after this point
-    m_fds.emplace(path, Fd(fd));
+    m_fds.emplace(path, std::move(dir));
     return fd;
   }
 
@@ -348,6 +421,7 @@ private:
   CullReport m_r;
   Fd m_grave;
   std::uint32_t m_counter = 0;
+  unsigned m_workers = 1;
 };
 
 bool Culler::wanted(const Cand& c) const
@@ -585,14 +659,17 @@ CullReport Culler::run()
   }
 
   const std::size_t k = std::max<std::size_t>(m_opt.table_size, 1);
+  ScanOptions so;
+  so.threads = m_opt.threads;
+  m_workers = scan_workers(so);
   std::optional<Cand> boundary;
   bool done = false;
   while (!done) {
     const bool first = m_r.passes == 0;
     ++m_r.passes;
     Table table(k, boundary ? &*boundary : nullptr);
-    Walk walk{m_cache.dev(), m_opt.by, first, table, m_cache.format()};
-    walk.dir(m_cache.cache_fd(), "cache", DirRole::cache);
+    Walk walk(m_cache.dev(), m_opt.by, first, table, m_cache.format());
+    walk.run(m_cache.cache_fd(), m_workers);
     m_r.scanned += walk.entries;
     if (first) {
       m_r.objects = walk.objects;
