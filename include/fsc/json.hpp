@@ -41,6 +41,8 @@ public:
   void value(unsigned long long v) { value(std::uint64_t(v)); }
   void value(double v);
   void null();
+  /// Bytes as a string of lowercase hex digits.
+  void hex(const unsigned char* data, std::size_t n);
 
   template <class T> void field(std::string_view k, const T& v)
   {

@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 
 #include <cassert>
+#include <charconv>
+#include <cstring>
 #include <cmath>
 
 namespace fsc {
@@ -42,9 +44,46 @@ static std::size_t utf8_seq(std::string_view s, std::size_t i)
   return n;
 }
 
+// Bytes from p up to the first that JSON must escape or that is not ASCII
+// (a control character, '"', '\\', >= 0x80), eight at a time: names,
+// paths and hex are nearly all plain.
+static const char* plain_end(const char* p, const char* e)
+{
+  constexpr std::uint64_t ones = 0x0101010101010101ull;
+  constexpr std::uint64_t highs = 0x8080808080808080ull;
+  auto zero_byte = [](std::uint64_t x) { return (x - ones) & ~x & highs; };
+  while (e - p >= 8) {
+    std::uint64_t w;
+    std::memcpy(&w, p, 8);
+    const std::uint64_t special = ((w - ones * 0x20) & ~w) // < 0x20
+                                  | (w & highs)            // >= 0x80
+                                  | zero_byte(w ^ (ones * '"')) |
+                                  zero_byte(w ^ (ones * '\\'));
+    if (special & highs)
+      break; // the byte-wise loop below finds which one
+    p += 8;
+  }
+  while (p < e) {
+    auto u = static_cast<unsigned char>(*p);
+    if (u < 0x20 || u >= 0x80 || u == '"' || u == '\\')
+      break;
+    ++p;
+  }
+  return p;
+}
+
 bool valid_utf8(std::string_view s)
 {
   for (std::size_t i = 0; i < s.size();) {
+    // ASCII in words of eight.
+    if (s.size() - i >= 8) {
+      std::uint64_t w;
+      std::memcpy(&w, s.data() + i, 8);
+      if (!(w & 0x8080808080808080ull)) {
+        i += 8;
+        continue;
+      }
+    }
     std::size_t n = utf8_seq(s, i);
     if (n == 0)
       return false;
@@ -110,16 +149,11 @@ void JsonWriter::value(std::string_view s)
   raw("\"");
   for (std::size_t i = 0; i < s.size();) {
     // Plain ASCII goes out in runs: most names and values are all plain.
-    std::size_t run = i;
-    while (run < s.size()) {
-      auto u = static_cast<unsigned char>(s[run]);
-      if (u < 0x20 || u >= 0x80 || u == '"' || u == '\\')
-        break;
-      ++run;
-    }
-    if (run > i) {
-      m_buf.append(s.data() + i, run - i);
-      i = run;
+    const char* run = plain_end(s.data() + i, s.data() + s.size());
+    if (run > s.data() + i) {
+      const auto n = std::size_t(run - (s.data() + i));
+      m_buf.append(s.data() + i, n);
+      i += n;
       continue;
     }
     auto c = static_cast<unsigned char>(s[i]);
@@ -176,13 +210,32 @@ void JsonWriter::value(bool b)
 void JsonWriter::value(std::int64_t v)
 {
   before_value();
-  fmt::format_to(std::back_inserter(m_buf), "{}", v);
+  char buf[24];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  m_buf.append(buf, r.ptr);
 }
 
 void JsonWriter::value(std::uint64_t v)
 {
   before_value();
-  fmt::format_to(std::back_inserter(m_buf), "{}", v);
+  char buf[24];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  m_buf.append(buf, r.ptr);
+}
+
+void JsonWriter::hex(const unsigned char* data, std::size_t n)
+{
+  static const char digits[] = "0123456789abcdef";
+  before_value();
+  const std::size_t at = m_buf.size();
+  m_buf.resize(at + 2 * n + 2);
+  char* o = m_buf.data() + at;
+  *o++ = '"';
+  for (std::size_t i = 0; i < n; ++i) {
+    *o++ = digits[data[i] >> 4];
+    *o++ = digits[data[i] & 15];
+  }
+  *o = '"';
 }
 
 void JsonWriter::value(double v)

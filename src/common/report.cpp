@@ -5,6 +5,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cstring>
+
 namespace fsc {
 
 JsonReport::JsonReport(std::FILE* out, JsonMode mode, std::string_view verb)
@@ -108,7 +111,11 @@ void problems_field(JsonWriter& j, std::string_view key,
 void time_fields(JsonWriter& j, std::string_view key, std::int64_t ns)
 {
   j.field(key, iso_time(ns));
-  j.field(std::string(key) + "_ns", ns);
+  char ns_key[64];
+  const std::size_t n = std::min(key.size(), sizeof ns_key - 3);
+  std::memcpy(ns_key, key.data(), n);
+  std::memcpy(ns_key + n, "_ns", 3);
+  j.field(std::string_view(ns_key, n + 3), ns);
 }
 
 } // namespace fsc

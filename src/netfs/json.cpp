@@ -7,6 +7,8 @@
 
 #include <fmt/format.h>
 
+#include <charconv>
+
 namespace fsc::netfs {
 
 using cachefiles::ScanEntry;
@@ -46,12 +48,18 @@ void entry_fields(JsonWriter& j, const ScanEntry& e)
     j.field("level", e.node->level);
     j.field("netfs", cachefiles::netfs_of(*e.node));
     j.field("label", d.label);
-    j.field("key_hex", to_hex(e.node->key));
-    if (e.node->has_xattr)
-      j.field("xattr_hex", to_hex(e.node->xattr));
+    j.key("key_hex");
+    j.hex(e.node->key.data(), e.node->key.size());
+    if (e.node->has_xattr) {
+      j.key("xattr_hex");
+      j.hex(e.node->xattr.data(), e.node->xattr.size());
+    }
     decoded_fields(j, d);
   }
-  j.field("mode", fmt::format("{:o}", e.st.mode));
+  char mode[16];
+  j.field("mode", std::string_view(mode, std::to_chars(mode, mode + sizeof mode,
+                                                       e.st.mode, 8)
+                                             .ptr));
   j.field("uid", e.st.uid);
   j.field("size", e.st.size);
   j.field("allocated", e.st.blocks * 512);

@@ -121,9 +121,95 @@ Parsed bad(const char* why)
   return p;
 }
 
+// The shape of nearly every line, "task-pid [cpu] flags ts: event: body",
+// in one forward pass with a single search for '[' after the CPU field.
+// False sends the line to the general parser below (brackets in the task
+// name or the body, where a lost marker may hide; anything unusual), which
+// gives the same answer for every line this one accepts.
+bool parse_plain(std::string_view s, Parsed& p)
+{
+  const char* b = s.data();
+  const char* e = b + s.size();
+  auto* open = static_cast<const char*>(std::memchr(b, '[', s.size()));
+  if (!open || open == b || open[-1] != ' ')
+    return false;
+  const char* q = open + 1;
+  int cpu = 0;
+  while (q < e && digit(*q) && q - open <= 9)
+    cpu = cpu * 10 + (*q++ - '0');
+  if (q == open + 1 || q >= e || *q != ']')
+    return false;
+  const char* after = q + 1;
+  if (std::memchr(after, '[', std::size_t(e - after)))
+    return false;
+  // task-pid: digits back from the blanks before '['.
+  const char* te = open;
+  while (te > b && blank(te[-1]))
+    --te;
+  const char* d = te;
+  while (d > b && digit(d[-1]))
+    --d;
+  if (d == te || te - d > 9 || d - b < 2 || d[-1] != '-')
+    return false;
+  int pid = 0;
+  for (const char* c = d; c < te; ++c)
+    pid = pid * 10 + (*c - '0');
+  // Optional flags, then "ts:".
+  auto token = [&](const char*& at) {
+    while (at < e && blank(*at))
+      ++at;
+    const char* t = at;
+    while (at < e && *at != ' ') // tokens end at a space, as below
+      ++at;
+    return std::string_view(t, std::size_t(at - t));
+  };
+  const char* at = after;
+  std::string_view first = token(at);
+  if (first.empty())
+    return false;
+  std::string_view flags;
+  if (first.back() != ':') {
+    flags = first;
+    first = token(at);
+    if (first.empty() || first.back() != ':')
+      return false;
+  }
+  std::int64_t ts = 0;
+  if (!timestamp(first.substr(0, first.size() - 1), ts))
+    return false;
+  while (at < e && blank(*at))
+    ++at;
+  const char* ev = at;
+  while (at < e && *at != ':' && *at != ' ' && *at != '\t')
+    ++at;
+  if (at == ev || at >= e || *at != ':')
+    return false;
+  p.line.task = std::string_view(b, std::size_t(d - 1 - b));
+  p.line.pid = pid;
+  p.line.cpu = cpu;
+  p.line.flags = flags;
+  p.line.ts_ns = ts;
+  p.line.event = std::string_view(ev, std::size_t(at - ev));
+  p.line.body = trim(std::string_view(at + 1, std::size_t(e - at - 1)));
+  p.kind = Kind::event;
+  return true;
+}
+
 } // namespace
 
 Parsed parse_line(std::string_view text)
+{
+  auto s = trim(text);
+  Parsed p;
+  // Not a comment, nor "CPU:n [LOST ...]": parse_plain or the general way.
+  if (!s.empty() && s.front() != '#' && s.front() != 'C' &&
+      !s.starts_with("cpus=") && !s.starts_with("version = ") &&
+      parse_plain(s, p))
+    return p;
+  return parse_line_general(text);
+}
+
+Parsed parse_line_general(std::string_view text)
 {
   auto s = trim(text);
   Parsed p;

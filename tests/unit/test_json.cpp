@@ -1,9 +1,15 @@
 // test_json.cpp - the streaming JSON writer against nlohmann's parser.
 #include <catch2/catch.hpp>
 
+#include <fsc/format.hpp>
 #include <fsc/json.hpp>
 
+#include <fmt/format.h>
+
 #include <nlohmann/json.hpp>
+
+#include <ctime>
+#include <random>
 
 TEST_CASE("JsonWriter writes nested documents nlohmann parses", "[json]")
 {
@@ -57,4 +63,72 @@ TEST_CASE("valid_utf8 rejects overlongs and surrogates", "[json]")
   CHECK_FALSE(fsc::valid_utf8("\xed\xa0\x80"));     // surrogate
   CHECK_FALSE(fsc::valid_utf8("\xe2\x82"));         // truncated
   CHECK_FALSE(fsc::valid_utf8("\xf4\x90\x80\x80")); // above U+10FFFF
+}
+
+TEST_CASE("JsonWriter escapes every byte of random strings as nlohmann reads "
+          "them back",
+          "[json]")
+{
+  std::mt19937 rng(11);
+  // Mostly plain text, so the eight-at-a-time path meets a special byte at
+  // every position of its word.
+  const std::string specials = "\"\\\n\x01\x1f\x7f\xc3\xa9\xff";
+  for (int round = 0; round < 5000; ++round) {
+    std::string s(rng() % 40, 'a');
+    for (auto& c : s)
+      c = char('a' + rng() % 26);
+    if (!s.empty() && rng() % 4)
+      s[rng() % s.size()] = specials[rng() % specials.size()];
+    fsc::JsonWriter j(nullptr);
+    j.value(s);
+    const auto back = nlohmann::json::parse(j.text()).get<std::string>();
+    INFO(s);
+    if (fsc::valid_utf8(s))
+      REQUIRE(back == s);
+    else // each bad byte is U+FFFD; the rest is kept
+      REQUIRE(back.find("\xef\xbf\xbd") != std::string::npos);
+  }
+  fsc::JsonWriter j(nullptr);
+  const unsigned char bytes[] = {0x00, 0x0f, 0xa5, 0xff};
+  j.hex(bytes, sizeof bytes);
+  CHECK(j.text() == "\"000fa5ff\"");
+}
+
+TEST_CASE("iso_time agrees with gmtime_r for any instant", "[json]")
+{
+  std::mt19937_64 rng(5);
+  auto reference = [](std::int64_t ns) {
+    std::int64_t sec = ns / 1000000000, frac = ns % 1000000000;
+    if (frac < 0) {
+      frac += 1000000000;
+      --sec;
+    }
+    std::time_t t = sec;
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    std::string s = fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+                                tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                                tm.tm_hour, tm.tm_min, tm.tm_sec);
+    if (frac) {
+      std::string f = fmt::format("{:09}", frac);
+      while (f.back() == '0')
+        f.pop_back();
+      s += "." + f;
+    }
+    return s + "Z";
+  };
+  for (std::int64_t ns : {std::int64_t(0), std::int64_t(-1),
+                          std::int64_t(951782400) * 1000000000, // 2000-02-29
+                          std::int64_t(9000000000) * 1000000000 + 5}) {
+    INFO(ns);
+    CHECK(fsc::iso_time(ns) == reference(ns));
+  }
+  for (int i = 0; i < 20000; ++i) {
+    // All the years nanoseconds reach (1678-2262), whole seconds now and then.
+    std::int64_t sec = std::int64_t(rng() % 18000000000ull) - 9000000000;
+    std::int64_t ns = sec * 1000000000 +
+                      (i % 3 ? std::int64_t(rng() % 1000000000) : 0);
+    INFO(ns);
+    REQUIRE(fsc::iso_time(ns) == reference(ns));
+  }
 }

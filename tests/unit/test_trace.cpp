@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include <random>
 #include <set>
 #include <tuple>
 
@@ -868,4 +869,62 @@ TEST_CASE("refs: a 6.12 request still counted at the end is a leak only when "
   r = under.run();
   REQUIRE(kinds(r) == std::multiset<std::string>{"over-put"});
   CHECK(r.findings[0].message.find("on a count of 0") != std::string::npos);
+}
+
+TEST_CASE("parse: the fast path agrees with the general parser on mutated "
+          "lines",
+          "[trace][parse]")
+{
+  const std::vector<std::string> seeds = {
+      "             cat-222     [000] ....    10.000037: fscache_acquire: "
+      "c=ffff91ce00000089 p=ffff91ce821f9700 pu=2 pc=1 pf=22 n=NFS.fh",
+      "  kworker/u4:2-58      [001] .....    18.224475: cachefiles_ref: "
+      "c=00000002 o=00000003 u=1 SEE obj",
+      "umount.nfs-244 [1] 5.5: fscache_cookie: c=00000002 r=3 GET hsh",
+      "foo [bar]-x-12 [003] .... 1.000001: fscache_osm: c=1",
+      "cat-1 [000] .... 1.0: ev: [LOST 9 EVENTS]",
+      "CPU:1 [LOST 42 EVENTS]",
+      "-12 [0] 1.5: a: b",
+      "\tcat-99999999999 [1]\t5.5: ev:  a b \r",
+  };
+  const std::string alphabet = " \t[]:-.0123456789aC#\r";
+  std::mt19937 rng(7);
+  auto same = [](const fsc::trace::Parsed& a, const fsc::trace::Parsed& b) {
+    if (a.kind != b.kind)
+      return false;
+    if (a.kind == Kind::lost)
+      return a.lost == b.lost && a.lost_cpu == b.lost_cpu;
+    if (a.kind != Kind::event)
+      return true;
+    return a.line.task == b.line.task && a.line.pid == b.line.pid &&
+           a.line.cpu == b.line.cpu && a.line.flags == b.line.flags &&
+           a.line.ts_ns == b.line.ts_ns && a.line.event == b.line.event &&
+           a.line.body == b.line.body;
+  };
+  int events = 0;
+  for (int round = 0; round < 30000; ++round) {
+    std::string s = seeds[rng() % seeds.size()];
+    for (int k = int(rng() % 4); k >= 0; --k) {
+      const std::size_t at = rng() % (s.size() + 1);
+      const char c = alphabet[rng() % alphabet.size()];
+      switch (rng() % 3) {
+      case 0:
+        s.insert(s.begin() + std::ptrdiff_t(at), c);
+        break;
+      case 1:
+        if (at < s.size())
+          s.erase(at, 1);
+        break;
+      default:
+        if (at < s.size())
+          s[at] = c;
+      }
+    }
+    const auto fast = parse_line(s);
+    const auto general = fsc::trace::parse_line_general(s);
+    INFO(s);
+    REQUIRE(same(fast, general));
+    events += fast.kind == Kind::event;
+  }
+  CHECK(events > 10000); // most mutations keep an event line
 }

@@ -40,6 +40,10 @@ struct Parsed {
 /// Parses one line of ftrace text or trace-cmd report output (no newline).
 Parsed parse_line(std::string_view text);
 
+/// parse_line without its fast path for the common shape: the reference
+/// the fast path is tested against.
+Parsed parse_line_general(std::string_view text);
+
 /// The body's `key=value` fields and the words that are not fields (the
 /// reason, e.g. "GET obj"), in order.
 struct Fields {
