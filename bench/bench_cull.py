@@ -2,13 +2,14 @@
 """Cull benchmark: `fsc cull` against the find pipeline it replaces and the
 rename+unlink floor, on the same synthetic v1 tree, in one run.
 
-Each round builds a fresh tree of N objects per tool with bench/mktree.py
-(same seed: identical trees; not timed), then times removing the V oldest
-(V = N/100 by default: "10k of 1M"), alternating the tools so that drift hits
-every tool alike:
+Each round builds a tree of N objects with bench/mktree.py (not timed);
+the tools then take turns on it, each timed removing the V oldest of what is
+left (V = N/100 by default: "10k of 1M"), in an order that rotates between
+rounds so that drift hits every tool alike:
 
   floor      floor -x none -C V  (stat-only scan, rename into graveyard, unlink)
-  fsc        fsc cull --max-objects N-V
+  fsc        fsc cull --max-objects LEFT-V  (its default threads, or --threads)
+  fsc-1t     the same with --threads 1
   find       find -printf '%A@ %p' | sort -n | head -V | xargs rm
 
 It prints median wall times, peak RSS (/usr/bin/time) and the ratios the
@@ -44,36 +45,51 @@ def main():
     ap.add_argument("-v", type=int, default=0, help="victims (default N/100)")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--workdir", default="/tmp/fsc-bench")
+    ap.add_argument("--threads", type=int, default=0,
+                    help="fsc cull --threads (default: fsc's choice)")
     a = ap.parse_args()
     v = a.v or max(a.n // 100, 1)
+    threads = ["--threads", str(a.threads)] if a.threads else []
     os.makedirs(a.workdir, exist_ok=True)
     floor = os.path.join(a.workdir, "floor")
     subprocess.check_call(["gcc", "-O2", "-Wall", "-pthread", "-o", floor,
                            os.path.join(HERE, "floor.c")])
     root = os.path.join(a.workdir, f"cull-{a.n}")
     tools = {
-        "floor": lambda r: [floor, "-x", "none", "-C", str(v), r + "/cache"],
-        "fsc": lambda r: [a.fsc, "cull", "--config", "/dev/null",
-                          "--max-objects", str(a.n - v), r],
-        "find": lambda r: ["sh", "-c",
-                           f"find {r}/cache -type f -printf '%A@ %p\\n' | "
-                           f"sort -n | head -n {v} | cut -d' ' -f2- | "
-                           "xargs -d '\\n' rm -f"],
+        "floor": lambda r, keep: [floor, "-x", "none", "-C", str(v),
+                                  r + "/cache"],
+        "fsc": lambda r, keep: [a.fsc, "cull", "--config", "/dev/null",
+                                "--max-objects", str(keep)] + threads + [r],
+        "fsc-1t": lambda r, keep: [a.fsc, "cull", "--config", "/dev/null",
+                                   "--max-objects", str(keep),
+                                   "--threads", "1", r],
+        "find": lambda r, keep: ["sh", "-c",
+                                 f"find {r}/cache -type f -printf '%A@ %p\\n' | "
+                                 f"sort -n | head -n {v} | cut -d' ' -f2- | "
+                                 "xargs -d '\\n' rm -f"],
     }
     times = {k: [] for k in tools}
     rss = {k: 0.0 for k in tools}
+    names = list(tools)
     for rnd in range(a.rounds):
-        for name, argv in tools.items():
-            shutil.rmtree(root, ignore_errors=True)
-            subprocess.check_call([sys.executable, os.path.join(HERE, "mktree.py"),
-                                   "-n", str(a.n), "--now", "fixed", root],
-                                  stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL)
+        # One tree per round; the tools take turns on it, each removing the
+        # V oldest of what is left (1 % of the tree: the others see a tree
+        # 1-2 % smaller), in an order that rotates between rounds.
+        shutil.rmtree(root, ignore_errors=True)
+        subprocess.check_call([sys.executable, os.path.join(HERE, "mktree.py"),
+                               "-n", str(a.n), "--now", "fixed", root],
+                              stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+        left = a.n
+        order = names[rnd % len(names):] + names[:rnd % len(names)]
+        for name in order:
+            argv = tools[name](root, left - v)
             subprocess.call(["sync"])
-            dt, mem = timed(argv(root))
-            left = count_files(root)
-            if left != a.n - v:
-                sys.exit(f"{name} left {left} objects, want {a.n - v}")
+            dt, mem = timed(argv)
+            left -= v
+            got = count_files(root)
+            if got != left:
+                sys.exit(f"{name} left {got} objects, want {left}")
             times[name].append(dt)
             rss[name] = max(rss[name], mem)
     shutil.rmtree(root, ignore_errors=True)
@@ -87,6 +103,7 @@ def main():
         return statistics.median(p / q for p, q in zip(times[x], times[y]))
     print("ratios:")
     print(f"  fsc / floor        {ratio('fsc', 'floor'):.2f}x  (target <= 1.3)")
+    print(f"  fsc-1t / floor     {ratio('fsc-1t', 'floor'):.2f}x  (one thread each)")
     print(f"  find / fsc         {ratio('find', 'fsc'):.2f}x  (target >= 1.3)")
     print(f"  fsc rate / floor   {ratio('floor', 'fsc'):.2f}x  (target >= 0.8)")
 

@@ -66,9 +66,16 @@ std::optional<std::uint64_t> parse_hex_id(std::string_view id)
     id.remove_prefix(1);
   if (id.empty() || id.size() > 16)
     return std::nullopt;
+  // A table: this runs for every id of every counted line.
+  static constexpr auto digits = [] {
+    std::array<std::int8_t, 256> t{};
+    for (int c = 0; c < 256; ++c)
+      t[std::size_t(c)] = std::int8_t(hex_digit(char(c)));
+    return t;
+  }();
   std::uint64_t v = 0;
   for (char c : id) {
-    const int d = hex_digit(c);
+    const int d = digits[static_cast<unsigned char>(c)];
     if (d < 0)
       return std::nullopt;
     v = v << 4 | unsigned(d);
@@ -176,6 +183,8 @@ struct Body {
     }
   }
 
+  // One pass over the bytes: tokens are a few bytes long, and a memchr per
+  // space and per '=' cost more than they found.
   void scan(std::string_view body, std::string* words)
   {
     const char* p = body.data();
@@ -185,46 +194,49 @@ struct Body {
         ++p;
       if (p == end)
         break;
-      auto* sp = static_cast<const char*>(std::memchr(p, ' ', end - p));
-      const char* te = sp ? sp : end;
-      std::string_view tok(p, std::size_t(te - p));
-      p = te;
-      auto* eq =
-          static_cast<const char*>(std::memchr(tok.data(), '=', tok.size()));
-      if (eq && eq != tok.data()) {
-        std::string_view key(tok.data(), std::size_t(eq - tok.data()));
-        std::string_view val(eq + 1, std::size_t(te - eq - 1));
-        if (key.size() == 1) {
-          switch (key[0]) {
-          case 'c':
-            set(c, vc, val);
-            break;
-          case 'o':
-            set(o, vo, val);
-            break;
-          case 'u':
-            set(u, vu, val);
-            break;
-          case 'r':
-            set(r, vr, val);
-            break;
-          case 'V':
-            set(V, vV, val);
-            break;
-          case 'R':
-            set(R, vR, val);
-            break;
-          default:
-            break;
-          }
-        } else if (key == "pu") {
-          have |= pu;
-        }
-      } else if (words) {
+      const char* t = p;
+      const char* eq = nullptr;
+      for (; p < end && *p != ' '; ++p)
+        if (*p == '=' && !eq)
+          eq = p;
+      if (eq && eq != t)
+        field(std::string_view(t, std::size_t(eq - t)),
+              std::string_view(eq + 1, std::size_t(p - eq - 1)));
+      else if (words) {
         if (!words->empty())
           *words += ' ';
-        *words += tok;
+        words->append(t, std::size_t(p - t));
       }
+    }
+  }
+
+  void field(std::string_view key, std::string_view val)
+  {
+    if (key.size() == 1) {
+      switch (key[0]) {
+      case 'c':
+        set(c, vc, val);
+        break;
+      case 'o':
+        set(o, vo, val);
+        break;
+      case 'u':
+        set(u, vu, val);
+        break;
+      case 'r':
+        set(r, vr, val);
+        break;
+      case 'V':
+        set(V, vV, val);
+        break;
+      case 'R':
+        set(R, vR, val);
+        break;
+      default:
+        break;
+      }
+    } else if (key == "pu") {
+      have |= pu;
     }
   }
 };
@@ -432,6 +444,7 @@ struct RefsAnalyzer::State {
   void tie(std::uint64_t rid, Id cookie);
   bool tracks_request(std::uint64_t rid);
   std::uint32_t reason_of(std::string_view words);
+  std::uint32_t reason_id(std::string_view words);
   Life life_of(const Rec& l) const;
 
   void enqueue(Pending e);
@@ -490,6 +503,12 @@ struct RefsAnalyzer::State {
   std::vector<std::string> m_reasons; ///< "GET obj", ...
   std::vector<int> m_delta;           ///< delta_of() each reason
   TextMap<std::uint32_t> m_reason_ids;
+  /// Recent reasons by a cheap hash: a reason id, or ~0u.
+  std::array<std::uint32_t, 32> m_reason_cache = [] {
+    std::array<std::uint32_t, 32> a{};
+    a.fill(~0u);
+    return a;
+  }();
   TextMap<std::uint64_t> m_unknown; ///< other events by name
   std::uint32_t m_acquire_reason = 0;
   std::string m_words; ///< reused for each line's reason
@@ -559,6 +578,19 @@ std::string RefsAnalyzer::State::name(char type, Id id) const
 }
 
 std::uint32_t RefsAnalyzer::State::reason_of(std::string_view words)
+{
+  // A few reasons make most lines: a small cache by length and last
+  // letter answers them with one compare instead of a hash.
+  auto& slot = m_reason_cache[(words.size() * 31 +
+                               (words.empty() ? 0 : words.back())) &
+                              (m_reason_cache.size() - 1)];
+  if (slot != ~0u && m_reasons[slot] == words)
+    return slot;
+  slot = reason_id(words);
+  return slot;
+}
+
+std::uint32_t RefsAnalyzer::State::reason_id(std::string_view words)
 {
   auto it = m_reason_ids.find(words);
   if (it != m_reason_ids.end())
@@ -959,13 +991,15 @@ void RefsAnalyzer::State::release(bool all)
     if (!all && m_window.back().ts - front.ts <= m_opt.reorder_ns)
       return;
     auto next = m_window.begin();
-    if (front.counter() && !birth(front))
-      if (const Waiting* w = m_waiting.find(front.key()); w && w->flagged)
-        next = choose();
+    Waiting* w = front.counter() ? m_waiting.find(front.key()) : nullptr;
+    if (w && w->flagged && !birth(front)) {
+      next = choose();
+      if (next != m_window.begin())
+        w = m_waiting.find(next->key());
+    }
     Pending p = std::move(*next);
     m_window.erase(next);
     if (p.counter()) {
-      Waiting* w = m_waiting.find(p.key());
       w->flagged -= p.flagged;
       if (--w->pending == 0)
         m_waiting.erase(p.key());
