@@ -7,6 +7,8 @@
 
 #include <fmt/format.h>
 
+#include <charconv>
+
 #include <arpa/inet.h>
 #include <sys/socket.h>
 
@@ -33,8 +35,20 @@ std::string timespec_text(std::int64_t sec, std::int64_t nsec)
 {
   if (nsec < 0 || nsec >= 1000000000)
     return fmt::format("{}.{} (nanoseconds out of range)", sec, nsec);
-  return fmt::format("{} ({}.{:09})", iso_time(sec * 1000000000 + nsec), sec,
-                     nsec);
+  // By hand: twice per object in a scan, where fmt was a tenth of the time.
+  std::string out = iso_time(sec * 1000000000 + nsec);
+  char buf[48];
+  char* o = buf;
+  *o++ = ' ';
+  *o++ = '(';
+  o = std::to_chars(o, buf + 24, sec).ptr;
+  *o++ = '.';
+  for (int i = 8; i >= 0; --i, nsec /= 10)
+    o[i] = char('0' + nsec % 10);
+  o += 9;
+  *o++ = ')';
+  out.append(buf, o);
+  return out;
 }
 
 std::string printable(std::string_view s)

@@ -291,3 +291,32 @@ TEST_CASE("real caches: keys are origin file handles, aux their mtimes",
   check_real("real-5.10-smoke", "origin-client-v3.jsonl.xz");
   check_real("real-6.1-smoke", "origin-client-v3.jsonl.xz");
 }
+
+TEST_CASE("netfs: NFS aux times read as ISO time and seconds.nanoseconds",
+          "[netfs]")
+{
+  auto le = [](fsc::Bytes& b, std::uint64_t v) {
+    for (int i = 0; i < 8; ++i)
+      b.push_back(std::uint8_t(v >> (8 * i)));
+  };
+  fsc::Bytes aux;
+  le(aux, 1757790643); // mtime
+  le(aux, 5);
+  le(aux, std::uint64_t(-1)); // ctime: one second before the epoch
+  le(aux, 999999999);
+  le(aux, 42); // change_attr
+  auto d = fsc::netfs::decode_v1("nfs", 3, true, fsc::Bytes(8, 1), aux);
+  std::map<std::string, std::string> text;
+  for (auto& f : d.aux)
+    text[f.name] = f.text;
+  CHECK(text["mtime"] == "2025-09-13T19:10:43.000000005Z (1757790643.000000005)");
+  CHECK(text["ctime"] == "1969-12-31T23:59:59.999999999Z (-1.999999999)");
+  aux[8] = 0xff; // nanoseconds of mtime past 10^9
+  aux[9] = 0xff;
+  aux[10] = 0xff;
+  aux[11] = 0xff;
+  d = fsc::netfs::decode_v1("nfs", 3, true, fsc::Bytes(8, 1), aux);
+  for (auto& f : d.aux)
+    text[f.name] = f.text;
+  CHECK(text["mtime"] == "1757790643.4294967295 (nanoseconds out of range)");
+}
