@@ -16,6 +16,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <fcntl.h>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <sys/resource.h>
@@ -41,14 +42,51 @@ std::int64_t floor_s(std::int64_t ns)
   return ns >= 0 ? ns / 1000000000 : -((-ns + 999999999) / 1000000000);
 }
 
+/// A candidate as the table keeps it: its directory's path is shared with
+/// the other candidates there (the table holds tens of thousands: paths
+/// of 100+ bytes each made most of a cull's memory).
 struct Cand {
   std::int64_t key_s = 0; ///< clock in whole seconds (cachefilesd's unit)
-  CullVictim v;
+  std::shared_ptr<const std::string> dir; ///< "cache/@4a/I03nfs/..."
+  std::string name;
+  std::int64_t atime_ns = 0;
+  std::int64_t mtime_ns = 0;
+  std::uint64_t size = 0;
+  std::uint64_t blocks = 0;
+  std::uint64_t ino = 0;
+
+  std::string path() const { return *dir + "/" + name; }
 };
+
+/// Byte at i of d + "/" + n, or -1 past its end.
+int joined_at(std::string_view d, std::string_view n, std::size_t i)
+{
+  if (i < d.size())
+    return static_cast<unsigned char>(d[i]);
+  if (i == d.size())
+    return '/';
+  i -= d.size() + 1;
+  return i < n.size() ? static_cast<unsigned char>(n[i]) : -1;
+}
+
+/// a.path() > b.path() (as cull_before orders ties), without building them.
+bool path_after(const Cand& a, const Cand& b)
+{
+  if (a.dir == b.dir || *a.dir == *b.dir)
+    return a.name > b.name;
+  for (std::size_t i = 0;; ++i) {
+    const int x = joined_at(*a.dir, a.name, i);
+    const int y = joined_at(*b.dir, b.name, i);
+    if (x != y)
+      return x > y;
+    if (x < 0)
+      return false;
+  }
+}
 
 bool before(const Cand& a, const Cand& b)
 {
-  return cull_before(a.key_s, a.v.path, b.key_s, b.v.path);
+  return a.key_s != b.key_s ? a.key_s < b.key_s : path_after(a, b);
 }
 
 /// The K candidates culled first, among those after a boundary.
@@ -158,7 +196,9 @@ public:
     Fd root = open_dir(cache_fd, ".");
     if (!root)
       return;
-    m_stack.push_back({std::move(root), "cache", DirRole::cache});
+    m_stack.push_back({std::move(root),
+                       std::make_shared<const std::string>("cache"),
+                       DirRole::cache});
     if (workers <= 1) {
       work();
       return;
@@ -175,7 +215,7 @@ public:
 private:
   struct Job {
     Fd fd;
-    std::string path;
+    std::shared_ptr<const std::string> path;
     DirRole role;
   };
   struct Counts {
@@ -251,7 +291,10 @@ private:
       return; // not a directory (any more), a symlink, unreadable
     struct stat st;
     if (fstat(sub.get(), &st) == 0 && st.st_dev == m_dev)
-      found.push_back({std::move(sub), parent.path + "/" + name, role});
+      found.push_back(
+          {std::move(sub),
+           std::make_shared<const std::string>(*parent.path + "/" + name),
+           role});
   }
 
   bool name_decodes(const char* name) const
@@ -279,16 +322,16 @@ private:
       n.apparent += sx.stx_size;
     }
     Cand c;
-    c.v.atime_ns = ns(sx.stx_atime);
-    c.v.mtime_ns = ns(sx.stx_mtime);
-    c.key_s = floor_s(m_by == CullClock::atime ? c.v.atime_ns : c.v.mtime_ns);
+    c.atime_ns = ns(sx.stx_atime);
+    c.mtime_ns = ns(sx.stx_mtime);
+    c.key_s = floor_s(m_by == CullClock::atime ? c.atime_ns : c.mtime_ns);
     if (!m_table.wants(c.key_s))
       return;
-    c.v.path = job.path + "/" + name;
-    c.v.kind = EntryKind::data;
-    c.v.size = sx.stx_size;
-    c.v.blocks = sx.stx_blocks;
-    c.v.ino = sx.stx_ino;
+    c.dir = job.path;
+    c.name = name;
+    c.size = sx.stx_size;
+    c.blocks = sx.stx_blocks;
+    c.ino = sx.stx_ino;
     m_table.offer(std::move(c));
   }
 
@@ -496,15 +539,22 @@ void Culler::compute_needs(const FsStats& fs, bool have_fs)
 
 bool Culler::apply(const Cand& c, DirCache& dirs)
 {
-  const std::string parent = parent_of(c.v.path);
-  const std::string name = base_of(c.v.path);
+  CullVictim v;
+  v.path = c.path();
+  v.atime_ns = c.atime_ns;
+  v.mtime_ns = c.mtime_ns;
+  v.size = c.size;
+  v.blocks = c.blocks;
+  v.ino = c.ino;
+  const std::string& parent = *c.dir;
+  const std::string& name = c.name;
   CullAction act = CullAction::removed;
   int dfd = dirs.get(parent);
   if (dfd < 0) {
     if (errno == ENOENT) {
       act = CullAction::skipped_gone;
     } else {
-      problem(c.v.path, "unsafe-path",
+      problem(v.path, "unsafe-path",
               fmt::format("cannot open its directory safely: {}",
                           errno_text(errno)));
       act = CullAction::failed;
@@ -515,11 +565,11 @@ bool Culler::apply(const Cand& c, DirCache& dirs)
     const std::int64_t clock =
         m_opt.by == CullClock::atime ? st.atime_ns : st.mtime_ns;
     const std::int64_t was =
-        m_opt.by == CullClock::atime ? c.v.atime_ns : c.v.mtime_ns;
+        m_opt.by == CullClock::atime ? c.atime_ns : c.mtime_ns;
     if (rc > 0 && rc != ENOENT) {
-      problem(c.v.path, "unreadable", "cannot stat: " + errno_text(rc));
+      problem(v.path, "unreadable", "cannot stat: " + errno_text(rc));
       act = CullAction::failed;
-    } else if (rc != 0 || !S_ISREG(st.mode) || st.ino != c.v.ino ||
+    } else if (rc != 0 || !S_ISREG(st.mode) || st.ino != c.ino ||
                makedev(st.dev_major, st.dev_minor) != m_cache.dev()) {
       act = CullAction::skipped_gone;
     } else if (clock != was) {
@@ -531,7 +581,7 @@ bool Culler::apply(const Cand& c, DirCache& dirs)
         if (err == ENOENT) {
           act = CullAction::skipped_gone;
         } else {
-          problem(c.v.path, "rename-failed",
+          problem(v.path, "rename-failed",
                   "cannot move into graveyard/: " + errno_text(err));
           act = CullAction::failed;
         }
@@ -546,7 +596,7 @@ bool Culler::apply(const Cand& c, DirCache& dirs)
           problem("graveyard/" + grave_name, "unlink-failed",
                   fmt::format("moved {} into the graveyard but cannot remove "
                               "it: {} (the next run retries)",
-                              c.v.path, errno_text(rerr)));
+                              v.path, errno_text(rerr)));
       }
     }
     if (m_opt.dry_run && act == CullAction::removed)
@@ -556,8 +606,8 @@ bool Culler::apply(const Cand& c, DirCache& dirs)
   case CullAction::removed:
   case CullAction::would_remove:
     ++m_r.removed;
-    m_r.removed_allocated += c.v.blocks * 512;
-    m_r.removed_apparent += c.v.size;
+    m_r.removed_allocated += c.blocks * 512;
+    m_r.removed_apparent += c.size;
     break;
   case CullAction::skipped_used:
     ++m_r.skipped_used;
@@ -570,7 +620,7 @@ bool Culler::apply(const Cand& c, DirCache& dirs)
     break;
   }
   if (m_opt.on_victim)
-    m_opt.on_victim(c.v, act);
+    m_opt.on_victim(v, act);
   return act == CullAction::removed || act == CullAction::would_remove;
 }
 
@@ -693,7 +743,7 @@ CullReport Culler::run()
       }
       boundary = c;
       if (apply(c, dirs) && !m_opt.dry_run)
-        parents.insert(parent_of(c.v.path));
+        parents.insert(*c.dir);
     }
     dirs.clear();
     if (!m_opt.dry_run && !parents.empty())

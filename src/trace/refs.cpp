@@ -452,7 +452,7 @@ struct RefsAnalyzer::State {
   std::deque<Pending>::iterator choose();
   void apply(Pending& p);
   std::int64_t apply_count(Pending& p);
-  bool counted(const Pending& p, std::int64_t& after);
+  bool counted(const Pending& p, const Rec* live, std::int64_t& after);
   std::int64_t after_of(const Pending& p) const;
   bool birth(const Pending& p) const
   {
@@ -975,10 +975,10 @@ void RefsAnalyzer::cut(std::string file, std::uint64_t file_line,
   s.m_window.push_back(std::move(e));
 }
 
-bool RefsAnalyzer::State::counted(const Pending& p, std::int64_t& after)
+bool RefsAnalyzer::State::counted(const Pending& p, const Rec* live,
+                                  std::int64_t& after)
 {
   after = after_of(p);
-  const Rec* live = m_live.find(p.key());
   if (!live || birth(p))
     return true;
   return after == live->count + delta(p);
@@ -1340,12 +1340,12 @@ void RefsAnalyzer::State::apply(Pending& p)
 
 std::int64_t RefsAnalyzer::State::apply_count(Pending& p)
 {
-  std::int64_t after = 0;
-  const bool fits = counted(p, after);
-  const int d = delta(p);
-  const std::string& reason = reason_text(p);
   const Key key = p.key();
   Rec* live = m_live.find(key);
+  std::int64_t after = 0;
+  const bool fits = counted(p, live, after);
+  const int d = delta(p);
+  const std::string& reason = reason_text(p);
   const bool known = live != nullptr;
   // 4.19 allocates objects at usage 1 untraced; their first line is the
   // GET that makes 2, also when the allocator reuses a freed pointer.

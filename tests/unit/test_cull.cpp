@@ -9,6 +9,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include <sys/stat.h>
 
 using namespace fsc::cachefiles;
@@ -182,5 +184,48 @@ TEST_CASE("emptied fan-outs go; the primary index stays unless asked", "[cull]")
     CHECK(r.dirs_removed == 6); // 4 @0x, I03nfs, @4a
     CHECK_FALSE(exists(t / "b/cache/@4a"));
     CHECK(exists(t / "b/cache"));
+  }
+}
+
+TEST_CASE("ties within a second go by whole path at any depth, in passes, "
+          "with one or two workers",
+          "[cull]")
+{
+  for (unsigned threads : {1u, 2u}) {
+    fsc::test::TempDir t;
+    const std::string root = t.path();
+    fsc::test::make_dirs(root + "/graveyard");
+    // Objects in a fan-out and in fan-outs of an index below it, whose
+    // directory paths have the shallower ones as prefixes: the order is
+    // that of the whole path strings, as cull_before says.
+    std::vector<std::string> paths;
+    const std::vector<std::string> dirs = {
+        "cache/@4a/I03nfs/@01", "cache/@4a/I03nfs/@01/Jab/@02",
+        "cache/@4a/I03nfs/@01/Jab/@0", "cache/@4a/I03nfs/@1"};
+    for (int i = 0; i < 24; ++i) {
+      const fsc::Bytes key{std::uint8_t(i), 0x11, 0x5a, 0xa5};
+      const std::string rel =
+          dirs[std::size_t(i) % dirs.size()] + "/" + cook_v1(key, 1).name;
+      fsc::test::make_dirs(root + "/" + rel.substr(0, rel.rfind('/')));
+      fsc::test::write_file(root + "/" + rel, "x");
+      fsc::test::set_times(root + "/" + rel, 1000 * k_s + i, 500 * k_s);
+      paths.push_back(rel);
+    }
+    std::sort(paths.rbegin(), paths.rend());
+    Cache cache = Cache::open(root);
+    CullOptions o;
+    o.table_size = 5;
+    o.threads = threads;
+    o.goal.max_objects = 4;
+    std::vector<std::string> order;
+    o.on_victim = [&](const CullVictim& v, CullAction) {
+      order.push_back(v.path);
+    };
+    auto r = cull(cache, o);
+    INFO(threads << " workers");
+    CHECK(r.passes >= 4);
+    REQUIRE(order.size() == 20);
+    for (std::size_t i = 0; i < 20; ++i)
+      CHECK(order[i] == paths[i]);
   }
 }
