@@ -19,15 +19,16 @@ const Node& top_of(const Node& n)
   return *top;
 }
 
-Decoded decode_frame_once(const Node& n);
+Decoded decode_frame(const Node& n);
+Decoded describe_once(const Node& n);
 
-/// What decode_frame depends on, compared by value: a scan decodes each
+/// What describe depends on, compared by value: a scan describes each
 /// object for its problems, then again for its record.
 struct FrameMemo {
   bool valid = false;
   EntryKind kind{}, top_kind{};
   int level = 0;
-  bool has_xattr = false;
+  bool has_xattr = false, key_ok = false;
   Bytes key, xattr, top_key;
   std::string netfs;
   Decoded d;
@@ -35,23 +36,27 @@ struct FrameMemo {
   bool same(const Node& n, const Node& top, std::string_view nf) const
   {
     return valid && kind == n.kind && level == n.level &&
-           has_xattr == n.has_xattr && top_kind == top.kind && netfs == nf &&
+           has_xattr == n.has_xattr && key_ok == n.key_ok &&
+           top_kind == top.kind && netfs == nf &&
            key == n.key && xattr == n.xattr && top_key == top.key;
   }
 };
 
-const Decoded& decode_frame(const Node& n)
+} // namespace
+
+const Decoded& described(const Node& n)
 {
   thread_local FrameMemo memo;
   const Node& top = top_of(n);
   const std::string nf = netfs_of(n);
   if (!memo.same(n, top, nf)) {
     memo.valid = false;
-    memo.d = decode_frame_once(n);
+    memo.d = describe_once(n);
     memo.kind = n.kind;
     memo.top_kind = top.kind;
     memo.level = n.level;
     memo.has_xattr = n.has_xattr;
+    memo.key_ok = n.key_ok;
     memo.key = n.key;
     memo.xattr = n.xattr;
     memo.top_key = top.key;
@@ -61,7 +66,9 @@ const Decoded& decode_frame(const Node& n)
   return memo.d;
 }
 
-Decoded decode_frame_once(const Node& n)
+namespace {
+
+Decoded decode_frame(const Node& n)
 {
   if (n.kind == EntryKind::volume) {
     auto v = n.has_xattr ? decode_volume_xattr(n.xattr)
@@ -94,7 +101,11 @@ Decoded decode_frame_once(const Node& n)
 
 } // namespace
 
-Decoded describe(const Node& n)
+Decoded describe(const Node& n) { return described(n); }
+
+namespace {
+
+Decoded describe_once(const Node& n)
 {
   Decoded d = decode_frame(n);
   if (!d.error.empty())
@@ -108,11 +119,13 @@ Decoded describe(const Node& n)
   return d;
 }
 
+} // namespace
+
 std::optional<Problem> aux_problem(const Node& n)
 {
   if (n.kind != EntryKind::data || !n.has_xattr || !n.key_ok)
     return std::nullopt;
-  const Decoded& d = decode_frame(n);
+  const Decoded& d = described(n);
   if (d.aux_error.empty())
     return std::nullopt;
   return Problem{"bad-xattr", n.path,

@@ -44,7 +44,7 @@ void entry_fields(JsonWriter& j, const ScanEntry& e)
   j.name_field("path", e.path);
   j.field("kind", entry_kind_name(e.kind));
   if (e.node) {
-    Decoded d = describe(*e.node);
+    const Decoded& d = described(*e.node);
     j.field("level", e.node->level);
     j.field("netfs", cachefiles::netfs_of(*e.node));
     j.field("label", d.label);

@@ -14,6 +14,10 @@ namespace fsc::netfs {
 /// that does not fit the layout appears as an "error" / "aux error" field.
 Decoded describe(const cachefiles::Node& n);
 
+/// describe(n) without the copy: valid until the thread's next call (a scan
+/// asks for each object's problems, then for its record).
+const Decoded& described(const cachefiles::Node& n);
+
 /// A data object whose aux does not fit its netfs's layout (a v1 NFS aux of
 /// 1 byte, say): "bad-xattr", as the kernel's check_aux discards it.
 std::optional<Problem> aux_problem(const cachefiles::Node& n);
