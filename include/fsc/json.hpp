@@ -75,12 +75,13 @@ public:
 
 private:
   void before_value();
+  bool plain_string(std::string_view s, std::string_view close);
   void raw(std::string_view s) { m_buf.append(s); }
   void maybe_flush();
 
   std::FILE* m_out;
   std::string m_buf;
-  std::vector<bool> m_first; ///< per open container: no element yet
+  std::vector<std::uint8_t> m_first; ///< per open container: no element yet
   bool m_after_key = false;
 };
 

@@ -152,11 +152,11 @@ std::string printable_name(std::string_view name)
 std::string to_hex(ByteView b)
 {
   static const char digits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(b.size() * 2);
+  std::string out(b.size() * 2, '\0');
+  char* o = out.data();
   for (auto c : b) {
-    out += digits[c >> 4];
-    out += digits[c & 15];
+    *o++ = digits[c >> 4];
+    *o++ = digits[c & 15];
   }
   return out;
 }

@@ -3,9 +3,14 @@
 
 #include <fmt/format.h>
 
+#include <array>
 #include <cassert>
 #include <charconv>
 #include <cstring>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 #include <cmath>
 
 namespace fsc {
@@ -49,6 +54,23 @@ static std::size_t utf8_seq(std::string_view s, std::size_t i)
 // paths and hex are nearly all plain.
 static const char* plain_end(const char* p, const char* e)
 {
+#if defined(__SSE2__)
+  // Sixteen at a time: as signed bytes, control characters and non-ASCII
+  // are both below 0x20.
+  const __m128i space = _mm_set1_epi8(0x20);
+  const __m128i quote = _mm_set1_epi8('"');
+  const __m128i backslash = _mm_set1_epi8('\\');
+  while (e - p >= 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    const __m128i bad =
+        _mm_or_si128(_mm_cmplt_epi8(v, space),
+                     _mm_or_si128(_mm_cmpeq_epi8(v, quote),
+                                  _mm_cmpeq_epi8(v, backslash)));
+    if (const int m = _mm_movemask_epi8(bad))
+      return p + __builtin_ctz(unsigned(m));
+    p += 16;
+  }
+#endif
   constexpr std::uint64_t ones = 0x0101010101010101ull;
   constexpr std::uint64_t highs = 0x8080808080808080ull;
   auto zero_byte = [](std::uint64_t x) { return (x - ones) & ~x & highs; };
@@ -63,12 +85,14 @@ static const char* plain_end(const char* p, const char* e)
       break; // the byte-wise loop below finds which one
     p += 8;
   }
-  while (p < e) {
-    auto u = static_cast<unsigned char>(*p);
-    if (u < 0x20 || u >= 0x80 || u == '"' || u == '\\')
-      break;
+  static constexpr auto special = [] {
+    std::array<bool, 256> t{};
+    for (int c = 0; c < 256; ++c)
+      t[std::size_t(c)] = c < 0x20 || c >= 0x80 || c == '"' || c == '\\';
+    return t;
+  }();
+  while (p < e && !special[static_cast<unsigned char>(*p)])
     ++p;
-  }
   return p;
 }
 
@@ -138,13 +162,33 @@ void JsonWriter::end_array()
 void JsonWriter::key(std::string_view k)
 {
   assert(!m_after_key);
-  value(k);
-  raw(":");
+  if (!plain_string(k, "\":")) {
+    value(k);
+    raw(":");
+  }
   m_after_key = true;
+}
+
+// A string with nothing to escape, with its quotes (and what follows the
+// closing one) in one append: most keys and values of a record.
+bool JsonWriter::plain_string(std::string_view s, std::string_view close)
+{
+  if (plain_end(s.data(), s.data() + s.size()) != s.data() + s.size())
+    return false;
+  before_value();
+  const std::size_t at = m_buf.size();
+  m_buf.resize(at + 1 + s.size() + close.size());
+  char* o = m_buf.data() + at;
+  *o++ = '"';
+  std::memcpy(o, s.data(), s.size());
+  std::memcpy(o + s.size(), close.data(), close.size());
+  return true;
 }
 
 void JsonWriter::value(std::string_view s)
 {
+  if (plain_string(s, "\""))
+    return;
   before_value();
   raw("\"");
   for (std::size_t i = 0; i < s.size();) {
