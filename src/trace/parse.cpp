@@ -73,28 +73,36 @@ std::optional<std::uint64_t> lost_marker(std::string_view s, std::size_t at)
   return std::nullopt;
 }
 
-// "16.931442" → ns; ftrace prints six decimals, trace-cmd up to nine.
+// "16.931442" → ns; ftrace prints six decimals, trace-cmd up to nine. One
+// pass: this runs for every line.
 bool timestamp(std::string_view s, std::int64_t& ns)
 {
-  auto dot = find(s, '.');
-  if (dot == s.npos || !digits(s.substr(0, dot)))
+  const char* p = s.data();
+  const char* e = p + s.size();
+  const char* start = p;
+  while (p < e && *p == '0')
+    ++p;
+  std::int64_t sec = 0;
+  int whole = 0;
+  for (; p < e && digit(*p); ++p) {
+    if (++whole > 12) // ~31,700 years of uptime: not a timestamp
+      return false;
+    sec = sec * 10 + (*p - '0');
+  }
+  if (p == start || p == e || *p != '.')
     return false;
-  auto frac = s.substr(dot + 1);
-  if (!digits(frac) || frac.size() > 9)
-    return false;
-  auto whole = s.substr(0, dot);
-  while (whole.size() > 1 && whole.front() == '0')
-    whole.remove_prefix(1);
-  if (whole.size() > 12) // ~31,700 years of uptime: not a timestamp
-    return false;
-  std::int64_t sec = 0, f = 0;
-  for (char c : whole)
-    sec = sec * 10 + (c - '0');
   if (sec > 9000000000) // ~285 years: the nanoseconds would not fit
     return false;
-  for (char c : frac)
-    f = f * 10 + (c - '0');
-  for (std::size_t i = frac.size(); i < 9; ++i)
+  std::int64_t f = 0;
+  int frac = 0;
+  for (++p; p < e && digit(*p); ++p) {
+    if (++frac > 9)
+      return false;
+    f = f * 10 + (*p - '0');
+  }
+  if (p != e || frac == 0)
+    return false;
+  for (int i = frac; i < 9; ++i)
     f *= 10;
   ns = sec * 1000000000 + f;
   return true;
