@@ -1009,3 +1009,221 @@ TEST_CASE("v2 random call sequences keep every count balanced", "[fscache_v2]")
   }
   CHECK(leaks < k_sequences / 20);
 }
+
+namespace {
+
+/// The lines of `ls` whose text contains `what`, in order.
+std::vector<std::string> grep(const std::vector<std::string>& ls,
+                              std::string_view what)
+{
+  std::vector<std::string> out;
+  for (const auto& l : ls)
+    if (l.find(what) != std::string::npos)
+      out.push_back(l);
+  return out;
+}
+
+std::size_t index_of(const std::vector<std::string>& ls, std::string_view l)
+{
+  for (std::size_t i = 0; i < ls.size(); ++i)
+    if (ls[i] == l)
+      return i;
+  return ls.size();
+}
+
+} // namespace
+
+TEST_CASE("v2 volume collisions: refused while live, waits once relinquished",
+          "[fscache_v2]")
+{
+  Rig r;
+  r.rec.fresh();
+  CHECK(r.e.acquire_volume("test,vol") == 0); // §3.2 row 3: -EBUSY
+  CHECK(r.rec.fresh() ==
+        std::vector<std::string>{"fscache_cache: C=00000001 GET acq   r=3",
+                                 "fscache_volume: V=00000002 NEW acq   u=1",
+                                 "fscache_volume: V=00000001 *COLLIDE* u=1",
+                                 "fscache_volume: V=00000002 PUT hcoll u=0",
+                                 "fscache_volume: V=00000002 FREE      u=0",
+                                 "fscache_cache: C=00000001 PUT vol   r=2"});
+
+  // Row 3': the old volume is relinquished but a cookie still holds it.
+  CookieId c = r.acquire("k1");
+  r.e.use_cookie(c, false);
+  r.e.run();
+  r.e.relinquish_volume(r.v);
+  VolumeId v3 = r.e.acquire_volume("test,vol");
+  REQUIRE(v3 == 3);
+  CHECK(r.e.volume_info(v3).acquire_pending);
+  CHECK(r.rec.saw(r.rec.fresh(), "fscache_volume: V=00000001 GET hcoll u=1"));
+  r.e.unuse_cookie(c);
+  r.e.relinquish_cookie(c, false);
+  r.e.run();
+  auto l = r.rec.fresh();
+  std::size_t wake = index_of(l, "fscache_volume: V=00000003 SEE hwake u=1");
+  std::size_t freed = index_of(l, "fscache_volume: V=00000001 FREE      u=0");
+  CHECK(wake < freed);
+  CHECK(freed < l.size());
+  CHECK(grep(l, "cachefiles_mark_inactive: o=00000000").size() == 257);
+  auto ok = grep(l, "cachefiles_vol_coherency: V=00000003 VOL OK ");
+  CHECK(ok.size() == 1);
+  CHECK_FALSE(r.e.volume_info(v3).acquire_pending);
+  CHECK(r.e.volume_info(v3).cache_priv);
+  CHECK_FALSE(r.e.volume_info(r.v).exists);
+  r.balanced();
+}
+
+TEST_CASE("v2 cookie acquire behind a relinquished twin waits for DROPPED",
+          "[fscache_v2]")
+{
+  Rig r;
+  CookieId c = r.acquire("k1");
+  r.e.use_cookie(c, false);
+  r.e.run();
+  r.e.unuse_cookie(c);
+  r.e.relinquish_cookie(c, false);
+  r.rec.fresh();
+  CookieId d = r.acquire("k1"); // row 1b, before c's work item ran
+  REQUIRE(d == 3);
+  CHECK(r.e.cookie_info(d).acquire_pending);
+  CHECK(r.rec.fresh() ==
+        std::vector<std::string>{"fscache_cookie: c=00000003 NEW acq   r=1",
+                                 "fscache_cookie: c=00000002 GET hcoll r=3",
+                                 "fscache_volume: V=00000001 GET cook  u=3"});
+  r.e.use_cookie(d, false); // refused: its acquirer is asleep
+  CHECK(r.e.cookie_info(d).n_active == 0);
+  r.e.run();
+  auto l = r.rec.fresh();
+  std::size_t put = index_of(l, "fscache_cookie: c=00000002 PUT hcoll r=0");
+  std::size_t acq =
+      index_of(l, "fscache_acquire: c=00000003 V=00000001 vr=2 vc=1");
+  CHECK(put < acq);
+  CHECK(acq < l.size());
+  CHECK_FALSE(r.e.cookie_info(c).exists);
+  CHECK_FALSE(r.e.cookie_info(d).acquire_pending);
+  r.e.relinquish_cookie(d, false);
+  r.balanced();
+}
+
+TEST_CASE("v2 commit paths: retire deletes, invalidation swaps the file",
+          "[fscache_v2]")
+{
+  Rig r;
+  const std::string path = MemoryBackend::path_of("test,vol", bytes("k1"));
+  auto life = [&r](bool retire, bool modify) {
+    CookieId c = r.acquire("k1");
+    r.e.use_cookie(c, modify);
+    r.e.run();
+    r.e.unuse_cookie(c);
+    r.rec.fresh();
+    r.e.relinquish_cookie(c, retire);
+    r.e.run();
+    return r.rec.fresh();
+  };
+  // A new object retired before any commit: the tmpfile just goes.
+  auto l = life(true, false);
+  CHECK(r.rec.saw(l, "cachefiles_ref: c=00000002 o=00000001 u=1 "
+                     "SEE clean_drop_tmp"));
+  CHECK(grep(l, "cachefiles_link").empty());
+  CHECK(r.be.file(path) == nullptr);
+  // Committed: xattr, link.
+  l = life(false, false);
+  CHECK(grep(l, "cachefiles_coherency").size() == 1);
+  CHECK(grep(l, "cachefiles_link").size() == 1);
+  REQUIRE(r.be.file(path));
+  std::uint64_t ino = r.be.file(path)->ino;
+  // Found again and used for writing: prepare_to_write marks it DIRTY.
+  CookieId c = r.acquire("k1");
+  r.e.use_cookie(c, true);
+  r.e.run();
+  auto fmt_b = [](std::uint64_t v) {
+    char b[32];
+    std::snprintf(b, sizeof b, "%llx", static_cast<unsigned long long>(v));
+    return std::string(b);
+  };
+  auto l2 = r.rec.fresh();
+  CHECK(r.rec.saw(l2, "cachefiles_coherency: o=00000003 OK       B=" +
+                          fmt_b(ino) + " c=0"));
+  CHECK(r.rec.saw(l2, "cachefiles_coherency: o=00000003 SET ok   B=" +
+                          fmt_b(ino) + " c=4"));
+  CHECK(r.be.file(path)->xattr[17] == 4);
+  // Invalidation: new tmpfile, then the old name unlinked (§4.6).
+  r.e.invalidate(c, bytes("aux-0001"), 8192);
+  r.e.run();
+  l2 = r.rec.fresh();
+  std::size_t tmp = 0, unl = 0, end = 0;
+  for (std::size_t i = 0; i < l2.size(); ++i) {
+    if (l2[i].rfind("cachefiles_tmpfile", 0) == 0)
+      tmp = i;
+    if (l2[i] == "cachefiles_unlink: o=00000003 B=" + fmt_b(ino) + " w=inval")
+      unl = i;
+    if (l2[i].find("END   inval") != std::string::npos)
+      end = i;
+  }
+  CHECK(tmp < unl);
+  CHECK(unl < end);
+  CHECK(r.be.file(path) == nullptr); // nothing under the name until commit
+  // Shrink: SHRINK to the page, then DIOADJ to the size (§2.6).
+  r.rec.fresh();
+  r.e.resize_cookie(c, 5000);
+  l2 = r.rec.fresh();
+  REQUIRE(l2.size() == 5);
+  CHECK(l2[0] == "fscache_resize: c=00000004 os=00002000 sz=00001388");
+  CHECK(l2[1] == "fscache_access: c=00000004 BEGIN io_resz r=2 a=1");
+  CHECK(l2[2].find("SHRINK l=2000->2000") != std::string::npos);
+  CHECK(l2[3].find("DIOADJ l=2000->1388") != std::string::npos);
+  CHECK(l2[4] == "fscache_access: c=00000004 END   io      r=2 a=0");
+  r.e.unuse_cookie(c);
+  // Retired after the commit: the linked file is deleted.
+  r.e.relinquish_cookie(c, false);
+  r.e.run();
+  REQUIRE(r.be.file(path));
+  CookieId d = r.e.acquire_cookie(r.v, bytes("k1"), bytes("aux-0001"), 5000);
+  r.e.use_cookie(d, false);
+  r.e.run();
+  r.e.unuse_cookie(d);
+  r.rec.fresh();
+  r.e.relinquish_cookie(d, true);
+  r.e.run();
+  l = r.rec.fresh();
+  CHECK(r.rec.saw(l, "cachefiles_ref: c=00000005 o=00000004 u=1 "
+                     "SEE clean_delete"));
+  CHECK(grep(l, "w=was_retired").size() == 1);
+  CHECK(r.be.file(path) == nullptr);
+  r.balanced();
+}
+
+TEST_CASE("v2 cache withdrawal waits for a lookup in flight, then commits",
+          "[fscache_v2]")
+{
+  Rig r;
+  CookieId c = r.acquire("k1");
+  r.e.use_cookie(c, false); // LOOKING_UP, holding a volume access
+  r.rec.fresh();
+  r.e.withdraw_cache();
+  CHECK_FALSE(r.e.cache_withdrawn());
+  CHECK(r.e.waiting().size() == 1);
+  r.e.run();
+  CHECK(r.e.cache_withdrawn());
+  auto l = r.rec.fresh();
+  std::size_t unpin = index_of(
+      l, "fscache_access_volume: V=00000001 c=00000000 UNPIN cache   r=3 a=1");
+  std::size_t looked = index_of(
+      l, "fscache_access_volume: V=00000001 c=00000002 END   lookup  r=3 a=0");
+  std::size_t link = l.size();
+  for (std::size_t i = 0; i < l.size(); ++i)
+    if (l[i].rfind("cachefiles_link", 0) == 0)
+      link = i;
+  CHECK(unpin < looked);
+  CHECK(looked < link);
+  CHECK(link < l.size());
+  CHECK(l.back() == "cachefiles_mark_inactive: o=00000000 B=" +
+                        l.back().substr(l.back().find("B=") + 2));
+  CHECK(r.rec.saw(l, "fscache_cache: C=00000001 PUT relnq r=1"));
+  CHECK(r.state(c) == S::quiescent);
+  CHECK(r.e.cache_info().state == CacheState::not_present);
+  r.e.unuse_cookie(c);
+  r.e.relinquish_cookie(c, false);
+  r.balanced();
+  CHECK(r.be.live_objects() == 0);
+}
