@@ -225,7 +225,7 @@ struct Engine::Impl final : BackendHost {
     k.state = CacheState::not_present;
     put_cache(k, why);
   }
-  void withdraw_stage_volumes(Cache& k, std::vector<VolumeId> left);
+  void withdraw_stage_volumes(Cache& k);
   void withdraw_stage_objects(Cache& k);
   void withdraw_stage_end(Cache& k);
 
@@ -696,34 +696,34 @@ Cache* Engine::Impl::lookup_cache(std::string_view name, bool is_cache)
   return caches.back().get();
 }
 
-void Engine::Impl::withdraw_stage_volumes(Cache& k, std::vector<VolumeId> left)
+void Engine::Impl::withdraw_stage_volumes(Cache& k)
 {
-  // cachefiles_withdraw_fscache_volumes: drain each volume's accesses.
-  while (!left.empty()) {
-    VolumeId id = left.front();
-    left.erase(left.begin());
-    auto it = volumes.find(id);
-    if (it == volumes.end() || it->second->freed || it->second->ref == 0)
-      continue;
-    Volume& v = *it->second;
-    get_volume(v, VolumeTrace::get_withdraw);
-    if (v.pinned) {
-      v.pinned = false;
-      end_volume_access(v, nullptr, AccessTrace::cache_unpin);
+  // cachefiles_withdraw_fscache_volumes: each volume the backend holds that
+  // still has accesses is unpinned and drained, then the list is walked
+  // again (a volume created meanwhile is on it too).
+  Volume* v = nullptr;
+  for (auto& [id, vp] : volumes)
+    if (!vp->freed && vp->cache == &k && vp->cache_priv &&
+        vp->n_accesses != 0 && vp->ref > 0) {
+      v = vp.get();
+      break;
     }
-    Volume* vp = &v;
-    Cache* kp = &k;
-    park([vp] { return vp->n_accesses == 0; },
-         [this, vp, kp, left] {
-           set_task(Task::netfs);
-           put_volume(*vp, VolumeTrace::put_withdraw);
-           withdraw_stage_volumes(*kp, left);
-         },
-         fmt::format("cache withdrawal waiting for V={:08x}'s accesses",
-                     v.debug_id));
+  if (!v) {
+    withdraw_stage_objects(k);
     return;
   }
-  withdraw_stage_objects(k);
+  get_volume(*v, VolumeTrace::get_withdraw);
+  v->pinned = false;
+  end_volume_access(*v, nullptr, AccessTrace::cache_unpin);
+  Cache* kp = &k;
+  park([v] { return v->n_accesses == 0; },
+       [this, v, kp] {
+         set_task(Task::netfs);
+         put_volume(*v, VolumeTrace::put_withdraw);
+         withdraw_stage_volumes(*kp);
+       },
+       fmt::format("cache withdrawal waiting for V={:08x}'s accesses",
+                   v->debug_id));
 }
 
 void Engine::Impl::withdraw_stage_objects(Cache& k)
@@ -982,15 +982,11 @@ void Engine::withdraw_cache()
   --k->n_accesses;
   m->obs.access_cache(k->debug_id, k->ref, k->n_accesses,
                       AccessTrace::cache_unpin);
-  std::vector<VolumeId> vs;
-  for (auto& [id, v] : m->volumes)
-    if (!v->freed && v->cache == k && v->cache_priv)
-      vs.push_back(id);
   Impl* im = m.get();
   m->park([k] { return k->n_accesses == 0; },
-          [im, k, vs] {
+          [im, k] {
             im->set_task(Task::netfs);
-            im->withdraw_stage_volumes(*k, vs);
+            im->withdraw_stage_volumes(*k);
           },
           "cache withdrawal waiting for the cache's accesses");
 }
