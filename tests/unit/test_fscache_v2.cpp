@@ -1327,3 +1327,46 @@ TEST_CASE("v2 benchmark: events per second, traced and not",
               static_cast<double>(w.lines()) / traced);
   CHECK(w.lines() > 0);
 }
+
+TEST_CASE("v2 row 7: a lookup failing after the attach, line by line",
+          "[fscache_v2]")
+{
+  Rig r(0, fail(Fault::create_tmpfile, -ENOSPC));
+  CookieId c = r.acquire("k1", 0);
+  r.e.use_cookie(c, false);
+  r.rec.fresh();
+  r.e.run();
+  auto l = r.rec.fresh();
+  const std::vector<std::string> want = {
+      "fscache_cookie: c=00000002 -   work  r=2",
+      "fscache_access: c=00000002 PIN   cache   r=2 a=1",
+      "fscache_cookie: c=00000002 GET attch r=3",
+      "cachefiles_ref: c=00000002 o=00000001 u=1 NEW obj",
+      "cachefiles_ref: c=00000002 o=00000001 u=1 SEE lookup_failed",
+      "fscache_cookie: c=00000002 FAILED    r=3",
+      "fscache_access: c=00000002 END   lookupf r=3 a=0",
+      "fscache_access: c=00000002 UNPIN cache   r=3 a=0",
+      "fscache_cookie: c=00000002 GQ  endac r=4",
+      "fscache_access_volume: V=00000001 c=00000002 END   lookupf r=2 a=1",
+      "cachefiles_ref: c=00000002 o=00000001 u=1 SEE withdraw_cookie",
+      "cachefiles_ref: c=00000002 o=00000001 u=1 PUT detach",
+      "fscache_cookie: c=00000002 PUT obj   r=3",
+      "fscache_cookie: c=00000002 -   x-wth r=3",
+      "fscache_cookie: c=00000002 PQ  work  r=2",
+      "fscache_cookie: c=00000002 -   work  r=2",
+      "fscache_cookie: c=00000002 PQ  work  r=1",
+  };
+  std::vector<std::string> got;
+  for (const auto& x : l)
+    if (x.rfind("cachefiles_lookup", 0) != 0)
+      got.push_back(x);
+  CHECK(got == want);
+  CHECK(r.state(c) == S::quiescent);
+  // IS_CACHING is cleared by the failure: the next I/O begins nothing.
+  OpId op = r.e.begin_read(c);
+  CHECK(r.e.op_info(op).status == OpInfo::refused);
+  r.e.end_operation(op);
+  r.e.unuse_cookie(c);
+  r.e.relinquish_cookie(c, false);
+  r.balanced();
+}
