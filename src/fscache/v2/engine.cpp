@@ -1263,14 +1263,17 @@ void Engine::resize_cookie(CookieId id, std::uint64_t new_size)
   Impl* im = m.get();
   m->begin_operation(*c, Want::write, AccessTrace::io_resize,
                      [im, new_size](OpRec& r) {
+                       // The netfs's cres lives on its stack: forget it.
+                       OpId op = r.op.id;
                        if (r.info.status != OpInfo::ready) {
                          ++im->stats.resizes_null;
-                         return;
+                       } else {
+                         ++im->stats.resizes;
+                         r.op.cookie->set(cookie_flag::needs_update);
+                         im->be.resize_cookie(r.op, new_size);
+                         im->end_op(r);
                        }
-                       ++im->stats.resizes;
-                       r.op.cookie->set(cookie_flag::needs_update);
-                       im->be.resize_cookie(r.op, new_size);
-                       im->end_op(r);
+                       im->ops.erase(op);
                      });
 }
 
