@@ -628,7 +628,7 @@ TEST_CASE("v2 LRU racing a use keeps the cookie (b5b52de3214a, row 20)",
   r.balanced();
 }
 
-TEST_CASE("v2 I/O waits for the lookup and postpones an LRU discard",
+TEST_CASE("v2 I/O waits for the lookup; a write completes after its end",
           "[fscache_v2]")
 {
   Rig r;
