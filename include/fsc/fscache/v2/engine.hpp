@@ -1,0 +1,162 @@
+// engine.hpp - a userspace FS-Cache as Linux 6.1 runs it (the 5.17+
+// rewrite): cache, volumes and cookies with their ref/n_accesses/n_active
+// counts, the cookie state machine run as work items by a deterministic
+// executor on a virtual clock, the LRU that discards idle cookies after
+// 10 s, and the netfs API (docs/engine-v2.md §1-§3). Storage goes through
+// a v2::Backend.
+//
+// Netfs calls return at once; one that would sleep in 6.1 (an operation
+// waiting for a lookup, a use waiting for an LRU discard, an acquire
+// waiting for a relinquished twin, cache withdrawal) parks and resumes when
+// the executor makes its condition true. With seed 0 the run queue is
+// FIFO; another seed picks a different legal order among queued items.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <fsc/bytes.hpp>
+#include <fsc/fscache/v2/backend.hpp>
+#include <fsc/fscache/v2/observer.hpp>
+#include <fsc/fscache/v2/types.hpp>
+
+namespace fsc::fscache::v2 {
+
+using VolumeId = std::uint32_t; ///< the volume's debug_id (V=)
+using CookieId = std::uint32_t; ///< the cookie's debug_id (c=)
+using OpId = std::uint32_t;
+
+inline constexpr std::uint64_t k_ns_per_s = 1'000'000'000;
+/// fscache_lru_cookie_timeout (10 * HZ).
+inline constexpr std::uint64_t k_lru_timeout_ns = 10 * k_ns_per_s;
+
+/// A cookie's counts and state as seen from outside.
+struct CookieInfo {
+  bool exists = false; ///< false once freed (ref reached 0)
+  CookieState state = CookieState::quiescent;
+  int ref = 0, n_active = 0, n_accesses = 0;
+  std::uint32_t flags = 0;
+  bool on_lru = false;
+  std::uint32_t object = 0; ///< cache_priv
+  bool acquire_pending = false;
+  std::uint64_t object_size = 0;
+};
+
+struct VolumeInfo {
+  bool exists = false;
+  int ref = 0, n_cookies = 0, n_accesses = 0;
+  std::uint32_t flags = 0;
+  bool cache_priv = false;
+  bool acquire_pending = false;
+};
+
+struct CacheInfo {
+  bool exists = false;
+  CacheState state = CacheState::not_present;
+  int ref = 0, n_accesses = 0, n_volumes = 0, object_count = 0;
+};
+
+/// An I/O operation begun by begin_read/begin_write (or a resize).
+struct OpInfo {
+  enum Status : std::uint8_t { waiting, ready, refused, ended } status = ended;
+  int ret = 0;
+};
+
+/// The counters of /proc/fs/fscache/stats the engine keeps (§7.2).
+struct Stats {
+  unsigned acquire_n = 0, acquire_ok = 0;
+  unsigned lru_n = 0, lru_exp = 0, lru_rmv = 0, lru_drp = 0;
+  unsigned invals = 0;
+  unsigned updates = 0, resizes = 0, resizes_null = 0;
+  unsigned relinqs = 0, relinqs_retire = 0, relinqs_drop = 0;
+  int cookies = 0, volumes = 0;
+};
+
+class Engine {
+public:
+  Engine(Backend& backend, Observer& observer, std::uint64_t seed = 0);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  /// cachefiles bind: fscache_acquire_cache + the backend's directories +
+  /// fscache_add_cache. 0, or -EBUSY (tag in use), -EIO (bind failed).
+  int add_cache(std::string_view name = "CacheFiles");
+  /// fscache_io_error: the cache stops accepting accesses.
+  void io_error();
+  /// cachefiles_withdraw_cache (daemon unbind); finishes as the executor
+  /// runs (cache_withdrawn() then holds).
+  void withdraw_cache();
+  bool cache_withdrawn() const;
+
+  /// fscache_acquire_volume: 0 when refused (bad key, -EBUSY collision).
+  VolumeId acquire_volume(std::string_view key, ByteView coherency = {});
+  void relinquish_volume(VolumeId, std::optional<Bytes> coherency = {},
+                         bool invalidate = false);
+
+  /// fscache_acquire_cookie: 0 when refused (bad key, duplicate).
+  CookieId acquire_cookie(VolumeId, ByteView key, ByteView aux,
+                          std::uint64_t object_size);
+  void use_cookie(CookieId, bool will_modify);
+  /// fscache_unuse_cookie(aux, size): null pointers pass nothing.
+  void unuse_cookie(CookieId, const Bytes* aux = nullptr,
+                    const std::uint64_t* object_size = nullptr);
+  void relinquish_cookie(CookieId, bool retire);
+  /// fscache_invalidate(aux, size, FSCACHE_INVAL_DIO_WRITE if dio_write).
+  void invalidate(CookieId, ByteView aux, std::uint64_t new_size,
+                  bool dio_write = false);
+  /// fscache_update_cookie (inline: only while enabled).
+  void update_cookie(CookieId, const Bytes* aux, const std::uint64_t* size);
+  /// fscache_resize_cookie; may wait for the cookie like an operation.
+  void resize_cookie(CookieId, std::uint64_t new_size);
+
+  /// fscache_begin_read_operation / fscache_begin_write_operation: the
+  /// operation may wait (op_info().status == waiting) or be refused.
+  OpId begin_read(CookieId);
+  OpId begin_write(CookieId);
+  OpInfo op_info(OpId) const;
+  /// fscache_read (NETFS_READ_HOLE_FAIL), completed at once.
+  int read(OpId, std::uint64_t pos, std::uint64_t len);
+  /// fscache_write: issues; the returned id (> 0) is completed by
+  /// complete_write() (at once when complete_now). < 0: -errno.
+  int write(OpId, std::uint64_t pos, std::uint64_t len,
+            bool complete_now = true);
+  void complete_write(int io);
+  /// fscache_end_operation.
+  void end_operation(OpId);
+
+  /// Runs one thing (a woken netfs call, a queued work item); false when
+  /// nothing can run.
+  bool step();
+  /// Steps until nothing can run; returns the number of steps.
+  std::uint64_t run();
+  /// Runs until idle, then moves the virtual clock on by ns, firing the LRU
+  /// timer (and running what it queues) at its deadline on the way. With
+  /// run_queued false the first firing only queues the LRU worker and
+  /// nothing more runs (step() then interleaves it with netfs calls).
+  void advance(std::uint64_t ns, bool run_queued = true);
+  std::uint64_t now() const;
+  /// Netfs calls parked and not yet resumed.
+  std::vector<std::string> waiting() const;
+
+  CookieInfo cookie_info(CookieId) const;
+  VolumeInfo volume_info(VolumeId) const;
+  CacheInfo cache_info() const;
+  const Stats& stats() const;
+  /// Cookies not yet freed, oldest first.
+  std::vector<CookieId> live_cookies() const;
+  /// Every count checked against what holds it (§1.2) while the engine is
+  /// idle: one message per mismatch, empty when all balance.
+  std::vector<std::string> check_counts() const;
+
+  struct Impl; ///< opaque: src/fscache/v2/engine.cpp
+
+private:
+  std::unique_ptr<Impl> m;
+};
+
+} // namespace fsc::fscache::v2
