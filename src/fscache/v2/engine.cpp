@@ -140,39 +140,33 @@ struct Engine::Impl final : BackendHost {
       obs.context(t);
     }
   }
-  Cookie* find_cookie(CookieId id, const char* call)
+  /// The live cookie or volume a netfs call names, or null (and why).
+  template <class Map>
+  auto find_live(Map& map, std::uint32_t id, const char* call, char letter,
+                 const char* what) -> decltype(map.begin()->second.get())
   {
-    auto it = cookies.find(id);
-    if (it == cookies.end() || it->second->freed) {
-      obs.finding(fmt::format("6.1 would use freed memory: {}() on cookie "
-                              "c={:08x}, which does not exist",
-                              call, id));
+    auto it = map.find(id);
+    if (it == map.end() || it->second->freed) {
+      obs.finding(fmt::format("6.1 would use freed memory: {}() on {} "
+                              "{}={:08x}, which does not exist",
+                              call, what, letter, id));
       return nullptr;
     }
     if (it->second->acquire_pending) {
-      obs.printk(fmt::format("{}() on c={:08x} while its acquirer sleeps: "
+      obs.printk(fmt::format("{}() on {}={:08x} while its acquirer sleeps: "
                              "refused",
-                             call, id));
+                             call, letter, id));
       return nullptr;
     }
     return it->second.get();
   }
+  Cookie* find_cookie(CookieId id, const char* call)
+  {
+    return find_live(cookies, id, call, 'c', "cookie");
+  }
   Volume* find_volume(VolumeId id, const char* call)
   {
-    auto it = volumes.find(id);
-    if (it == volumes.end() || it->second->freed) {
-      obs.finding(fmt::format("6.1 would use freed memory: {}() on volume "
-                              "V={:08x}, which does not exist",
-                              call, id));
-      return nullptr;
-    }
-    if (it->second->acquire_pending) {
-      obs.printk(fmt::format("{}() on V={:08x} while its acquirer sleeps: "
-                             "refused",
-                             call, id));
-      return nullptr;
-    }
-    return it->second.get();
+    return find_live(volumes, id, call, 'V', "volume");
   }
   void park(std::function<bool()> ready, std::function<void()> resume,
             std::string what)
