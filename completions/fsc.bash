@@ -5,7 +5,7 @@ _fsc()
   _init_completion || return
   local verbs='inspect cull demo refs verify replay stats help'
   local globals='--help -h --version -V --dir --json --verbose -v --quiet -q'
-  local valued=' --dir --depth --object --top --max-problems --threads --config --prometheus --format --config --older-than --max-size --min-free --max-objects --by --brun --bcull --bstop --frun --fcull --fstop --max-runtime --threads --prometheus --format --format --now --cookie --object --request --svg --origin --fsid --origin-map --prometheus --format --from-trace --save-scenario --into --seed --unfix --trace --refs --proc --interval --count --prometheus --format '
+  local valued=' --dir --depth --object --top --max-problems --threads --config --prometheus --format --config --older-than --max-size --min-free --max-objects --by --brun --bcull --bstop --frun --fcull --fstop --max-runtime --threads --prometheus --format --format --now --cookie --object --request --reorder-window --svg --origin --fsid --origin-map --prometheus --format --from-trace --save-scenario --into --seed --unfix --trace --refs --proc --interval --count --prometheus --format '
   local verb='' i
   for ((i = 1; i < cword; i++)); do
     case " $valued " in *" ${words[i-1]} "*) continue ;; esac
@@ -20,7 +20,7 @@ _fsc()
       [[ $cur == -* ]] || _filedir ;;
     demo) COMPREPLY=($(compgen -W '--format --now --help -h --version -V --dir --json --verbose -v --quiet -q' -- "$cur"))
       [[ $cur == -* ]] || _filedir ;;
-    refs) COMPREPLY=($(compgen -W '--cookie --object --request --svg --help -h --version -V --dir --json --verbose -v --quiet -q' -- "$cur"))
+    refs) COMPREPLY=($(compgen -W '--cookie --object --request --reorder-window --svg --help -h --version -V --dir --json --verbose -v --quiet -q' -- "$cur"))
       [[ $cur == -* ]] || _filedir ;;
     verify) COMPREPLY=($(compgen -W '--origin --fsid --origin-map --data --nfs4 --bury --dry-run -n --force --prometheus --format --help -h --version -V --dir --json --verbose -v --quiet -q' -- "$cur"))
       [[ $cur == -* ]] || _filedir ;;

@@ -50,6 +50,7 @@ complete -c fsc -n '__fish_seen_subcommand_from demo' -l now -r -d 'Epoch second
 complete -c fsc -n '__fish_seen_subcommand_from refs' -l cookie -r -d 'Full timeline of this cookie (c=), its objects and its netfs requests'
 complete -c fsc -n '__fish_seen_subcommand_from refs' -l object -r -d 'Full timeline of this object (o=)'
 complete -c fsc -n '__fish_seen_subcommand_from refs' -l request -r -d 'Full timeline of this netfs request (R=, 6.12) and its subrequests'
+complete -c fsc -n '__fish_seen_subcommand_from refs' -l reorder-window -r -d 'Lines of two CPUs printed up to this many milliseconds out of order are put back before counts are judged'
 complete -c fsc -n '__fish_seen_subcommand_from refs' -l svg -r -d 'Write a refcount-over-time plot (SVG) of the chosen or first anomalous cookie, object or request'
 complete -c fsc -n '__fish_seen_subcommand_from verify' -l origin -r -d 'Where the origin files are: an NFS client mount (handles from name_to_handle_at), or on the NFS server the exported directory (knfsd handles: open_by_handle_at as root, else an index of the export)'
 complete -c fsc -n '__fish_seen_subcommand_from verify' -l fsid -r -d 'With --origin on the server: the export'\''s fsid= from /etc/exports (number or UUID), to tell its handles from other exports'\'''

@@ -23,6 +23,7 @@ struct RefsArgs {
   std::vector<std::string> traces{"-"};
   std::string cookie, object, request, svg;
   bool keep_lives = false; ///< -v and JSON list every history
+  double window_ms = 10;   ///< --reorder-window
 };
 
 RefsReport analyze(const RefsArgs& a)
@@ -32,6 +33,7 @@ RefsReport analyze(const RefsArgs& a)
   o.object = a.object;
   o.request = a.request;
   o.keep_lives = a.keep_lives;
+  o.reorder_ns = std::int64_t(a.window_ms * 1e6);
   RefsAnalyzer an(o);
   std::uint64_t base = 0;
   for (auto& path : a.traces) {
@@ -227,6 +229,11 @@ Command add_refs(CLI::App& app, Globals& g)
       "Full timeline of this netfs request (R=, 6.12) and its subrequests");
   cookie->excludes(object)->excludes(request);
   object->excludes(request);
+  sub->add_option("--reorder-window", a->window_ms,
+                  "Lines of two CPUs printed up to this many milliseconds out "
+                  "of order are put back before counts are judged")
+      ->check(CLI::Range(0.0, 10000.0))
+      ->capture_default_str();
   sub->add_option("--svg", a->svg,
                   "Write a refcount-over-time plot (SVG) of the chosen or "
                   "first anomalous cookie, object or request");

@@ -1085,8 +1085,19 @@ std::deque<Pending>::iterator RefsAnalyzer::State::choose()
     const Pending* e = &*seq[lanes[l][pos[l]]];
     return e->ts - old <= m_opt.reorder_ns ? e : nullptr;
   };
+  // The put that ends a life goes after every line of the counter printed
+  // before it: in a sound trace they all ran before the free, and moving
+  // the end forward would turn another CPU's misfit into a use-after-free.
+  auto premature_end = [&](const Pending& e) {
+    if (delta(e) >= 0 || after_of(e) > 0)
+      return false;
+    for (std::size_t l = 0; l < n_lanes; ++l)
+      if (pos[l] < lanes[l].size() && seq[lanes[l][pos[l]]]->ts < e.ts)
+        return true;
+    return false;
+  };
   auto follows = [&](const Pending& e, std::int64_t count) {
-    return after_of(e) == count + delta(e);
+    return after_of(e) == count + delta(e) && !premature_end(e);
   };
   // How many more events (up to `left`) can be placed with counts that
   // follow.

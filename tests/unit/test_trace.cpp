@@ -448,6 +448,36 @@ TEST_CASE("refs: a count read before a put on another CPU and printed after "
   CHECK(r.findings.empty());
 }
 
+TEST_CASE("refs: a put printed 4 ms late by a descheduled CPU is put back "
+          "(6.1 ioreq, as a kernel under QEMU printed it)",
+          "[trace][refs][reorder]")
+{
+  // 6.1 cachefiles_ref prints the count before the change. CPU 0's PUT
+  // (3 -> 2) happened between CPU 1's GET and PUT, but CPU 0 was
+  // descheduled before its line: printed 4 ms later (docs/kernel-tests.md).
+  for (int late_us : {4000, 9000}) {
+    Builder b;
+    auto o = [&](std::int64_t us, int cpu, const char* what) {
+      b.add(us, cpu, "cachefiles_ref",
+            fmt::format("c=0000012b o=00000128 {}", what),
+            cpu == 0 ? "kworker/u4:2" : "kworker/u4:0", cpu == 0 ? 31 : 9);
+    };
+    b.add(100, 0, "fscache_cookie", "c=0000012b NEW acq   r=1");
+    o(110, 0, "u=1 NEW obj");
+    o(120, 0, "u=1 GET ioreq");
+    o(130, 1, "u=2 GET ioreq");
+    o(140, 1, "u=2 PUT ioreq"); // after CPU 0's unprinted PUT u=3
+    o(150, 1, "u=1 GET ioreq");
+    o(160, 1, "u=2 PUT ioreq");
+    o(135 + late_us, 0, "u=3 PUT ioreq");
+    o(200 + late_us, 1, "u=1 PUT detach");
+    b.add(300 + late_us, 1, "fscache_cookie", "c=0000012b PUT relnq r=0");
+    INFO(late_us << " us late");
+    auto r = b.run();
+    CHECK(r.findings.empty());
+  }
+}
+
 TEST_CASE("refs: a counter busy on several CPUs, every line printed up to "
           "60 us late, has no finding",
           "[trace][refs][reorder]")
@@ -507,7 +537,7 @@ TEST_CASE("refs: the reordering stays sound", "[trace][refs][reorder]")
   }
   SECTION("not beyond the window")
   {
-    auto r = see_after_put(1500, 1).run();
+    auto r = see_after_put(60000, 1).run();
     CHECK(kinds(r).count("count-jump") >= 1);
   }
   SECTION("a real extra put is still found")
