@@ -100,9 +100,12 @@ def reads_clean(run, name):
     return fails
 
 
-def kernel_trouble(run):
-    bad = re.compile(r"I/O error|CacheFiles:.*(rror|withdraw)|FS-Cache:.*(rror|withdraw)|BUG|WARNING|Oops")
-    return [f"dmesg: {l.strip()}" for l in (run.text("dmesg.txt") or "").splitlines() if bad.search(l)][:10]
+def kernel_trouble(run, since, upto):
+    """The kernel's complaints between two snapshots: I/O errors, a cache stopped, a BUG."""
+    bad = re.compile(r"I/O [Ee]rror|stopped due to|CacheFiles: Error|BUG|WARNING|Oops|Call Trace")
+    seen = len((run.text(since + ".dmesg") or "").splitlines())
+    lines = (run.text(upto + ".dmesg") or "").splitlines()[seen:]
+    return [f"dmesg: {l.strip()}" for l in lines if bad.search(l)][:10]
 
 
 def handle_owner(key, handles):
@@ -157,7 +160,7 @@ def check_decode(run):
         # every object on disk is a cookie the kernel had, key and aux alike
         for k in sorted(mine - kc):
             fails.append(f"object key/aux not among the kernel's cookies: {k}")
-        data_cookies = {k for k in kc if any(k[0] in h.get("handle_hex") or "" for h in client)}
+        data_cookies = {k for k in kc if any(k[0] in (h.get("handle_hex") or "") for h in client)}
         for k in sorted(data_cookies - mine)[:10]:
             fails.append(f"kernel cookie with no object on disk: {k}")
     else:
@@ -168,7 +171,7 @@ def check_decode(run):
             fails.append(f"the 5.10 trace created {created} data objects, fsc decodes {len(ents)}")
     if len(ents) != 2 * files:
         fails.append(f"{len(ents)} data objects for {files} files read through 2 mounts")
-    return fails
+    return fails + reads_clean(run, "decode") + kernel_trouble(run, "-", "decode")
 
 
 def check_verify(run):
@@ -194,7 +197,7 @@ def check_verify(run):
         if v in ("OKAY", "ORPHAN") and gone:
             fails.append(f"{name}: fsc says {v}, the kernel discarded the object at its next lookup")
     fails += reads_clean(run, "verify") + problems(run, "verify-check")
-    return fails
+    return fails + kernel_trouble(run, "decode", "verify-after")
 
 
 def check_cull(run):
@@ -232,7 +235,7 @@ def check_cull(run):
             live = fh and handle_owner(fh.group(1), current)   # not a deleted file's object
             if r.get("action") == "removed" and live and r["path"] not in after:
                 fails.append(f"culled {r['path']} ({live['path']}) was not fetched again after the remount")
-    fails += kernel_trouble(run)
+    fails += kernel_trouble(run, "verify-after", "cull-after")
     return fails
 
 
@@ -282,7 +285,7 @@ def check_fault(run):
     fails += f
     fails += run.step_ok("fault-cull", (0, 1)) + problems(run, "fault-cull-check")
     fails += reads_clean(run, "fault-after") + problems(run, "fault-after-check")
-    fails += kernel_trouble(run)
+    fails += kernel_trouble(run, "cull-after", "fault-after")
     return fails
 
 

@@ -22,6 +22,7 @@ snap() { # snap NAME: the kernel's view now
 	cat /proc/fs/fscache/cookies > $OUT/$1.cookies 2>/dev/null
 	cat /proc/fs/fscache/volumes > $OUT/$1.volumes 2>/dev/null
 	find $CACHE -printf '%i %y %A@ %s %p\n' > $OUT/$1.listing 2>/dev/null
+	dmesg > $OUT/$1.dmesg
 }
 settle() { sync; sleep 3; sync; }
 mounts() {

@@ -106,6 +106,8 @@ def main():
     ap.add_argument("--fsc", help="the fsc binary to test (default: build-rel/fsc, then build/fsc)")
     ap.add_argument("--timeout", type=int, default=3600, help="seconds per guest (default 3600)")
     ap.add_argument("--check-only", action="store_true", help="judge the last run's output again")
+    ap.add_argument("--selftest", action="store_true",
+                    help="also check that the checks fail on outputs a broken fsc would write")
     ap.add_argument("--meson", action="store_true", help="skip (77) unless FSC_KERNEL_TESTS=1")
     ap.add_argument("suites", nargs="*", metavar="SUITE", help=" ".join(SUITES))
     a = ap.parse_args()
@@ -155,6 +157,13 @@ def main():
             for f in fails[:25]:
                 print(f"#   {f}")
             failed += bool(fails)
+        if a.selftest and os.path.isdir(out):
+            import selftest
+            for name, ok, detail in selftest.selftest(out, suite, fsc):
+                n += 1
+                print(f"{'ok' if ok else 'not ok'} {n} - {suite}: selftest {name}")
+                print(f"#   {detail}")
+                failed += not ok
     print(f"1..{n}")
     return 1 if failed else 0
 
