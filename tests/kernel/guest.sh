@@ -44,7 +44,7 @@ phase() { log "phase $1"; echo "fsc-kernel-tests phase $1" > $T/trace_marker 2>/
 
 # --- setup ---------------------------------------------------------------------------------
 uname -a > $OUT/uname.txt
-ip link set lo up
+ip link set lo up; echo fscguest > /proc/sys/kernel/hostname
 for m in fscache cachefiles nfsd nfs nfsv3 nfsv4; do modprobe $m; done
 mkfs.ext4 -q -L export /dev/vdc && mkdir -p $EXP && mount /dev/vdc $EXP
 mkfs.ext4 -q -L cache /dev/vdd && mkdir -p $CDISK && mount /dev/vdd $CDISK && mkdir -p $CACHE
@@ -140,6 +140,7 @@ snap cull-age
 run cull-count fsc --json=lines cull $CACHE --max-objects 6
 snap cull-count
 run cull-check fsc --json inspect --check $CACHE
+grep -q '"format":"v1"' $OUT/cull-check.out && run replay-write fsc replay $CACHE $IN/lifecycle.fsc --write
 daemon_start
 mounts
 readall cull

@@ -55,7 +55,7 @@ def input_tar(fsc, dest):
         with open(f"{tmp}/bin/fsc", "w") as f:   # the host's glibc, not the guest's (2.31 on 5.10)
             f.write(f'#!/bin/sh\nexec /tmp/in/lib/{os.path.basename(loader)} --library-path /tmp/in/lib /tmp/in/lib/fsc "$@"\n')
         os.chmod(f"{tmp}/bin/fsc", 0o755)
-        for name in ("guest.sh", "handles.py"):
+        for name in ("guest.sh", "handles.py", "../scenarios/lifecycle.fsc"):
             shutil.copy(os.path.join(HERE, name), tmp)
         with tarfile.open(dest, "w", format=tarfile.GNU_FORMAT) as t:
             for name in sorted(os.listdir(tmp)):
