@@ -43,8 +43,8 @@ daemon_stop() { kill "$(cat /tmp/cfd.pid)"; wait "$(cat /tmp/cfd.pid)" 2>/dev/nu
 phase() { log "phase $1"; echo "fsc-kernel-tests phase $1" > $T/trace_marker 2>/dev/null; }
 
 # --- setup ---------------------------------------------------------------------------------
-uname -a > $OUT/uname.txt
 ip link set lo up; echo fscguest > /proc/sys/kernel/hostname
+uname -a > $OUT/uname.txt
 for m in fscache cachefiles nfsd nfs nfsv3 nfsv4; do modprobe $m; done
 mkfs.ext4 -q -L export /dev/vdc && mkdir -p $EXP && mount /dev/vdc $EXP
 mkfs.ext4 -q -L cache /dev/vdd && mkdir -p $CDISK && mount /dev/vdd $CDISK && mkdir -p $CACHE
@@ -159,17 +159,24 @@ fallocate -l $(( (avail - size / 100) * 1024 )) $CDISK/filler   # leaves 1% free
 df -k $CDISK > $OUT/fault-df-full.txt
 mounts
 readall fault
-for m in a b; do python3 $IN/handles.py /mnt/$m > $OUT/handles-fault-$m.jsonl; done
-python3 $IN/handles.py $EXP > $OUT/handles-fault-server.jsonl
 snap fault-mounted
 umounts
 sleep 10
+snap fault-full
+run fault-full-check fsc --json inspect --check $CACHE
+cp $OUT/cachefilesd.log $OUT/fault-cachefilesd.log
+# room again: the same reads fill the cache, which must then pass check 1 and check 3
+rm -f $CDISK/filler
+mounts
+readall fault-refill
+for m in a b; do python3 $IN/handles.py /mnt/$m > $OUT/handles-fault-$m.jsonl; done
+python3 $IN/handles.py $EXP > $OUT/handles-fault-server.jsonl
+umounts
 snap fault
 run fault-check fsc --json inspect --check $CACHE
 run fault-inspect fsc --json=lines inspect --tree $CACHE
 daemon_stop
-run fault-cull fsc --json=lines cull $CACHE
-rm -f $CDISK/filler
+run fault-cull fsc --json=lines cull $CACHE --max-objects 10
 snap fault-culled
 run fault-cull-check fsc --json inspect --check $CACHE
 daemon_start
