@@ -252,8 +252,18 @@ def check_cull(run):
     return fails
 
 
+def daemon_died(run, phases):
+    """cachefilesd must run from its start to our SIGTERM (exit 143) in these phases."""
+    died = [l for l in (run.text("cachefilesd.died") or "").splitlines() if any(p in l for p in phases)]
+    exits = [l for l in (run.text("cachefilesd.exits") or "").splitlines()
+             if any(p in l for p in phases) and not l.endswith(" 143")]
+    return [f"cachefilesd was not running: {d}" for d in died] + \
+        [f"cachefilesd had exited by itself before it was stopped (label, status): {e}" for e in exits]
+
+
 def check_live(run):
     fails = run.step_ok("live-inspect") + problems(run, "live-check")
+    fails += daemon_died(run, ["phase verify", "verify remount", "cull"])
     if not run.json("live-inspect").get("bind", {}).get("bound"):
         fails.append(f"inspect on the bound cache does not say live: {json.dumps(run.json('live-inspect').get('bind'))}")
     if run.rc("live-cull") != 2:

@@ -39,8 +39,12 @@ readall() { # readall NAME: read every file through both mounts; sums per mount
 	settle
 }
 daemon_start() { cachefilesd -d -s -n -f /etc/cachefilesd.conf >> $OUT/cachefilesd.log 2>&1 & echo $! > /tmp/cfd.pid; sleep 3; }
-daemon_stop() { kill "$(cat /tmp/cfd.pid)"; wait "$(cat /tmp/cfd.pid)" 2>/dev/null; sleep 3; }
-phase() { log "phase $1"; echo "fsc-kernel-tests phase $1" > $T/trace_marker 2>/dev/null; }
+daemon_stop() { # the exit status says whether it was still running (143: our SIGTERM)
+	kill "$(cat /tmp/cfd.pid)" 2>/dev/null; wait "$(cat /tmp/cfd.pid)"
+	echo "$1 $?" >> $OUT/cachefilesd.exits; sleep 3
+}
+alive() { kill -0 "$(cat /tmp/cfd.pid)" 2>/dev/null || { log "cachefilesd died before $1"; echo "$1" >> $OUT/cachefilesd.died; }; }
+phase() { log "phase $1"; [ -f /tmp/cfd.pid ] && alive "phase $1"; echo "fsc-kernel-tests phase $1" > $T/trace_marker 2>/dev/null; }
 
 # --- setup ---------------------------------------------------------------------------------
 ip link set lo up; echo fscguest > /proc/sys/kernel/hostname
@@ -117,6 +121,7 @@ sync
 python3 $IN/handles.py $EXP > $OUT/handles-server-changed.jsonl
 snap verify-before
 run verify fsc --json=lines verify $CACHE --origin $EXP
+alive "verify remount"
 mounts
 readall verify
 python3 $IN/handles.py /mnt/a > $OUT/handles-a-changed.jsonl
@@ -127,7 +132,7 @@ run verify-check fsc --json inspect --check $CACHE
 
 # --- 3 cull then bind ---------------------------------------------------------------------
 phase cull
-daemon_stop
+daemon_stop cull
 printf 'Q' | dd of=$S/bury bs=1 seek=10 conv=notrunc 2>/dev/null
 run bury fsc --json=lines verify $CACHE --origin $EXP --bury
 # age half of the data objects (every other one in name order) by ten days
@@ -175,7 +180,7 @@ umounts
 snap fault
 run fault-check fsc --json inspect --check $CACHE
 run fault-inspect fsc --json=lines inspect --tree $CACHE
-daemon_stop
+daemon_stop fault
 run fault-cull fsc --json=lines cull $CACHE --max-objects 10
 snap fault-culled
 run fault-cull-check fsc --json inspect --check $CACHE
@@ -185,6 +190,6 @@ readall fault-after
 umounts
 snap fault-after
 run fault-after-check fsc --json inspect --check $CACHE
-daemon_stop
+daemon_stop fault-cull
 phase end
 finish
