@@ -147,6 +147,8 @@ def main():
             out = f"{run}/out"
         res = check.Run(out, suite, fsc)
         print(f"# {suite}: {(res.text('uname.txt') or 'no uname').strip()}")
+        for note in check.notes(res):
+            print(f"# note: {note}")
         for name, fn in check.CHECKS:
             n += 1
             try:
@@ -156,6 +158,9 @@ def main():
             print(f"{'not ok' if fails else 'ok'} {n} - {suite}: {name}")
             for f in fails[:25]:
                 print(f"#   {f}")
+            for note in res.notes:
+                print(f"#   note: {note}")
+            res.notes = []
             failed += bool(fails)
         if a.selftest and os.path.isdir(out):
             import selftest
