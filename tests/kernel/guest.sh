@@ -40,7 +40,7 @@ readall() { # readall NAME: read every file through both mounts; sums per mount
 	settle
 }
 daemon_start() { cachefilesd -d -s -n -f /etc/cachefilesd.conf >> $OUT/cachefilesd.log 2>&1 & echo $! > /tmp/cfd.pid; sleep 3; }
-daemon_stop() { # the exit status says whether it was still running (143: our SIGTERM)
+daemon_stop() { # its exit status: 0 after our SIGTERM
 	kill "$(cat /tmp/cfd.pid)" 2>/dev/null; wait "$(cat /tmp/cfd.pid)"
 	echo "$1 $?" >> $OUT/cachefilesd.exits; rm -f /tmp/cfd.pid; sleep 3
 }
