@@ -304,11 +304,11 @@ def check_traces(run):
             fails.append(f"fsc refs: {k} = {doc[k]}")
     if not run.v6():
         # the engine must follow the kernel while the first cache is bound; cachefilesd's stop
-        # and start (phase cull) withdraw and add the cache, which a 4.19 trace does not show
-        head = run.path("trace-until-cull.txt")
+        # (or death) and start withdraw and add the cache, which a 4.19 trace does not show
+        head = run.path("trace-until-unbound.txt")
         with open(trace) as src, open(head, "w") as dst:
             for line in src:
-                if "fsc-kernel-tests phase cull" in line:
+                if "fsc-kernel-tests unbound" in line or "fsc-kernel-tests phase cull" in line:
                     break
                 dst.write(line)
         for name, path, judged in (("until the first unbind", head, True), ("whole run", trace, False)):

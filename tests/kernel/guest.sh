@@ -43,6 +43,7 @@ daemon_start() { cachefilesd -d -s -n $CFD_OPTS -f /etc/cachefilesd.conf >> $OUT
 daemon_stop() { # its exit status: 0 after our SIGTERM
 	kill "$(cat /tmp/cfd.pid)" 2>/dev/null; wait "$(cat /tmp/cfd.pid)"
 	echo "$1 $?" >> $OUT/cachefilesd.exits; rm -f /tmp/cfd.pid; sleep 3
+	echo "fsc-kernel-tests unbound" > $T/trace_marker
 }
 # alive WHEN: cachefilesd 0.10.10 can abort() at random (../shared/spec/cachefilesd.md §10 item 2):
 # note it with its exit status (134) and start another, so that the kernel has a cache again
@@ -51,6 +52,7 @@ alive() {
 	wait "$(cat /tmp/cfd.pid)"; st=$?
 	log "cachefilesd died (status $st) before $1: starting it again"
 	echo "$1 $st" >> $OUT/cachefilesd.died
+	echo "fsc-kernel-tests unbound" > $T/trace_marker
 	[ $st = 134 ] && CFD_OPTS=-N   # no cull table, no abort (bullseye aborts at every decant)
 	daemon_start
 }
