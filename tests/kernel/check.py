@@ -188,7 +188,11 @@ def check_decode(run):
 def check_verify(run):
     fails = run.step_ok("verify", (0, 1))
     recs = [r for r in run.json("verify")["records"] if "verdict" in r]
-    before, after = data_objects(run.listing("verify-before")), run.listing("verify-after")
+    before = data_objects(run.listing("verify-before"))
+    # an object is discarded when its name now holds another file: 6.x links a new inode, 5.10
+    # unlinks and creates at once, often on the same inode number, but with a new generation
+    hb = {h["path"]: h["handle_hex"] for h in run.jsonl("verify-before.handles")}
+    ha = {h["path"]: h["handle_hex"] for h in run.jsonl("verify-after.handles")}
     client = run.jsonl("handles-a.jsonl") + run.jsonl("handles-b.jsonl")
     if len(recs) != len(before):
         fails.append(f"verify judged {len(recs)} objects, the cache holds {len(before)}")
@@ -202,11 +206,21 @@ def check_verify(run):
         if p not in before:
             fails.append(f"{p}: judged but not in the cache listing")
             continue
-        gone = p not in after or after[p][0] != before[p][0]
+        gone = p not in ha or ha[p] != hb.get(p)
         if v == "OBSOLETE" and not gone:
             fails.append(f"{name}: fsc says OBSOLETE, the kernel kept the object at its next lookup")
         if v in ("OKAY", "ORPHAN") and gone:
             fails.append(f"{name}: fsc says {v}, the kernel discarded the object at its next lookup")
+    if not hb or not ha:
+        fails.append("no handles of the cache's files before and after the remount")
+    obsolete = sum(r["verdict"] == "OBSOLETE" for r in recs)
+    if not run.v6():   # the kernel's own verdicts: its ChkAux counters and stale unlinks
+        obs = lambda snap: int((re.search(r"ChkAux.*obs=(\d+)", run.text(snap + ".stats") or "") or [0, 0])[1])
+        n = obs("verify-after") - obs("verify-before")
+        trace = (run.text("trace.txt") or "").split("fsc-kernel-tests phase verify")[-1].split("fsc-kernel-tests phase cull")[0]
+        stale = len(re.findall(r"cachefiles_unlink: .* w=stale", trace))
+        if n != obsolete or stale != obsolete:
+            fails.append(f"fsc: {obsolete} OBSOLETE; kernel: ChkAux obs +{n}, {stale} stale unlinks")
     fails += reads_clean(run, "verify") + problems(run, "verify-check")
     return fails + kernel_trouble(run, "decode", "verify-after")
 

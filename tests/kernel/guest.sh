@@ -22,6 +22,7 @@ snap() { # snap NAME: the kernel's view now
 	cat /proc/fs/fscache/cookies > $OUT/$1.cookies 2>/dev/null
 	cat /proc/fs/fscache/volumes > $OUT/$1.volumes 2>/dev/null
 	find $CACHE -printf '%i %y %A@ %s %p\n' > $OUT/$1.listing 2>/dev/null
+	python3 $IN/handles.py $CACHE > $OUT/$1.handles   # inode and generation: 5.10 reuses inodes
 	dmesg > $OUT/$1.dmesg
 }
 settle() { sync; sleep 3; sync; }
