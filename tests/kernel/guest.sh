@@ -54,7 +54,7 @@ alive() {
 	log "cachefilesd died (status $st) before $1: starting it again"
 	echo "$1 $st" >> $OUT/cachefilesd.died
 	echo "fsc-kernel-tests unbound" > $T/trace_marker
-	[ $st = 134 ] && CFD_OPTS=-N   # no cull table, no abort (bullseye aborts at every decant)
+	[ $st = 134 ] && CFD_OPTS=-N   # no cull table, so no decant and no abort
 	daemon_start
 }
 phase() { log "phase $1"; [ -f /tmp/cfd.pid ] && alive "phase $1"; echo "fsc-kernel-tests phase $1" > $T/trace_marker 2>/dev/null; }
