@@ -23,7 +23,7 @@ struct RefsArgs {
   std::vector<std::string> traces{"-"};
   std::string cookie, object, request, svg;
   bool keep_lives = false; ///< -v and JSON list every history
-  double window_ms = 10;   ///< --reorder-window
+  double window_ms = 20;   ///< --reorder-window
 };
 
 RefsReport analyze(const RefsArgs& a)

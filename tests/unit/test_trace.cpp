@@ -455,7 +455,7 @@ TEST_CASE("refs: a put printed 4 ms late by a descheduled CPU is put back "
   // 6.1 cachefiles_ref prints the count before the change. CPU 0's PUT
   // (3 -> 2) happened between CPU 1's GET and PUT, but CPU 0 was
   // descheduled before its line: printed 4 ms later (docs/kernel-tests.md).
-  for (int late_us : {4000, 9000}) {
+  for (int late_us : {4000, 12000}) {
     Builder b;
     auto o = [&](std::int64_t us, int cpu, const char* what) {
       b.add(us, cpu, "cachefiles_ref",
