@@ -131,6 +131,8 @@ public:
 
   int mkdir(const std::string& rel, unsigned mode) override
   {
+    if (is_tmpfile(rel))
+      return -EINVAL; // a handle has no name to make or remove
     Fd dir(open_parent(rel));
     if (!dir)
       return dir.get();
@@ -142,6 +144,8 @@ public:
 
   int create(const std::string& rel) override
   {
+    if (is_tmpfile(rel))
+      return -EINVAL; // a handle has no name to make or remove
     Fd fd(open_leaf(rel, O_WRONLY | O_CREAT | O_EXCL));
     if (!fd)
       return fd.get();
@@ -153,6 +157,8 @@ public:
 
   int unlink(const std::string& rel) override
   {
+    if (is_tmpfile(rel))
+      return -EINVAL; // a handle has no name to make or remove
     Fd dir(open_parent(rel));
     if (!dir)
       return dir.get();
@@ -164,6 +170,8 @@ public:
 
   int rename(const std::string& from, const std::string& to) override
   {
+    if (is_tmpfile(from) || is_tmpfile(to))
+      return -EINVAL;
     Fd a(open_parent(from)), b(open_parent(to));
     if (!a || !b)
       return !a ? a.get() : b.get();

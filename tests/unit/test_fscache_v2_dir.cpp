@@ -550,6 +550,13 @@ TEST_CASE("v2 dir: a mismatched volume and a weird object go to graveyard/",
     r.whole_file(v, key, bytes("aux"), 4096);
     CHECK(fs::is_regular_file(fs::symlink_status(path)));
     CHECK(fs::is_directory(tmp / "graveyard/6560f00000000002"));
+    // A volume key with '/' never reaches outside cache/.
+    VolumeId bad = r.e.acquire_volume("x/../../../escape");
+    r.e.run();
+    if (bad != 0)
+      CHECK_FALSE(r.e.volume_info(bad).cache_priv);
+    CHECK_FALSE(fs::exists(tmp / "escape"));
+    CHECK_FALSE(fs::exists(tmp / "cache/Ix"));
     CHECK(r.e.check_counts().empty());
   }
 }

@@ -47,8 +47,7 @@ std::string CacheFilesBackend::path_of(std::string_view volume_key,
 
 // namei.c:cachefiles_get_directory(): look up, mkdir 0700 if missing, mark
 // in use, check it is a directory.
-int CacheFilesBackend::get_directory(const std::string&,
-                                     std::uint64_t parent_ino,
+int CacheFilesBackend::get_directory(std::uint64_t parent_ino,
                                      const std::string& rel, std::uint64_t& ino,
                                      bool* is_new)
 {
@@ -132,9 +131,9 @@ bool CacheFilesBackend::bind_cache(Cache&)
     return false;
   cachefiles::StoreStat root = m_store.stat(".");
   m_root_ino = root.exists ? root.ino : 2;
-  if (get_directory("", m_root_ino, "cache", m_cache_ino, nullptr) < 0)
+  if (get_directory(m_root_ino, "cache", m_cache_ino, nullptr) < 0)
     return false;
-  if (get_directory("", m_root_ino, "graveyard", m_grave_ino, nullptr) < 0) {
+  if (get_directory(m_root_ino, "graveyard", m_grave_ino, nullptr) < 0) {
     put_directory(m_cache_ino);
     return false;
   }
@@ -153,12 +152,19 @@ bool CacheFilesBackend::acquire_volume(Volume& v)
     return false;
   Bytes want = {0, 0, 0, 0};
   want.insert(want.end(), v.coherency.begin(), v.coherency.end());
+  // lookup_one_len() refuses a name with '/' (-EACCES): the volume is
+  // unusable, and nothing outside cache/ is ever reached.
+  if (v.key.find_first_of(std::string_view("/\0", 2)) != std::string::npos) {
+    obs().printk(fmt::format("CacheFiles: Lookup I{} failed with error {}",
+                             v.key, -EACCES));
+    return false;
+  }
   const std::string rel = "cache/I" + v.key;
   VolDir d;
   d.path = rel;
   for (;;) {
     bool is_new = false;
-    if (get_directory("cache", m_cache_ino, rel, d.ino, &is_new) < 0)
+    if (get_directory(m_cache_ino, rel, d.ino, &is_new) < 0)
       return false;
     if (is_new) {
       int r = m_store.set_xattr(rel, want, true);
@@ -208,7 +214,7 @@ bool CacheFilesBackend::acquire_volume(Volume& v)
   for (int i = 0; i < 256; ++i) {
     std::string fan =
         rel + "/" + cachefiles::fanout_name(static_cast<std::uint8_t>(i));
-    if (get_directory(rel, d.ino, fan, d.fanout[i], nullptr) < 0) {
+    if (get_directory(d.ino, fan, d.fanout[i], nullptr) < 0) {
       for (int j = 0; j < i; ++j)
         put_directory(d.fanout[j]);
       put_directory(d.ino);

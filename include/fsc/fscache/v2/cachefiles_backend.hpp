@@ -102,8 +102,8 @@ private:
     return m_faults ? m_faults(f, c ? c->debug_id : 0) : 0;
   }
   Observer& obs() { return m_host->observer(); }
-  int get_directory(const std::string& parent, std::uint64_t parent_ino,
-                    const std::string& rel, std::uint64_t& ino, bool* is_new);
+  int get_directory(std::uint64_t parent_ino, const std::string& rel,
+                    std::uint64_t& ino, bool* is_new);
   void put_directory(std::uint64_t ino);
   int bury(std::uint32_t o, const std::string& rel, KillTrace why);
   bool create_tmpfile(Object& o);
