@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <fcntl.h>
+#include <map>
 #include <fmt/format.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
@@ -63,12 +64,19 @@ public:
   StoreStat stat(const std::string& rel) override
   {
     StoreStat s;
-    Fd dir(open_parent(rel));
     struct stat st;
-    if (!dir || ::fstatat(dir.get(), leaf_of(rel).c_str(), &st,
-                          AT_SYMLINK_NOFOLLOW) != 0)
-      return s;
+    if (is_tmpfile(rel)) {
+      auto t = m_tmp.find(rel);
+      if (t == m_tmp.end() || ::fstat(t->second.get(), &st) != 0)
+        return s;
+    } else {
+      Fd dir(open_parent(rel));
+      if (!dir || ::fstatat(dir.get(), leaf_of(rel).c_str(), &st,
+                            AT_SYMLINK_NOFOLLOW) != 0)
+        return s;
+    }
     s.exists = true;
+    s.ino = std::uint64_t(st.st_ino);
     s.dir = S_ISDIR(st.st_mode);
     s.reg = S_ISREG(st.st_mode);
     s.size = std::uint64_t(st.st_size);
@@ -77,6 +85,12 @@ public:
 
   tl::expected<Bytes, int> get_xattr(const std::string& rel) override
   {
+    if (is_tmpfile(rel)) {
+      Fd fd(open_leaf(rel, O_RDONLY));
+      if (!fd)
+        return tl::unexpected(-fd.get());
+      return read_xattr_fd(fd.get());
+    }
     Fd dir(open_parent(rel));
     if (!dir)
       return tl::unexpected(-dir.get());
@@ -88,6 +102,13 @@ public:
 
   int open_leaf(const std::string& rel, int flags)
   {
+    if (is_tmpfile(rel)) {
+      auto t = m_tmp.find(rel);
+      if (t == m_tmp.end())
+        return -EBADF;
+      int fd = ::fcntl(t->second.get(), F_DUPFD_CLOEXEC, 0);
+      return fd < 0 ? -errno : fd;
+    }
     Fd dir(open_parent(rel));
     if (!dir)
       return dir.get();
@@ -108,12 +129,14 @@ public:
     return 0;
   }
 
-  int mkdir(const std::string& rel) override
+  int mkdir(const std::string& rel, unsigned mode) override
   {
+    if (is_tmpfile(rel))
+      return -EINVAL; // a handle has no name to make or remove
     Fd dir(open_parent(rel));
     if (!dir)
       return dir.get();
-    if (::mkdirat(dir.get(), leaf_of(rel).c_str(), 0) != 0)
+    if (::mkdirat(dir.get(), leaf_of(rel).c_str(), mode_t(mode)) != 0)
       return -errno;
     note("mkdir " + rel);
     return 0;
@@ -121,6 +144,8 @@ public:
 
   int create(const std::string& rel) override
   {
+    if (is_tmpfile(rel))
+      return -EINVAL; // a handle has no name to make or remove
     Fd fd(open_leaf(rel, O_WRONLY | O_CREAT | O_EXCL));
     if (!fd)
       return fd.get();
@@ -132,6 +157,8 @@ public:
 
   int unlink(const std::string& rel) override
   {
+    if (is_tmpfile(rel))
+      return -EINVAL; // a handle has no name to make or remove
     Fd dir(open_parent(rel));
     if (!dir)
       return dir.get();
@@ -143,6 +170,8 @@ public:
 
   int rename(const std::string& from, const std::string& to) override
   {
+    if (is_tmpfile(from) || is_tmpfile(to))
+      return -EINVAL;
     Fd a(open_parent(from)), b(open_parent(to));
     if (!a || !b)
       return !a ? a.get() : b.get();
@@ -191,10 +220,16 @@ public:
 
   int touch_atime(const std::string& rel) override
   {
+    timespec t[2] = {{0, UTIME_NOW}, {0, UTIME_OMIT}};
+    if (is_tmpfile(rel)) {
+      Fd fd(open_leaf(rel, O_RDONLY));
+      if (!fd)
+        return fd.get();
+      return ::futimens(fd.get(), t) == 0 ? 0 : -errno;
+    }
     Fd dir(open_parent(rel));
     if (!dir)
       return dir.get();
-    timespec t[2] = {{0, UTIME_NOW}, {0, UTIME_OMIT}};
     if (::utimensat(dir.get(), leaf_of(rel).c_str(), t, AT_SYMLINK_NOFOLLOW) !=
         0)
       return -errno;
@@ -202,8 +237,53 @@ public:
     return 0;
   }
 
+  tl::expected<std::string, int> tmpfile(const std::string& dir) override
+  {
+    Fd parent(open_parent(dir + "/x"));
+    if (!parent)
+      return tl::unexpected(parent.get());
+    // The kernel's mode is exactly 0 (the umask cannot add bits to it).
+    Fd fd(::openat(parent.get(), ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0));
+    if (!fd)
+      return tl::unexpected(-errno);
+    std::string handle = fmt::format("#tmpfile{}", ++m_tmp_count);
+    note(fmt::format("tmpfile {} in {}", handle, dir));
+    m_tmp.emplace(handle, std::move(fd));
+    return handle;
+  }
+
+  int link_tmpfile(const std::string& handle, const std::string& rel) override
+  {
+    auto t = m_tmp.find(handle);
+    if (t == m_tmp.end())
+      return -EBADF;
+    Fd dir(open_parent(rel));
+    if (!dir)
+      return dir.get();
+    std::string leaf = leaf_of(rel);
+    // AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH; /proc/self/fd does not.
+    if (::linkat(t->second.get(), "", dir.get(), leaf.c_str(), AT_EMPTY_PATH) !=
+        0) {
+      std::string proc = fmt::format("/proc/self/fd/{}", t->second.get());
+      if (::linkat(AT_FDCWD, proc.c_str(), dir.get(), leaf.c_str(),
+                   AT_SYMLINK_FOLLOW) != 0)
+        return -errno;
+    }
+    note(fmt::format("link {} as {}", handle, rel));
+    m_tmp.erase(t);
+    return 0;
+  }
+
+  void close_tmpfile(const std::string& handle) override
+  {
+    if (m_tmp.erase(handle) != 0)
+      note("close " + handle);
+  }
+
 private:
   Fd m_fd;
+  std::map<std::string, Fd> m_tmp;
+  std::uint64_t m_tmp_count = 0;
 };
 
 // --- OverlayStore
@@ -217,6 +297,7 @@ struct Node {
   std::uint64_t size = 0;
   std::map<std::uint64_t, std::uint64_t> data; ///< written extents
   std::uint64_t base_limit = ~0ULL; ///< base bytes survive below this
+  std::uint64_t ino = 0;
 };
 /// find()'s answer for "ask the base directory".
 const Node k_base_node{};
@@ -228,7 +309,9 @@ public:
   {
     if (!m_base) {
       m_nodes["cache"] = Node{Kind::dir, true};
+      m_nodes["cache"].ino = ++m_next_ino;
       m_nodes["graveyard"] = Node{Kind::dir, true};
+      m_nodes["graveyard"].ino = ++m_next_ino;
     }
   }
 
@@ -244,6 +327,7 @@ public:
     s.dir = n->kind == Kind::dir;
     s.reg = n->kind == Kind::file;
     s.size = n->size;
+    s.ino = n->ino;
     return s;
   }
 
@@ -277,7 +361,7 @@ public:
     return 0;
   }
 
-  int mkdir(const std::string& rel) override
+  int mkdir(const std::string& rel, unsigned) override
   {
     return make(rel, Kind::dir, "mkdir ");
   }
@@ -303,6 +387,7 @@ public:
       return -ENOENT;
     m_nodes[from] = Node{Kind::absent};
     m_nodes[to] = Node{s.dir ? Kind::dir : Kind::file, true};
+    m_nodes[to].ino = s.ino;
     note("rename " + from + " -> " + to);
     return 0;
   }
@@ -353,6 +438,45 @@ public:
     return 0;
   }
 
+  tl::expected<std::string, int> tmpfile(const std::string& dir) override
+  {
+    StoreStat p = stat(dir);
+    if (!p.exists)
+      return tl::unexpected(-ENOENT);
+    if (!p.dir)
+      return tl::unexpected(-ENOTDIR);
+    std::string handle = fmt::format("#tmpfile{}", ++m_tmp_count);
+    Node& n = m_nodes[handle];
+    n = Node{Kind::file, true};
+    n.ino = ++m_next_ino;
+    note(fmt::format("tmpfile {} in {}", handle, dir));
+    return handle;
+  }
+
+  int link_tmpfile(const std::string& handle, const std::string& rel) override
+  {
+    auto t = m_nodes.find(handle);
+    if (t == m_nodes.end())
+      return -EBADF;
+    if (stat(rel).exists)
+      return -EEXIST;
+    StoreStat p = stat(parent_of(rel));
+    if (!p.exists)
+      return -ENOENT;
+    if (!p.dir)
+      return -ENOTDIR;
+    m_nodes[rel] = std::move(t->second);
+    m_nodes.erase(handle);
+    note(fmt::format("link {} as {}", handle, rel));
+    return 0;
+  }
+
+  void close_tmpfile(const std::string& handle) override
+  {
+    if (m_nodes.erase(handle) != 0)
+      note("close " + handle);
+  }
+
 private:
   /// The node deciding rel: its own, or an ancestor that hides the base.
   const Node* find(const std::string& rel) const
@@ -384,6 +508,7 @@ private:
     Node fresh_node;
     fresh_node.kind = !s.exists ? Kind::absent : s.dir ? Kind::dir : Kind::file;
     fresh_node.size = s.size;
+    fresh_node.ino = s.ino;
     Node& slot = m_nodes[rel];
     slot = fresh_node;
     return slot;
@@ -399,12 +524,16 @@ private:
     if (!p.dir)
       return -ENOTDIR;
     m_nodes[rel] = Node{kind, true};
+    m_nodes[rel].ino = ++m_next_ino;
     note(verb + rel);
     return 0;
   }
 
   std::unique_ptr<DirStore> m_base;
   std::map<std::string, Node> m_nodes;
+  std::uint64_t m_tmp_count = 0;
+  /// Inode numbers of what the overlay makes: above any a test cache holds.
+  std::uint64_t m_next_ino = 0x10000000;
 };
 
 } // namespace

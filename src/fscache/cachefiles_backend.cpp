@@ -158,7 +158,7 @@ int CacheFilesBackend::walk(ObjectId id, Obj& o, const std::string& parent)
       return r;
     int r = m_faults.check("fs.mkdir");
     if (r == 0)
-      r = m_store.mkdir(fan);
+      r = m_store.mkdir(fan, 0);
     if (r < 0)
       return r;
   } else if (!st.dir) {
@@ -176,7 +176,7 @@ int CacheFilesBackend::walk(ObjectId id, Obj& o, const std::string& parent)
         return r;
       int r = m_faults.check(index ? "fs.mkdir" : "fs.create");
       if (r == 0)
-        r = index ? m_store.mkdir(path) : m_store.create(path);
+        r = index ? m_store.mkdir(path, 0) : m_store.create(path);
       if (index)
         obs().cf_mkdir(addr(id), dentry(path), r);
       else

@@ -22,6 +22,7 @@ struct StoreStat {
   bool dir = false;
   bool reg = false;
   std::uint64_t size = 0;
+  std::uint64_t ino = 0; ///< the inode number (made up in an overlay)
 };
 
 /// Every operation returns 0 or -errno; nothing follows a symlink.
@@ -32,8 +33,8 @@ public:
   virtual tl::expected<Bytes, int> get_xattr(const std::string& rel) = 0;
   virtual int set_xattr(const std::string& rel, ByteView value,
                         bool create) = 0;
-  virtual int
-  mkdir(const std::string& rel) = 0; ///< mode 0, as vfs_mkdir(.., 0)
+  /// mode as given (4.19 makes 0, 6.1 0700), as vfs_mkdir(.., mode).
+  virtual int mkdir(const std::string& rel, unsigned mode) = 0;
   virtual int create(const std::string& rel) = 0; ///< mode 0 regular file
   virtual int unlink(const std::string& rel) = 0;
   virtual int rename(const std::string& from, const std::string& to) = 0;
@@ -44,6 +45,23 @@ public:
   virtual tl::expected<bool, int> has_data(const std::string& rel,
                                            std::uint64_t off) = 0;
   virtual int touch_atime(const std::string& rel) = 0;
+
+  /// An unnamed regular file of mode 0 in directory dir (O_TMPFILE, as
+  /// 6.1's vfs_tmpfile_open(.., S_IFREG, ..)): a handle that the other
+  /// operations take in place of a path, or -errno.
+  virtual tl::expected<std::string, int> tmpfile(const std::string& dir) = 0;
+  /// Gives the tmpfile its name rel (linkat; -EEXIST when taken) and ends
+  /// the handle: the file is then reached by rel.
+  virtual int link_tmpfile(const std::string& handle,
+                           const std::string& rel) = 0;
+  /// Ends a handle; a tmpfile never linked is gone.
+  virtual void close_tmpfile(const std::string& handle) = 0;
+  /// True for a handle from tmpfile() (never a path: paths do not start
+  /// with '#').
+  static bool is_tmpfile(const std::string& rel)
+  {
+    return !rel.empty() && rel[0] == '#';
+  }
 
   /// What the run changed (DirStore) or would have changed (OverlayStore).
   const std::vector<std::string>& changes() const { return m_changes; }
