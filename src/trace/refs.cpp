@@ -450,6 +450,10 @@ struct RefsAnalyzer::State {
   void enqueue(Pending e);
   void release(bool all);
   std::deque<Pending>::iterator choose();
+  void remember_orphan(std::uint64_t rk, const Pending& e);
+  std::optional<std::int64_t> take_orphan(std::uint64_t rk, const Pending& e);
+  std::deque<Pending>::iterator
+  earlier_birth(std::deque<Pending>::iterator front);
   void apply(Pending& p);
   std::int64_t apply_count(Pending& p);
   bool counted(const Pending& p, const Rec* live, std::int64_t& after);
@@ -481,6 +485,11 @@ struct RefsAnalyzer::State {
   std::optional<std::uint64_t> m_track_request;
   /// netfs ids with lives alive, by route_key(); see Route.
   std::unordered_map<std::uint64_t, std::vector<Route>> m_routes;
+  struct Orphan { // a netfs count line that found no live life
+    std::uint64_t rk = 0;
+    std::int64_t ts = 0, prior = 0, after = 0;
+  };
+  std::deque<Orphan> m_orphans; ///< the most recent, oldest first
   KeyMap<std::uint64_t> m_relinquish_line; ///< cookie → its last relinquish
   KeyMap<NetfsRec> m_netfs;                ///< live netfs lives' extras
   std::deque<Key> m_netfs_ended;           ///< request ids ended, oldest first
@@ -855,13 +864,19 @@ std::uint8_t RefsAnalyzer::State::route(std::uint64_t rid,
   }
   if (!pick) { // no life alive: the line goes to the last one's history
     m_routes.erase(rk);
+    remember_orphan(rk, e);
     return 0;
   }
   const std::uint8_t slot = pick->slot;
   cookie = pick->cookie;
   pick->count = e.printed;
   pick->pid = pid;
-  if (e.printed <= 0) {
+  // The new subrequest's later change was printed first (see
+  // earlier_birth()): it is this life's, and ends it if it was the last.
+  if (implicit && slot == 0)
+    if (auto o = take_orphan(rk, e))
+      pick->count = *o;
+  if (pick->count <= 0) {
     lives.erase(lives.begin() + (pick - lives.data()));
     if (lives.empty())
       m_routes.erase(rk);
@@ -940,8 +955,11 @@ void RefsAnalyzer::State::enqueue(Pending e)
     const std::int64_t after = after_of(e);
     bool fits = birth(e);
     if (!fits && w.pending == 0) {
+      // A netfs line of no live life may belong to one whose first line
+      // was printed later (see choose()); others have lives from before
+      // the trace began.
       const Rec* live = m_live.find(key);
-      fits = !live || after == live->count + delta(e);
+      fits = live ? after == live->count + delta(e) : !netfs_type(e.type);
     } else if (!fits) {
       fits = after == w.last_after + delta(e);
     }
@@ -1024,7 +1042,7 @@ std::deque<Pending>::iterator RefsAnalyzer::State::choose()
   const Key key = front->key();
   const Rec* live = m_live.find(key);
   if (!live)
-    return front;
+    return netfs_type(front->type) ? earlier_birth(front) : front;
   // The next events of this counter, and the lanes: the events of each
   // CPU, in their order. Ten lane positions of 6 bits make a search state.
   constexpr std::size_t k_events = 24, k_lanes = 10;
@@ -1158,6 +1176,49 @@ std::deque<Pending>::iterator RefsAnalyzer::State::choose()
       break;
   }
   return seq[pick]; // the front when no first step follows
+}
+
+// A netfs line that found no live life: kept for a window, in case the
+// line that starts its life was printed after it.
+void RefsAnalyzer::State::remember_orphan(std::uint64_t rk, const Pending& e)
+{
+  if (m_orphans.size() == 64)
+    m_orphans.pop_front();
+  m_orphans.push_back({rk, e.ts, e.printed - delta(e), e.printed});
+}
+
+// The count an orphan of this route key left, when the implicit birth `e`
+// leaves the count it changed and came within the window.
+std::optional<std::int64_t>
+RefsAnalyzer::State::take_orphan(std::uint64_t rk, const Pending& e)
+{
+  for (auto it = m_orphans.begin(); it != m_orphans.end(); ++it)
+    if (it->rk == rk && e.ts - it->ts <= m_opt.reorder_ns &&
+        it->prior == e.printed) {
+      const std::int64_t after = it->after;
+      m_orphans.erase(it);
+      return after;
+    }
+  return std::nullopt;
+}
+
+// A netfs line of no live life at the front: a subrequest is born at 2
+// without a line, so when another CPU prints a later change first (6.12
+// printed PUT DONE r=0 5 us before PUT TERM r=1), the line that starts the
+// life comes after it. Its birth goes first when it leaves the count this
+// line changed and was printed within the window.
+std::deque<Pending>::iterator
+RefsAnalyzer::State::earlier_birth(std::deque<Pending>::iterator front)
+{
+  const Key key = front->key();
+  const std::int64_t prior = after_of(*front) - delta(*front);
+  for (auto it = std::next(front); it != m_window.end(); ++it) {
+    if (it->ts - front->ts > m_opt.reorder_ns || it->type == 'L')
+      break;
+    if (it->key() == key)
+      return birth(*it) && after_of(*it) == prior ? it : front;
+  }
+  return front;
 }
 
 Rec& RefsAnalyzer::State::born(const Pending& p)

@@ -537,6 +537,41 @@ TEST_CASE("refs 6.12: an over-put planted on the other CPU, printed out of "
   }
 }
 
+TEST_CASE("refs 6.12: a subrequest's last put printed by the other CPU before "
+          "its first line is no leak",
+          "[refs][netfs][reorder]")
+{
+  // A 6.12 guest printed R=000001d8[1] PUT DONE r=0 (CPU 1) 5 us before
+  // PUT TERM r=1 (CPU 0): a subrequest is born at 2 without a line, so
+  // its first printed line was not its first change. Replant R=6[1]'s
+  // last put (49.582266, CPU 1) 5 us before its PUT TERM r=1 (49.582115),
+  // with and without its FREE line.
+  TempDir t;
+  for (bool with_free : {false, true}) {
+    Trace612 tr;
+    const std::size_t done = tr.at("R=00000006[1] PUT DONE    r=0");
+    tr.lines.erase(tr.lines.begin() + std::ptrdiff_t(done),
+                   tr.lines.begin() + std::ptrdiff_t(done + (with_free ? 2 : 1)));
+    const std::size_t term = tr.at("R=00000006[1] PUT TERM    r=1");
+    std::vector<std::string> moved{
+        "    kworker/u8:2-37      [000] .....    49.582110: netfs_sreq_ref: "
+        "R=00000006[1] PUT DONE    r=0"};
+    if (with_free)
+      moved.push_back("    kworker/u8:2-37      [000] .....    49.582111: "
+                      "netfs_sreq: R=00000006[1] WRIT FREE  f=00 s=0 "
+                      "80000/80000 s=0 e=0");
+    tr.lines.insert(tr.lines.begin() + std::ptrdiff_t(term), moved.begin(),
+                    moved.end());
+    auto path = tr.write(t);
+    auto r = run_fsc({"refs", path});
+    INFO((with_free ? "with" : "without") << " FREE: " << r.out << r.err);
+    CHECK(r.status == 0);
+    CHECK(r.out.find("findings   0") != std::string::npos);
+    CHECK(r.out.find("subrequests 35 (35 freed, 0 alive at the end)") !=
+          std::string::npos);
+  }
+}
+
 TEST_CASE("refs --request: one netfs request's timeline; --cookie shows the "
           "cookie's requests",
           "[refs][netfs]")
