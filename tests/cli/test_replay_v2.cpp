@@ -129,6 +129,45 @@ TEST_CASE("replay --from-trace: the real 6.12 trace matches the 6.1 engine "
   CHECK(j["compared"] == 1570);
 }
 
+TEST_CASE("replay --from-trace: 6.12's wait in a netfs-library write is "
+          "named as what the engine does not model; a changed count is not")
+{
+  std::vector<std::string> lines = read_trace(trace_612());
+  REQUIRE(has(lines[2787], "c=00000002 BEGIN io_writ r=2 a=2"));
+  REQUIRE(has(lines[2875], "c=00000002 BEGIN io_writ r=2 a=4"));
+  TempDir t;
+  // fscache_write_to_cache() waits for a CREATING cookie (WANT_WRITE);
+  // the 6.1 write the replay begins does not.
+  std::vector<std::string> waited = lines;
+  std::string wait = lines[2787];
+  wait.replace(wait.find("BEGIN io_writ"), 13, "WAIT  io     ");
+  waited.insert(waited.begin() + 2788, wait);
+  std::string p = write_trace(t, "wait.trace", waited);
+  auto r = run_fsc({"replay", "--from-trace", p});
+  INFO(flat(r.out + r.err));
+  CHECK(r.status == 0);
+  CHECK(has(r.out, "6.12 trace: the engine models 6.1; first difference at " +
+                       p + ":2789, c=00000002"));
+  r = run_fsc({"replay", "--from-trace", p, "--json"});
+  auto j = nlohmann::json::parse(r.out);
+  CHECK(j["diverged"] == false);
+  CHECK(j["line"] == 2789);
+  CHECK(has(j["modelled_difference"].get<std::string>(),
+            "fscache_write_to_cache"));
+
+  // A count in the same I/O, changed: a divergence, 6.12 or not.
+  std::vector<std::string> changed = lines;
+  changed[2875].replace(changed[2875].find("a=4"), 3, "a=5");
+  p = write_trace(t, "count.trace", changed);
+  r = run_fsc({"replay", "--from-trace", p, "--json"});
+  INFO(flat(r.out + r.err));
+  CHECK(r.status == 1);
+  j = nlohmann::json::parse(r.out);
+  CHECK(j["diverged"] == true);
+  CHECK(j["line"] == 2876);
+  CHECK_FALSE(j.contains("modelled_difference"));
+}
+
 TEST_CASE("replay --from-trace: an edit to the real 6.1 trace is found at "
           "its line")
 {
