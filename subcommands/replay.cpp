@@ -457,6 +457,10 @@ void print_v2(const ReplayArgs& a, const trace::V2Rebuilt& rb,
     fmt::print("reordered  the calls at lines {} (two CPUs, the same time): "
                "the order their counts show\n",
                o);
+  for (const auto& c : r.cut)
+    fmt::print("cut        the trace ends inside a work item of {} (the "
+               "engine's further lines are not compared)\n",
+               c);
   if (!d.found)
     fmt::print("compared   {} state steps and counts of {} cookies, volumes "
                "and caches: the engine did what the kernel did\n",
@@ -503,6 +507,11 @@ void json_v2(const ReplayArgs& a, const trace::V2Rebuilt& rb,
   for (const auto& o : r.reordered)
     out.record("note", [&](JsonWriter& j) {
       j.field("message", "calls run in the other order: lines " + o);
+    });
+  for (const auto& c : r.cut)
+    out.record("note", [&](JsonWriter& j) {
+      j.field("message", "the trace ends inside a work item of " + c +
+                             " not compared");
     });
   out.summary([&](JsonWriter& j) {
     j.field("mode", "from-trace");

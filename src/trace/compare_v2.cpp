@@ -449,6 +449,8 @@ struct Outcome {
   V2Divergence d;
   std::uint64_t compared = 0;
   std::size_t pos = SIZE_MAX; ///< the call position behind the divergence
+  std::size_t cut = 0; ///< engine lines past a trace cut inside a work run
+  std::vector<std::string> cuts; ///< compare_all: which things, how many
 };
 
 /// May trace line j match before the unmatched lines [from, j)? Only
@@ -463,6 +465,23 @@ bool may_skip(const std::vector<V2Step>& t, const std::vector<bool>& matched,
   return true;
 }
 
+/// Does the trace end inside one of the thing's work runs (a "-   work "
+/// without its "PQ  work ", a "SEE creat" without its "PUT creat")? In a
+/// whole trace every run ends.
+bool ends_in_work(const std::vector<V2Step>& t)
+{
+  int open = 0;
+  for (const V2Step& s : t) {
+    if (s.text.find(" -   work ") != std::string::npos ||
+        s.text.find(" SEE creat ") != std::string::npos)
+      ++open;
+    else if (s.text.find(" PQ  work ") != std::string::npos ||
+             s.text.find(" PUT creat ") != std::string::npos)
+      open = std::max(0, open - 1);
+  }
+  return open > 0;
+}
+
 /// One thing's comparison: the engine's lines in order, each matched to
 /// the trace's first unmatched line or one that may pass it.
 Outcome compare_thing(const std::string& thing, const std::vector<V2Step>& t,
@@ -470,11 +489,16 @@ Outcome compare_thing(const std::string& thing, const std::vector<V2Step>& t,
 {
   Outcome o;
   o.d.thing = thing;
+  const bool cut = ends_in_work(t);
   std::vector<bool> matched(t.size(), false);
   std::size_t first = 0;
   for (const EStep& s : e) {
     while (first < t.size() && matched[first])
       ++first;
+    if (first == t.size() && cut) { // the kernel went on past the trace
+      o.cut = e.size() - std::size_t(&s - e.data());
+      return o;
+    }
     std::size_t j = first;
     for (; j < t.size(); ++j) {
       if (t[j].ts_ns - t[first].ts_ns > k_match_window_ns) {
@@ -523,13 +547,25 @@ Outcome compare_all(const V2Rebuilt& rb, const Steps& engine,
   for (const std::string& th : all) {
     auto t = rb.steps.find(th);
     auto e = engine.find(th);
-    Outcome o = compare_thing(th, t == rb.steps.end() ? no_t : t->second,
-                              e == engine.end() ? no_e : e->second);
+    std::vector<V2Step> kept;
+    const std::vector<V2Step>* ts = t == rb.steps.end() ? &no_t : &t->second;
+    if (rb.cut_at) { // the trace ends inside a call: compare up to it
+      for (const V2Step& s : *ts)
+        if (s.line < rb.cut_at)
+          kept.push_back(s);
+      ts = &kept;
+    }
+    Outcome o = compare_thing(th, *ts, e == engine.end() ? no_e : e->second);
     best.compared += o.compared;
+    if (o.cut)
+      best.cuts.push_back(fmt::format("{} after line {}: {} lines", th,
+                                      ts->back().line, o.cut));
     if (o.d.found && (!best.d.found || o.d.line < best.d.line)) {
       std::uint64_t n = best.compared;
+      std::vector<std::string> cuts = std::move(best.cuts);
       best = o;
       best.compared = n;
+      best.cuts = std::move(cuts);
     }
   }
   return best;
@@ -579,6 +615,15 @@ Attempt attempt(const V2Rebuilt& rb, const std::vector<std::size_t>& order,
 {
   Run r(rb, order, seed);
   r.run();
+  if (rb.cut_at) // what the engine did for calls the trace no longer shows
+    for (auto& [thing, steps] : r.steps)
+      steps.erase(std::remove_if(steps.begin(), steps.end(),
+                                 [&](const EStep& s) {
+                                   return s.pos >= order.size() ||
+                                          rb.calls[order[s.pos]].line >=
+                                              rb.cut_at;
+                                 }),
+                  steps.end());
   Attempt a;
   std::uint64_t things = 0;
   a.out = compare_all(rb, r.steps, things);
@@ -655,6 +700,7 @@ V2Replay replay_v2(const V2Rebuilt& rb, std::optional<std::uint64_t> seed)
   out.d = best.out.d;
   out.d.modelled = out.d.found ? modelled_reason(rb, out.d) : std::string();
   out.compared = best.out.compared;
+  out.cut = best.out.cuts;
   std::uint64_t things = 0;
   for (const auto& [k, v] : rb.steps)
     things += !v.empty();

@@ -423,6 +423,12 @@ void Builder::ref_line(std::size_t i)
     m_out.calls.push_back(k);
     return;
   }
+  if (i + 256 >= m_evs.size() && !m_out.cut_at) {
+    m_out.cut_at = e.line; // the trace ends before its write
+    note(e, "the trace ends inside this write: from here on nothing is "
+            "compared");
+    return;
+  }
   note(e, "GET ioreq without its cachefiles_read/_write: skipped");
 }
 

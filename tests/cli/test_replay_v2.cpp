@@ -278,6 +278,37 @@ TEST_CASE("replay --from-trace: a malformed 6.1 line is named with its file "
   CHECK((r.status == 0 || r.status == 1));
 }
 
+TEST_CASE("replay --from-trace: a 6.1 trace cut short is compared up to "
+          "its end")
+{
+  // Cut inside c=00000002's lookup work item: the kernel went on past the
+  // trace's end, as the engine does.
+  std::vector<std::string> lines = read_trace(trace_61());
+  TempDir t;
+  lines.resize(2636);
+  std::string p = write_trace(t, "cut-work.trace", lines);
+  auto r = run_fsc({"replay", "--from-trace", p});
+  INFO(flat(r.out + r.err));
+  CHECK(r.status == 0);
+  CHECK(has(r.out, "cut        the trace ends inside a work item of "
+                   "c=00000002 after line 2633"));
+  // Cut between a page's GET ioreq and its cachefiles_write.
+  lines = read_trace(trace_61());
+  lines.resize(8000);
+  REQUIRE(has(lines.back(), "GET ioreq"));
+  p = write_trace(t, "cut-write.trace", lines);
+  r = run_fsc({"replay", "--from-trace", p});
+  INFO(flat(r.out + r.err));
+  CHECK(r.status == 0);
+  CHECK(has(r.out, p + ":8000: the trace ends inside this write"));
+  // An edit before the cut is still found.
+  lines[2639].replace(lines[2639].find("a=0"), 3, "a=1");
+  p = write_trace(t, "cut-edited.trace", lines);
+  r = run_fsc({"replay", "--from-trace", p});
+  CHECK(r.status == 1);
+  CHECK(has(r.out, "diverged   at " + p + ":2640, c=00000002"));
+}
+
 TEST_CASE("replay --from-trace: a 6.1 trace takes --seed, refuses CACHE")
 {
   auto r = run_fsc({"replay", "--from-trace", trace_61(), "--seed", "3",

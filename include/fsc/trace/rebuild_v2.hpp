@@ -76,6 +76,9 @@ struct V2Rebuilt {
   std::vector<std::uint64_t> lru_starts;
   std::vector<std::string> notes; ///< "FILE:LINE: what was not rebuilt"
   std::uint64_t malformed = 0;    ///< lines that are no trace line
+  /// The trace ends inside the call printed at this line (a GET ioreq
+  /// whose write it no longer shows): lines from it on are not compared.
+  std::uint64_t cut_at = 0;
   std::string truncated; ///< why the trace ended early ("" if it did not)
 };
 
@@ -105,6 +108,10 @@ struct V2Replay {
   V2Divergence d;
   std::uint64_t compared = 0; ///< steps that matched
   std::uint64_t things = 0;   ///< cookies, volumes and caches compared
+  /// Things whose work item the trace's end cut short: what the engine
+  /// printed past the trace's last line of them ("c=00000002 after line
+  /// 2636: 12 lines").
+  std::vector<std::string> cut;
   unsigned orders = 1;        ///< call orders tried (see replay_v2)
   /// Calls of two CPUs run in the other order than the trace prints them
   /// (equal timestamps): "LINE<->LINE".
