@@ -486,6 +486,10 @@ void print_v2(const ReplayArgs& a, const trace::V2Rebuilt& rb,
   }
   print_list("findings", r.findings);
   print_list("kernel messages", r.printk);
+  if (rb.malformed)
+    fmt::print("malformed  {} lines are no trace line (the notes name the "
+               "first)\n",
+               rb.malformed);
   print_list("notes", rb.notes);
   if (!rb.truncated.empty())
     fmt::print("incomplete {}: truncated after line {} ({})\n", a.from_trace,

@@ -482,6 +482,17 @@ bool ends_in_work(const std::vector<V2Step>& t)
   return open > 0;
 }
 
+/// The line of the thing's last matched step before step `at` (0: none).
+std::uint64_t last_matched_before(const std::vector<V2Step>& t,
+                                  const std::vector<bool>& matched,
+                                  std::size_t at)
+{
+  for (std::size_t i = std::min(at, t.size()); i-- > 0;)
+    if (matched[i])
+      return t[i].line;
+  return 0;
+}
+
 /// One thing's comparison: the engine's lines in order, each matched to
 /// the trace's first unmatched line or one that may pass it.
 Outcome compare_thing(const std::string& thing, const std::vector<V2Step>& t,
@@ -510,7 +521,6 @@ Outcome compare_thing(const std::string& thing, const std::vector<V2Step>& t,
     }
     if (j < t.size() && may_skip(t, matched, first, j)) {
       matched[j] = true;
-      o.d.previous = std::max(o.d.previous, t[j].line);
       ++o.compared;
       continue;
     }
@@ -518,6 +528,7 @@ Outcome compare_thing(const std::string& thing, const std::vector<V2Step>& t,
     o.d.line = first < t.size() ? t[first].line : (t.empty() ? 0 : t.back().line);
     o.d.trace_step = first < t.size() ? t[first].text : std::string();
     o.d.engine_step = s.text;
+    o.d.previous = last_matched_before(t, matched, first);
     o.pos = s.pos;
     return o;
   }
@@ -527,6 +538,7 @@ Outcome compare_thing(const std::string& thing, const std::vector<V2Step>& t,
     o.d.found = true;
     o.d.line = t[first].line;
     o.d.trace_step = t[first].text;
+    o.d.previous = last_matched_before(t, matched, first);
   }
   return o;
 }
