@@ -451,8 +451,8 @@ void print_v2(const ReplayArgs& a, const trace::V2Rebuilt& rb,
                  : std::string("in the order the trace shows (work items "
                                "started where the kernel's workers started "
                                "them)"));
-  fmt::print("cookies    {} and {} volumes acquired in the trace\n",
-             rb.cookies, rb.volumes);
+  fmt::print("cookies    {} and {} volumes acquired in the trace\n", rb.cookies,
+             rb.volumes);
   for (const auto& o : r.reordered)
     fmt::print("reordered  the calls at lines {} (two CPUs, the same time): "
                "the order their counts show\n",
@@ -514,8 +514,8 @@ void json_v2(const ReplayArgs& a, const trace::V2Rebuilt& rb,
     });
   for (const auto& c : r.cut)
     out.record("note", [&](JsonWriter& j) {
-      j.field("message", "the trace ends inside a work item of " + c +
-                             " not compared");
+      j.field("message",
+              "the trace ends inside a work item of " + c + " not compared");
     });
   out.summary([&](JsonWriter& j) {
     j.field("mode", "from-trace");

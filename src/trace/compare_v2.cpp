@@ -192,9 +192,8 @@ private:
     else if (it == map.end())
       return 0;
     else
-      thing = fmt::format("{}={:08x}",
-                          r.kind == v2::Runnable::cookie ? 'c' : 'V',
-                          it->second);
+      thing = fmt::format(
+          "{}={:08x}", r.kind == v2::Runnable::cookie ? 'c' : 'V', it->second);
     auto ws = m_rb.work_starts.find(thing);
     auto n = m_started.find(thing);
     std::size_t done = n == m_started.end() ? 0 : n->second;
@@ -349,10 +348,8 @@ void Run::issue(const V2Call& k)
     return;
   case V2Call::acquire_volume: {
     Bytes key = key_of(m_vkeys, 'V', k);
-    v2::VolumeId v =
-        m_e.acquire_volume(std::string_view(reinterpret_cast<const char*>(
-                                                key.data()),
-                                            key.size()));
+    v2::VolumeId v = m_e.acquire_volume(std::string_view(
+        reinterpret_cast<const char*>(key.data()), key.size()));
     if (v) {
       m_v_t2e[k.id] = v;
       m_v_e2t[v] = k.id;
@@ -459,8 +456,8 @@ bool may_skip(const std::vector<V2Step>& t, const std::vector<bool>& matched,
               std::size_t from, std::size_t j)
 {
   for (std::size_t k = from; k < j; ++k)
-    if (!matched[k] && (t[k].pid == t[j].pid ||
-                        t[j].ts_ns - t[k].ts_ns > k_match_window_ns))
+    if (!matched[k] &&
+        (t[k].pid == t[j].pid || t[j].ts_ns - t[k].ts_ns > k_match_window_ns))
       return false;
   return true;
 }
@@ -525,7 +522,8 @@ Outcome compare_thing(const std::string& thing, const std::vector<V2Step>& t,
       continue;
     }
     o.d.found = true;
-    o.d.line = first < t.size() ? t[first].line : (t.empty() ? 0 : t.back().line);
+    o.d.line =
+        first < t.size() ? t[first].line : (t.empty() ? 0 : t.back().line);
     o.d.trace_step = first < t.size() ? t[first].text : std::string();
     o.d.engine_step = s.text;
     o.d.previous = last_matched_before(t, matched, first);
@@ -551,7 +549,8 @@ Outcome compare_all(const V2Rebuilt& rb, const Steps& engine,
   for (const auto& [k, v] : rb.steps)
     all.insert(k);
   for (const auto& [k, v] : engine)
-    all.insert(k);
+    if (k[0] != 'C' || rb.cache_compared)
+      all.insert(k);
   things = all.size();
   static const std::vector<V2Step> no_t;
   static const std::vector<EStep> no_e;
@@ -649,12 +648,9 @@ Attempt attempt(const V2Rebuilt& rb, const std::vector<std::size_t>& order,
 /// Another order to try: a call of another task, printed within the swap
 /// window of the call behind the divergence, moved to run before it (or
 /// it before that one). Empty when none is left untried.
-std::vector<std::size_t> other_order(const V2Rebuilt& rb,
-                                     const std::vector<std::size_t>& order,
-                                     std::size_t pos,
-                                     std::set<std::pair<std::uint64_t,
-                                                        std::uint64_t>>& tried,
-                                     std::string& what)
+std::vector<std::size_t> other_order(
+    const V2Rebuilt& rb, const std::vector<std::size_t>& order, std::size_t pos,
+    std::set<std::pair<std::uint64_t, std::uint64_t>>& tried, std::string& what)
 {
   if (pos >= order.size())
     return {};
@@ -665,8 +661,8 @@ std::vector<std::size_t> other_order(const V2Rebuilt& rb,
       if (p < 0 || std::size_t(p) >= order.size())
         continue;
       const V2Call& o = rb.calls[order[std::size_t(p)]];
-      std::int64_t gap = o.ts_ns > k.ts_ns ? o.ts_ns - k.ts_ns
-                                           : k.ts_ns - o.ts_ns;
+      std::int64_t gap =
+          o.ts_ns > k.ts_ns ? o.ts_ns - k.ts_ns : k.ts_ns - o.ts_ns;
       if (o.pid == k.pid || gap > swap_window_ns(rb.gen) ||
           !tried.insert({std::min(k.line, o.line), std::max(k.line, o.line)})
                .second)

@@ -140,6 +140,7 @@ private:
     return false;
   }
   void sizes();
+  void drop_orphans();
   void finish();
 
   const std::string& m_path;
@@ -149,10 +150,10 @@ private:
   std::map<std::uint32_t, std::size_t> m_acquire_call; ///< cookie -> call
   std::map<int, std::uint32_t> m_creating; ///< pid -> V= being created
   std::map<int, std::size_t> m_last_cookie_acq, m_last_volume_acq; ///< pid
-  std::map<std::uint32_t, std::uint32_t> m_volume_of;             ///< cookie
+  std::map<std::uint32_t, std::uint32_t> m_volume_of;              ///< cookie
   std::map<std::uint32_t, std::uint32_t> m_cookie_of_obj;
-  std::map<std::uint32_t, std::uint64_t> m_size;  ///< cookie, from its I/O
-  std::map<std::uint32_t, unsigned> m_flags;      ///< cookie, at relinquish
+  std::map<std::uint32_t, std::uint64_t> m_size; ///< cookie, from its I/O
+  std::map<std::uint32_t, unsigned> m_flags;     ///< cookie, at relinquish
   std::map<std::pair<int, std::uint32_t>, bool> m_resizing; ///< pid, c
   std::map<std::uint32_t, int> m_read_puts;                 ///< c
   std::map<std::pair<int, std::uint32_t>, bool> m_last_modify;
@@ -212,8 +213,8 @@ void Builder::event(std::size_t i)
   const Ev& e = m_evs[i];
   std::string thing = thing_of(e.event, e.f);
   if (!thing.empty())
-    m_out.steps[thing].push_back({e.line, e.pid, e.ts_ns, e.event + ": " +
-                                                              rtrim(e.body)});
+    m_out.steps[thing].push_back(
+        {e.line, e.pid, e.ts_ns, e.event + ": " + rtrim(e.body)});
   if (e.event == "fscache_cache" || e.event == "fscache_access_cache")
     cache_line(e);
   else if (e.event == "fscache_volume")
@@ -371,8 +372,10 @@ void Builder::creation_rest(const Ev& e)
   if (it == m_creating.end())
     return;
   const bool pin = e.event == "fscache_access_volume" &&
-                   e.f.words == "PIN cache" && id_of(e.f.get("V")) == it->second;
-  const bool end = e.event == "fscache_access_cache" && e.f.words == "END acq_vol";
+                   e.f.words == "PIN cache" &&
+                   id_of(e.f.get("V")) == it->second;
+  const bool end =
+      e.event == "fscache_access_cache" && e.f.words == "END acq_vol";
   if (!pin && !end)
     return;
   m_out.work_starts[thing_name('V', it->second) + "+"].push_back(e.line);
@@ -432,6 +435,33 @@ void Builder::ref_line(std::size_t i)
   note(e, "GET ioreq without its cachefiles_read/_write: skipped");
 }
 
+// Cookies of a volume acquired before the trace began are not replayed:
+// their lines print that volume's counts (vr=, r= of the volume access),
+// which rest on cookies the trace never shows.
+void Builder::drop_orphans()
+{
+  std::set<std::uint32_t> orphans, noted;
+  for (const V2Call& k : m_out.calls)
+    if (k.kind == V2Call::acquire_cookie && !m_volumes.count(k.volume)) {
+      orphans.insert(k.id);
+      if (noted.insert(k.volume).second)
+        m_out.notes.push_back(fmt::format(
+            "{}:{}: V={:08x} was acquired before the trace began: its "
+            "cookies are not replayed",
+            m_path, k.line, k.volume));
+    }
+  if (orphans.empty())
+    return;
+  auto cookie_call = [&](const V2Call& k) {
+    return k.kind >= V2Call::acquire_cookie && orphans.count(k.id);
+  };
+  m_out.calls.erase(std::remove_if(m_out.calls.begin(), m_out.calls.end(),
+                                   cookie_call),
+                    m_out.calls.end());
+  for (std::uint32_t c : orphans)
+    m_cookies.erase(c);
+}
+
 void Builder::finish()
 {
   // A cookie that lost a collision (DISCARD) prints no fscache_acquire:
@@ -439,10 +469,12 @@ void Builder::finish()
   for (V2Call& k : m_out.calls)
     if (k.kind == V2Call::acquire_cookie && !k.volume && k.twin)
       k.volume = m_volume_of[k.twin];
+  drop_orphans();
   if (!m_bound && !m_out.calls.empty()) {
     V2Call bind;
     bind.kind = V2Call::add_cache;
     m_out.calls.insert(m_out.calls.begin(), bind);
+    m_out.cache_compared = false;
     m_out.notes.push_back(fmt::format(
         "{}: the cache was bound before the trace began: the replay binds "
         "one first and does not compare the cache's lines",
@@ -452,9 +484,10 @@ void Builder::finish()
   }
   // Only what the trace shows from its birth can be compared.
   for (auto it = m_out.steps.begin(); it != m_out.steps.end();) {
-    std::uint32_t id = std::uint32_t(
-        std::strtoul(it->first.c_str() + 2, nullptr, 16));
-    bool keep = it->first[0] == 'C' || (it->first[0] == 'c' && m_cookies.count(id)) ||
+    std::uint32_t id =
+        std::uint32_t(std::strtoul(it->first.c_str() + 2, nullptr, 16));
+    bool keep = it->first[0] == 'C' ||
+                (it->first[0] == 'c' && m_cookies.count(id)) ||
                 (it->first[0] == 'V' && m_volumes.count(id));
     it = keep ? std::next(it) : m_out.steps.erase(it);
   }

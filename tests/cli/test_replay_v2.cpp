@@ -189,7 +189,8 @@ TEST_CASE("replay --from-trace: an edit to the real 6.1 trace is found at "
   };
   for (const Edit& e : edits) {
     TempDir t;
-    std::string p = write_trace(t, "edited.trace", edited(e.line, e.from, e.to));
+    std::string p =
+        write_trace(t, "edited.trace", edited(e.line, e.from, e.to));
     auto r = run_fsc({"replay", "--from-trace", p, "--json"});
     INFO(e.line << " " << flat(r.out + r.err));
     CHECK(r.status == 1);
@@ -211,7 +212,8 @@ TEST_CASE("replay --from-trace: an edit to the real 6.1 trace is found at "
   INFO(flat(r.out + r.err));
   CHECK(r.status == 1);
   CHECK(has(r.out, "diverged   at " + p + ":2639, c=00000002"));
-  CHECK(has(r.out, "kernel:  fscache_access: c=00000002 END   lookup  r=3 a=0"));
+  CHECK(
+      has(r.out, "kernel:  fscache_access: c=00000002 END   lookup  r=3 a=0"));
   CHECK(has(r.out, "engine:  fscache_cookie: c=00000002 -   activ r=3"));
   CHECK(has(r.out, "previous step, which matched, is at line 2638"));
   CHECK(has(r.out, "   2639  ")); // the context quotes the lines around it
@@ -232,8 +234,8 @@ TEST_CASE("replay --from-trace: trace-cmd report text of a 6.1 trace "
   }
   REQUIRE(report.size() == 15462);
   TempDir t;
-  auto r = run_fsc(
-      {"replay", "--from-trace", write_trace(t, "report.txt", report), "--json"});
+  auto r = run_fsc({"replay", "--from-trace",
+                    write_trace(t, "report.txt", report), "--json"});
   INFO(flat(r.out + r.err));
   CHECK(r.status == 0);
   auto j = nlohmann::json::parse(r.out);
@@ -309,10 +311,30 @@ TEST_CASE("replay --from-trace: a 6.1 trace cut short is compared up to "
   CHECK(has(r.out, "diverged   at " + p + ":2640, c=00000002"));
 }
 
+TEST_CASE("replay --from-trace: a 6.1 trace begun after the bind and the "
+          "mounts replays what it shows from its birth")
+{
+  // From c=00000002's acquire on: the cache and volumes V=1 and V=3 are
+  // older than the trace, so their counts and their cookies' volume
+  // counts cannot be known; V=2 is gone by then.
+  std::vector<std::string> lines = read_trace(trace_61());
+  REQUIRE(has(lines[2622], "c=00000002 NEW acq"));
+  lines.erase(lines.begin() + 12, lines.begin() + 2622);
+  TempDir t;
+  std::string p = write_trace(t, "late.trace", lines);
+  auto r = run_fsc({"replay", "--from-trace", p});
+  INFO(flat(r.out + r.err));
+  CHECK(r.status == 0);
+  CHECK(has(r.out, "the cache was bound before the trace began"));
+  CHECK(has(r.out, "V=00000001 was acquired before the trace began: its "
+                   "cookies are not replayed"));
+  CHECK(has(r.out, "V=00000003 was acquired before the trace began"));
+}
+
 TEST_CASE("replay --from-trace: a 6.1 trace takes --seed, refuses CACHE")
 {
-  auto r = run_fsc({"replay", "--from-trace", trace_61(), "--seed", "3",
-                    "--json"});
+  auto r =
+      run_fsc({"replay", "--from-trace", trace_61(), "--seed", "3", "--json"});
   INFO(flat(r.out + r.err));
   CHECK((r.status == 0 || r.status == 1));
   auto j = nlohmann::json::parse(r.out);

@@ -29,6 +29,7 @@ struct V2Call {
     withdraw_cache,    ///< fscache_access_cache UNPIN (daemon gone)
     acquire_volume,    ///< fscache_volume NEW acq
     relinquish_volume, ///< fscache_volume PUT relnq
+    // From here on, calls on a cookie (rebuild_v2.cpp relies on it).
     acquire_cookie,    ///< fscache_cookie NEW acq
     use,               ///< fscache_active USE / USE-m
     unuse,             ///< fscache_active UNUSE
@@ -70,6 +71,9 @@ struct V2Rebuilt {
   /// Per cookie, its objects' o= in the order they were made.
   std::map<std::uint32_t, std::vector<std::uint32_t>> objects;
   std::uint64_t cookies = 0, volumes = 0; ///< acquired in the trace
+  /// False when the cache was bound before the trace began: its counts
+  /// rest on what the trace does not show.
+  bool cache_compared = true;
   /// Lines where each work item starts, per "c="/"V=" thing, and the LRU
   /// worker's, for running queued work in the trace's order.
   std::map<std::string, std::vector<std::uint64_t>> work_starts;
@@ -112,7 +116,7 @@ struct V2Replay {
   /// printed past the trace's last line of them ("c=00000002 after line
   /// 2636: 12 lines").
   std::vector<std::string> cut;
-  unsigned orders = 1;        ///< call orders tried (see replay_v2)
+  unsigned orders = 1; ///< call orders tried (see replay_v2)
   /// Calls of two CPUs run in the other order than the trace prints them
   /// (equal timestamps): "LINE<->LINE".
   std::vector<std::string> reordered;

@@ -71,7 +71,6 @@ protected:
   virtual void line(std::string_view event, const std::string& body);
 
 private:
-
   std::FILE* m_out;
   fscache::v2::Task m_task = fscache::v2::Task::netfs;
   std::uint64_t m_us = 0;
