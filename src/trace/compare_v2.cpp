@@ -27,9 +27,14 @@ constexpr std::uint64_t k_never = std::numeric_limits<std::uint64_t>::max();
 
 /// Lines of two CPUs may be printed in another order than their counts
 /// were taken (docs/engine-v2.md §5.3 #1): a line of one thing may match
-/// ahead of lines of other tasks printed up to this much earlier (the
-/// window fsc refs uses for the same reason).
-constexpr std::int64_t k_match_window_ns = 20'000'000;
+/// ahead of lines of other tasks printed up to this much earlier. 6.1's
+/// global clock orders CPUs to the microsecond, so only a tie (one
+/// printed value) is unordered; 6.12's local clock is per CPU: the window
+/// fsc refs uses for such traces.
+std::int64_t match_window_ns(Gen g)
+{
+  return g == Gen::v612 ? 20'000'000 : 1'000;
+}
 
 /// Calls of two tasks this close may have run in either order: 6.1's
 /// global clock prints microseconds (a tie is one printed value); 6.12's
@@ -453,11 +458,11 @@ struct Outcome {
 /// May trace line j match before the unmatched lines [from, j)? Only
 /// when they are other tasks' lines printed shortly before.
 bool may_skip(const std::vector<V2Step>& t, const std::vector<bool>& matched,
-              std::size_t from, std::size_t j)
+              std::size_t from, std::size_t j, std::int64_t window)
 {
   for (std::size_t k = from; k < j; ++k)
     if (!matched[k] &&
-        (t[k].pid == t[j].pid || t[j].ts_ns - t[k].ts_ns > k_match_window_ns))
+        (t[k].pid == t[j].pid || t[j].ts_ns - t[k].ts_ns > window))
       return false;
   return true;
 }
@@ -493,7 +498,7 @@ std::uint64_t last_matched_before(const std::vector<V2Step>& t,
 /// One thing's comparison: the engine's lines in order, each matched to
 /// the trace's first unmatched line or one that may pass it.
 Outcome compare_thing(const std::string& thing, const std::vector<V2Step>& t,
-                      const std::vector<EStep>& e)
+                      const std::vector<EStep>& e, std::int64_t window)
 {
   Outcome o;
   o.d.thing = thing;
@@ -509,14 +514,14 @@ Outcome compare_thing(const std::string& thing, const std::vector<V2Step>& t,
     }
     std::size_t j = first;
     for (; j < t.size(); ++j) {
-      if (t[j].ts_ns - t[first].ts_ns > k_match_window_ns) {
+      if (t[j].ts_ns - t[first].ts_ns > window) {
         j = t.size();
         break;
       }
       if (!matched[j] && t[j].text == s.text)
         break;
     }
-    if (j < t.size() && may_skip(t, matched, first, j)) {
+    if (j < t.size() && may_skip(t, matched, first, j, window)) {
       matched[j] = true;
       ++o.compared;
       continue;
@@ -566,7 +571,8 @@ Outcome compare_all(const V2Rebuilt& rb, const Steps& engine,
           kept.push_back(s);
       ts = &kept;
     }
-    Outcome o = compare_thing(th, *ts, e == engine.end() ? no_e : e->second);
+    Outcome o = compare_thing(th, *ts, e == engine.end() ? no_e : e->second,
+                              match_window_ns(rb.gen));
     best.compared += o.compared;
     if (o.cut)
       best.cuts.push_back(fmt::format("{} after line {}: {} lines", th,
