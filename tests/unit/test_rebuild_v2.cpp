@@ -105,6 +105,50 @@ TEST_CASE("rebuild_v2: the engine's own trace replays with no divergence",
   CHECK(r.findings.empty());
 }
 
+TEST_CASE("rebuild_v2: volume collisions replay with the key of the volume "
+          "they collide with",
+          "[trace][rebuild_v2]")
+{
+  fsc::test::TempDir t;
+  const std::string path = t / "volumes.trace";
+  {
+    std::FILE* f = std::fopen(path.c_str(), "we");
+    REQUIRE(f);
+    fsc::trace::FtraceWriterV2 w(f);
+    w.header();
+    v2::MemoryBackend be;
+    v2::Engine e(be, w);
+    REQUIRE(e.add_cache() == 0);
+    v2::VolumeId v = e.acquire_volume("test,vol");
+    e.run();
+    // §3.2 row 3: the same key while it lives: refused (-EBUSY).
+    CHECK(e.acquire_volume("test,vol") == 0);
+    v2::CookieId c = e.acquire_cookie(v, bytes("k"), bytes("aux1"), 0);
+    // Row 3': relinquished but held by its cookie: the new one waits.
+    e.relinquish_volume(v);
+    v2::VolumeId w2 = e.acquire_volume("test,vol");
+    e.run();
+    e.relinquish_cookie(c, false);
+    e.run();
+    CHECK(e.volume_info(w2).exists);
+    e.relinquish_volume(w2);
+    e.withdraw_cache();
+    e.run();
+    CHECK(e.check_counts().empty());
+    std::fclose(f);
+  }
+  fsc::trace::V2Rebuilt rb = fsc::trace::rebuild_v2(path);
+  std::vector<std::uint32_t> twins;
+  for (const V2Call& k : rb.calls)
+    if (k.kind == V2Call::acquire_volume && k.twin)
+      twins.push_back(k.twin);
+  CHECK(twins == std::vector<std::uint32_t>{1, 1});
+  fsc::trace::V2Replay r = fsc::trace::replay_v2(rb, std::nullopt);
+  INFO(r.d.line << ": " << r.d.trace_step << " / " << r.d.engine_step);
+  CHECK_FALSE(r.d.found);
+  CHECK(r.findings.empty());
+}
+
 TEST_CASE("rebuild_v2: an edited count of the engine's trace is found at "
           "its line",
           "[trace][rebuild_v2]")
