@@ -549,17 +549,19 @@ void json_v2(const ReplayArgs& a, const trace::V2Rebuilt& rb,
 /// --from-trace of a 6.1/6.12 trace: the 6.1 engine, driven by its API.
 int run_from_trace_v2(const ReplayArgs& a, const Globals& g)
 {
-  if (!a.cache.empty() || !a.save_scenario.empty() || !a.trace.empty() ||
-      !a.refs.empty() || !a.unfix.empty())
+  if (!a.cache.empty() || !a.save_scenario.empty() || !a.refs.empty() ||
+      !a.unfix.empty())
     throw UsageError("a 6.x trace replays on the 6.1 engine's in-memory "
-                     "backend: give no CACHE, --save-scenario, --trace, "
-                     "--refs or --unfix");
+                     "backend: give no CACHE, --save-scenario, --refs or "
+                     "--unfix");
   trace::V2Rebuilt rb = trace::rebuild_v2(a.from_trace);
+  OutFile trace_out(a.trace);
   trace::V2Replay r = trace::replay_v2(
-      rb, a.seed_given ? std::optional<std::uint64_t>(a.seed) : std::nullopt);
+      rb, a.seed_given ? std::optional<std::uint64_t>(a.seed) : std::nullopt,
+      trace_out.f);
   if (g.json != JsonMode::off)
     json_v2(a, rb, r, g);
-  else
+  else if (a.trace != "-")
     print_v2(a, rb, r);
   bool diverged = r.d.found && r.d.modelled.empty();
   return diverged || !r.findings.empty() || rb.malformed ||

@@ -53,12 +53,16 @@ struct EStep {
 
 using Steps = std::map<std::string, std::vector<EStep>>;
 
-/// Takes the engine's lines as text instead of writing them.
+/// Takes the engine's lines as text, and writes them too when given a
+/// file (--trace).
 class Capture final : public FtraceWriterV2 {
 public:
-  explicit Capture(std::function<void(std::string_view, const std::string&)> f)
-      : FtraceWriterV2(nullptr), m_f(std::move(f))
+  Capture(std::function<void(std::string_view, const std::string&)> f,
+          std::FILE* out)
+      : FtraceWriterV2(out), m_f(std::move(f)), m_write(out != nullptr)
   {
+    if (m_write)
+      header();
   }
   std::vector<std::string> printks, findings;
   void printk(std::string_view s) override { printks.emplace_back(s); }
@@ -68,10 +72,13 @@ protected:
   void line(std::string_view event, const std::string& body) override
   {
     m_f(event, body);
+    if (m_write)
+      FtraceWriterV2::line(event, body);
   }
 
 private:
   std::function<void(std::string_view, const std::string&)> m_f;
+  bool m_write;
 };
 
 bool hex8(std::string_view s, std::size_t at)
@@ -88,11 +95,11 @@ bool hex8(std::string_view s, std::size_t at)
 class Run final : public v2::Scheduler {
 public:
   Run(const V2Rebuilt& rb, const std::vector<std::size_t>& order,
-      std::optional<std::uint64_t> seed)
+      std::optional<std::uint64_t> seed, std::FILE* trace_to = nullptr)
       : m_rb(rb), m_order(order),
-        m_cap([this](std::string_view e, const std::string& b) {
-          engine_line(e, b);
-        }),
+        m_cap([this](std::string_view e,
+                     const std::string& b) { engine_line(e, b); },
+              trace_to),
         m_e(m_be, m_cap, seed.value_or(0))
   {
     if (!seed)
@@ -688,7 +695,8 @@ std::vector<std::size_t> other_order(
 
 } // namespace
 
-V2Replay replay_v2(const V2Rebuilt& rb, std::optional<std::uint64_t> seed)
+V2Replay replay_v2(const V2Rebuilt& rb, std::optional<std::uint64_t> seed,
+                   std::FILE* trace_to)
 {
   std::vector<std::size_t> order(rb.calls.size());
   for (std::size_t i = 0; i < order.size(); ++i)
@@ -721,6 +729,10 @@ V2Replay replay_v2(const V2Rebuilt& rb, std::optional<std::uint64_t> seed)
   out.things = things;
   out.printk = std::move(best.printk);
   out.findings = std::move(best.findings);
+  if (trace_to) { // the chosen order once more, written as 6.1 writes it
+    Run r(rb, order, seed, trace_to);
+    r.run();
+  }
   return out;
 }
 

@@ -148,7 +148,7 @@ private:
   V2Rebuilt& m_out;
   std::set<std::uint32_t> m_cookies, m_volumes, m_unknown;
   std::map<std::uint32_t, std::size_t> m_acquire_call; ///< cookie -> call
-  std::map<int, std::uint32_t> m_creating; ///< pid -> V= being created
+  std::map<std::uint32_t, int> m_creating; ///< V= being created -> pid
   std::map<int, std::size_t> m_last_cookie_acq, m_last_volume_acq; ///< pid
   std::map<std::uint32_t, std::uint32_t> m_volume_of;              ///< cookie
   std::map<std::uint32_t, std::uint32_t> m_cookie_of_obj;
@@ -256,7 +256,7 @@ void Builder::volume_line(const Ev& e)
     m_last_volume_acq[e.pid] = m_out.calls.size();
     m_out.calls.push_back(call(e, V2Call::acquire_volume, *V));
   } else if (w == "SEE creat") {
-    m_creating[e.pid] = *V;
+    m_creating[*V] = e.pid;
   } else if (w == "PUT relnq" && m_volumes.count(*V)) {
     m_out.calls.push_back(call(e, V2Call::relinquish_volume, *V));
   } else if (w == "*COLLIDE*" || w == "GET hcoll") {
@@ -365,20 +365,20 @@ void Builder::access_line(const Ev& e)
 }
 
 // Where the end of a volume's creation runs: its pin, or (when the backend
-// failed) the cache's END acq_vol, on the worker that printed SEE creat.
+// failed) the cache's END acq_vol on the worker that printed its SEE creat.
 void Builder::creation_rest(const Ev& e)
 {
-  auto it = m_creating.find(e.pid);
+  auto it = m_creating.end();
+  if (e.event == "fscache_access_volume" && e.f.words == "PIN cache") {
+    auto V = id_of(e.f.get("V"));
+    it = V ? m_creating.find(*V) : m_creating.end();
+  } else if (e.event == "fscache_access_cache" && e.f.words == "END acq_vol") {
+    it = std::find_if(m_creating.begin(), m_creating.end(),
+                      [&e](const auto& c) { return c.second == e.pid; });
+  }
   if (it == m_creating.end())
     return;
-  const bool pin = e.event == "fscache_access_volume" &&
-                   e.f.words == "PIN cache" &&
-                   id_of(e.f.get("V")) == it->second;
-  const bool end =
-      e.event == "fscache_access_cache" && e.f.words == "END acq_vol";
-  if (!pin && !end)
-    return;
-  m_out.work_starts[thing_name('V', it->second) + "+"].push_back(e.line);
+  m_out.work_starts[thing_name('V', it->first) + "+"].push_back(e.line);
   m_creating.erase(it);
 }
 
@@ -455,9 +455,9 @@ void Builder::drop_orphans()
   auto cookie_call = [&](const V2Call& k) {
     return k.kind >= V2Call::acquire_cookie && orphans.count(k.id);
   };
-  m_out.calls.erase(std::remove_if(m_out.calls.begin(), m_out.calls.end(),
-                                   cookie_call),
-                    m_out.calls.end());
+  m_out.calls.erase(
+      std::remove_if(m_out.calls.begin(), m_out.calls.end(), cookie_call),
+      m_out.calls.end());
   for (std::uint32_t c : orphans)
     m_cookies.erase(c);
 }

@@ -331,6 +331,29 @@ TEST_CASE("replay --from-trace: a 6.1 trace begun after the bind and the "
   CHECK(has(r.out, "V=00000003 was acquired before the trace began"));
 }
 
+TEST_CASE("replay --from-trace --trace: the replay's own 6.1 trace replays "
+          "with no divergence")
+{
+  TempDir t;
+  auto r = run_fsc(
+      {"replay", "--from-trace", trace_61(), "--trace", t / "engine.trace"});
+  INFO(flat(r.out + r.err));
+  REQUIRE(r.status == 0);
+  std::vector<std::string> lines = read_trace(t / "engine.trace");
+  CHECK(lines.size() == 15462 + 4); // every event, and the header
+  r = run_fsc({"replay", "--from-trace", t / "engine.trace", "--json"});
+  INFO(flat(r.out + r.err));
+  CHECK(r.status == 0);
+  auto j = nlohmann::json::parse(r.out);
+  CHECK(j["diverged"] == false);
+  CHECK(j["compared"] == 10763);
+  // "-": the trace alone on standard output.
+  r = run_fsc({"replay", "--from-trace", trace_61(), "--trace", "-"});
+  CHECK(r.status == 0);
+  CHECK(r.out.rfind("# tracer: nop\n", 0) == 0);
+  CHECK_FALSE(has(r.out, "compared "));
+}
+
 TEST_CASE("replay --from-trace: a 6.1 trace takes --seed, refuses CACHE")
 {
   auto r =
@@ -341,6 +364,8 @@ TEST_CASE("replay --from-trace: a 6.1 trace takes --seed, refuses CACHE")
   CHECK(j["order"] == "seed 3");
   TempDir t;
   fsc::test::make_dirs(t / "c");
-  r = run_fsc({"replay", "--from-trace", trace_61(), "--trace", t / "x"});
+  r = run_fsc({"replay", "--from-trace", trace_61(), t / "c"});
+  CHECK(r.status == 64);
+  r = run_fsc({"replay", "--from-trace", trace_61(), "--refs", t / "x"});
   CHECK(r.status == 64);
 }

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdio>
 #include <map>
 #include <optional>
 #include <string>
@@ -30,18 +31,18 @@ struct V2Call {
     acquire_volume,    ///< fscache_volume NEW acq
     relinquish_volume, ///< fscache_volume PUT relnq
     // From here on, calls on a cookie (rebuild_v2.cpp relies on it).
-    acquire_cookie,    ///< fscache_cookie NEW acq
-    use,               ///< fscache_active USE / USE-m
-    unuse,             ///< fscache_active UNUSE
-    relinquish,        ///< fscache_relinquish
-    invalidate,        ///< fscache_invalidate
-    resize,            ///< fscache_resize
-    begin_read,        ///< fscache_access BEGIN io_read
-    begin_write,       ///< fscache_access BEGIN io_writ
-    read,              ///< cachefiles_ref GET ioreq + cachefiles_read
-    write,             ///< cachefiles_ref GET ioreq + cachefiles_write
-    complete_write,    ///< cachefiles_ref PUT ioreq (of a write)
-    end_operation,     ///< fscache_access END io (not of a resize)
+    acquire_cookie, ///< fscache_cookie NEW acq
+    use,            ///< fscache_active USE / USE-m
+    unuse,          ///< fscache_active UNUSE
+    relinquish,     ///< fscache_relinquish
+    invalidate,     ///< fscache_invalidate
+    resize,         ///< fscache_resize
+    begin_read,     ///< fscache_access BEGIN io_read
+    begin_write,    ///< fscache_access BEGIN io_writ
+    read,           ///< cachefiles_ref GET ioreq + cachefiles_read
+    write,          ///< cachefiles_ref GET ioreq + cachefiles_write
+    complete_write, ///< cachefiles_ref PUT ioreq (of a write)
+    end_operation,  ///< fscache_access END io (not of a resize)
   } kind = add_cache;
   std::uint64_t line = 0;
   int pid = 0;
@@ -128,7 +129,9 @@ struct V2Replay {
 /// (a scheduler that follows the trace); calls of two CPUs printed with
 /// the same timestamp may run in either order: when the first order
 /// diverges there, the other is tried. With a seed, the engine's own
-/// seeded order runs the work between calls instead.
-V2Replay replay_v2(const V2Rebuilt& trace, std::optional<std::uint64_t> seed);
+/// seeded order runs the work between calls instead. With trace_to, the
+/// engine's lines of the chosen order are written there as 6.1 text.
+V2Replay replay_v2(const V2Rebuilt& trace, std::optional<std::uint64_t> seed,
+                   std::FILE* trace_to = nullptr);
 
 } // namespace fsc::trace
