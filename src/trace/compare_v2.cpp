@@ -25,6 +25,9 @@ namespace v2 = fsc::fscache::v2;
 
 constexpr std::uint64_t k_never = std::numeric_limits<std::uint64_t>::max();
 
+/// Every cookie's aux: a trace does not print it.
+const Bytes k_aux = {'f', 's', 'c', '-', 'a', 'u', 'x', '1'};
+
 /// Lines of two CPUs may be printed in another order than their counts
 /// were taken (docs/engine-v2.md §5.3 #1): a line of one thing may match
 /// ahead of lines of other tasks printed up to this much earlier. 6.1's
@@ -326,6 +329,23 @@ private:
     return Bytes(key.begin(), key.end());
   }
 
+  /// The file the trace's first lookup of the cookie found, put there.
+  void put_found(const V2Call& k, const Bytes& key)
+  {
+    using F = v2::MemoryBackend::Found;
+    static const std::map<std::string, F, std::less<>> verdicts = {
+        {"OK", F::coherent},       {"BAD aux", F::bad_aux},
+        {"BAD osiz", F::bad_size}, {"BAD type", F::bad_type},
+        {"BAD dirt", F::dirty},    {"BAD xatt", F::no_xattr}};
+    auto f = m_rb.found.find(k.id);
+    auto vk = m_vkeys.find(k.volume);
+    if (f == m_rb.found.end() || vk == m_vkeys.end())
+      return;
+    auto how = verdicts.find(f->second);
+    if (how != verdicts.end())
+      m_be.put_file(vk->second, key, k_aux, k.size, how->second);
+  }
+
   void issue(const V2Call& k);
   void issue_io(const V2Call& k, v2::CookieId c);
 
@@ -346,8 +366,6 @@ private:
   std::map<std::uint32_t, std::uint64_t> m_size; ///< trace cookie
   std::map<std::uint32_t, std::deque<Held>> m_ops, m_ios;
 };
-
-const Bytes k_aux = {'f', 's', 'c', '-', 'a', 'u', 'x', '1'};
 
 void Run::issue(const V2Call& k)
 {
@@ -377,6 +395,7 @@ void Run::issue(const V2Call& k)
     if (v == m_v_t2e.end())
       return;
     Bytes key = key_of(m_ckeys, 'c', k);
+    put_found(k, key);
     v2::CookieId c = m_e.acquire_cookie(v->second, key, k_aux, k.size);
     m_size[k.id] = k.size;
     if (c) {

@@ -113,6 +113,7 @@ private:
   void access_line(const Ev& e);
   void ref_line(std::size_t i);
   void creation_rest(const Ev& e);
+  void found_line(const Ev& e);
   void note(const Ev& e, const std::string& what)
   {
     if (m_out.notes.size() < 100)
@@ -152,6 +153,7 @@ private:
   std::map<int, std::size_t> m_last_cookie_acq, m_last_volume_acq; ///< pid
   std::map<std::uint32_t, std::uint32_t> m_volume_of;              ///< cookie
   std::map<std::uint32_t, std::uint32_t> m_cookie_of_obj;
+  std::set<std::uint32_t> m_found_obj;           ///< lookups that found a file
   std::map<std::uint32_t, std::uint64_t> m_size; ///< cookie, from its I/O
   std::map<std::uint32_t, unsigned> m_flags;     ///< cookie, at relinquish
   std::map<std::pair<int, std::uint32_t>, bool> m_resizing; ///< pid, c
@@ -229,6 +231,8 @@ void Builder::event(std::size_t i)
     creation_rest(e);
   else if (e.event == "cachefiles_ref")
     ref_line(i);
+  else if (e.event == "cachefiles_lookup" || e.event == "cachefiles_coherency")
+    found_line(e);
 }
 
 void Builder::cache_line(const Ev& e)
@@ -380,6 +384,28 @@ void Builder::creation_rest(const Ev& e)
     return;
   m_out.work_starts[thing_name('V', it->first) + "+"].push_back(e.line);
   m_creating.erase(it);
+}
+
+// A cookie's first object whose lookup found a file (B= not 0, e=0), and
+// the verdict of its coherency check: the trace's cache held that file.
+void Builder::found_line(const Ev& e)
+{
+  auto o = id_of(e.f.get("o"));
+  if (!o || *o == 0)
+    return;
+  if (e.event == "cachefiles_lookup") {
+    if (hex_of(e.f.get("B")).value_or(0) != 0 && e.f.get("e") == "0")
+      m_found_obj.insert(*o);
+    return;
+  }
+  if (!m_found_obj.erase(*o))
+    return; // a commit's SET, or a lookup that found nothing
+  auto c = m_cookie_of_obj.find(*o);
+  if (c == m_cookie_of_obj.end())
+    return;
+  const auto& objs = m_out.objects[c->second];
+  if (!objs.empty() && objs.front() == *o)
+    m_out.found[c->second] = e.f.words;
 }
 
 // GET ioreq: the read or write the same task prints next for the object.

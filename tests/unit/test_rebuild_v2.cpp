@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <string>
 
 namespace v2 = fsc::fscache::v2;
@@ -147,6 +148,54 @@ TEST_CASE("rebuild_v2: volume collisions replay with the key of the volume "
   INFO(r.d.line << ": " << r.d.trace_step << " / " << r.d.engine_step);
   CHECK_FALSE(r.d.found);
   CHECK(r.findings.empty());
+}
+
+TEST_CASE("rebuild_v2: a file a lookup found is there in the replay, "
+          "coherent or not as the trace shows",
+          "[trace][rebuild_v2]")
+{
+  // The same file read in two lives of its cookie (a remount): the second
+  // lookup finds what the first committed, coherent; a third, with other
+  // aux, finds it stale. The replay's keys are its own, so only what the
+  // trace shows of the lookups can put the files there.
+  fsc::test::TempDir t;
+  const std::string path = t / "found.trace";
+  {
+    std::FILE* f = std::fopen(path.c_str(), "we");
+    REQUIRE(f);
+    fsc::trace::FtraceWriterV2 w(f);
+    w.header();
+    v2::MemoryBackend be;
+    v2::Engine e(be, w);
+    REQUIRE(e.add_cache() == 0);
+    v2::VolumeId v = e.acquire_volume("test,vol");
+    e.run();
+    for (const char* aux : {"aux1", "aux1", "aux2"}) {
+      v2::CookieId c = e.acquire_cookie(v, bytes("k"), bytes(aux), 8192);
+      e.use_cookie(c, false);
+      e.run();
+      v2::OpId op = e.begin_write(c);
+      int io = e.write(op, 0, 4096, false);
+      REQUIRE(io > 0);
+      e.complete_write(io);
+      e.end_operation(op);
+      std::uint64_t size = 8192;
+      fsc::Bytes a = bytes(aux);
+      e.unuse_cookie(c, &a, &size);
+      e.relinquish_cookie(c, false);
+      e.run();
+    }
+    e.relinquish_volume(v);
+    e.withdraw_cache();
+    e.run();
+    std::fclose(f);
+  }
+  fsc::trace::V2Rebuilt rb = fsc::trace::rebuild_v2(path);
+  CHECK(rb.found ==
+        std::map<std::uint32_t, std::string>{{3, "OK"}, {4, "BAD aux"}});
+  fsc::trace::V2Replay r = fsc::trace::replay_v2(rb, std::nullopt);
+  INFO(r.d.line << ": " << r.d.trace_step << " / " << r.d.engine_step);
+  CHECK_FALSE(r.d.found);
 }
 
 TEST_CASE("rebuild_v2: an edited count of the engine's trace is found at "

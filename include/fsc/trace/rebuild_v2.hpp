@@ -69,6 +69,9 @@ struct V2Rebuilt {
   std::vector<V2Call> calls; ///< in trace order
   /// Compared lines per thing: "C=00000001", "V=00000001", "c=00000002".
   std::map<std::string, std::vector<V2Step>> steps;
+  /// Cookies whose first lookup found a file, and what its coherency
+  /// check said ("OK", "BAD aux", ...): the replay puts such a file there.
+  std::map<std::uint32_t, std::string> found;
   /// Per cookie, its objects' o= in the order they were made.
   std::map<std::uint32_t, std::vector<std::uint32_t>> objects;
   std::uint64_t cookies = 0, volumes = 0; ///< acquired in the trace
