@@ -62,7 +62,7 @@ complete -c fsc -n '__fish_seen_subcommand_from verify' -s n -l dry-run -d 'With
 complete -c fsc -n '__fish_seen_subcommand_from verify' -l force -d 'With --bury: even when a cache daemon has the cache bound'
 complete -c fsc -n '__fish_seen_subcommand_from verify' -l prometheus -r -d 'Also write Prometheus metrics to FILE, atomically (for node_exporter'\''s textfile collector; fsc-metrics(7))'
 complete -c fsc -n '__fish_seen_subcommand_from verify' -l format -r -a 'text prometheus' -d 'Output: text, or prometheus (the metrics on stdout)'
-complete -c fsc -n '__fish_seen_subcommand_from replay' -l from-trace -r -d 'Rebuild the netfs calls of a 4.19/5.10 kernel trace, replay them in the trace'\''s order and report where the engine first differs from the kernel'
+complete -c fsc -n '__fish_seen_subcommand_from replay' -l from-trace -r -d 'Rebuild the netfs calls of a kernel trace (4.19/5.10, or 6.1/6.12 on the 6.1 engine), replay them in the trace'\''s order and report where the engine first differs from the kernel'
 complete -c fsc -n '__fish_seen_subcommand_from replay' -l save-scenario -r -d 'With --from-trace: write the rebuilt calls as a scenario FILE'
 complete -c fsc -n '__fish_seen_subcommand_from replay' -l write -d 'Apply the changes to the cache itself (takes the cache lock)'
 complete -c fsc -n '__fish_seen_subcommand_from replay' -l into -r -d 'Copy the cache (with xattrs) to this new directory and replay there'

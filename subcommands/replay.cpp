@@ -10,6 +10,7 @@
 #include <fsc/fscache/stats.hpp>
 #include <fsc/json.hpp>
 #include <fsc/trace/rebuild.hpp>
+#include <fsc/trace/rebuild_v2.hpp>
 #include <fsc/trace/writer.hpp>
 
 #include <fmt/format.h>
@@ -435,6 +436,140 @@ int run_from_trace(const ReplayArgs& a, const Globals& g)
                                                     : exit_code::ok;
 }
 
+/// The text report of a 6.x trace's replay (the 4.19 one's shape).
+void print_v2(const ReplayArgs& a, const trace::V2Rebuilt& rb,
+              const trace::V2Replay& r)
+{
+  const trace::V2Divergence& d = r.d;
+  fmt::print("from-trace {}: {} lines, {} events -> {} netfs calls ({} "
+             "trace)\n",
+             a.from_trace, rb.lines, rb.events, rb.calls.size(),
+             trace::gen_name(rb.gen));
+  fmt::print("replayed   on the 6.1 engine's in-memory backend, {}\n",
+             a.seed_given
+                 ? fmt::format("seed {} (the engine's own order)", a.seed)
+                 : std::string("in the order the trace shows (work items "
+                               "started where the kernel's workers started "
+                               "them)"));
+  fmt::print("cookies    {} and {} volumes acquired in the trace\n", rb.cookies,
+             rb.volumes);
+  for (const auto& o : r.reordered)
+    fmt::print("reordered  the calls at lines {} (two CPUs, the same time): "
+               "the order their counts show\n",
+               o);
+  for (const auto& c : r.cut)
+    fmt::print("cut        the trace ends inside a work item of {} (the "
+               "engine's further lines are not compared)\n",
+               c);
+  if (!d.found)
+    fmt::print("compared   {} state steps and counts of {} cookies, volumes "
+               "and caches: the engine did what the kernel did\n",
+               r.compared, r.things);
+  else if (!d.modelled.empty())
+    fmt::print("6.12 trace: the engine models 6.1; first difference at {}:{}, "
+               "{}, after {} matching steps: {}\n",
+               a.from_trace, d.line, d.thing, r.compared, d.modelled);
+  else
+    fmt::print("diverged   at {}:{}, {}, after {} matching steps\n",
+               a.from_trace, d.line, d.thing, r.compared);
+  if (d.found) {
+    fmt::print("  kernel:  {}\n  engine:  {}\n",
+               d.trace_step.empty() ? "(nothing more)" : d.trace_step,
+               d.engine_step.empty() ? "(nothing more)" : d.engine_step);
+    if (d.previous)
+      fmt::print("  (its previous step, which matched, is at line {})\n",
+                 d.previous);
+    fmt::print("context:\n");
+    for (const auto& l : trace::trace_lines(
+             a.from_trace, d.line > 3 ? d.line - 3 : 1, d.line + 3))
+      fmt::print("  {}\n", l);
+  }
+  print_list("findings", r.findings);
+  print_list("kernel messages", r.printk);
+  if (rb.malformed)
+    fmt::print("malformed  {} lines are no trace line (the notes name the "
+               "first)\n",
+               rb.malformed);
+  print_list("notes", rb.notes);
+  if (!rb.truncated.empty())
+    fmt::print("incomplete {}: truncated after line {} ({})\n", a.from_trace,
+               rb.lines, rb.truncated);
+}
+
+void json_v2(const ReplayArgs& a, const trace::V2Rebuilt& rb,
+             const trace::V2Replay& r, const Globals& g)
+{
+  const trace::V2Divergence& d = r.d;
+  JsonReport out = json_report(g, "replay");
+  auto records = [&](const char* kind, const std::vector<std::string>& v) {
+    for (const auto& s : v)
+      out.record(kind, [&](JsonWriter& j) { j.field("message", s); });
+  };
+  records("finding", r.findings);
+  records("kernel_message", r.printk);
+  records("note", rb.notes);
+  for (const auto& o : r.reordered)
+    out.record("note", [&](JsonWriter& j) {
+      j.field("message", "calls run in the other order: lines " + o);
+    });
+  for (const auto& c : r.cut)
+    out.record("note", [&](JsonWriter& j) {
+      j.field("message",
+              "the trace ends inside a work item of " + c + " not compared");
+    });
+  out.summary([&](JsonWriter& j) {
+    j.field("mode", "from-trace");
+    j.field("trace", a.from_trace);
+    j.field("generation", std::string(trace::gen_name(rb.gen)));
+    j.field("lines", rb.lines);
+    j.field("calls", std::uint64_t(rb.calls.size()));
+    j.field("cookies", rb.cookies);
+    j.field("volumes", rb.volumes);
+    j.field("order", a.seed_given ? fmt::format("seed {}", a.seed)
+                                  : std::string("trace"));
+    j.field("orders_tried", std::uint64_t(r.orders));
+    j.field("seed", a.seed);
+    j.field("compared", r.compared);
+    j.field("diverged", d.found && d.modelled.empty());
+    j.field("incomplete", !rb.truncated.empty());
+    j.field("malformed", rb.malformed);
+    if (d.found) {
+      if (!d.modelled.empty())
+        j.field("modelled_difference", d.modelled);
+      j.field("line", d.line);
+      j.field("previous_line", d.previous);
+      j.field("cookie", d.thing);
+      j.field("trace_step", d.trace_step);
+      j.field("engine_step", d.engine_step);
+    }
+    j.field("finding_count", std::uint64_t(r.findings.size()));
+  });
+}
+
+/// --from-trace of a 6.1/6.12 trace: the 6.1 engine, driven by its API.
+int run_from_trace_v2(const ReplayArgs& a, const Globals& g)
+{
+  if (!a.cache.empty() || !a.save_scenario.empty() || !a.refs.empty() ||
+      !a.unfix.empty())
+    throw UsageError("a 6.x trace replays on the 6.1 engine's in-memory "
+                     "backend: give no CACHE, --save-scenario, --refs or "
+                     "--unfix");
+  trace::V2Rebuilt rb = trace::rebuild_v2(a.from_trace);
+  OutFile trace_out(a.trace);
+  trace::V2Replay r = trace::replay_v2(
+      rb, a.seed_given ? std::optional<std::uint64_t>(a.seed) : std::nullopt,
+      trace_out.f);
+  if (g.json != JsonMode::off)
+    json_v2(a, rb, r, g);
+  else if (a.trace != "-")
+    print_v2(a, rb, r);
+  bool diverged = r.d.found && r.d.modelled.empty();
+  return diverged || !r.findings.empty() || rb.malformed ||
+                 !rb.truncated.empty()
+             ? exit_code::problems
+             : exit_code::ok;
+}
+
 int run_replay(const ReplayArgs& a, const Globals& g)
 {
   if (!a.from_trace.empty()) {
@@ -444,6 +579,12 @@ int run_replay(const ReplayArgs& a, const Globals& g)
     if (a.write || !a.into.empty())
       throw UsageError(
           "--from-trace runs read-only (on CACHE or a scratch cache)");
+    // stdin cannot be read twice: "-" stays a 4.19/5.10 trace.
+    trace::Gen gen = a.from_trace == "-"
+                         ? trace::Gen::v419
+                         : trace::trace_generation(a.from_trace);
+    if (gen == trace::Gen::v61 || gen == trace::Gen::v612)
+      return run_from_trace_v2(a, g);
     return run_from_trace(a, g);
   }
   if (a.cache.empty() || a.scenario.empty())
@@ -521,8 +662,9 @@ Command add_replay(CLI::App& app, Globals& g)
       ->check(CLI::ExistingFile);
   sub->add_option("--from-trace", a->from_trace,
                   "Rebuild the netfs calls of "
-                  "a 4.19/5.10 kernel trace, replay them in the trace's order "
-                  "and report where the engine first differs from the kernel");
+                  "a kernel trace (4.19/5.10, or 6.1/6.12 on the 6.1 engine), "
+                  "replay them in the trace's order and report where the "
+                  "engine first differs from the kernel");
   sub->add_option("--save-scenario", a->save_scenario,
                   "With --from-trace: "
                   "write the rebuilt calls as a scenario FILE");

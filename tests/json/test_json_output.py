@@ -5,6 +5,7 @@ its schema in man/schema/, on real kernel caches and traces.
 usage: test_json_output.py FSC_BIN SOURCE_ROOT
 """
 import json
+import lzma
 import os
 import shutil
 import subprocess
@@ -189,7 +190,19 @@ def main():
         stats_runs(tmp, env, seen)
         scen = os.path.join(ROOT, "tests", "scenarios", "lifecycle.fsc")
         trace = os.path.join(FIX, "real-5.10-smoke", "ftrace.txt.xz")
+        # 6.x traces on the 6.1 engine, one edited to diverge.
+        v6 = [os.path.join(FIX, "real-6.1-smoke", "ftrace.txt.xz"),
+              os.path.join(FIX, "real-6.12-smoke", "ftrace.txt.xz"),
+              os.path.join(tmp, "edited-6.1.trace")]
+        with lzma.open(v6[0], "rt") as f:
+            lines = f.read().split("\n")
+        lines[2639] = lines[2639].replace("r=3 a=0", "r=3 a=1")
+        with open(v6[2], "w") as f:
+            f.write("\n".join(lines))
         for mode in ("document", "lines"):
+            for t in v6:
+                validate("replay", mode, ["replay", "--from-trace", t], env,
+                         seen)
             empty = os.path.join(tmp, "replay-" + mode)
             os.makedirs(empty)
             validate("replay", mode, ["replay", empty, scen], env, seen)

@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <map>
 #include <random>
 #include <set>
@@ -1229,6 +1230,107 @@ TEST_CASE("v2 cache withdrawal waits for a lookup in flight, then commits",
   r.e.relinquish_cookie(c, false);
   r.balanced();
   CHECK(r.be.live_objects() == 0);
+}
+
+namespace {
+
+/// Holds queued work back when told, and makes calls where a running work
+/// item lets them in, as the trace replay's scheduler does.
+struct HoldingScheduler final : Scheduler {
+  bool hold = false;
+  std::vector<Runnable> seen;
+  std::function<void(const Runnable&)> on_preempt;
+  std::size_t pick(const std::vector<Runnable>& ready) override
+  {
+    seen = ready;
+    return hold ? ready.size() : 0;
+  }
+  void preempt(const Runnable& r) override
+  {
+    if (on_preempt)
+      on_preempt(r);
+  }
+};
+
+} // namespace
+
+TEST_CASE("v2 a scheduler holds work back, splits a volume's creation and "
+          "lets calls into a negative lookup",
+          "[fscache_v2]")
+{
+  Recorder rec;
+  MemoryBackend be;
+  Engine e(be, rec);
+  HoldingScheduler s;
+  e.set_scheduler(&s);
+  REQUIRE(e.add_cache() == 0);
+
+  // The real 6.1 trace's V=00000002: relinquished while system_wq makes
+  // its directories; the creation's end then frees it.
+  VolumeId a = e.acquire_volume("test,gone");
+  s.hold = true;
+  CHECK(e.run() == 0);
+  REQUIRE(s.seen.size() == 1);
+  CHECK(s.seen[0].kind == Runnable::volume);
+  CHECK(s.seen[0].id == a);
+  s.hold = false;
+  rec.fresh();
+  REQUIRE(e.step());
+  s.hold = true;
+  CHECK(e.run() == 0);
+  REQUIRE(s.seen.size() == 1);
+  CHECK(s.seen[0].kind == Runnable::volume_rest);
+  e.relinquish_volume(a);
+  s.hold = false;
+  e.run();
+  auto l = rec.fresh();
+  std::size_t relnq = index_of(l, "fscache_volume: V=00000001 PUT relnq u=1");
+  std::size_t pin = index_of(l, "fscache_access_volume: V=00000001 "
+                                "c=00000000 PIN   cache   r=1 a=1");
+  std::size_t put = index_of(l, "fscache_volume: V=00000001 PUT creat u=0");
+  CHECK(index_of(l, "fscache_volume: V=00000001 SEE creat u=2") < relnq);
+  CHECK(relnq < pin);
+  CHECK(pin < put);
+  CHECK(put < l.size());
+  CHECK(rec.saw(l, "fscache_volume: V=00000001 FREE      u=0"));
+  CHECK_FALSE(e.volume_info(a).exists);
+
+  // 6.1 line 6299: a read begins while the lookup is CREATING (§2.6:
+  // PARAMS goes on), between the lookup and "-   activ", with no wait.
+  VolumeId v = e.acquire_volume("test,vol");
+  e.run();
+  CookieId c = e.acquire_cookie(v, bytes("k"), bytes("aux-0001"), 8192);
+  OpId op = 0;
+  s.on_preempt = [&](const Runnable& r) {
+    CHECK(r.kind == Runnable::cookie);
+    CHECK(r.id == c);
+    CHECK(e.cookie_info(c).state == S::creating);
+    op = e.begin_read(c);
+  };
+  rec.fresh();
+  e.use_cookie(c, false);
+  e.run();
+  s.on_preempt = nullptr;
+  l = rec.fresh();
+  std::size_t begin = index_of(l, "fscache_access: c=00000002 BEGIN io_read "
+                                  "r=3 a=2");
+  CHECK(begin < index_of(l, "fscache_cookie: c=00000002 -   activ r=3"));
+  CHECK(index_of(l, "fscache_access: c=00000002 END   lookup  r=3 a=1") <
+        l.size());
+  for (const auto& x : l)
+    CHECK(x.find("WAIT") == std::string::npos);
+  REQUIRE(op != 0);
+  CHECK(e.op_info(op).status == OpInfo::ready);
+  e.end_operation(op);
+  e.unuse_cookie(c);
+  e.relinquish_cookie(c, false);
+  e.run();
+  CHECK(e.check_counts().empty());
+  std::string found;
+  for (const auto& f : rec.findings)
+    found += f + "; ";
+  INFO(found);
+  CHECK(rec.findings.empty());
 }
 
 TEST_CASE("v2 a seed fixes the executor's order: same seed, same trace",

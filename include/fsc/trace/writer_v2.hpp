@@ -65,9 +65,12 @@ public:
   void cf_mark_failed(std::uint32_t o, std::uint64_t ino) override;
   void cf_mark_inactive(std::uint32_t o, std::uint64_t ino) override;
 
-private:
-  void line(std::string_view event, const std::string& body);
+protected:
+  /// Writes one event line; a subclass may take the text instead (the
+  /// trace replay compares it with the kernel's, rebuild_v2.cpp).
+  virtual void line(std::string_view event, const std::string& body);
 
+private:
   std::FILE* m_out;
   fscache::v2::Task m_task = fscache::v2::Task::netfs;
   std::uint64_t m_us = 0;

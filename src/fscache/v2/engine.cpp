@@ -25,7 +25,7 @@ struct Waiter {
 };
 
 struct Job {
-  enum Kind : std::uint8_t { cookie, volume, lru } kind = cookie;
+  enum Kind : std::uint8_t { cookie, volume, lru, volume_rest } kind = cookie;
   Cookie* c = nullptr;
   Volume* v = nullptr;
 };
@@ -79,6 +79,8 @@ struct Engine::Impl final : BackendHost {
   std::map<OpId, OpRec> ops;
 
   std::deque<Job> runq;
+  Scheduler* sched = nullptr;
+  std::vector<Runnable> sched_ready; // scratch for sched->pick()
   std::list<Waiter> waiters;
   bool withdrawn = false;
 
@@ -96,6 +98,11 @@ struct Engine::Impl final : BackendHost {
   {
     c.set(cookie_flag::no_data_to_read);
     set_state(c, CookieState::creating);
+    if (sched) {
+      Task t = task;
+      sched->preempt({Runnable::cookie, c.debug_id});
+      set_task(t);
+    }
   }
   void caching_failed(Cookie& c) override
   {
@@ -259,6 +266,7 @@ struct Engine::Impl final : BackendHost {
   }
   void create_volume(Volume& v, bool wait);
   void volume_work(Volume& v);
+  void volume_work_rest(Volume& v);
 
   // ---- cookies -----------------------------------------------------------
   void see_cookie(Cookie& c, CookieTrace why)
@@ -449,6 +457,7 @@ struct Engine::Impl final : BackendHost {
 
   // ---- executor ----------------------------------------------------------
   bool step();
+  std::size_t pick_scheduled();
   void run_job(const Job& j)
   {
     switch (j.kind) {
@@ -457,6 +466,10 @@ struct Engine::Impl final : BackendHost {
       break;
     case Job::volume:
       volume_work(*j.v);
+      break;
+    case Job::volume_rest:
+      set_task(Task::system_wq);
+      volume_work_rest(*j.v);
       break;
     case Job::lru:
       lru_worker();
@@ -816,6 +829,13 @@ void Engine::Impl::create_volume(Volume& v, bool wait)
       runq.erase(it);
       volume_work(v);
     }
+    it = std::find_if(runq.begin(), runq.end(), [&v](const Job& j) {
+      return j.kind == Job::volume_rest && j.v == &v;
+    });
+    if (it != runq.end()) {
+      runq.erase(it);
+      volume_work_rest(v);
+    }
   }
 }
 
@@ -825,7 +845,20 @@ void Engine::Impl::volume_work(Volume& v)
   v.work_pending = false;
   see_volume(v, VolumeTrace::see_create_work);
   Cache& k = *v.cache;
-  if (k.state != CacheState::not_present && be.acquire_volume(v)) {
+  v.rest_ok = k.state != CacheState::not_present && be.acquire_volume(v);
+  v.work_rest = true;
+  if (sched) { // a trace replay: calls may come before the rest runs
+    runq.push_back({Job::volume_rest, nullptr, &v});
+    return;
+  }
+  volume_work_rest(v);
+}
+
+void Engine::Impl::volume_work_rest(Volume& v)
+{
+  v.work_rest = false;
+  Cache& k = *v.cache;
+  if (v.rest_ok) { // cachefiles_acquire_volume()'s last step
     v.cache_priv = true;
     v.pinned = true;
     ++v.n_accesses;
@@ -904,6 +937,25 @@ void Engine::Impl::begin_operation_again(OpId id)
 
 // ---- executor --------------------------------------------------------------
 
+std::size_t Engine::Impl::pick_scheduled()
+{
+  sched_ready.clear();
+  for (const Job& j : runq) {
+    Runnable r;
+    if (j.kind == Job::cookie) {
+      r.kind = Runnable::cookie;
+      r.id = j.c->debug_id;
+    } else if (j.kind == Job::volume || j.kind == Job::volume_rest) {
+      r.kind = j.kind == Job::volume ? Runnable::volume : Runnable::volume_rest;
+      r.id = j.v->debug_id;
+    } else {
+      r.kind = Runnable::lru;
+    }
+    sched_ready.push_back(r);
+  }
+  return sched->pick(sched_ready);
+}
+
 bool Engine::Impl::step()
 {
   for (auto it = waiters.begin(); it != waiters.end(); ++it) {
@@ -918,8 +970,13 @@ bool Engine::Impl::step()
   if (runq.empty())
     return false;
   std::size_t i = 0;
-  if (seed != 0 && runq.size() > 1)
+  if (sched) {
+    i = pick_scheduled();
+    if (i >= runq.size())
+      return false;
+  } else if (seed != 0 && runq.size() > 1) {
     i = static_cast<std::size_t>(rng() % runq.size());
+  }
   Job j = runq[i];
   runq.erase(runq.begin() + static_cast<std::ptrdiff_t>(i));
   run_job(j);
@@ -1351,6 +1408,8 @@ void Engine::end_operation(OpId id)
 
 bool Engine::step() { return m->step(); }
 
+void Engine::set_scheduler(Scheduler* s) { m->sched = s; }
+
 std::uint64_t Engine::run()
 {
   std::uint64_t n = 0;
@@ -1477,10 +1536,11 @@ std::vector<std::string> Engine::check_counts() const
     if (v.freed)
       continue;
     ++cache_vols[v.cache];
-    if (v.work_pending)
+    const bool creating = v.work_pending || v.work_rest;
+    if (creating)
       ++cache_creates[v.cache];
     int ref = (v.test(volume_flag::relinquished) ? 0 : 1) + vol_live[&v] +
-              (v.work_pending ? 1 : 0);
+              (creating ? 1 : 0);
     if (v.ref != ref)
       bad(fmt::format("V={:08x} ref {} but its holders make {}", id, v.ref,
                       ref));

@@ -308,6 +308,28 @@ fail:
   return false;
 }
 
+void MemoryBackend::put_file(std::string_view volume_key, ByteView key,
+                             ByteView aux, std::uint64_t object_size, Found how)
+{
+  auto f = std::make_shared<File>();
+  f->ino = m_next_ino++;
+  f->size = (object_size + 4095) / 4096 * 4096;
+  for (std::uint64_t p = 0; p < f->size / 4096; ++p)
+    f->pages.insert(p);
+  Bytes x;
+  store_be(x, how == Found::bad_size ? object_size + 1 : object_size, 8);
+  store_be(x, 0, 8);
+  x.push_back(how == Found::bad_type ? 2 : 1);
+  x.push_back(how == Found::dirty ? k_content_dirty : 0);
+  x.insert(x.end(), aux.begin(), aux.end());
+  if (how == Found::bad_aux && !aux.empty()) // same length, other bytes
+    x.back() = static_cast<std::uint8_t>(x.back() ^ 0xff);
+  f->has_xattr = how != Found::no_xattr;
+  if (f->has_xattr)
+    f->xattr = std::move(x);
+  m_disk[path_of(volume_key, key)] = std::move(f);
+}
+
 void MemoryBackend::set_object_xattr(Object& o)
 {
   Cookie& c = *o.cookie;

@@ -36,6 +36,9 @@ struct Volume {
   bool pinned = false;     ///< the access CacheFiles holds (PIN cache)
   bool hashed = false;
   bool work_pending = false;
+  /// A scheduled creation stopped after the backend's part, the rest
+  /// (pin, END acq_vol, put) queued; rest_ok: the backend set it up.
+  bool work_rest = false, rest_ok = false;
   bool acquire_pending = false; ///< the acquirer waits on a collision
   bool freed = false;
   bool test(unsigned bit) const { return flags >> bit & 1U; }

@@ -76,6 +76,33 @@ struct Stats {
   int cookies = 0, volumes = 0;
 };
 
+/// A queued work item as a Scheduler sees it.
+struct Runnable {
+  /// volume_rest: the end of a volume's creation (its PIN cache, END
+  /// acq_vol and PUT creat), queued apart when a scheduler is set because
+  /// another CPU's netfs calls may come while system_wq makes the 257
+  /// directories (the real 6.1 trace relinquishes a volume there).
+  enum Kind : std::uint8_t { cookie, volume, lru, volume_rest } kind = cookie;
+  std::uint32_t id = 0; ///< the cookie's c= or the volume's V= (0 for lru)
+};
+
+/// Chooses which queued work item runs next, in place of the seeded order:
+/// a replay of a kernel trace runs them in the order the trace shows.
+/// Parked netfs calls whose condition holds resume first, as before.
+class Scheduler {
+public:
+  virtual ~Scheduler() = default;
+  /// The index in `ready` of what runs next, or ready.size() to run
+  /// nothing more for now (step() then returns false).
+  virtual std::size_t pick(const std::vector<Runnable>& ready) = 0;
+  /// A running work item reached a point where 6.1 has dropped the
+  /// cookie's lock and other tasks' netfs calls may come in: a lookup
+  /// gone negative, the cookie CREATING while CacheFiles makes its file
+  /// (I/O may begin then). The scheduler may make netfs calls here (not
+  /// step() or run()); the work item then goes on.
+  virtual void preempt(const Runnable& /*running*/) {}
+};
+
 class Engine {
 public:
   Engine(Backend& backend, Observer& observer, std::uint64_t seed = 0);
@@ -129,8 +156,11 @@ public:
   /// fscache_end_operation.
   void end_operation(OpId);
 
+  /// Lets `s` (not owned; null: the seeded order again) pick queued work.
+  void set_scheduler(Scheduler* s);
+
   /// Runs one thing (a woken netfs call, a queued work item); false when
-  /// nothing can run.
+  /// nothing can run (or the scheduler holds everything back).
   bool step();
   /// Steps until nothing can run; returns the number of steps.
   std::uint64_t run();

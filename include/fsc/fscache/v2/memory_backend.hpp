@@ -54,6 +54,22 @@ public:
   void set_next_ino(std::uint64_t ino) { m_next_ino = ino; }
   void set_faults(FaultHook f) { m_faults = std::move(f); }
 
+  /// How a file put there beforehand answers the coherency check (§4.3).
+  enum class Found : std::uint8_t {
+    coherent,
+    bad_aux,
+    bad_size,
+    bad_type,
+    dirty,
+    no_xattr
+  };
+  /// Puts a data file at the object's place, with every page holding data
+  /// and the xattr `how` says, as a run before this one left it (a trace
+  /// replay puts there what the trace's lookups found). The volume must
+  /// have been acquired.
+  void put_file(std::string_view volume_key, ByteView key, ByteView aux,
+                std::uint64_t object_size, Found how);
+
   /// The file at "I<volume key>/@xx/<cooked name>", or null.
   const File* file(std::string_view path) const;
   /// Where 6.1 puts the object of `key` in volume `volume_key`.

@@ -1,0 +1,758 @@
+// compare_v2.cpp - the rebuilt calls of a 6.x trace through the 6.1
+// engine, and the comparison of what the engine printed with what the
+// kernel printed, per cookie (volume, cache), counts included.
+#include <fsc/trace/rebuild_v2.hpp>
+
+#include <fsc/fscache/v2/engine.hpp>
+#include <fsc/fscache/v2/memory_backend.hpp>
+#include <fsc/trace/trace.hpp>
+#include <fsc/trace/writer_v2.hpp>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+#include <deque>
+#include <functional>
+#include <limits>
+#include <set>
+
+namespace fsc::trace {
+
+namespace {
+
+namespace v2 = fsc::fscache::v2;
+
+constexpr std::uint64_t k_never = std::numeric_limits<std::uint64_t>::max();
+
+/// Every cookie's aux: a trace does not print it.
+const Bytes k_aux = {'f', 's', 'c', '-', 'a', 'u', 'x', '1'};
+
+/// Lines of two CPUs may be printed in another order than their counts
+/// were taken (docs/engine-v2.md §5.3 #1): a line of one thing may match
+/// ahead of lines of other tasks printed up to this much earlier. 6.1's
+/// global clock orders CPUs to the microsecond, so only a tie (one
+/// printed value) is unordered; 6.12's local clock is per CPU: the window
+/// fsc refs uses for such traces.
+std::int64_t match_window_ns(Gen g)
+{
+  return g == Gen::v612 ? 20'000'000 : 1'000;
+}
+
+/// Calls of two tasks this close may have run in either order: 6.1's
+/// global clock prints microseconds (a tie is one printed value); 6.12's
+/// local clock is per CPU, so its CPUs' stamps are compared more loosely.
+std::int64_t swap_window_ns(Gen g)
+{
+  return g == Gen::v612 ? 1'000'000 : 1'000;
+}
+
+/// One line the engine printed, and the call it ran under (its position
+/// in the call order).
+struct EStep {
+  std::string text;
+  std::size_t pos = 0;
+};
+
+using Steps = std::map<std::string, std::vector<EStep>>;
+
+/// Takes the engine's lines as text, and writes them too when given a
+/// file (--trace).
+class Capture final : public FtraceWriterV2 {
+public:
+  Capture(std::function<void(std::string_view, const std::string&)> f,
+          std::FILE* out)
+      : FtraceWriterV2(out), m_f(std::move(f)), m_write(out != nullptr)
+  {
+    if (m_write)
+      header();
+  }
+  std::vector<std::string> printks, findings;
+  void printk(std::string_view s) override { printks.emplace_back(s); }
+  void finding(std::string_view s) override { findings.emplace_back(s); }
+
+protected:
+  void line(std::string_view event, const std::string& body) override
+  {
+    m_f(event, body);
+    if (m_write)
+      FtraceWriterV2::line(event, body);
+  }
+
+private:
+  std::function<void(std::string_view, const std::string&)> m_f;
+  bool m_write;
+};
+
+bool hex8(std::string_view s, std::size_t at)
+{
+  if (at + 8 > s.size())
+    return false;
+  for (std::size_t i = at; i < at + 8; ++i)
+    if (!std::isxdigit(static_cast<unsigned char>(s[i])))
+      return false;
+  return at + 8 == s.size() || s[at + 8] == ' ';
+}
+
+/// One run of the calls in one order through a fresh engine.
+class Run final : public v2::Scheduler {
+public:
+  Run(const V2Rebuilt& rb, const std::vector<std::size_t>& order,
+      std::optional<std::uint64_t> seed, std::FILE* trace_to = nullptr)
+      : m_rb(rb), m_order(order),
+        m_cap([this](std::string_view e,
+                     const std::string& b) { engine_line(e, b); },
+              trace_to),
+        m_e(m_be, m_cap, seed.value_or(0))
+  {
+    if (!seed)
+      m_e.set_scheduler(this);
+  }
+
+  Steps steps;
+  std::vector<std::string> printk() const { return m_cap.printks; }
+  std::vector<std::string> findings() const { return m_cap.findings; }
+
+  void run()
+  {
+    const std::int64_t t0 = m_order.empty() ? 0 : first_ts();
+    m_pos = 0;
+    while (m_pos < m_order.size()) {
+      const std::size_t at = m_pos;
+      const V2Call& k = m_rb.calls[m_order[at]];
+      m_horizon = k.line;
+      if (k.ts_ns > t0 && std::uint64_t(k.ts_ns - t0) > m_e.now())
+        m_e.advance(std::uint64_t(k.ts_ns - t0) - m_e.now(), false);
+      m_e.run();
+      if (m_pos != at) // a work item let calls in (preempt)
+        continue;
+      issue(k);
+      ++m_pos;
+    }
+    m_horizon = k_never;
+    m_e.run();
+  }
+
+  std::size_t pick(const std::vector<v2::Runnable>& ready) override
+  {
+    std::size_t best = ready.size();
+    std::uint64_t best_at = k_never;
+    for (std::size_t i = 0; i < ready.size(); ++i) {
+      std::uint64_t at = start_of(ready[i]);
+      if (at < best_at) {
+        best_at = at;
+        best = i;
+      }
+    }
+    if (best_at >= m_horizon)
+      return ready.size();
+    if (ready[best].kind == v2::Runnable::volume_rest)
+      ++m_started[rest_name(ready[best].id)];
+    return best;
+  }
+
+  /// The calls the trace shows while the work item was at this point:
+  /// those printed before its next line.
+  void preempt(const v2::Runnable& running) override
+  {
+    auto tc = m_c_e2t.find(running.id);
+    if (m_preempting || tc == m_c_e2t.end())
+      return;
+    const std::string thing = fmt::format("c={:08x}", tc->second);
+    auto t = m_rb.steps.find(thing);
+    auto e = steps.find(thing);
+    std::size_t done = e == steps.end() ? 0 : e->second.size();
+    if (t == m_rb.steps.end() || done >= t->second.size() || done == 0)
+      return;
+    // The worker is the task of the thing's last line so far; its next
+    // line of the thing is where the work item goes on.
+    const std::vector<V2Step>& ts = t->second;
+    const int worker = ts[done - 1].pid;
+    std::uint64_t limit = k_never;
+    for (std::size_t i = done; i < ts.size(); ++i)
+      if (ts[i].pid == worker) {
+        limit = ts[i].line;
+        break;
+      }
+    m_preempting = true;
+    while (m_pos < m_order.size() && m_rb.calls[m_order[m_pos]].line < limit)
+      issue(m_rb.calls[m_order[m_pos++]]);
+    m_preempting = false;
+    if (m_pos < m_order.size())
+      m_horizon = m_rb.calls[m_order[m_pos]].line;
+  }
+
+private:
+  std::int64_t first_ts() const
+  {
+    std::int64_t t = std::numeric_limits<std::int64_t>::max();
+    for (std::size_t i : m_order)
+      if (m_rb.calls[i].line)
+        t = std::min(t, m_rb.calls[i].ts_ns);
+    return t == std::numeric_limits<std::int64_t>::max() ? 0 : t;
+  }
+
+  /// The trace line where the work item's next run starts; 0 (now) when
+  /// the trace shows no more: the engine's extra run then shows at once.
+  std::uint64_t start_of(const v2::Runnable& r) const
+  {
+    std::string thing;
+    if (r.kind == v2::Runnable::lru) {
+      return m_lru < m_rb.lru_starts.size() ? m_rb.lru_starts[m_lru] : 0;
+    }
+    auto& map = r.kind == v2::Runnable::cookie ? m_c_e2t : m_v_e2t;
+    auto it = map.find(r.id);
+    if (r.kind == v2::Runnable::volume_rest)
+      thing = rest_name(r.id);
+    else if (it == map.end())
+      return 0;
+    else
+      thing = fmt::format(
+          "{}={:08x}", r.kind == v2::Runnable::cookie ? 'c' : 'V', it->second);
+    auto ws = m_rb.work_starts.find(thing);
+    auto n = m_started.find(thing);
+    std::size_t done = n == m_started.end() ? 0 : n->second;
+    if (ws == m_rb.work_starts.end() || done >= ws->second.size())
+      return 0;
+    return ws->second[done];
+  }
+
+  /// The key of a volume creation's rest in V2Rebuilt::work_starts.
+  std::string rest_name(std::uint32_t engine_v) const
+  {
+    auto it = m_v_e2t.find(engine_v);
+    return fmt::format("V={:08x}+", it == m_v_e2t.end() ? 0 : it->second);
+  }
+
+  /// The engine's ids in a line, replaced by the trace's.
+  std::string remap(std::string_view body) const
+  {
+    std::string out(body);
+    for (std::size_t i = 0; i + 2 < out.size(); ++i) {
+      if ((i && out[i - 1] != ' ') || out[i + 1] != '=' || !hex8(out, i + 2))
+        continue;
+      const std::map<std::uint32_t, std::uint32_t>* m = nullptr;
+      switch (out[i]) {
+      case 'c':
+        m = &m_c_e2t;
+        break;
+      case 'V':
+        m = &m_v_e2t;
+        break;
+      case 'o':
+        m = &m_o_e2t;
+        break;
+      default:
+        continue;
+      }
+      auto id = std::uint32_t(std::stoul(out.substr(i + 2, 8), nullptr, 16));
+      auto it = m->find(id);
+      if (it != m->end())
+        out.replace(i + 2, 8, fmt::format("{:08x}", it->second));
+    }
+    return out;
+  }
+
+  void engine_line(std::string_view event, const std::string& body)
+  {
+    Fields f = split_fields(body);
+    if (event == "cachefiles_ref" && f.words == "NEW obj")
+      new_object(f);
+    std::string mapped = remap(body);
+    std::string thing = v2_thing_of(event, mapped);
+    if (thing.empty())
+      return;
+    std::string text = std::string(event) + ": " + mapped;
+    if (text.find(" -   work ") != std::string::npos ||
+        text.find(" SEE creat ") != std::string::npos)
+      ++m_started[thing];
+    else if (text.find(" -   lrudo ") != std::string::npos)
+      ++m_lru;
+    steps[thing].push_back({std::move(text), m_pos});
+  }
+
+  /// The engine's k-th object of a cookie is the trace's k-th.
+  void new_object(const Fields& f)
+  {
+    auto c = f.get("c"), o = f.get("o");
+    if (!c || !o)
+      return;
+    auto ec = std::uint32_t(std::stoul(std::string(*c), nullptr, 16));
+    auto eo = std::uint32_t(std::stoul(std::string(*o), nullptr, 16));
+    auto tc = m_c_e2t.find(ec);
+    if (tc == m_c_e2t.end())
+      return;
+    std::size_t k = m_objects_seen[tc->second]++;
+    auto objs = m_rb.objects.find(tc->second);
+    if (objs != m_rb.objects.end() && k < objs->second.size())
+      m_o_e2t[eo] = objs->second[k];
+  }
+
+  struct Held {
+    int pid;
+    std::uint32_t id;
+  };
+  /// The operation (or write) of the task, else the oldest of the cookie;
+  /// taken off the list when `take`.
+  std::optional<std::uint32_t> held(std::deque<Held>& q, int pid, bool take)
+  {
+    if (q.empty())
+      return std::nullopt;
+    auto it = std::find_if(q.begin(), q.end(),
+                           [pid](const Held& h) { return h.pid == pid; });
+    if (it == q.end())
+      it = q.begin();
+    std::uint32_t id = it->id;
+    if (take)
+      q.erase(it);
+    return id;
+  }
+  /// Drops operations the engine refused after a wait (END io_notl).
+  void prune(std::deque<Held>& q)
+  {
+    q.erase(std::remove_if(q.begin(), q.end(),
+                           [this](const Held& h) {
+                             auto s = m_e.op_info(h.id).status;
+                             return s == v2::OpInfo::refused ||
+                                    s == v2::OpInfo::ended;
+                           }),
+            q.end());
+  }
+
+  Bytes key_of(std::map<std::uint32_t, std::string>& keys, char letter,
+               const V2Call& k)
+  {
+    std::string key = k.twin && keys.count(k.twin)
+                          ? keys[k.twin]
+                          : fmt::format("fsc-replay,{}={:08x}", letter, k.id);
+    keys[k.id] = key;
+    return Bytes(key.begin(), key.end());
+  }
+
+  /// The file the trace's first lookup of the cookie found, put there.
+  void put_found(const V2Call& k, const Bytes& key)
+  {
+    using F = v2::MemoryBackend::Found;
+    static const std::map<std::string, F, std::less<>> verdicts = {
+        {"OK", F::coherent},       {"BAD aux", F::bad_aux},
+        {"BAD osiz", F::bad_size}, {"BAD type", F::bad_type},
+        {"BAD dirt", F::dirty},    {"BAD xatt", F::no_xattr}};
+    auto f = m_rb.found.find(k.id);
+    auto vk = m_vkeys.find(k.volume);
+    if (f == m_rb.found.end() || vk == m_vkeys.end())
+      return;
+    auto how = verdicts.find(f->second);
+    if (how != verdicts.end())
+      m_be.put_file(vk->second, key, k_aux, k.size, how->second);
+  }
+
+  void issue(const V2Call& k);
+  void issue_io(const V2Call& k, v2::CookieId c);
+
+  const V2Rebuilt& m_rb;
+  const std::vector<std::size_t>& m_order;
+  v2::MemoryBackend m_be;
+  Capture m_cap;
+  v2::Engine m_e;
+  std::size_t m_pos = 0;
+  std::uint64_t m_horizon = k_never;
+  bool m_preempting = false;
+  std::map<std::string, std::size_t> m_started;
+  std::size_t m_lru = 0;
+  std::map<std::uint32_t, std::uint32_t> m_c_t2e, m_c_e2t, m_v_t2e, m_v_e2t,
+      m_o_e2t;
+  std::map<std::uint32_t, std::size_t> m_objects_seen;
+  std::map<std::uint32_t, std::string> m_vkeys, m_ckeys;
+  std::map<std::uint32_t, std::uint64_t> m_size; ///< trace cookie
+  std::map<std::uint32_t, std::deque<Held>> m_ops, m_ios;
+};
+
+void Run::issue(const V2Call& k)
+{
+  switch (k.kind) {
+  case V2Call::add_cache:
+    m_e.add_cache();
+    return;
+  case V2Call::withdraw_cache:
+    m_e.withdraw_cache();
+    return;
+  case V2Call::acquire_volume: {
+    Bytes key = key_of(m_vkeys, 'V', k);
+    v2::VolumeId v = m_e.acquire_volume(std::string_view(
+        reinterpret_cast<const char*>(key.data()), key.size()));
+    if (v) {
+      m_v_t2e[k.id] = v;
+      m_v_e2t[v] = k.id;
+    }
+    return;
+  }
+  case V2Call::relinquish_volume:
+    if (m_v_t2e.count(k.id))
+      m_e.relinquish_volume(m_v_t2e[k.id]);
+    return;
+  case V2Call::acquire_cookie: {
+    auto v = m_v_t2e.find(k.volume);
+    if (v == m_v_t2e.end())
+      return;
+    Bytes key = key_of(m_ckeys, 'c', k);
+    put_found(k, key);
+    v2::CookieId c = m_e.acquire_cookie(v->second, key, k_aux, k.size);
+    m_size[k.id] = k.size;
+    if (c) {
+      m_c_t2e[k.id] = c;
+      m_c_e2t[c] = k.id;
+    }
+    return;
+  }
+  default:
+    break;
+  }
+  auto it = m_c_t2e.find(k.id);
+  if (it == m_c_t2e.end())
+    return;
+  v2::CookieId c = it->second;
+  std::uint64_t& size = m_size[k.id];
+  switch (k.kind) {
+  case V2Call::use:
+    m_e.use_cookie(c, k.flag);
+    return;
+  case V2Call::unuse: // NFS passes its aux and i_size every time
+    m_e.unuse_cookie(c, &k_aux, &size);
+    return;
+  case V2Call::relinquish:
+    m_e.relinquish_cookie(c, k.flag);
+    return;
+  case V2Call::invalidate:
+    size = k.size;
+    m_e.invalidate(c, k_aux, k.size, k.flag);
+    return;
+  case V2Call::resize:
+    size = k.size;
+    m_e.resize_cookie(c, k.size);
+    return;
+  default:
+    issue_io(k, c);
+  }
+}
+
+void Run::issue_io(const V2Call& k, v2::CookieId c)
+{
+  std::deque<Held>& ops = m_ops[k.id];
+  prune(ops);
+  switch (k.kind) {
+  case V2Call::begin_read:
+  case V2Call::begin_write: {
+    v2::OpId op =
+        k.kind == V2Call::begin_read ? m_e.begin_read(c) : m_e.begin_write(c);
+    if (m_e.op_info(op).status != v2::OpInfo::refused)
+      ops.push_back({k.pid, op});
+    return;
+  }
+  case V2Call::read:
+    if (auto op = held(ops, k.pid, false))
+      m_e.read(*op, k.pos, k.len);
+    return;
+  case V2Call::write:
+    if (auto op = held(ops, k.pid, false)) {
+      int io = m_e.write(*op, k.pos, k.len, false);
+      if (io > 0)
+        m_ios[k.id].push_back({k.pid, std::uint32_t(io)});
+    }
+    return;
+  case V2Call::complete_write:
+    if (auto io = held(m_ios[k.id], k.pid, true))
+      m_e.complete_write(int(*io));
+    return;
+  case V2Call::end_operation:
+    if (auto op = held(ops, k.pid, true))
+      m_e.end_operation(*op);
+    return;
+  default:
+    return;
+  }
+}
+
+/// The outcome of comparing one run with the trace.
+struct Outcome {
+  V2Divergence d;
+  std::uint64_t compared = 0;
+  std::size_t pos = SIZE_MAX; ///< the call position behind the divergence
+  std::size_t cut = 0; ///< engine lines past a trace cut inside a work run
+  std::vector<std::string> cuts; ///< compare_all: which things, how many
+};
+
+/// May trace line j match before the unmatched lines [from, j)? Only
+/// when they are other tasks' lines printed shortly before.
+bool may_skip(const std::vector<V2Step>& t, const std::vector<bool>& matched,
+              std::size_t from, std::size_t j, std::int64_t window)
+{
+  for (std::size_t k = from; k < j; ++k)
+    if (!matched[k] &&
+        (t[k].pid == t[j].pid || t[j].ts_ns - t[k].ts_ns > window))
+      return false;
+  return true;
+}
+
+/// Does the trace end inside one of the thing's work runs (a "-   work "
+/// without its "PQ  work ", a "SEE creat" without its "PUT creat")? In a
+/// whole trace every run ends.
+bool ends_in_work(const std::vector<V2Step>& t)
+{
+  int open = 0;
+  for (const V2Step& s : t) {
+    if (s.text.find(" -   work ") != std::string::npos ||
+        s.text.find(" SEE creat ") != std::string::npos)
+      ++open;
+    else if (s.text.find(" PQ  work ") != std::string::npos ||
+             s.text.find(" PUT creat ") != std::string::npos)
+      open = std::max(0, open - 1);
+  }
+  return open > 0;
+}
+
+/// The line of the thing's last matched step before step `at` (0: none).
+std::uint64_t last_matched_before(const std::vector<V2Step>& t,
+                                  const std::vector<bool>& matched,
+                                  std::size_t at)
+{
+  for (std::size_t i = std::min(at, t.size()); i-- > 0;)
+    if (matched[i])
+      return t[i].line;
+  return 0;
+}
+
+/// One thing's comparison: the engine's lines in order, each matched to
+/// the trace's first unmatched line or one that may pass it.
+Outcome compare_thing(const std::string& thing, const std::vector<V2Step>& t,
+                      const std::vector<EStep>& e, std::int64_t window)
+{
+  Outcome o;
+  o.d.thing = thing;
+  const bool cut = ends_in_work(t);
+  std::vector<bool> matched(t.size(), false);
+  std::size_t first = 0;
+  for (const EStep& s : e) {
+    while (first < t.size() && matched[first])
+      ++first;
+    if (first == t.size() && cut) { // the kernel went on past the trace
+      o.cut = e.size() - std::size_t(&s - e.data());
+      return o;
+    }
+    std::size_t j = first;
+    for (; j < t.size(); ++j) {
+      if (t[j].ts_ns - t[first].ts_ns > window) {
+        j = t.size();
+        break;
+      }
+      if (!matched[j] && t[j].text == s.text)
+        break;
+    }
+    if (j < t.size() && may_skip(t, matched, first, j, window)) {
+      matched[j] = true;
+      ++o.compared;
+      continue;
+    }
+    o.d.found = true;
+    o.d.line =
+        first < t.size() ? t[first].line : (t.empty() ? 0 : t.back().line);
+    o.d.trace_step = first < t.size() ? t[first].text : std::string();
+    o.d.engine_step = s.text;
+    o.d.previous = last_matched_before(t, matched, first);
+    o.pos = s.pos;
+    return o;
+  }
+  while (first < t.size() && matched[first])
+    ++first;
+  if (first < t.size()) {
+    o.d.found = true;
+    o.d.line = t[first].line;
+    o.d.trace_step = t[first].text;
+    o.d.previous = last_matched_before(t, matched, first);
+  }
+  return o;
+}
+
+/// Every thing compared; the divergence with the earliest trace line wins.
+Outcome compare_all(const V2Rebuilt& rb, const Steps& engine,
+                    std::uint64_t& things)
+{
+  std::set<std::string> all;
+  for (const auto& [k, v] : rb.steps)
+    all.insert(k);
+  for (const auto& [k, v] : engine)
+    if (k[0] != 'C' || rb.cache_compared)
+      all.insert(k);
+  things = all.size();
+  static const std::vector<V2Step> no_t;
+  static const std::vector<EStep> no_e;
+  Outcome best;
+  for (const std::string& th : all) {
+    auto t = rb.steps.find(th);
+    auto e = engine.find(th);
+    std::vector<V2Step> kept;
+    const std::vector<V2Step>* ts = t == rb.steps.end() ? &no_t : &t->second;
+    if (rb.cut_at) { // the trace ends inside a call: compare up to it
+      for (const V2Step& s : *ts)
+        if (s.line < rb.cut_at)
+          kept.push_back(s);
+      ts = &kept;
+    }
+    Outcome o = compare_thing(th, *ts, e == engine.end() ? no_e : e->second,
+                              match_window_ns(rb.gen));
+    best.compared += o.compared;
+    if (o.cut)
+      best.cuts.push_back(fmt::format("{} after line {}: {} lines", th,
+                                      ts->back().line, o.cut));
+    if (o.d.found && (!best.d.found || o.d.line < best.d.line)) {
+      std::uint64_t n = best.compared;
+      std::vector<std::string> cuts = std::move(best.cuts);
+      best = o;
+      best.compared = n;
+      best.cuts = std::move(cuts);
+    }
+  }
+  return best;
+}
+
+/// The call position whose trace line is the last at or before `line`.
+std::size_t pos_at(const V2Rebuilt& rb, const std::vector<std::size_t>& order,
+                   std::uint64_t line)
+{
+  std::size_t best = SIZE_MAX;
+  for (std::size_t p = 0; p < order.size(); ++p)
+    if (rb.calls[order[p]].line <= line &&
+        (best == SIZE_MAX ||
+         rb.calls[order[p]].line > rb.calls[order[best]].line))
+      best = p;
+  return best;
+}
+
+/// 6.12 is compared with a 6.1 engine. The one difference its compared
+/// lines can show: the netfs library writes to the cache with
+/// fscache_write_to_cache() (WANT_WRITE: waits while the cookie is
+/// CREATING), where 6.1 NFS begins a write operation (WANT_PARAMS: goes
+/// on); the replay begins every write the 6.1 way. So a wait (or a
+/// refusal after one) that only one side prints is that difference; any
+/// other is a divergence, as on 6.1.
+std::string modelled_reason(const V2Rebuilt& rb, const V2Divergence& d)
+{
+  if (rb.gen != Gen::v612 || d.thing.empty() || d.thing[0] != 'c')
+    return {};
+  for (const std::string* s : {&d.trace_step, &d.engine_step})
+    if (s->find(" WAIT  io ") != std::string::npos ||
+        s->find(" END   io_notl ") != std::string::npos)
+      return "6.12 writes to the cache through the netfs library "
+             "(fscache_write_to_cache(), which waits for a CREATING cookie) "
+             "where 6.1 NFS begins a write operation that does not "
+             "(docs/engine-v2.md §2.6, §6.2)";
+  return {};
+}
+
+struct Attempt {
+  Outcome out;
+  std::vector<std::string> printk, findings;
+};
+
+Attempt attempt(const V2Rebuilt& rb, const std::vector<std::size_t>& order,
+                std::optional<std::uint64_t> seed)
+{
+  Run r(rb, order, seed);
+  r.run();
+  if (rb.cut_at) // what the engine did for calls the trace no longer shows
+    for (auto& [thing, steps] : r.steps)
+      steps.erase(std::remove_if(steps.begin(), steps.end(),
+                                 [&](const EStep& s) {
+                                   return s.pos >= order.size() ||
+                                          rb.calls[order[s.pos]].line >=
+                                              rb.cut_at;
+                                 }),
+                  steps.end());
+  Attempt a;
+  std::uint64_t things = 0;
+  a.out = compare_all(rb, r.steps, things);
+  if (a.out.d.found && a.out.pos == SIZE_MAX)
+    a.out.pos = pos_at(rb, order, a.out.d.line);
+  a.printk = r.printk();
+  a.findings = r.findings();
+  return a;
+}
+
+/// Another order to try: a call of another task, printed within the swap
+/// window of the call behind the divergence, moved to run before it (or
+/// it before that one). Empty when none is left untried.
+std::vector<std::size_t> other_order(
+    const V2Rebuilt& rb, const std::vector<std::size_t>& order, std::size_t pos,
+    std::set<std::pair<std::uint64_t, std::uint64_t>>& tried, std::string& what)
+{
+  if (pos >= order.size())
+    return {};
+  const V2Call& k = rb.calls[order[pos]];
+  for (std::size_t dist = 1; dist <= 4; ++dist)
+    for (int sign : {1, -1}) {
+      std::ptrdiff_t p = std::ptrdiff_t(pos) + sign * std::ptrdiff_t(dist);
+      if (p < 0 || std::size_t(p) >= order.size())
+        continue;
+      const V2Call& o = rb.calls[order[std::size_t(p)]];
+      std::int64_t gap =
+          o.ts_ns > k.ts_ns ? o.ts_ns - k.ts_ns : k.ts_ns - o.ts_ns;
+      if (o.pid == k.pid || gap > swap_window_ns(rb.gen) ||
+          !tried.insert({std::min(k.line, o.line), std::max(k.line, o.line)})
+               .second)
+        continue;
+      std::vector<std::size_t> out = order;
+      std::size_t from = std::max(pos, std::size_t(p));
+      std::size_t to = std::min(pos, std::size_t(p));
+      std::size_t moved = out[from];
+      out.erase(out.begin() + std::ptrdiff_t(from));
+      out.insert(out.begin() + std::ptrdiff_t(to), moved);
+      what = fmt::format("{}<->{}", std::min(k.line, o.line),
+                         std::max(k.line, o.line));
+      return out;
+    }
+  return {};
+}
+
+} // namespace
+
+V2Replay replay_v2(const V2Rebuilt& rb, std::optional<std::uint64_t> seed,
+                   std::FILE* trace_to)
+{
+  std::vector<std::size_t> order(rb.calls.size());
+  for (std::size_t i = 0; i < order.size(); ++i)
+    order[i] = i;
+  V2Replay out;
+  Attempt best = attempt(rb, order, seed);
+  std::set<std::pair<std::uint64_t, std::uint64_t>> tried;
+  // Each try reruns everything: the engine cannot go back a step.
+  while (!seed && best.out.d.found && out.orders < 64) {
+    std::string what;
+    std::vector<std::size_t> next =
+        other_order(rb, order, best.out.pos, tried, what);
+    if (next.empty())
+      break;
+    ++out.orders;
+    Attempt a = attempt(rb, next, seed);
+    if (!a.out.d.found || a.out.d.line > best.out.d.line) {
+      best = std::move(a);
+      order = std::move(next);
+      out.reordered.push_back(what);
+    }
+  }
+  out.d = best.out.d;
+  out.d.modelled = out.d.found ? modelled_reason(rb, out.d) : std::string();
+  out.compared = best.out.compared;
+  out.cut = best.out.cuts;
+  std::uint64_t things = 0;
+  for (const auto& [k, v] : rb.steps)
+    things += !v.empty();
+  out.things = things;
+  out.printk = std::move(best.printk);
+  out.findings = std::move(best.findings);
+  if (trace_to) { // the chosen order once more, written as 6.1 writes it
+    Run r(rb, order, seed, trace_to);
+    r.run();
+  }
+  return out;
+}
+
+} // namespace fsc::trace

@@ -1,0 +1,608 @@
+// rebuild_v2.cpp - a 6.1/6.12 trace back to its netfs calls (the lines
+// that show a call are listed in rebuild_v2.hpp), and the comparison
+// material: per cookie, volume and cache, the fscache lines and the
+// cachefiles_ref lines of its objects, with their counts.
+#include <fsc/trace/rebuild_v2.hpp>
+
+#include <fsc/error.hpp>
+#include <fsc/trace/trace.hpp>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <charconv>
+#include <deque>
+#include <set>
+
+namespace fsc::trace {
+
+namespace {
+
+/// One event line, kept whole: the calls are read with some look-ahead.
+struct Ev {
+  std::uint64_t line = 0;
+  int pid = 0;
+  std::int64_t ts_ns = 0;
+  std::string event, body;
+  Fields f; ///< views into body: Evs live in a deque, never moved
+};
+
+std::optional<std::uint64_t> hex_of(std::optional<std::string_view> v)
+{
+  if (!v || v->empty())
+    return std::nullopt;
+  std::uint64_t n = 0;
+  auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), n, 16);
+  if (ec != std::errc() || p != v->data() + v->size())
+    return std::nullopt;
+  return n;
+}
+
+/// A 6.x debug id: exactly 8 hex digits.
+std::optional<std::uint32_t> id_of(std::optional<std::string_view> v)
+{
+  if (!v || v->size() != 8)
+    return std::nullopt;
+  auto n = hex_of(v);
+  return n ? std::optional<std::uint32_t>(std::uint32_t(*n)) : std::nullopt;
+}
+
+std::string thing_name(char letter, std::uint32_t id)
+{
+  return fmt::format("{}={:08x}", letter, id);
+}
+
+bool fscache_event(std::string_view e) { return e.rfind("fscache_", 0) == 0; }
+
+/// What a 6.x fscache line looks like, against 4.19's: 8-digit ids, and
+/// r= on cookie lines (4.19 prints u=).
+bool looks_v6(const Ev& e)
+{
+  if (e.event == "fscache_cookie")
+    return id_of(e.f.get("c")) && e.f.get("r");
+  if (e.event == "fscache_acquire")
+    return e.f.get("V").has_value();
+  return e.event == "fscache_volume" || e.event == "fscache_access" ||
+         e.event == "fscache_active" || e.event == "fscache_cache";
+}
+
+/// The compared thing a line belongs to ("" if none): fscache lines and
+/// the object refs (cachefiles_ref) go to their cookie, volume or cache;
+/// other cachefiles lines show the backing filesystem, not the engine.
+std::string thing_of(std::string_view event, const Fields& f)
+{
+  if (event == "fscache_cache" || event == "fscache_access_cache") {
+    auto C = id_of(f.get("C"));
+    return C ? thing_name('C', *C) : std::string();
+  }
+  if (event == "fscache_volume" || event == "fscache_access_volume") {
+    auto c = id_of(f.get("c"));
+    if (c && *c != 0)
+      return thing_name('c', *c);
+    auto V = id_of(f.get("V"));
+    return V ? thing_name('V', *V) : std::string();
+  }
+  if (fscache_event(event) || event == "cachefiles_ref") {
+    auto c = id_of(f.get("c"));
+    return c ? thing_name('c', *c) : std::string();
+  }
+  return {};
+}
+
+std::string rtrim(std::string_view s)
+{
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\r'))
+    s.remove_suffix(1);
+  return std::string(s);
+}
+
+/// Builds the calls from the events, in one pass with look-ahead.
+class Builder {
+public:
+  Builder(const std::string& path, std::deque<Ev>& evs, V2Rebuilt& out)
+      : m_path(path), m_evs(evs), m_out(out)
+  {
+  }
+  void run();
+
+private:
+  void event(std::size_t i);
+  void cache_line(const Ev& e);
+  void volume_line(const Ev& e);
+  void cookie_line(const Ev& e);
+  void access_line(const Ev& e);
+  void ref_line(std::size_t i);
+  void creation_rest(const Ev& e);
+  void found_line(const Ev& e);
+  void note(const Ev& e, const std::string& what)
+  {
+    if (m_out.notes.size() < 100)
+      m_out.notes.push_back(fmt::format("{}:{}: {}", m_path, e.line, what));
+  }
+  V2Call call(const Ev& e, V2Call::Kind k, std::uint32_t id)
+  {
+    V2Call c;
+    c.kind = k;
+    c.line = e.line;
+    c.pid = e.pid;
+    c.ts_ns = e.ts_ns;
+    c.id = id;
+    return c;
+  }
+  /// A call on a cookie the trace acquired; others are noted once.
+  bool known_cookie(const Ev& e, std::uint32_t c)
+  {
+    if (m_cookies.count(c))
+      return true;
+    if (m_unknown.insert(c).second)
+      note(e, fmt::format("c={:08x} was acquired before the trace began: "
+                          "its calls are not replayed",
+                          c));
+    return false;
+  }
+  void sizes();
+  void drop_orphans();
+  void finish();
+
+  const std::string& m_path;
+  std::deque<Ev>& m_evs;
+  V2Rebuilt& m_out;
+  std::set<std::uint32_t> m_cookies, m_volumes, m_unknown;
+  std::map<std::uint32_t, std::size_t> m_acquire_call; ///< cookie -> call
+  std::map<std::uint32_t, int> m_creating; ///< V= being created -> pid
+  std::map<int, std::size_t> m_last_cookie_acq, m_last_volume_acq; ///< pid
+  std::map<std::uint32_t, std::uint32_t> m_volume_of;              ///< cookie
+  std::map<std::uint32_t, std::uint32_t> m_cookie_of_obj;
+  std::set<std::uint32_t> m_found_obj;           ///< lookups that found a file
+  std::map<std::uint32_t, std::uint64_t> m_size; ///< cookie, from its I/O
+  std::map<std::uint32_t, unsigned> m_flags;     ///< cookie, at relinquish
+  std::map<std::pair<int, std::uint32_t>, bool> m_resizing; ///< pid, c
+  std::map<std::uint32_t, int> m_read_puts;                 ///< c
+  std::map<std::pair<int, std::uint32_t>, bool> m_last_modify;
+  bool m_bound = false;
+};
+
+void Builder::run()
+{
+  sizes();
+  for (std::size_t i = 0; i < m_evs.size(); ++i)
+    event(i);
+  finish();
+}
+
+// What a cookie's size was, from what its objects show: the expanded
+// tmpfile (round_up(size, 4096)), else the end of its last write. The
+// trace prints no size at acquire; a never-used cookie's relinquish shows
+// NO_DATA_TO_READ (f bit 3) only for size 0.
+void Builder::sizes()
+{
+  for (const Ev& e : m_evs) {
+    if (e.event == "cachefiles_ref") {
+      auto c = id_of(e.f.get("c"));
+      auto o = id_of(e.f.get("o"));
+      if (c && o)
+        m_cookie_of_obj[*o] = *c;
+      continue;
+    }
+    if (e.event == "fscache_relinquish") {
+      auto c = id_of(e.f.get("c"));
+      auto fl = hex_of(e.f.get("f"));
+      if (c && fl)
+        m_flags[*c] = unsigned(*fl);
+      continue;
+    }
+    if (e.event != "cachefiles_trunc" && e.event != "cachefiles_write")
+      continue;
+    auto o = id_of(e.f.get("o"));
+    auto it = o ? m_cookie_of_obj.find(*o) : m_cookie_of_obj.end();
+    if (it == m_cookie_of_obj.end())
+      continue;
+    std::uint64_t end = 0;
+    if (e.event == "cachefiles_trunc" && e.f.words.find("EXPTMP") == 0) {
+      auto l = e.f.get("l");
+      auto arrow = l ? l->find("->") : std::string_view::npos;
+      if (arrow != std::string_view::npos)
+        end = hex_of(l->substr(arrow + 2)).value_or(0);
+    } else if (e.event == "cachefiles_write") {
+      end = hex_of(e.f.get("s")).value_or(0) + hex_of(e.f.get("l")).value_or(0);
+    }
+    m_size[it->second] = std::max(m_size[it->second], end);
+  }
+}
+
+void Builder::event(std::size_t i)
+{
+  const Ev& e = m_evs[i];
+  std::string thing = thing_of(e.event, e.f);
+  if (!thing.empty())
+    m_out.steps[thing].push_back(
+        {e.line, e.pid, e.ts_ns, e.event + ": " + rtrim(e.body)});
+  if (e.event == "fscache_cache" || e.event == "fscache_access_cache")
+    cache_line(e);
+  else if (e.event == "fscache_volume")
+    volume_line(e);
+  else if (e.event == "fscache_cookie" || e.event == "fscache_active" ||
+           e.event == "fscache_relinquish" || e.event == "fscache_acquire" ||
+           e.event == "fscache_invalidate" || e.event == "fscache_resize")
+    cookie_line(e);
+  else if (e.event == "fscache_access")
+    access_line(e);
+  if (e.event == "fscache_access_volume" || e.event == "fscache_access_cache")
+    creation_rest(e);
+  else if (e.event == "cachefiles_ref")
+    ref_line(i);
+  else if (e.event == "cachefiles_lookup" || e.event == "cachefiles_coherency")
+    found_line(e);
+}
+
+void Builder::cache_line(const Ev& e)
+{
+  if (e.event != "fscache_access_cache")
+    return;
+  if (e.f.words == "PIN cache") {
+    m_out.calls.push_back(call(e, V2Call::add_cache, 0));
+    m_bound = true;
+  } else if (e.f.words == "UNPIN cache") {
+    m_out.calls.push_back(call(e, V2Call::withdraw_cache, 0));
+  }
+}
+
+void Builder::volume_line(const Ev& e)
+{
+  auto V = id_of(e.f.get("V"));
+  if (!V) {
+    note(e, "fscache_volume without a V= id: skipped");
+    return;
+  }
+  const std::string& w = e.f.words;
+  if (w == "NEW acq") {
+    m_volumes.insert(*V);
+    m_last_volume_acq[e.pid] = m_out.calls.size();
+    m_out.calls.push_back(call(e, V2Call::acquire_volume, *V));
+  } else if (w == "SEE creat") {
+    m_creating[*V] = e.pid;
+  } else if (w == "PUT relnq" && m_volumes.count(*V)) {
+    m_out.calls.push_back(call(e, V2Call::relinquish_volume, *V));
+  } else if (w == "*COLLIDE*" || w == "GET hcoll") {
+    // The volume this task is acquiring has the key of the one printed.
+    auto it = m_last_volume_acq.find(e.pid);
+    if (it != m_last_volume_acq.end() && m_out.calls[it->second].id != *V)
+      m_out.calls[it->second].twin = *V;
+  }
+}
+
+void Builder::cookie_line(const Ev& e)
+{
+  auto c = id_of(e.f.get("c"));
+  if (!c) {
+    note(e, fmt::format("{} without a c= id: skipped", e.event));
+    return;
+  }
+  const std::string& w = e.f.words;
+  if (e.event == "fscache_cookie") {
+    if (w == "NEW acq") {
+      m_cookies.insert(*c);
+      m_acquire_call[*c] = m_out.calls.size();
+      m_last_cookie_acq[e.pid] = m_out.calls.size();
+      V2Call k = call(e, V2Call::acquire_cookie, *c);
+      auto s = m_size.find(*c);
+      auto fl = m_flags.find(*c);
+      if (s != m_size.end())
+        k.size = s->second;
+      else if (fl != m_flags.end() && fl->second & 0x08)
+        k.size = 0; // NO_DATA_TO_READ and no object: acquired with size 0
+      else
+        k.size = 4096;
+      m_out.calls.push_back(k);
+    } else if (w == "*COLLIDE*" || w == "GET hcoll") {
+      auto it = m_last_cookie_acq.find(e.pid);
+      if (it != m_last_cookie_acq.end() && m_out.calls[it->second].id != *c)
+        m_out.calls[it->second].twin = *c;
+    }
+    return;
+  }
+  if (e.event == "fscache_acquire") {
+    auto V = id_of(e.f.get("V"));
+    auto it = m_acquire_call.find(*c);
+    if (V && it != m_acquire_call.end()) {
+      m_out.calls[it->second].volume = *V;
+      m_volume_of[*c] = *V;
+    }
+    return;
+  }
+  if (!known_cookie(e, *c))
+    return;
+  V2Call k = call(e, V2Call::use, *c);
+  if (e.event == "fscache_active") {
+    if (w == "USE" || w == "USE-m") {
+      k.flag = w == "USE-m";
+      m_last_modify[{e.pid, *c}] = k.flag;
+    } else if (w == "UNUSE") {
+      k.kind = V2Call::unuse;
+    } else {
+      note(e, fmt::format("fscache_active {}: not a 6.1 call, skipped", w));
+      return;
+    }
+  } else if (e.event == "fscache_relinquish") {
+    k.kind = V2Call::relinquish;
+    k.flag = hex_of(e.f.get("rt")).value_or(0) != 0;
+  } else if (e.event == "fscache_invalidate") {
+    k.kind = V2Call::invalidate;
+    k.size = hex_of(e.f.get("sz")).value_or(0);
+    // NFS invalidates with FSCACHE_INVAL_DIO_WRITE right after a use
+    // for writing (fs/nfs/fscache.c nfs_fscache_open_file()).
+    k.flag = m_last_modify[{e.pid, *c}];
+  } else {
+    k.kind = V2Call::resize;
+    k.size = hex_of(e.f.get("sz")).value_or(0);
+    m_resizing[{e.pid, *c}] = true;
+  }
+  m_out.calls.push_back(k);
+}
+
+void Builder::access_line(const Ev& e)
+{
+  auto c = id_of(e.f.get("c"));
+  if (!c) {
+    note(e, "fscache_access without a c= id: skipped");
+    return;
+  }
+  const std::string& w = e.f.words;
+  V2Call::Kind k;
+  if (w == "BEGIN io_read") {
+    k = V2Call::begin_read;
+  } else if (w == "BEGIN io_writ") {
+    k = V2Call::begin_write;
+  } else if (w == "END io") {
+    // A resize begins and ends its own operation (BEGIN io_resz).
+    bool& resizing = m_resizing[{e.pid, *c}];
+    if (resizing) {
+      resizing = false;
+      return;
+    }
+    k = V2Call::end_operation;
+  } else {
+    return;
+  }
+  if (known_cookie(e, *c))
+    m_out.calls.push_back(call(e, k, *c));
+}
+
+// Where the end of a volume's creation runs: its pin, or (when the backend
+// failed) the cache's END acq_vol on the worker that printed its SEE creat.
+void Builder::creation_rest(const Ev& e)
+{
+  auto it = m_creating.end();
+  if (e.event == "fscache_access_volume" && e.f.words == "PIN cache") {
+    auto V = id_of(e.f.get("V"));
+    it = V ? m_creating.find(*V) : m_creating.end();
+  } else if (e.event == "fscache_access_cache" && e.f.words == "END acq_vol") {
+    it = std::find_if(m_creating.begin(), m_creating.end(),
+                      [&e](const auto& c) { return c.second == e.pid; });
+  }
+  if (it == m_creating.end())
+    return;
+  m_out.work_starts[thing_name('V', it->first) + "+"].push_back(e.line);
+  m_creating.erase(it);
+}
+
+// A cookie's first object whose lookup found a file (B= not 0, e=0), and
+// the verdict of its coherency check: the trace's cache held that file.
+void Builder::found_line(const Ev& e)
+{
+  auto o = id_of(e.f.get("o"));
+  if (!o || *o == 0)
+    return;
+  if (e.event == "cachefiles_lookup") {
+    if (hex_of(e.f.get("B")).value_or(0) != 0 && e.f.get("e") == "0")
+      m_found_obj.insert(*o);
+    return;
+  }
+  if (!m_found_obj.erase(*o))
+    return; // a commit's SET, or a lookup that found nothing
+  auto c = m_cookie_of_obj.find(*o);
+  if (c == m_cookie_of_obj.end())
+    return;
+  const auto& objs = m_out.objects[c->second];
+  if (!objs.empty() && objs.front() == *o)
+    m_out.found[c->second] = e.f.words;
+}
+
+// GET ioreq: the read or write the same task prints next for the object.
+// PUT ioreq: a write's completion (a read completes inside its call).
+void Builder::ref_line(std::size_t i)
+{
+  const Ev& e = m_evs[i];
+  auto c = id_of(e.f.get("c"));
+  auto o = id_of(e.f.get("o"));
+  if (!c || !o) {
+    note(e, "cachefiles_ref without c= and o= ids: skipped");
+    return;
+  }
+  const std::string& w = e.f.words;
+  if (w == "NEW obj") {
+    m_out.objects[*c].push_back(*o);
+    return;
+  }
+  if (w == "PUT ioreq") {
+    int& reads = m_read_puts[*c];
+    if (reads > 0) {
+      --reads;
+      return;
+    }
+    if (known_cookie(e, *c))
+      m_out.calls.push_back(call(e, V2Call::complete_write, *c));
+    return;
+  }
+  if (w != "GET ioreq" || !known_cookie(e, *c))
+    return;
+  for (std::size_t j = i + 1; j < m_evs.size() && j < i + 256; ++j) {
+    const Ev& n = m_evs[j];
+    if (n.pid != e.pid ||
+        (n.event != "cachefiles_write" && n.event != "cachefiles_read") ||
+        id_of(n.f.get("o")) != o)
+      continue;
+    V2Call k = call(e, V2Call::write, *c);
+    if (n.event == "cachefiles_read") {
+      k.kind = V2Call::read;
+      ++m_read_puts[*c];
+    }
+    k.pos = hex_of(n.f.get("s")).value_or(0);
+    k.len = hex_of(n.f.get("l")).value_or(0);
+    m_out.calls.push_back(k);
+    return;
+  }
+  if (i + 256 >= m_evs.size() && !m_out.cut_at) {
+    m_out.cut_at = e.line; // the trace ends before its write
+    note(e, "the trace ends inside this write: from here on nothing is "
+            "compared");
+    return;
+  }
+  note(e, "GET ioreq without its cachefiles_read/_write: skipped");
+}
+
+// Cookies of a volume acquired before the trace began are not replayed:
+// their lines print that volume's counts (vr=, r= of the volume access),
+// which rest on cookies the trace never shows.
+void Builder::drop_orphans()
+{
+  std::set<std::uint32_t> orphans, noted;
+  for (const V2Call& k : m_out.calls)
+    if (k.kind == V2Call::acquire_cookie && !m_volumes.count(k.volume)) {
+      orphans.insert(k.id);
+      if (noted.insert(k.volume).second)
+        m_out.notes.push_back(fmt::format(
+            "{}:{}: V={:08x} was acquired before the trace began: its "
+            "cookies are not replayed",
+            m_path, k.line, k.volume));
+    }
+  if (orphans.empty())
+    return;
+  auto cookie_call = [&](const V2Call& k) {
+    return k.kind >= V2Call::acquire_cookie && orphans.count(k.id);
+  };
+  m_out.calls.erase(
+      std::remove_if(m_out.calls.begin(), m_out.calls.end(), cookie_call),
+      m_out.calls.end());
+  for (std::uint32_t c : orphans)
+    m_cookies.erase(c);
+}
+
+void Builder::finish()
+{
+  // A cookie that lost a collision (DISCARD) prints no fscache_acquire:
+  // it was acquired in its twin's volume.
+  for (V2Call& k : m_out.calls)
+    if (k.kind == V2Call::acquire_cookie && !k.volume && k.twin)
+      k.volume = m_volume_of[k.twin];
+  drop_orphans();
+  if (!m_bound && !m_out.calls.empty()) {
+    V2Call bind;
+    bind.kind = V2Call::add_cache;
+    m_out.calls.insert(m_out.calls.begin(), bind);
+    m_out.cache_compared = false;
+    m_out.notes.push_back(fmt::format(
+        "{}: the cache was bound before the trace began: the replay binds "
+        "one first and does not compare the cache's lines",
+        m_path));
+    for (auto it = m_out.steps.begin(); it != m_out.steps.end();)
+      it = it->first[0] == 'C' ? m_out.steps.erase(it) : std::next(it);
+  }
+  // Only what the trace shows from its birth can be compared.
+  for (auto it = m_out.steps.begin(); it != m_out.steps.end();) {
+    std::uint32_t id =
+        std::uint32_t(std::strtoul(it->first.c_str() + 2, nullptr, 16));
+    bool keep = it->first[0] == 'C' ||
+                (it->first[0] == 'c' && m_cookies.count(id)) ||
+                (it->first[0] == 'V' && m_volumes.count(id));
+    it = keep ? std::next(it) : m_out.steps.erase(it);
+  }
+  m_out.cookies = m_cookies.size();
+  m_out.volumes = m_volumes.size();
+  for (const auto& [thing, steps] : m_out.steps)
+    for (const V2Step& s : steps) {
+      if (s.text.find(" -   work ") != std::string::npos ||
+          s.text.find(" SEE creat ") != std::string::npos)
+        m_out.work_starts[thing].push_back(s.line);
+      else if (s.text.find(" -   lrudo ") != std::string::npos)
+        m_out.lru_starts.push_back(s.line);
+    }
+  std::sort(m_out.lru_starts.begin(), m_out.lru_starts.end());
+}
+
+} // namespace
+
+std::string v2_thing_of(std::string_view event, std::string_view body)
+{
+  return thing_of(event, split_fields(body));
+}
+
+Gen trace_generation(const std::string& path)
+{
+  LineReader r(path);
+  std::string_view text;
+  Ev e;
+  while (r.next(text)) {
+    Parsed p = parse_line(text);
+    if (p.kind != Kind::event || !fscache_event(p.line.event))
+      continue;
+    e.event = std::string(p.line.event);
+    e.body = std::string(p.line.body);
+    e.f = split_fields(e.body);
+    if (e.event == "fscache_cookie" || e.event == "fscache_acquire" ||
+        e.event == "fscache_volume" || e.event == "fscache_access" ||
+        e.event == "fscache_active" || e.event == "fscache_cache")
+      return looks_v6(e) ? Gen::v61 : Gen::v419;
+    if (r.line_number() > 100000)
+      break;
+  }
+  return Gen::unknown;
+}
+
+V2Rebuilt rebuild_v2(const std::string& path)
+{
+  V2Rebuilt out;
+  std::deque<Ev> evs;
+  LineReader r(path);
+  std::string_view text;
+  bool v6 = false;
+  while (r.next(text)) {
+    Parsed p = parse_line(text);
+    if (p.kind == Kind::malformed) {
+      ++out.malformed;
+      if (out.notes.size() < 100)
+        out.notes.push_back(fmt::format("{}:{}: not a trace line ({}): {}",
+                                        path, r.line_number(), p.why,
+                                        text.substr(0, 120)));
+      continue;
+    }
+    if (p.kind != Kind::event)
+      continue;
+    ++out.events;
+    std::string_view ev = p.line.event;
+    if (ev.rfind("netfs_", 0) == 0) {
+      out.gen = Gen::v612; // 6.1 NFS never calls the netfs library
+      continue;
+    }
+    if (!fscache_event(ev) && ev.rfind("cachefiles_", 0) != 0)
+      continue;
+    Ev& e = evs.emplace_back();
+    e.line = r.line_number();
+    e.pid = p.line.pid;
+    e.ts_ns = p.line.ts_ns;
+    e.event = std::string(ev);
+    e.body = std::string(p.line.body);
+    e.f = split_fields(e.body);
+    v6 = v6 || looks_v6(e);
+  }
+  out.lines = r.line_number();
+  out.truncated = r.truncation();
+  if (!v6)
+    throw Error(fmt::format("{}: no 6.1/6.12 fscache event in it", path));
+  if (out.gen != Gen::v612)
+    out.gen = Gen::v61;
+  Builder(path, evs, out).run();
+  return out;
+}
+
+} // namespace fsc::trace

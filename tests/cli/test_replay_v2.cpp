@@ -1,0 +1,371 @@
+// test_replay_v2.cpp - `fsc replay --from-trace` of 6.1/6.12 traces: the
+// real smoke traces replay through the 6.1 engine with no divergence, an
+// edit is found at its line, trace-cmd report text reads as ftrace text,
+// and bad lines are reported, never crashed on.
+#include <catch2/catch.hpp>
+
+#include "json_records.hpp"
+#include "run.hpp"
+#include "tree.hpp"
+
+#include <fsc/trace/trace.hpp>
+
+#include <algorithm>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+using fsc::test::records;
+using fsc::test::run_fsc;
+using fsc::test::TempDir;
+
+namespace {
+
+/// One-line INFO text: the TAP reporter must not see a newline.
+std::string flat(std::string s)
+{
+  for (char& c : s)
+    if (c == '\n')
+      c = '|';
+  return s;
+}
+
+std::string trace_61()
+{
+  return fsc::test::fixtures_dir() + "/real-6.1-smoke/ftrace.txt.xz";
+}
+
+std::string trace_612()
+{
+  return fsc::test::fixtures_dir() + "/real-6.12-smoke/ftrace.txt.xz";
+}
+
+std::vector<std::string> read_trace(const std::string& path)
+{
+  std::vector<std::string> out;
+  fsc::trace::LineReader r(path);
+  std::string_view l;
+  while (r.next(l))
+    out.emplace_back(l);
+  return out;
+}
+
+std::string write_trace(const TempDir& t, const std::string& name,
+                        const std::vector<std::string>& lines)
+{
+  std::string p = t / name;
+  std::ofstream out(p, std::ios::binary);
+  for (const auto& l : lines)
+    out << l << '\n';
+  return p;
+}
+
+/// The real 6.1 trace with line `n` (1-based) changed from `from` to `to`.
+std::vector<std::string> edited(std::size_t n, const std::string& from,
+                                const std::string& to)
+{
+  std::vector<std::string> lines = read_trace(trace_61());
+  std::string& l = lines.at(n - 1);
+  REQUIRE(l.find(from) != std::string::npos);
+  l.replace(l.find(from), from.size(), to);
+  return lines;
+}
+
+bool has(const std::string& text, const std::string& part)
+{
+  return text.find(part) != std::string::npos;
+}
+
+} // namespace
+
+TEST_CASE("replay --from-trace: the real 6.1 trace replays on the 6.1 "
+          "engine with no divergence")
+{
+  auto r = run_fsc({"replay", "--from-trace", trace_61(), "--json"});
+  INFO(flat(r.out + r.err));
+  REQUIRE(r.status == 0);
+  auto j = nlohmann::json::parse(r.out);
+  CHECK(j["generation"] == "6.1");
+  CHECK(j["diverged"] == false);
+  CHECK(j["order"] == "trace");
+  CHECK(j["cookies"] == 204);
+  CHECK(j["volumes"] == 3);
+  CHECK(j["calls"].get<int>() > 9000);
+  // Every fscache line and every cachefiles_ref line of the trace (§5.1:
+  // 7619 + 3144).
+  CHECK(j["compared"] == 10763);
+  CHECK(j["malformed"] == 0);
+  CHECK(records(j, "finding").empty());
+  // docs/engine-v2.md §5.3 #1: CPU0's GET ioreq u=1 is printed before
+  // CPU1's PUT ioreq u=2 at the same microsecond; the put ran first.
+  bool reordered = false;
+  for (const auto& n : records(j, "note"))
+    reordered = reordered || n["message"] ==
+                                 "calls run in the other order: lines "
+                                 "13447<->13449";
+  CHECK(reordered);
+
+  r = run_fsc({"replay", "--from-trace", trace_61()});
+  CHECK(r.status == 0);
+  CHECK(has(r.out, "(6.1 trace)"));
+  CHECK(has(r.out, "compared   10763 state steps and counts of 208 cookies, "
+                   "volumes and caches: the engine did what the kernel did"));
+  CHECK(has(r.out, "reordered  the calls at lines 13447<->13449"));
+}
+
+TEST_CASE("replay --from-trace: the real 6.12 trace matches the 6.1 engine "
+          "too")
+{
+  auto r = run_fsc({"replay", "--from-trace", trace_612(), "--json"});
+  INFO(flat(r.out + r.err));
+  REQUIRE(r.status == 0);
+  auto j = nlohmann::json::parse(r.out);
+  CHECK(j["generation"] == "6.12");
+  CHECK(j["diverged"] == false);
+  CHECK_FALSE(j.contains("modelled_difference"));
+  CHECK(j["cookies"] == 204);
+  CHECK(j["compared"] == 1570);
+}
+
+TEST_CASE("replay --from-trace: 6.12's wait in a netfs-library write is "
+          "named as what the engine does not model; a changed count is not")
+{
+  std::vector<std::string> lines = read_trace(trace_612());
+  REQUIRE(has(lines[2787], "c=00000002 BEGIN io_writ r=2 a=2"));
+  REQUIRE(has(lines[2875], "c=00000002 BEGIN io_writ r=2 a=4"));
+  TempDir t;
+  // fscache_write_to_cache() waits for a CREATING cookie (WANT_WRITE);
+  // the 6.1 write the replay begins does not.
+  std::vector<std::string> waited = lines;
+  std::string wait = lines[2787];
+  wait.replace(wait.find("BEGIN io_writ"), 13, "WAIT  io     ");
+  waited.insert(waited.begin() + 2788, wait);
+  std::string p = write_trace(t, "wait.trace", waited);
+  auto r = run_fsc({"replay", "--from-trace", p});
+  INFO(flat(r.out + r.err));
+  CHECK(r.status == 0);
+  CHECK(has(r.out, "6.12 trace: the engine models 6.1; first difference at " +
+                       p + ":2789, c=00000002"));
+  r = run_fsc({"replay", "--from-trace", p, "--json"});
+  auto j = nlohmann::json::parse(r.out);
+  CHECK(j["diverged"] == false);
+  CHECK(j["line"] == 2789);
+  CHECK(has(j["modelled_difference"].get<std::string>(),
+            "fscache_write_to_cache"));
+
+  // A count in the same I/O, changed: a divergence, 6.12 or not.
+  std::vector<std::string> changed = lines;
+  changed[2875].replace(changed[2875].find("a=4"), 3, "a=5");
+  p = write_trace(t, "count.trace", changed);
+  r = run_fsc({"replay", "--from-trace", p, "--json"});
+  INFO(flat(r.out + r.err));
+  CHECK(r.status == 1);
+  j = nlohmann::json::parse(r.out);
+  CHECK(j["diverged"] == true);
+  CHECK(j["line"] == 2876);
+  CHECK_FALSE(j.contains("modelled_difference"));
+}
+
+TEST_CASE("replay --from-trace: an edit to the real 6.1 trace is found at "
+          "its line")
+{
+  struct Edit {
+    std::size_t line;
+    std::string from, to, engine;
+    std::string thing;
+  };
+  const Edit edits[] = {
+      // c=00000002's lookup access: the engine ends it at 0.
+      {2640, "END   lookup  r=3 a=0", "END   lookup  r=3 a=1",
+       "fscache_access: c=00000002 END   lookup  r=3 a=0", "c=00000002"},
+      // Its object's first ref (cachefiles_ref prints before the change).
+      {2633, "u=1 NEW obj", "u=2 NEW obj",
+       "cachefiles_ref: c=00000002 o=00000001 u=1 NEW obj", "c=00000002"},
+      // The volume's ref taken by the cookie.
+      {2624, "GET cook  u=2", "GET cook  u=3",
+       "fscache_volume: V=00000001 GET cook  u=2", "V=00000001"},
+  };
+  for (const Edit& e : edits) {
+    TempDir t;
+    std::string p =
+        write_trace(t, "edited.trace", edited(e.line, e.from, e.to));
+    auto r = run_fsc({"replay", "--from-trace", p, "--json"});
+    INFO(e.line << " " << flat(r.out + r.err));
+    CHECK(r.status == 1);
+    auto j = nlohmann::json::parse(r.out);
+    CHECK(j["diverged"] == true);
+    CHECK(j["line"] == e.line);
+    CHECK(j["cookie"] == e.thing);
+    CHECK(j["engine_step"] == e.engine);
+    CHECK(has(j["trace_step"].get<std::string>(), e.to));
+  }
+  // A state line removed: the next line takes its number, and the
+  // engine's "-   activ" is what the kernel lacks.
+  std::vector<std::string> lines = read_trace(trace_61());
+  REQUIRE(has(lines[2638], "c=00000002 -   activ r=3"));
+  lines.erase(lines.begin() + 2638);
+  TempDir t;
+  std::string p = write_trace(t, "removed.trace", lines);
+  auto r = run_fsc({"replay", "--from-trace", p});
+  INFO(flat(r.out + r.err));
+  CHECK(r.status == 1);
+  CHECK(has(r.out, "diverged   at " + p + ":2639, c=00000002"));
+  CHECK(
+      has(r.out, "kernel:  fscache_access: c=00000002 END   lookup  r=3 a=0"));
+  CHECK(has(r.out, "engine:  fscache_cookie: c=00000002 -   activ r=3"));
+  CHECK(has(r.out, "previous step, which matched, is at line 2638"));
+  CHECK(has(r.out, "   2639  ")); // the context quotes the lines around it
+}
+
+TEST_CASE("replay --from-trace: trace-cmd report text of a 6.1 trace "
+          "replays as its ftrace text")
+{
+  // trace-cmd report prints no header and no flags column:
+  // "task-pid [cpu] ts: event: body".
+  std::vector<std::string> report;
+  for (const auto& l : read_trace(trace_61())) {
+    if (l.rfind("#", 0) == 0)
+      continue;
+    auto cpu = l.find("] ");
+    auto ts = l.find_first_not_of(' ', l.find(' ', cpu + 2));
+    report.push_back(l.substr(0, cpu + 2) + l.substr(ts));
+  }
+  REQUIRE(report.size() == 15462);
+  TempDir t;
+  auto r = run_fsc({"replay", "--from-trace",
+                    write_trace(t, "report.txt", report), "--json"});
+  INFO(flat(r.out + r.err));
+  CHECK(r.status == 0);
+  auto j = nlohmann::json::parse(r.out);
+  CHECK(j["diverged"] == false);
+  CHECK(j["compared"] == 10763);
+}
+
+TEST_CASE("replay --from-trace: a malformed 6.1 line is named with its file "
+          "and line, never crashed on")
+{
+  TempDir t;
+  std::vector<std::string> lines = read_trace(trace_61());
+  lines[4999] = "garbage line here";
+  std::string p = write_trace(t, "bad.trace", lines);
+  auto r = run_fsc({"replay", "--from-trace", p});
+  INFO(flat(r.out + r.err));
+  CHECK(r.status == 1);
+  CHECK(has(r.out, p + ":5000: not a trace line"));
+  r = run_fsc({"replay", "--from-trace", p, "--json"});
+  auto j = nlohmann::json::parse(r.out);
+  CHECK(j["malformed"] == 1);
+
+  // A call's line with a broken id: noted, the call is missing, so the
+  // cookie diverges; no crash.
+  lines = edited(2626, "fscache_active: c=00000002 USE",
+                 "fscache_active: c=0000zz02 USE");
+  p = write_trace(t, "badid.trace", lines);
+  r = run_fsc({"replay", "--from-trace", p});
+  INFO(flat(r.out + r.err));
+  CHECK(r.status == 1);
+  CHECK(has(r.out, p + ":2626: fscache_active without a c= id"));
+
+  // Lines out of any order the kernel could print, and fragments of
+  // fields: reported, never a crash.
+  lines = read_trace(trace_61());
+  std::reverse(lines.begin() + 2600, lines.begin() + 2700);
+  for (std::size_t i = 6000; i < 6100; ++i)
+    lines[i] = lines[i].substr(0, lines[i].size() / 2 + 20);
+  p = write_trace(t, "shuffled.trace", lines);
+  r = run_fsc({"replay", "--from-trace", p});
+  INFO(flat(r.out + r.err));
+  CHECK((r.status == 0 || r.status == 1));
+}
+
+TEST_CASE("replay --from-trace: a 6.1 trace cut short is compared up to "
+          "its end")
+{
+  // Cut inside c=00000002's lookup work item: the kernel went on past the
+  // trace's end, as the engine does.
+  std::vector<std::string> lines = read_trace(trace_61());
+  TempDir t;
+  lines.resize(2636);
+  std::string p = write_trace(t, "cut-work.trace", lines);
+  auto r = run_fsc({"replay", "--from-trace", p});
+  INFO(flat(r.out + r.err));
+  CHECK(r.status == 0);
+  CHECK(has(r.out, "cut        the trace ends inside a work item of "
+                   "c=00000002 after line 2633"));
+  // Cut between a page's GET ioreq and its cachefiles_write.
+  lines = read_trace(trace_61());
+  lines.resize(8000);
+  REQUIRE(has(lines.back(), "GET ioreq"));
+  p = write_trace(t, "cut-write.trace", lines);
+  r = run_fsc({"replay", "--from-trace", p});
+  INFO(flat(r.out + r.err));
+  CHECK(r.status == 0);
+  CHECK(has(r.out, p + ":8000: the trace ends inside this write"));
+  // An edit before the cut is still found.
+  lines[2639].replace(lines[2639].find("a=0"), 3, "a=1");
+  p = write_trace(t, "cut-edited.trace", lines);
+  r = run_fsc({"replay", "--from-trace", p});
+  CHECK(r.status == 1);
+  CHECK(has(r.out, "diverged   at " + p + ":2640, c=00000002"));
+}
+
+TEST_CASE("replay --from-trace: a 6.1 trace begun after the bind and the "
+          "mounts replays what it shows from its birth")
+{
+  // From c=00000002's acquire on: the cache and volumes V=1 and V=3 are
+  // older than the trace, so their counts and their cookies' volume
+  // counts cannot be known; V=2 is gone by then.
+  std::vector<std::string> lines = read_trace(trace_61());
+  REQUIRE(has(lines[2622], "c=00000002 NEW acq"));
+  lines.erase(lines.begin() + 12, lines.begin() + 2622);
+  TempDir t;
+  std::string p = write_trace(t, "late.trace", lines);
+  auto r = run_fsc({"replay", "--from-trace", p});
+  INFO(flat(r.out + r.err));
+  CHECK(r.status == 0);
+  CHECK(has(r.out, "the cache was bound before the trace began"));
+  CHECK(has(r.out, "V=00000001 was acquired before the trace began: its "
+                   "cookies are not replayed"));
+  CHECK(has(r.out, "V=00000003 was acquired before the trace began"));
+}
+
+TEST_CASE("replay --from-trace --trace: the replay's own 6.1 trace replays "
+          "with no divergence")
+{
+  TempDir t;
+  auto r = run_fsc(
+      {"replay", "--from-trace", trace_61(), "--trace", t / "engine.trace"});
+  INFO(flat(r.out + r.err));
+  REQUIRE(r.status == 0);
+  std::vector<std::string> lines = read_trace(t / "engine.trace");
+  CHECK(lines.size() == 15462 + 4); // every event, and the header
+  r = run_fsc({"replay", "--from-trace", t / "engine.trace", "--json"});
+  INFO(flat(r.out + r.err));
+  CHECK(r.status == 0);
+  auto j = nlohmann::json::parse(r.out);
+  CHECK(j["diverged"] == false);
+  CHECK(j["compared"] == 10763);
+  // "-": the trace alone on standard output.
+  r = run_fsc({"replay", "--from-trace", trace_61(), "--trace", "-"});
+  CHECK(r.status == 0);
+  CHECK(r.out.rfind("# tracer: nop\n", 0) == 0);
+  CHECK_FALSE(has(r.out, "compared "));
+}
+
+TEST_CASE("replay --from-trace: a 6.1 trace takes --seed, refuses CACHE")
+{
+  auto r =
+      run_fsc({"replay", "--from-trace", trace_61(), "--seed", "3", "--json"});
+  INFO(flat(r.out + r.err));
+  CHECK((r.status == 0 || r.status == 1));
+  auto j = nlohmann::json::parse(r.out);
+  CHECK(j["order"] == "seed 3");
+  TempDir t;
+  fsc::test::make_dirs(t / "c");
+  r = run_fsc({"replay", "--from-trace", trace_61(), t / "c"});
+  CHECK(r.status == 64);
+  r = run_fsc({"replay", "--from-trace", trace_61(), "--refs", t / "x"});
+  CHECK(r.status == 64);
+}
