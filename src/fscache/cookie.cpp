@@ -598,6 +598,22 @@ void Engine::add_cache()
   e.cache_bound = true;
 }
 
+PendingRef Engine::bind_cache()
+{
+  Impl& e = *m;
+  auto result = std::make_shared<Pending>();
+  result->what = "bind";
+  // A daemon binds a new cache only after its old one is gone:
+  // fscache_withdraw_cache() returns once every object is freed.
+  e.park([&e] { return !e.cache_bound && !e.withdrawing; },
+         [this, result] {
+           add_cache();
+           result->done = true;
+         },
+         "bind waiting for the withdrawn cache's objects to be freed");
+  return result;
+}
+
 PendingRef Engine::withdraw_cache()
 {
   Impl& e = *m;
@@ -605,6 +621,7 @@ PendingRef Engine::withdraw_cache()
   auto result = std::make_shared<Pending>();
   result->what = "withdraw";
   e.cache_bound = false;
+  ++e.withdrawing;
   std::list<Object*> dying;
   dying.swap(e.cache_objects);
   for (Object* o : dying) {
@@ -615,6 +632,7 @@ PendingRef Engine::withdraw_cache()
          [&e, result] {
            Cookie* fsdef = e.cookies.at(fsdef_cookie).get();
            --fsdef->usage; // gives back fscache_add_cache's reference
+           --e.withdrawing;
            result->done = true;
          },
          "cache withdrawal waiting for every object to be freed");

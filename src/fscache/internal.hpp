@@ -203,6 +203,7 @@ struct Engine::Impl {
   std::unique_ptr<BackendHost> host;
   Object* root = nullptr;
   bool cache_bound = false;
+  int withdrawing = 0; ///< withdrawals waiting for their objects
   bool io_error = false;
   int cache_object_count = 0;
   CookieId next_cookie = 2;

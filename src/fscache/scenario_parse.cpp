@@ -173,6 +173,7 @@ const std::map<std::string, Grammar>& grammar()
       {"check", {1, 1, {}, {}, true}},
       {"relinquish", {1, 1, {"aux"}, {"retire"}, true}},
       {"withdraw", {0, 0, {}, {}, true}},
+      {"bind", {0, 0, {}, {}, true}},
       {"run", {0, 0, {}, {}, false}},
       {"step", {0, 1, {}, {}, false}},
   };
@@ -191,7 +192,7 @@ Parsed split_call(const std::vector<Word>& w, std::size_t from,
     fail_at(file, line, w[from].column,
             "expected a call (register, acquire, enable, disable, update, "
             "invalidate, wait-invalidate, resize, read, alloc, write, "
-            "uncache, check, relinquish, withdraw, run, step), got '" +
+            "uncache, check, relinquish, withdraw, bind, run, step), got '" +
                 p.cmd + "'");
   for (std::size_t i = from + 1; i < w.size(); ++i) {
     const Word& x = w[i];

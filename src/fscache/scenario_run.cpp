@@ -156,6 +156,8 @@ private:
     }
     if (c == "withdraw")
       return m_e.withdraw_cache();
+    if (c == "bind")
+      return m_e.bind_cache();
     CookieId h = handle(p.pos[0]);
     auto page = [&] { return *parse_num(p.pos[1].text); };
     if (c == "enable")

@@ -99,6 +99,8 @@ struct Scan {
   /// FirstPass::raised), and the fscache_osm lines that would place them.
   std::map<std::uint64_t, std::vector<std::string>> calls_at;
   std::set<std::uint64_t> moved;
+  /// Lines where the cache's withdrawal began (see FirstPass::killed).
+  std::set<std::uint64_t> withdrawals;
 };
 
 class FirstPass {
@@ -107,6 +109,7 @@ class FirstPass {
   struct ObjScan {
     bool running = false, in_cmd = false;
     std::uint64_t queued_by = 0, last_put = 0, last_osm = 0;
+    std::uint64_t queue_run = 0; ///< see m_queue_runs, at its last GET queue
   };
 
 public:
@@ -122,6 +125,12 @@ public:
       return;
     const Line& l = p.line;
     Fields f = split_fields(l.body);
+    const bool queue =
+        l.event == "cachefiles_ref" && l.body.find(" GET queue") != std::string_view::npos;
+    if (queue)
+      m_queue_runs.try_emplace(l.pid, n);
+    else
+      m_queue_runs.erase(l.pid);
     if (l.event == "cachefiles_mkdir" || l.event == "cachefiles_create") {
       auto o = f.get("o");
       auto it = o ? m_obj_cookie.find(std::string(*o)) : m_obj_cookie.end();
@@ -184,8 +193,13 @@ public:
         l.event == "fscache_enable" || l.event == "fscache_disable") {
       if (auto fl = f.get("f"))
         flags(h, unsigned(hexnum(*fl)), *fl, n, text);
-      if (l.event == "fscache_cookie" && f.words == "GET obj")
+      if (l.event == "fscache_cookie" && f.words == "GET obj") {
         out.had_object[h] = true;
+        // fscache_add_cache() attaches the cache's root object to the
+        // fsdef index, the one cookie with no parent.
+        if (l.body.find(" p=0000000000000000 ") != std::string_view::npos)
+          m_fsdef = ptr;
+      }
     } else if (l.event == "fscache_gang_lookup") {
       if (auto sl = f.get("sl")) {
         CookieLife& life = out.lives[h];
@@ -221,6 +235,8 @@ public:
       m_obj_cookie[optr] = h;
       ObjScan& ob = m_objects[optr];
       if (l.event == "cachefiles_ref") {
+        if (queue)
+          ob.queue_run = m_queue_runs[l.pid];
         // A raise that queued an object resting in WAIT_FOR_CMD.
         if (f.words == "GET queue" && !ob.running && ob.in_cmd && !ob.queued_by)
           ob.queued_by = n;
@@ -233,6 +249,8 @@ public:
       }
       std::string_view state =
           std::string_view(f.words).substr(0, f.words.find(' '));
+      if (ptr == m_fsdef && l.body.find(" OOB ev=6") != std::string_view::npos)
+        out.withdrawals.insert(ob.queue_run ? ob.queue_run : n);
       bool inval = l.body.find(" ?CMD WAIT ev=3") != std::string_view::npos;
       bool update = l.body.find(" ?CMD WAIT ev=2") != std::string_view::npos;
       if (inval)
@@ -370,6 +388,13 @@ private:
   std::map<std::string, std::uint64_t> m_last_stop; ///< life -> line
   std::set<std::string> m_relinquishing;
   std::uint64_t m_last_lost = 0;
+  std::string m_fsdef; ///< the root index's pointer
+  /// fscache_withdraw_cache() queues every object of the cache for a KILL
+  /// from the daemon's task, which prints nothing else meanwhile (other
+  /// tasks' lines interleave); the root object's comes last and ends in
+  /// its ABRT. Per task: the first line of its current run of GET queue
+  /// lines; the root's run is where the withdrawal began.
+  std::map<int, std::uint64_t> m_queue_runs;
 };
 
 Scan first_pass(const std::string& path)
@@ -393,6 +418,7 @@ public:
   std::map<std::string, bool> has_children;
   std::map<std::uint64_t, std::vector<std::string>> calls_at;
   std::set<std::uint64_t> moved;
+  std::set<std::uint64_t> withdrawals;
 
   void feed(const Line& l, std::uint64_t lineno)
   {
@@ -403,6 +429,10 @@ public:
     std::string ptr(*c);
     m_line = lineno;
     ++out.events;
+    if (withdrawals.count(lineno) && !m_withdrawn) {
+      add("withdraw &", "");
+      m_withdrawn = true;
+    }
     auto at = calls_at.find(lineno);
     if (at != calls_at.end())
       for (const auto& verb : at->second)
@@ -581,6 +611,9 @@ private:
         f.words == "GET obj") {
       m_fsdef = ptr;
       out.fsdef = handle(ptr);
+    } else if (ptr == m_fsdef && f.words == "GET obj" && m_withdrawn) {
+      add("bind", ""); // cachefilesd bound a cache again
+      m_withdrawn = false;
     }
     if (f.words == "GET prn" || f.words == "GET obj" ||
         f.words == "*COLLISION*")
@@ -703,6 +736,7 @@ Rebuilt rebuild_from_trace(const std::string& path)
   b.has_children = std::move(scan.has_children);
   b.calls_at = std::move(scan.calls_at);
   b.moved = std::move(scan.moved);
+  b.withdrawals = std::move(scan.withdrawals);
   b.out.lives = std::move(scan.lives);
   LineReader r(path);
   std::string_view text;
@@ -799,7 +833,8 @@ void TraceGuide::osm(std::uint64_t c, std::uint64_t o, ObjState, bool, bool,
   ++object(c, o, false).steps;
 }
 
-void TraceGuide::obj_ref(std::uint64_t c, std::uint64_t o, int, ObjRefTrace why)
+void TraceGuide::obj_ref(std::uint64_t c, std::uint64_t o, int usage,
+                         ObjRefTrace why)
 {
   Obj& ob = object(c, o, false);
   if (why == ObjRefTrace::put_drop_obj)
@@ -808,6 +843,11 @@ void TraceGuide::obj_ref(std::uint64_t c, std::uint64_t o, int, ObjRefTrace why)
     ++ob.puts;
   else if (why == ObjRefTrace::get_queue)
     ++ob.queues;
+  // Freed: the engine may give its address to the next object it makes
+  // (a new cache's root object after a withdrawal), which is another of
+  // the trace's objects.
+  if (why == ObjRefTrace::put_work && usage == 0)
+    m_objects.erase(o);
 }
 
 void TraceGuide::op(std::uint64_t c, std::uint64_t op, OpTrace why)

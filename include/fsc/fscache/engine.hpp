@@ -146,6 +146,9 @@ public:
   void add_cache();
   /// fscache_withdraw_cache: kills every object, waits for all to go.
   PendingRef withdraw_cache();
+  /// A new cache bound after a withdrawal (add_cache() once the old one's
+  /// objects are gone).
+  PendingRef bind_cache();
 
   /// fscache_register_netfs: the primary index (key = name, aux = version).
   CookieId register_netfs(std::string_view name, std::uint32_t version);
