@@ -686,10 +686,6 @@ private:
       call(ptr, "invalidate " + handle(ptr));
     else if (!called && what.rfind("?CMD WAIT ev=2", 0) == 0)
       call(ptr, "update " + handle(ptr));
-    if (ptr == m_fsdef && what.rfind("ABRT", 0) == 0 && !m_withdrawn) {
-      add("withdraw &", "");
-      m_withdrawn = true;
-    }
     object_event(ptr, f, lineno, true);
     step(ptr, lineno, "osm " + what);
   }

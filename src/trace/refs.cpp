@@ -864,7 +864,8 @@ std::uint8_t RefsAnalyzer::State::route(std::uint64_t rid,
   }
   if (!pick) { // no life alive: the line goes to the last one's history
     m_routes.erase(rk);
-    remember_orphan(rk, e);
+    if (sub) // only a subrequest is born without a line
+      remember_orphan(rk, e);
     return 0;
   }
   const std::uint8_t slot = pick->slot;

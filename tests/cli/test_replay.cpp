@@ -25,16 +25,7 @@ using fsc::test::TempDir;
 
 namespace {
 
-/// Catch's TAP reporter prints INFO text of passing checks too; a newline
-/// in it would break the TAP stream, so messages are kept to one line.
-std::string flat_text(std::string s)
-{
-  for (char& c : s)
-    if (c == '\n')
-      c = '|';
-  return s;
-}
-#define INFO1(x) INFO(flat_text((std::ostringstream() << x).str()))
+#define INFO1(x) INFO(fsc::test::one_line((std::ostringstream() << x).str()))
 
 std::string scenario(const std::string& rel)
 {

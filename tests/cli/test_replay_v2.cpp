@@ -23,15 +23,6 @@ using fsc::test::TempDir;
 
 namespace {
 
-/// One-line INFO text: the TAP reporter must not see a newline.
-std::string flat(std::string s)
-{
-  for (char& c : s)
-    if (c == '\n')
-      c = '|';
-  return s;
-}
-
 std::string trace_61()
 {
   return fsc::test::fixtures_dir() + "/real-6.1-smoke/ftrace.txt.xz";
@@ -84,7 +75,7 @@ TEST_CASE("replay --from-trace: the real 6.1 trace replays on the 6.1 "
           "engine with no divergence")
 {
   auto r = run_fsc({"replay", "--from-trace", trace_61(), "--json"});
-  INFO(flat(r.out + r.err));
+  INFO(fsc::test::one_line(r.out + r.err));
   REQUIRE(r.status == 0);
   auto j = nlohmann::json::parse(r.out);
   CHECK(j["generation"] == "6.1");
@@ -119,7 +110,7 @@ TEST_CASE("replay --from-trace: the real 6.12 trace matches the 6.1 engine "
           "too")
 {
   auto r = run_fsc({"replay", "--from-trace", trace_612(), "--json"});
-  INFO(flat(r.out + r.err));
+  INFO(fsc::test::one_line(r.out + r.err));
   REQUIRE(r.status == 0);
   auto j = nlohmann::json::parse(r.out);
   CHECK(j["generation"] == "6.12");
@@ -144,7 +135,7 @@ TEST_CASE("replay --from-trace: 6.12's wait in a netfs-library write is "
   waited.insert(waited.begin() + 2788, wait);
   std::string p = write_trace(t, "wait.trace", waited);
   auto r = run_fsc({"replay", "--from-trace", p});
-  INFO(flat(r.out + r.err));
+  INFO(fsc::test::one_line(r.out + r.err));
   CHECK(r.status == 0);
   CHECK(has(r.out, "6.12 trace: the engine models 6.1; first difference at " +
                        p + ":2789, c=00000002"));
@@ -160,7 +151,7 @@ TEST_CASE("replay --from-trace: 6.12's wait in a netfs-library write is "
   changed[2875].replace(changed[2875].find("a=4"), 3, "a=5");
   p = write_trace(t, "count.trace", changed);
   r = run_fsc({"replay", "--from-trace", p, "--json"});
-  INFO(flat(r.out + r.err));
+  INFO(fsc::test::one_line(r.out + r.err));
   CHECK(r.status == 1);
   j = nlohmann::json::parse(r.out);
   CHECK(j["diverged"] == true);
@@ -192,7 +183,7 @@ TEST_CASE("replay --from-trace: an edit to the real 6.1 trace is found at "
     std::string p =
         write_trace(t, "edited.trace", edited(e.line, e.from, e.to));
     auto r = run_fsc({"replay", "--from-trace", p, "--json"});
-    INFO(e.line << " " << flat(r.out + r.err));
+    INFO(e.line << " " << fsc::test::one_line(r.out + r.err));
     CHECK(r.status == 1);
     auto j = nlohmann::json::parse(r.out);
     CHECK(j["diverged"] == true);
@@ -209,7 +200,7 @@ TEST_CASE("replay --from-trace: an edit to the real 6.1 trace is found at "
   TempDir t;
   std::string p = write_trace(t, "removed.trace", lines);
   auto r = run_fsc({"replay", "--from-trace", p});
-  INFO(flat(r.out + r.err));
+  INFO(fsc::test::one_line(r.out + r.err));
   CHECK(r.status == 1);
   CHECK(has(r.out, "diverged   at " + p + ":2639, c=00000002"));
   CHECK(
@@ -236,7 +227,7 @@ TEST_CASE("replay --from-trace: trace-cmd report text of a 6.1 trace "
   TempDir t;
   auto r = run_fsc({"replay", "--from-trace",
                     write_trace(t, "report.txt", report), "--json"});
-  INFO(flat(r.out + r.err));
+  INFO(fsc::test::one_line(r.out + r.err));
   CHECK(r.status == 0);
   auto j = nlohmann::json::parse(r.out);
   CHECK(j["diverged"] == false);
@@ -251,7 +242,7 @@ TEST_CASE("replay --from-trace: a malformed 6.1 line is named with its file "
   lines[4999] = "garbage line here";
   std::string p = write_trace(t, "bad.trace", lines);
   auto r = run_fsc({"replay", "--from-trace", p});
-  INFO(flat(r.out + r.err));
+  INFO(fsc::test::one_line(r.out + r.err));
   CHECK(r.status == 1);
   CHECK(has(r.out, p + ":5000: not a trace line"));
   r = run_fsc({"replay", "--from-trace", p, "--json"});
@@ -264,7 +255,7 @@ TEST_CASE("replay --from-trace: a malformed 6.1 line is named with its file "
                  "fscache_active: c=0000zz02 USE");
   p = write_trace(t, "badid.trace", lines);
   r = run_fsc({"replay", "--from-trace", p});
-  INFO(flat(r.out + r.err));
+  INFO(fsc::test::one_line(r.out + r.err));
   CHECK(r.status == 1);
   CHECK(has(r.out, p + ":2626: fscache_active without a c= id"));
 
@@ -276,7 +267,7 @@ TEST_CASE("replay --from-trace: a malformed 6.1 line is named with its file "
     lines[i] = lines[i].substr(0, lines[i].size() / 2 + 20);
   p = write_trace(t, "shuffled.trace", lines);
   r = run_fsc({"replay", "--from-trace", p});
-  INFO(flat(r.out + r.err));
+  INFO(fsc::test::one_line(r.out + r.err));
   CHECK((r.status == 0 || r.status == 1));
 }
 
@@ -290,7 +281,7 @@ TEST_CASE("replay --from-trace: a 6.1 trace cut short is compared up to "
   lines.resize(2636);
   std::string p = write_trace(t, "cut-work.trace", lines);
   auto r = run_fsc({"replay", "--from-trace", p});
-  INFO(flat(r.out + r.err));
+  INFO(fsc::test::one_line(r.out + r.err));
   CHECK(r.status == 0);
   CHECK(has(r.out, "cut        the trace ends inside a work item of "
                    "c=00000002 after line 2633"));
@@ -300,7 +291,7 @@ TEST_CASE("replay --from-trace: a 6.1 trace cut short is compared up to "
   REQUIRE(has(lines.back(), "GET ioreq"));
   p = write_trace(t, "cut-write.trace", lines);
   r = run_fsc({"replay", "--from-trace", p});
-  INFO(flat(r.out + r.err));
+  INFO(fsc::test::one_line(r.out + r.err));
   CHECK(r.status == 0);
   CHECK(has(r.out, p + ":8000: the trace ends inside this write"));
   // An edit before the cut is still found.
@@ -323,7 +314,7 @@ TEST_CASE("replay --from-trace: a 6.1 trace begun after the bind and the "
   TempDir t;
   std::string p = write_trace(t, "late.trace", lines);
   auto r = run_fsc({"replay", "--from-trace", p});
-  INFO(flat(r.out + r.err));
+  INFO(fsc::test::one_line(r.out + r.err));
   CHECK(r.status == 0);
   CHECK(has(r.out, "the cache was bound before the trace began"));
   CHECK(has(r.out, "V=00000001 was acquired before the trace began: its "
@@ -337,12 +328,12 @@ TEST_CASE("replay --from-trace --trace: the replay's own 6.1 trace replays "
   TempDir t;
   auto r = run_fsc(
       {"replay", "--from-trace", trace_61(), "--trace", t / "engine.trace"});
-  INFO(flat(r.out + r.err));
+  INFO(fsc::test::one_line(r.out + r.err));
   REQUIRE(r.status == 0);
   std::vector<std::string> lines = read_trace(t / "engine.trace");
   CHECK(lines.size() == 15462 + 4); // every event, and the header
   r = run_fsc({"replay", "--from-trace", t / "engine.trace", "--json"});
-  INFO(flat(r.out + r.err));
+  INFO(fsc::test::one_line(r.out + r.err));
   CHECK(r.status == 0);
   auto j = nlohmann::json::parse(r.out);
   CHECK(j["diverged"] == false);
@@ -358,7 +349,7 @@ TEST_CASE("replay --from-trace: a 6.1 trace takes --seed, refuses CACHE")
 {
   auto r =
       run_fsc({"replay", "--from-trace", trace_61(), "--seed", "3", "--json"});
-  INFO(flat(r.out + r.err));
+  INFO(fsc::test::one_line(r.out + r.err));
   CHECK((r.status == 0 || r.status == 1));
   auto j = nlohmann::json::parse(r.out);
   CHECK(j["order"] == "seed 3");

@@ -107,4 +107,12 @@ RunResult run_fsc(const std::vector<std::string>& args,
   return run_prog(argv, e, input);
 }
 
+std::string one_line(std::string s)
+{
+  for (char& c : s)
+    if (c == '\n')
+      c = '|';
+  return s;
+}
+
 } // namespace fsc::test

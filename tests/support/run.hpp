@@ -24,4 +24,7 @@ RunResult run_prog(const std::vector<std::string>& argv,
                    const std::map<std::string, std::string>& env = {},
                    const std::string& input = {});
 
+/// s with its newlines as '|': INFO text on one line in the TAP stream.
+std::string one_line(std::string s);
+
 } // namespace fsc::test
