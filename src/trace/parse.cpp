@@ -1,9 +1,11 @@
 // parse.cpp - the ftrace text line: "task-pid [cpu] flags ts: event: body".
+#include <fsc/trace/find_byte.hpp>
 #include <fsc/trace/trace.hpp>
 
 #include <fmt/format.h>
 
 #include <charconv>
+#include <cstdint>
 #include <cstring>
 
 namespace fsc::trace {
@@ -19,6 +21,14 @@ bool digit(char c) { return c >= '0' && c <= '9'; }
 std::string_view trim(std::string_view s)
 {
   std::size_t b = 0, e = s.size();
+  // ftrace pads task names to 16 columns: most lines begin with a run of
+  // spaces, skipped eight at a time.
+  constexpr std::uint64_t spaces = 0x2020202020202020ull;
+  for (std::uint64_t w; e - b >= 8; b += 8) {
+    std::memcpy(&w, s.data() + b, 8);
+    if (w != spaces)
+      break;
+  }
   while (b < e && blank(s[b]))
     ++b;
   while (e > b && (blank(s[e - 1]) || s[e - 1] == '\r'))
@@ -167,8 +177,7 @@ bool parse_plain(std::string_view s, Parsed& p)
     while (at < e && blank(*at))
       ++at;
     const char* t = at;
-    while (at < e && *at != ' ') // tokens end at a space, as below
-      ++at;
+    at = find_byte(at, e, ' ', ' ', ' '); // tokens end at a space, as below
     return std::string_view(t, std::size_t(at - t));
   };
   const char* at = after;
@@ -188,8 +197,7 @@ bool parse_plain(std::string_view s, Parsed& p)
   while (at < e && blank(*at))
     ++at;
   const char* ev = at;
-  while (at < e && *at != ':' && *at != ' ' && *at != '\t')
-    ++at;
+  at = find_byte(at, e, ':', ' ', '\t');
   if (at == ev || at >= e || *at != ':')
     return false;
   p.line.task = std::string_view(b, std::size_t(d - 1 - b));

@@ -2,6 +2,7 @@
 // on constructed traces of both kernel generations and on real ones.
 #include <catch2/catch.hpp>
 
+#include <fsc/hex.hpp>
 #include <fsc/trace/refs.hpp>
 #include <fsc/trace/trace.hpp>
 
@@ -190,6 +191,46 @@ TEST_CASE("parse: the hand-written scanner keeps the odd cases",
         Kind::malformed);
   CHECK(parse_line("cat-1 [000] .... 9000000000.999999: ev: x").kind ==
         Kind::event);
+}
+
+namespace {
+
+// parse_hex_id() as it was written first, a digit at a time: the fast one
+// must agree with it on every input.
+std::optional<std::uint64_t> hex_id_by_digits(std::string_view id)
+{
+  if (id.rfind("0x", 0) == 0)
+    id.remove_prefix(2);
+  while (id.size() > 1 && id.front() == '0')
+    id.remove_prefix(1);
+  if (id.empty() || id.size() > 16)
+    return std::nullopt;
+  std::uint64_t v = 0;
+  for (char c : id) {
+    const int d = fsc::hex_digit(c);
+    if (d < 0)
+      return std::nullopt;
+    v = v << 4 | unsigned(d);
+  }
+  return v;
+}
+
+} // namespace
+
+TEST_CASE("parse_hex_id agrees with a digit-at-a-time parse", "[trace][refs]")
+{
+  // Hex digits of both cases, zeros, and the bytes next to each range
+  // ('/', ':', '@', 'G', '`', 'g'), spaces, 'x' and a high byte.
+  const std::string alphabet = "0123456789abcdefABCDEF0000/:@G`gx (\xff";
+  std::mt19937 rng(7);
+  for (int i = 0; i < 200000; ++i) {
+    std::string s = (rng() % 4 == 0) ? "0x" : "";
+    const std::size_t n = rng() % 21;
+    for (std::size_t k = 0; k < n; ++k)
+      s += alphabet[rng() % alphabet.size()];
+    INFO("id: " << s);
+    REQUIRE(parse_hex_id(s) == hex_id_by_digits(s));
+  }
 }
 
 TEST_CASE("parse_hex_id: pointers and debug ids as numbers", "[trace][refs]")
