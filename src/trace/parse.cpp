@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <bit>
 #include <charconv>
 #include <cstdint>
 #include <cstring>
@@ -20,20 +21,15 @@ bool digit(char c) { return c >= '0' && c <= '9'; }
 
 std::string_view trim(std::string_view s)
 {
-  std::size_t b = 0, e = s.size();
   // ftrace pads task names to 16 columns: most lines begin with a run of
   // spaces, skipped eight at a time.
-  constexpr std::uint64_t spaces = 0x2020202020202020ull;
-  for (std::uint64_t w; e - b >= 8; b += 8) {
-    std::memcpy(&w, s.data() + b, 8);
-    if (w != spaces)
-      break;
-  }
-  while (b < e && blank(s[b]))
-    ++b;
-  while (e > b && (blank(s[e - 1]) || s[e - 1] == '\r'))
+  const char* b = skip_spaces(s.data(), s.data() + s.size());
+  const char* e = s.data() + s.size();
+  while (b < e && blank(*b))
+    b = skip_spaces(b + 1, e);
+  while (e > b && (blank(e[-1]) || e[-1] == '\r'))
     --e;
-  return s.substr(b, e - b);
+  return std::string_view(b, std::size_t(e - b));
 }
 
 bool digits(std::string_view s)
@@ -83,6 +79,29 @@ std::optional<std::uint64_t> lost_marker(std::string_view s, std::size_t at)
   return std::nullopt;
 }
 
+// Six decimal digits at p as a number, all at once; false when one is not
+// a digit.
+bool micros(const char* p, std::int64_t& out)
+{
+  if constexpr (std::endian::native != std::endian::little)
+    return false;
+  char eight[8] = {'0', '0'};
+  std::memcpy(eight + 2, p, 6);
+  std::uint64_t w;
+  std::memcpy(&w, eight, 8);
+  constexpr std::uint64_t zeros = 0x3030303030303030ull;
+  constexpr std::uint64_t highs = 0xf0f0f0f0f0f0f0f0ull;
+  if ((w & highs) != zeros || ((w + 0x0606060606060606ull) & highs) != zeros)
+    return false;
+  // Digits (the first in the lowest byte) into pairs, fours, the eight.
+  std::uint64_t v = w - zeros;
+  v = (v * 10 + (v >> 8)) & 0x00ff00ff00ff00ffull;
+  v = (v * 100 + (v >> 16)) & 0x0000ffff0000ffffull;
+  v = (v * 10000 + (v >> 32)) & 0xffffffffull;
+  out = std::int64_t(v);
+  return true;
+}
+
 // "16.931442" → ns; ftrace prints six decimals, trace-cmd up to nine. One
 // pass: this runs for every line.
 bool timestamp(std::string_view s, std::int64_t& ns)
@@ -103,9 +122,14 @@ bool timestamp(std::string_view s, std::int64_t& ns)
     return false;
   if (sec > 9000000000) // ~285 years: the nanoseconds would not fit
     return false;
+  ++p;
+  if (std::int64_t us; e - p == 6 && micros(p, us)) { // ftrace prints six
+    ns = sec * 1000000000 + us * 1000;
+    return true;
+  }
   std::int64_t f = 0;
   int frac = 0;
-  for (++p; p < e && digit(*p); ++p) {
+  for (; p < e && digit(*p); ++p) {
     if (++frac > 9)
       return false;
     f = f * 10 + (*p - '0');
@@ -161,9 +185,9 @@ bool parse_plain(std::string_view s, Parsed& p)
   if (std::memchr(after, '[', std::size_t(e - after)))
     return false;
   // task-pid: digits back from the blanks before '['.
-  const char* te = open;
+  const char* te = skip_spaces_back(b, open);
   while (te > b && blank(te[-1]))
-    --te;
+    te = skip_spaces_back(b, te - 1);
   const char* d = te;
   while (d > b && digit(d[-1]))
     --d;
@@ -174,8 +198,9 @@ bool parse_plain(std::string_view s, Parsed& p)
     pid = pid * 10 + (*c - '0');
   // Optional flags, then "ts:".
   auto token = [&](const char*& at) {
+    at = skip_spaces(at, e);
     while (at < e && blank(*at))
-      ++at;
+      at = skip_spaces(at + 1, e);
     const char* t = at;
     at = find_byte(at, e, ' ', ' ', ' '); // tokens end at a space, as below
     return std::string_view(t, std::size_t(at - t));

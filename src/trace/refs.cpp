@@ -129,8 +129,20 @@ std::optional<std::uint64_t> parse_hex_id(std::string_view id)
 
 namespace {
 
+// A count as printed ("2", "-1"), like std::from_chars (0 when it is not a
+// number); short ones, nearly all, without its call.
 std::int64_t number(std::string_view s)
 {
+  const bool minus = !s.empty() && s[0] == '-';
+  const std::size_t from = minus;
+  if (s.size() > from && s.size() - from <= 18) {
+    std::int64_t v = 0;
+    std::size_t i = from;
+    for (; i < s.size() && s[i] >= '0' && s[i] <= '9'; ++i)
+      v = v * 10 + (s[i] - '0');
+    if (i > from)
+      return minus ? -v : v;
+  }
   std::int64_t v = 0;
   std::from_chars(s.data(), s.data() + s.size(), v);
   return v;

@@ -33,4 +33,39 @@ inline const char* find_byte(const char* p, const char* e, char a, char b,
   return p;
 }
 
+/// The first byte in [p, e) that is not a space; e when all are. ftrace
+/// pads task names, pids and timestamps with runs of spaces.
+inline const char* skip_spaces(const char* p, const char* e)
+{
+  if constexpr (std::endian::native == std::endian::little) {
+    constexpr std::uint64_t spaces = 0x2020202020202020ull;
+    for (; e - p >= 8; p += 8) {
+      std::uint64_t w;
+      std::memcpy(&w, p, 8);
+      if (const std::uint64_t x = w ^ spaces)
+        return p + (std::countr_zero(x) >> 3);
+    }
+  }
+  while (p < e && *p == ' ')
+    ++p;
+  return p;
+}
+
+/// The end of [b, e) without its trailing spaces.
+inline const char* skip_spaces_back(const char* b, const char* e)
+{
+  if constexpr (std::endian::native == std::endian::little) {
+    constexpr std::uint64_t spaces = 0x2020202020202020ull;
+    for (; e - b >= 8; e -= 8) {
+      std::uint64_t w;
+      std::memcpy(&w, e - 8, 8);
+      if (const std::uint64_t x = w ^ spaces)
+        return e - (std::countl_zero(x) >> 3);
+    }
+  }
+  while (e > b && e[-1] == ' ')
+    --e;
+  return e;
+}
+
 } // namespace fsc::trace
