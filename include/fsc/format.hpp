@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include <fsc/bytes.hpp>
 
@@ -14,6 +15,17 @@ std::string human_size(std::uint64_t bytes);
 /// UTC ISO 8601 with nanoseconds trimmed to what is non-zero:
 /// "2024-01-02T03:04:05Z" or "2024-01-02T03:04:05.5Z".
 std::string iso_time(std::int64_t ns_since_epoch);
+
+/// Room for iso_time() without an allocation (years 0-9999; others, as
+/// gmtime_r prints them, go to `rare`).
+struct IsoTimeBuf {
+  char text[32];
+  std::string rare;
+};
+
+/// iso_time() written into buf: the text stays valid while buf does (a
+/// scan prints several times an object, and each string was a malloc).
+std::string_view iso_time(std::int64_t ns_since_epoch, IsoTimeBuf& buf);
 
 /// Whole-second UTC ISO 8601 ("2024-01-02T03:04:05Z").
 std::string iso_time_s(std::int64_t sec);

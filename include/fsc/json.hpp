@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -61,10 +62,15 @@ public:
   void flush();
 
   /// The text so far when writing to a string (out == nullptr).
-  const std::string& text() const { return m_buf; }
+  std::string_view text() const { return {m_buf.data(), m_len}; }
 
   /// Moves the buffered text out (for writers shared through a lock).
-  std::string take_text() { return std::exchange(m_buf, {}); }
+  std::string take_text()
+  {
+    m_buf.resize(m_len);
+    m_len = 0;
+    return std::exchange(m_buf, {});
+  }
 
   /// Forgets the text and nesting so far (keeping the buffer's memory).
   void reset();
@@ -76,11 +82,28 @@ public:
 private:
   void before_value();
   bool plain_string(std::string_view s, std::string_view close);
-  void raw(std::string_view s) { m_buf.append(s); }
+  /// n bytes at the end of the text, to be written: m_buf is kept longer
+  /// than the text (m_len), so appending neither zeroes nor checks twice.
+  char* room(std::size_t n)
+  {
+    if (m_buf.size() - m_len < n)
+      grow(n);
+    char* p = m_buf.data() + m_len;
+    m_len += n;
+    return p;
+  }
+  void grow(std::size_t n);
+  void raw(std::string_view s)
+  {
+    if (!s.empty())
+      std::memcpy(room(s.size()), s.data(), s.size());
+  }
+  void raw(char c) { *room(1) = c; }
   void maybe_flush();
 
   std::FILE* m_out;
-  std::string m_buf;
+  std::string m_buf;     ///< the text, then unwritten room
+  std::size_t m_len = 0; ///< the text's length
   std::vector<std::uint8_t> m_first; ///< per open container: no element yet
   bool m_after_key = false;
 };

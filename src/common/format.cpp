@@ -52,7 +52,7 @@ static void civil(std::int64_t days, int& y, unsigned& m, unsigned& d)
   y = int(yoe + era * 400 + (m <= 2));
 }
 
-std::string iso_time(std::int64_t ns)
+std::string_view iso_time(std::int64_t ns, IsoTimeBuf& out)
 {
   std::int64_t sec = ns / 1000000000;
   std::int64_t frac = ns % 1000000000;
@@ -69,16 +69,17 @@ std::string iso_time(std::int64_t ns)
   unsigned mo, d;
   civil(days, y, mo, d);
   if (y < 0 || y > 9999) { // as gmtime_r and fmt would print it
-    std::string s = format_tm(sec);
+    out.rare = format_tm(sec);
     if (frac != 0) {
       std::string f = fmt::format("{:09}", frac);
       while (!f.empty() && f.back() == '0')
         f.pop_back();
-      s += "." + f;
+      out.rare += "." + f;
     }
-    return s + "Z";
+    out.rare += "Z";
+    return out.rare;
   }
-  char buf[40];
+  char* const buf = out.text;
   char* o = buf;
   auto two = [&o](unsigned v) {
     *o++ = char('0' + v / 10);
@@ -110,7 +111,13 @@ std::string iso_time(std::int64_t ns)
     o += digits;
   }
   *o++ = 'Z';
-  return std::string(buf, o);
+  return std::string_view(buf, std::size_t(o - buf));
+}
+
+std::string iso_time(std::int64_t ns)
+{
+  IsoTimeBuf buf;
+  return std::string(iso_time(ns, buf));
 }
 
 std::string human_age(std::int64_t s)
@@ -151,13 +158,8 @@ std::string printable_name(std::string_view name)
 
 std::string to_hex(ByteView b)
 {
-  static const char digits[] = "0123456789abcdef";
   std::string out(b.size() * 2, '\0');
-  char* o = out.data();
-  for (auto c : b) {
-    *o++ = digits[c >> 4];
-    *o++ = digits[c & 15];
-  }
+  hex_into(out.data(), b.data(), b.size());
   return out;
 }
 

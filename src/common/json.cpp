@@ -1,8 +1,11 @@
 // json.cpp - streaming JSON writer.
 #include <fsc/json.hpp>
 
+#include <fsc/hex.hpp>
+
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
 #include <cassert>
 #include <charconv>
@@ -124,7 +127,7 @@ void JsonWriter::before_value()
   }
   if (!m_first.empty()) {
     if (!m_first.back())
-      raw(",");
+      raw(',');
     m_first.back() = false;
   }
 }
@@ -132,7 +135,7 @@ void JsonWriter::before_value()
 void JsonWriter::begin_object()
 {
   before_value();
-  raw("{");
+  raw('{');
   m_first.push_back(true);
 }
 
@@ -140,14 +143,14 @@ void JsonWriter::end_object()
 {
   assert(!m_first.empty() && !m_after_key);
   m_first.pop_back();
-  raw("}");
+  raw('}');
   maybe_flush();
 }
 
 void JsonWriter::begin_array()
 {
   before_value();
-  raw("[");
+  raw('[');
   m_first.push_back(true);
 }
 
@@ -155,7 +158,7 @@ void JsonWriter::end_array()
 {
   assert(!m_first.empty() && !m_after_key);
   m_first.pop_back();
-  raw("]");
+  raw(']');
   maybe_flush();
 }
 
@@ -164,24 +167,52 @@ void JsonWriter::key(std::string_view k)
   assert(!m_after_key);
   if (!plain_string(k, "\":")) {
     value(k);
-    raw(":");
+    raw(':');
   }
   m_after_key = true;
+}
+
+// Whether none of the n bytes at p needs escaping: plain_end() for the
+// short strings (keys, numbers as text) that make most of a record, with
+// two overlapping loads instead of a loop.
+static bool all_plain(const char* p, std::size_t n)
+{
+  constexpr std::uint64_t ones = 0x0101010101010101ull;
+  constexpr std::uint64_t highs = 0x8080808080808080ull;
+  auto special = [](std::uint64_t w) {
+    auto zero_byte = [](std::uint64_t x) { return (x - ones) & ~x & highs; };
+    return (((w - ones * 0x20) & ~w) | (w & highs) |
+            zero_byte(w ^ (ones * '"')) | zero_byte(w ^ (ones * '\\'))) &
+           highs;
+  };
+  if (n >= 8 && n <= 16) {
+    std::uint64_t a, b;
+    std::memcpy(&a, p, 8);
+    std::memcpy(&b, p + n - 8, 8);
+    return !special(a) && !special(b);
+  }
+  if (n >= 4 && n < 8) {
+    std::uint32_t a, b;
+    std::memcpy(&a, p, 4);
+    std::memcpy(&b, p + n - 4, 4);
+    return !special(std::uint64_t(a) << 32 | b);
+  }
+  return plain_end(p, p + n) == p + n;
 }
 
 // A string with nothing to escape, with its quotes (and what follows the
 // closing one) in one append: most keys and values of a record.
 bool JsonWriter::plain_string(std::string_view s, std::string_view close)
 {
-  if (plain_end(s.data(), s.data() + s.size()) != s.data() + s.size())
+  if (!all_plain(s.data(), s.size()))
     return false;
   before_value();
-  const std::size_t at = m_buf.size();
-  m_buf.resize(at + 1 + s.size() + close.size());
-  char* o = m_buf.data() + at;
-  *o++ = '"';
-  std::memcpy(o, s.data(), s.size());
-  std::memcpy(o + s.size(), close.data(), close.size());
+  // Appends, not a resize: that zeroed the bytes before they were written.
+  const std::size_t n = s.size();
+  char* o = room(1 + n + close.size());
+  *o = '"';
+  std::memcpy(o + 1, s.data(), n);
+  std::memcpy(o + 1 + n, close.data(), close.size());
   return true;
 }
 
@@ -196,7 +227,7 @@ void JsonWriter::value(std::string_view s)
     const char* run = plain_end(s.data() + i, s.data() + s.size());
     if (run > s.data() + i) {
       const auto n = std::size_t(run - (s.data() + i));
-      m_buf.append(s.data() + i, n);
+      raw(std::string_view(s.data() + i, n));
       i += n;
       continue;
     }
@@ -236,9 +267,9 @@ void JsonWriter::value(std::string_view s)
       break;
     default:
       if (c < 0x20)
-        m_buf += fmt::format("\\u{:04x}", c);
+        raw(fmt::format("\\u{:04x}", c));
       else
-        m_buf += char(c);
+        raw(char(c));
     }
     ++i;
   }
@@ -256,7 +287,7 @@ void JsonWriter::value(std::int64_t v)
   before_value();
   char buf[24];
   auto r = std::to_chars(buf, buf + sizeof buf, v);
-  m_buf.append(buf, r.ptr);
+  raw(std::string_view(buf, std::size_t(r.ptr - buf)));
 }
 
 void JsonWriter::value(std::uint64_t v)
@@ -264,22 +295,24 @@ void JsonWriter::value(std::uint64_t v)
   before_value();
   char buf[24];
   auto r = std::to_chars(buf, buf + sizeof buf, v);
-  m_buf.append(buf, r.ptr);
+  raw(std::string_view(buf, std::size_t(r.ptr - buf)));
 }
 
 void JsonWriter::hex(const unsigned char* data, std::size_t n)
 {
-  static const char digits[] = "0123456789abcdef";
+  // A stack buffer a piece, one append each: keys and xattrs of every
+  // object of a scan go through here.
   before_value();
-  const std::size_t at = m_buf.size();
-  m_buf.resize(at + 2 * n + 2);
-  char* o = m_buf.data() + at;
-  *o++ = '"';
-  for (std::size_t i = 0; i < n; ++i) {
-    *o++ = digits[data[i] >> 4];
-    *o++ = digits[data[i] & 15];
+  raw('"');
+  char buf[256];
+  while (n) {
+    const std::size_t k = std::min<std::size_t>(n, sizeof buf / 2);
+    hex_into(buf, data, k);
+    raw(std::string_view(buf, 2 * k));
+    data += k;
+    n -= k;
   }
-  *o = '"';
+  raw('"');
 }
 
 void JsonWriter::value(double v)
@@ -288,7 +321,7 @@ void JsonWriter::value(double v)
   if (!std::isfinite(v))
     raw("null");
   else
-    fmt::format_to(std::back_inserter(m_buf), "{}", v);
+    raw(fmt::format("{}", v));
 }
 
 void JsonWriter::null()
@@ -309,9 +342,14 @@ void JsonWriter::name_field(std::string_view k, std::string_view raw_name)
   }
 }
 
+void JsonWriter::grow(std::size_t n)
+{
+  m_buf.resize(std::max(2 * m_buf.size(), m_len + n + 256));
+}
+
 void JsonWriter::reset()
 {
-  m_buf.clear();
+  m_len = 0;
   m_first.clear();
   m_after_key = false;
 }
@@ -320,22 +358,22 @@ void JsonWriter::resume_object() { m_first.push_back(false); }
 
 void JsonWriter::end_line()
 {
-  raw("\n");
+  raw('\n');
   flush();
 }
 
 void JsonWriter::maybe_flush()
 {
-  if (m_out && m_buf.size() >= 1 << 16)
+  if (m_out && m_len >= 1 << 16)
     flush();
 }
 
 void JsonWriter::flush()
 {
-  if (!m_out || m_buf.empty())
+  if (!m_out || m_len == 0)
     return;
-  std::fwrite(m_buf.data(), 1, m_buf.size(), m_out);
-  m_buf.clear();
+  std::fwrite(m_buf.data(), 1, m_len, m_out);
+  m_len = 0;
 }
 
 } // namespace fsc

@@ -202,10 +202,13 @@ void nfs_aux_fields(Decoded& d, ByteView aux)
                               aux.size());
     return;
   }
-  d.aux = {
-      {"mtime", timespec_text(a->mtime_sec, a->mtime_nsec)},
-      {"ctime", timespec_text(a->ctime_sec, a->ctime_nsec)},
-      num("change_attr", a->change_attr, a->change_attr ? "" : "0 (NFSv2/v3)")};
+  // Moved in, not copied from a list: once per object of a scan.
+  d.aux.clear();
+  d.aux.reserve(3);
+  d.aux.push_back({"mtime", timespec_text(a->mtime_sec, a->mtime_nsec), {}});
+  d.aux.push_back({"ctime", timespec_text(a->ctime_sec, a->ctime_nsec), {}});
+  d.aux.push_back(num("change_attr", a->change_attr,
+                      a->change_attr ? "" : "0 (NFSv2/v3)"));
 }
 
 void decode_nfs_v1(Decoded& d, int depth, bool data, ByteView key, ByteView aux)
@@ -243,8 +246,14 @@ void decode_nfs_v1(Decoded& d, int depth, bool data, ByteView key, ByteView aux)
                                "unreachable after a remount"});
   } else if (depth == 3 && data) {
     d.role = "NFS file";
-    d.label = "fh " + to_hex(key);
-    d.key = {{"file_handle", to_hex(key)}, num("fh_bytes", key.size())};
+    std::string hex = to_hex(key);
+    d.label.reserve(3 + hex.size());
+    d.label = "fh ";
+    d.label += hex;
+    d.key.clear();
+    d.key.reserve(2);
+    d.key.push_back({"file_handle", std::move(hex), {}});
+    d.key.push_back(num("fh_bytes", key.size()));
     nfs_aux_fields(d, aux);
   }
 }
