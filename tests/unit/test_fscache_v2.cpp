@@ -11,7 +11,6 @@
 #include <fsc/trace/writer_v2.hpp>
 
 #include <cerrno>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
@@ -1359,75 +1358,6 @@ TEST_CASE("v2 a seed fixes the executor's order: same seed, same trace",
   auto a = once(7);
   CHECK(a == once(7));
   CHECK(a.size() == once(0).size()); // other order, same events
-}
-
-namespace {
-
-/// Counts the events of the NFS pattern's hot path, printing nothing.
-class Counter : public Observer {
-public:
-  std::uint64_t n = 0;
-  void cookie(std::uint32_t, int, CookieTrace) override { ++n; }
-  void access(std::uint32_t, int, int, AccessTrace) override { ++n; }
-  void obj_ref(std::uint32_t, std::uint32_t, int, ObjRefTrace) override { ++n; }
-  void cf_write(std::uint32_t, std::uint64_t, std::uint64_t,
-                std::uint64_t) override
-  {
-    ++n;
-  }
-};
-
-/// The NFS pattern of §5.2 for `files` files of 1 MiB.
-template <class Obs> void nfs_files(Obs& obs, int files)
-{
-  MemoryBackend be;
-  Engine e(be, obs);
-  e.add_cache();
-  VolumeId v = e.acquire_volume("bench");
-  e.run();
-  for (int f = 0; f < files; ++f) {
-    Bytes key = bytes("file-" + std::to_string(f));
-    CookieId c = e.acquire_cookie(v, key, bytes("aux"), 1 << 20);
-    e.use_cookie(c, false);
-    e.run();
-    for (std::uint64_t pg = 0; pg < 256; ++pg) {
-      OpId rd = e.begin_read(c);
-      (void)e.read(rd, pg * 4096, 4096);
-      e.end_operation(rd);
-      OpId wr = e.begin_write(c);
-      (void)e.write(wr, pg * 4096, 4096);
-      e.end_operation(wr);
-    }
-    e.unuse_cookie(c);
-    e.relinquish_cookie(c, false);
-    e.run();
-  }
-}
-
-} // namespace
-
-TEST_CASE("v2 benchmark: events per second, traced and not",
-          "[.][bench][fscache_v2]")
-{
-  using clock = std::chrono::steady_clock;
-  constexpr int k_files = 2000;
-  Counter counter;
-  auto t0 = clock::now();
-  nfs_files(counter, k_files);
-  double quiet = std::chrono::duration<double>(clock::now() - t0).count();
-  std::FILE* null = std::fopen("/dev/null", "w");
-  REQUIRE(null);
-  fsc::trace::FtraceWriterV2 w(null);
-  t0 = clock::now();
-  nfs_files(w, k_files);
-  double traced = std::chrono::duration<double>(clock::now() - t0).count();
-  std::fclose(null);
-  std::printf("v2 engine, NFS pattern: %llu trace lines; untraced %.0f "
-              "events/s (counted events), traced %.0f lines/s\n",
-              static_cast<unsigned long long>(w.lines()),
-              static_cast<double>(counter.n) / quiet,
-              static_cast<double>(w.lines()) / traced);
-  CHECK(w.lines() > 0);
 }
 
 TEST_CASE("v2 row 7: a lookup failing after the attach, line by line",
