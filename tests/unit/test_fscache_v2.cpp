@@ -1402,3 +1402,181 @@ TEST_CASE("v2 row 7: a lookup failing after the attach, line by line",
   r.e.relinquish_cookie(c, false);
   r.balanced();
 }
+
+// ---- Kernel fixes, each taken out (--unfix) -----------------------------
+
+namespace {
+
+Fixes without(bool Fixes::*fix)
+{
+  Fixes f;
+  f.*fix = false;
+  return f;
+}
+
+} // namespace
+
+TEST_CASE("v2 fix names: one each, unique, for the five modelled fixes",
+          "[fscache_v2][unfix]")
+{
+  std::set<std::string_view> names;
+  for (const auto& n : fix_names()) {
+    names.insert(n.name);
+    CHECK(n.commit.size() > 13);
+    // Its member is its own: turning it off turns off no other name's.
+    const Fixes f = without(n.member);
+    int off = 0;
+    for (const auto& m : fix_names())
+      off += !(f.*m.member);
+    CHECK(off == 1);
+  }
+  CHECK(names.size() == 5);
+  CHECK(fix_names().size() == 5);
+}
+
+TEST_CASE("v2 unfix lru-use-race: the LRU discards a cookie in use",
+          "[fscache_v2][unfix]")
+{
+  for (bool fixed : {true, false}) {
+    Rig r;
+    if (!fixed)
+      r.e.set_fixes(without(&Fixes::lru_use_race));
+    CookieId c = r.acquire("k1");
+    r.e.use_cookie(c, false);
+    r.e.run();
+    r.e.unuse_cookie(c);
+    r.e.advance(k_lru_timeout_ns, false);
+    REQUIRE(r.e.step()); // the LRU worker sets DO_LRU_DISCARD
+    r.e.use_cookie(c, false);
+    r.e.run();
+    INFO("fixed " << fixed);
+    CHECK(r.rec.transitions.count({S::active, S::lru_discarding}) ==
+          (fixed ? 0U : 1U));
+    CHECK(r.state(c) == (fixed ? S::active : S::quiescent));
+    CHECK(r.e.cookie_info(c).n_active == 1);
+    // The bug's harm: I/O of the netfs, which holds the cookie in use,
+    // finds no object.
+    OpId op = r.e.begin_read(c);
+    CHECK((r.e.op_info(op).status == OpInfo::refused) == !fixed);
+    r.e.end_operation(op);
+  }
+}
+
+TEST_CASE("v2 unfix inval-during-lookup: an invalidation in the lookup is "
+          "lost",
+          "[fscache_v2][unfix]")
+{
+  for (bool fixed : {true, false}) {
+    Rig r;
+    if (!fixed)
+      r.e.set_fixes(without(&Fixes::inval_during_lookup));
+    CookieId c = r.acquire("k1");
+    r.e.use_cookie(c, false); // LOOKING_UP until the work item runs
+    r.e.invalidate(c, bytes("aux-0002"), 8192);
+    r.rec.fresh();
+    r.e.run();
+    auto l = r.rec.fresh();
+    INFO("fixed " << fixed);
+    bool invalidated = false;
+    for (const auto& [from, to] : r.rec.transitions)
+      invalidated |= to == S::invalidating;
+    CHECK(invalidated == fixed);
+    CHECK(grep(l, "END   inval").empty() == !fixed);
+    r.e.unuse_cookie(c);
+    r.e.relinquish_cookie(c, false);
+    r.balanced();
+  }
+}
+
+TEST_CASE("v2 unfix inval-access-leak: two invalidations in the lookup "
+          "leave an access, and the cookie is never dropped",
+          "[fscache_v2][unfix]")
+{
+  for (bool fixed : {true, false}) {
+    Rig r;
+    if (!fixed)
+      r.e.set_fixes(without(&Fixes::inval_access_leak));
+    CookieId c = r.acquire("k1");
+    r.e.use_cookie(c, false);
+    r.e.invalidate(c, bytes("aux-0002"), 8192);
+    r.e.invalidate(c, bytes("aux-0003"), 8192);
+    r.e.run();
+    r.e.unuse_cookie(c);
+    r.e.relinquish_cookie(c, false);
+    r.e.run();
+    INFO("fixed " << fixed);
+    CHECK(r.e.cookie_info(c).exists == !fixed);
+    if (!fixed) {
+      CHECK(r.e.cookie_info(c).n_accesses == 1);
+      CHECK_FALSE(r.e.check_counts().empty());
+    } else {
+      r.balanced();
+    }
+  }
+}
+
+TEST_CASE("v2 unfix unmark-on-error: a failed open keeps the inode in use",
+          "[fscache_v2][unfix]")
+{
+  for (bool fixed : {true, false}) {
+    bool fail_open = false;
+    Rig r(0, [&fail_open](Fault f, std::uint32_t) {
+      return f == Fault::open && std::exchange(fail_open, false) ? -EIO : 0;
+    });
+    if (!fixed)
+      r.e.set_fixes(without(&Fixes::unmark_on_error));
+    // A first cookie leaves the file committed.
+    CookieId a = r.acquire("k1");
+    r.e.use_cookie(a, true);
+    r.e.run();
+    r.e.unuse_cookie(a);
+    r.e.relinquish_cookie(a, false);
+    r.e.run();
+    // The second one's open fails after the file was marked in use.
+    fail_open = true;
+    CookieId b = r.acquire("k1");
+    r.e.use_cookie(b, false);
+    r.e.run();
+    CHECK(r.state(b) == S::quiescent); // the lookup failed
+    r.e.unuse_cookie(b);
+    r.e.relinquish_cookie(b, false);
+    r.e.run();
+    // The third finds the file: in use forever when unfixed.
+    r.rec.printks.clear();
+    CookieId c = r.acquire("k1");
+    r.e.use_cookie(c, false);
+    r.e.run();
+    INFO("fixed " << fixed);
+    CHECK(r.state(c) == (fixed ? S::active : S::quiescent));
+    CHECK(std::count(r.rec.printks.begin(), r.rec.printks.end(),
+                     "CacheFiles: Inode already in use") == (fixed ? 0 : 1));
+    r.e.unuse_cookie(c);
+    r.e.relinquish_cookie(c, false);
+    r.e.run();
+  }
+}
+
+TEST_CASE("v2 unfix shorten-length: a shrink to a partial page grows the "
+          "backing file",
+          "[fscache_v2][unfix]")
+{
+  for (bool fixed : {true, false}) {
+    Rig r;
+    if (!fixed)
+      r.e.set_fixes(without(&Fixes::shorten_length));
+    CookieId c = r.acquire("k1", 16384);
+    r.e.use_cookie(c, true);
+    r.e.run();
+    r.e.resize_cookie(c, 5000);
+    r.e.unuse_cookie(c);
+    r.e.relinquish_cookie(c, false);
+    r.e.run(); // committed: the file is linked at its name
+    const auto* f =
+        r.be.file(MemoryBackend::path_of("test,vol", bytes("k1")));
+    REQUIRE(f);
+    INFO("fixed " << fixed);
+    // 6.1 truncates to the page (8192) and zeroes 5000-8191; before the
+    // fix the zeroed range was 8192 bytes long, from 5000.
+    CHECK(f->size == (fixed ? 8192U : 5000U + 8192U));
+  }
+}

@@ -719,3 +719,30 @@ TEST_CASE("v2 dir: random call sequences with faults leave a clean cache",
     }
   }
 }
+
+TEST_CASE("v2 dir: without b08968f196d4 (shorten-length) a shrink grows "
+          "the file on disk",
+          "[fscache_v2][v2dir][unfix]")
+{
+  for (bool fixed : {true, false}) {
+    fsc::test::TempDir tmp;
+    DirRig r(dir_store(tmp.path()));
+    Fixes f;
+    f.shorten_length = fixed;
+    r.e.set_fixes(f);
+    VolumeId v = r.volume("test,vol");
+    const Bytes key = bytes("file-1");
+    const std::string path =
+        tmp / CacheFilesBackend::path_of("test,vol", key);
+    CookieId c = r.e.acquire_cookie(v, key, bytes("aux-0001"), 16384);
+    r.e.use_cookie(c, true);
+    r.e.run();
+    r.e.resize_cookie(c, 5000);
+    r.e.unuse_cookie(c);
+    r.e.relinquish_cookie(c, false);
+    r.e.run();
+    INFO("fixed " << fixed);
+    REQUIRE(fs::exists(path));
+    CHECK(fs::file_size(path) == (fixed ? 8192U : 5000U + 8192U));
+  }
+}

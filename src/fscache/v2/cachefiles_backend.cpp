@@ -423,8 +423,10 @@ bool CacheFilesBackend::lookup_cookie(Cookie& c)
     }
     obs().cf_mark_active(o.id, st.ino);
     if (fault(Fault::open, &c) != 0) {
-      m_in_use.erase(st.ino);
-      obs().cf_mark_inactive(o.id, st.ino);
+      if (m_host->fixes().unmark_on_error) { // ea5dc046127e
+        m_in_use.erase(st.ino);
+        obs().cf_mark_inactive(o.id, st.ino);
+      }
       goto fail;
     }
     int ret = check_auxdata(o, o.path);
@@ -604,7 +606,11 @@ void CacheFilesBackend::resize_cookie(Operation& op, std::uint64_t new_size)
     if (m_store.truncate(o.file, dio) == 0 && new_size < dio) {
       obs().cf_trunc(o.id, o.ino, TruncTrace::dio_adjust, dio, new_size);
       // FALLOC_FL_ZERO_RANGE over the tail: zeros, size unchanged.
-      if (m_store.has_data(o.file, new_size).value_or(false))
+      // b08968f196d4: before it, the range was dio bytes long, not
+      // dio - new_size, and the file grew to new_size + dio.
+      if (!m_host->fixes().shorten_length)
+        m_store.truncate(o.file, new_size + dio);
+      else if (m_store.has_data(o.file, new_size).value_or(false))
         m_store.write(o.file, new_size, Bytes(dio - new_size, 0));
     }
   }

@@ -83,6 +83,7 @@ struct Engine::Impl final : BackendHost {
   std::vector<Runnable> sched_ready; // scratch for sched->pick()
   std::list<Waiter> waiters;
   bool withdrawn = false;
+  Fixes fix;
 
   // ---- BackendHost -------------------------------------------------------
   Observer& observer() override { return obs; }
@@ -119,6 +120,7 @@ struct Engine::Impl final : BackendHost {
     c.set(cookie_flag::do_withdraw);
     drop_withdraw_cookie(c);
   }
+  const Fixes& fixes() const override { return fix; }
   void count_object(Cache& k) override { ++k.object_count; }
   void uncount_object(Cache& k) override { --k.object_count; }
   void io_error(std::string_view why) override
@@ -515,7 +517,7 @@ void Engine::Impl::use_again(Cookie& c, bool will_modify)
       queue = true;
     }
     // b5b52de3214a: a use racing the LRU worker keeps the cookie.
-    if (c.test_and_clear(cookie_flag::do_lru_discard))
+    if (fix.lru_use_race && c.test_and_clear(cookie_flag::do_lru_discard))
       see_cookie(c, CookieTrace::see_lru_discard_clear);
     break;
   case CookieState::failed:
@@ -609,7 +611,10 @@ void Engine::Impl::state_machine(Cookie& c)
       }
       [[fallthrough]];
     case CookieState::failed:
-      if (c.test_and_clear(cookie_flag::do_invalidate))
+      // fb24771faf72: before it, the access of an invalidation pending
+      // when the lookup failed was never ended.
+      if (fix.inval_access_leak &&
+          c.test_and_clear(cookie_flag::do_invalidate))
         end_cookie_access(c, AccessTrace::invalidate_cookie_end);
       if (c.n_accesses != 0)
         return;
@@ -1179,6 +1184,29 @@ CookieId Engine::acquire_cookie(VolumeId vid, ByteView key, ByteView aux,
   return c.debug_id;
 }
 
+const std::vector<FixName>& fix_names()
+{
+  static const std::vector<FixName> names = {
+      {"lru-use-race", &Fixes::lru_use_race,
+       "b5b52de3214a fscache: Fix oops due to race with cookie_lru and "
+       "use_cookie"},
+      {"inval-during-lookup", &Fixes::inval_during_lookup,
+       "85e4ea1049c7 fscache: Fix invalidation/lookup race"},
+      {"inval-access-leak", &Fixes::inval_access_leak,
+       "fb24771faf72 fscache: don't leak cookie access refs if invalidation "
+       "is in progress or failed"},
+      {"unmark-on-error", &Fixes::unmark_on_error,
+       "ea5dc046127e cachefiles: unmark inode in use in error path"},
+      {"shorten-length", &Fixes::shorten_length,
+       "b08968f196d4 cachefiles: Fix incorrect length to fallocate()"},
+  };
+  return names;
+}
+
+void Engine::set_fixes(const Fixes& f) { m->fix = f; }
+
+const Fixes& Engine::fixes() const { return m->fix; }
+
 void Engine::use_cookie(CookieId id, bool will_modify)
 {
   m->set_task(Task::netfs);
@@ -1278,8 +1306,17 @@ void Engine::invalidate(CookieId id, ByteView aux, std::uint64_t new_size,
   m->obs.invalidate(c->debug_id, new_size);
   switch (c->state) {
   case CookieState::looking_up:
-    if (!c->test_and_set(cookie_flag::do_invalidate))
+    // 85e4ea1049c7: before it, an invalidation during the lookup was
+    // forgotten and the old file served. fb24771faf72: before it, each
+    // one took an access, and one flag ended one of them.
+    if (!m->fix.inval_during_lookup)
+      return;
+    if (!m->fix.inval_access_leak) {
+      c->set(cookie_flag::do_invalidate);
       m->begin_cookie_access_raw(*c, AccessTrace::invalidate_cookie);
+    } else if (!c->test_and_set(cookie_flag::do_invalidate)) {
+      m->begin_cookie_access_raw(*c, AccessTrace::invalidate_cookie);
+    }
     return;
   case CookieState::active:
     if (m->begin_cookie_access(*c, AccessTrace::invalidate_cookie)) {

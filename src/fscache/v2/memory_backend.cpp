@@ -247,8 +247,10 @@ bool MemoryBackend::lookup_cookie(Cookie& c)
     f->in_use = true;
     obs().cf_mark_active(o.id, f->ino);
     if (fault(Fault::open, &c) != 0) {
-      f->in_use = false;
-      obs().cf_mark_inactive(o.id, f->ino);
+      if (m_host->fixes().unmark_on_error) { // ea5dc046127e
+        f->in_use = false;
+        obs().cf_mark_inactive(o.id, f->ino);
+      }
       goto fail;
     }
     // cachefiles_check_auxdata.
@@ -455,8 +457,13 @@ void MemoryBackend::resize_cookie(Operation& op, std::uint64_t new_size)
     obs().cf_trunc(o.id, f.ino, TruncTrace::shrink, f.size, dio);
     f.size = dio;
     f.pages.erase(f.pages.lower_bound(dio / k_page), f.pages.end());
-    if (new_size < dio)
+    if (new_size < dio) {
       obs().cf_trunc(o.id, f.ino, TruncTrace::dio_adjust, dio, new_size);
+      // b08968f196d4: before it, the zero range from new_size was dio
+      // bytes long, not dio - new_size, and the file grew past dio.
+      if (!m_host->fixes().shorten_length)
+        f.size = new_size + dio;
+    }
   }
   c.object_size = new_size;
 }

@@ -110,6 +110,8 @@ public:
   virtual void uncount_object(Cache&) = 0;
   /// cachefiles_io_error: the cache stops (GOT_IOERROR).
   virtual void io_error(std::string_view why) = 0;
+  /// The kernel fixes in force (CacheFiles has some of them).
+  virtual const Fixes& fixes() const = 0;
 };
 
 /// fscache_cache_ops, as CacheFiles implements them. true = success.

@@ -156,6 +156,10 @@ public:
   /// fscache_end_operation.
   void end_operation(OpId);
 
+  /// The kernel fixes the engine and its backend follow (all by default).
+  void set_fixes(const Fixes&);
+  const Fixes& fixes() const;
+
   /// Lets `s` (not owned; null: the seeded order again) pick queued work.
   void set_scheduler(Scheduler* s);
 

@@ -5,6 +5,7 @@
 #include <array>
 #include <cstdint>
 #include <string_view>
+#include <vector>
 
 namespace fsc::fscache::v2 {
 
@@ -233,5 +234,25 @@ constexpr std::string_view name_of(const std::array<std::string_view, N>& t,
 {
   return t[static_cast<std::size_t>(e)];
 }
+
+/// Fixes to fs/fscache and fs/cachefiles after 5.17 that the engine
+/// models (docs/engine-v2.md §6.3). All are in, as 6.1.158 has them;
+/// `--unfix NAME` takes one out so that a scenario replays the bug.
+struct Fixes {
+  bool lru_use_race = true;        ///< b5b52de3214a (v6.1)
+  bool inval_during_lookup = true; ///< 85e4ea1049c7 (v5.19-rc6)
+  bool inval_access_leak = true;   ///< fb24771faf72 (v6.0-rc1)
+  bool unmark_on_error = true;     ///< ea5dc046127e (v5.18-rc2)
+  bool shorten_length = true;      ///< b08968f196d4 (v5.17-rc7)
+};
+
+struct FixName {
+  std::string_view name;   ///< for --unfix
+  bool Fixes::*member;
+  std::string_view commit; ///< mainline id and subject
+};
+
+/// The names --unfix and a scenario's `fixes` line take, in §6.3's order.
+const std::vector<FixName>& fix_names();
 
 } // namespace fsc::fscache::v2
