@@ -122,7 +122,10 @@ TEST_CASE("replay (6.1): --into and --write leave a cache inspect --check "
   r = run_fsc({"inspect", t / "copy", "--check"});
   INFO1(r.out << r.err);
   CHECK(r.status == 0);
-  CHECK(has(r.out, "v2"));
+  CHECK(has(r.out, "0 problems"));
+  r = run_fsc({"inspect", t / "copy"});
+  CHECK(has(r.out, "format     v2"));
+  CHECK(has(r.out, "9 data")); // the smoke cache's 8 and the scenario's file
   // --write on a new directory, forced to 6.1: a v2 cache made from nothing.
   fsc::test::make_dirs(t / "new");
   r = run_fsc({"replay", t / "new", example(), "--engine", "6.1", "--write"});

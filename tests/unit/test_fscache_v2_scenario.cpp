@@ -313,6 +313,33 @@ TEST_CASE("v2 scenario: withdraw, io-error, bind again, findings",
   CHECK(rep.failures.empty());
 }
 
+TEST_CASE("v2 scenario: volume coherency, a use after free, printk",
+          "[fscache_v2][v2scenario]")
+{
+  MemRun r;
+  auto rep = r.run("acquire-volume v key=vol coherency=hex:0102\n"
+                   "acquire-volume twin key=vol\n"
+                   "expect twin null\n"
+                   "expect printk CacheFiles\n" // "... added"
+                   "acquire c v key=k\n"
+                   "relinquish c\n"
+                   "expect c freed\n"
+                   "use c\n"
+                   "expect finding \"would use freed memory\"\n"
+                   "relinquish-volume v coherency=hex:0304 invalidate\n"
+                   "expect v freed\n"
+                   "expect finding none\n");
+  INFO(join(rep.failures) << join(rep.findings) << join(rep.printk));
+  CHECK(rep.ok());
+  CHECK(rep.expected_findings.size() == 1);
+  // Unexpected, the same finding fails the run.
+  MemRun r2;
+  rep = r2.run(k_head + "relinquish c\nuse c\n");
+  REQUIRE(rep.findings.size() == 1);
+  CHECK(rep.findings[0].starts_with("t.fsc:4: 6.1 would use freed memory"));
+  CHECK_FALSE(rep.ok());
+}
+
 TEST_CASE("v2 scenario: the shipped example runs with no failed expect",
           "[fscache_v2][v2scenario]")
 {
