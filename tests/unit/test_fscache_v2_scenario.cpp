@@ -86,6 +86,8 @@ TEST_CASE("v2 scenario: parse errors name file:line:column",
         "key=");
   CHECK(parse_error("read op x 4096\n") ==
         "t.fsc:1:9: expected a position in bytes");
+  CHECK(parse_error("write op 0 4096 pending\n") ==
+        "t.fsc:1:1: a pending write needs 'as NAME' for its complete");
   CHECK(parse_error("advance soon\n") ==
         "t.fsc:1:9: expected a time such as 10s, 500ms or 20ns");
   CHECK(parse_error("fault nowhere EIO\n")

@@ -77,6 +77,9 @@ void check_values(const Parsed& p, const std::vector<Word>& w, std::size_t from,
         fail_at(file, line, p.pos[i].column,
                 i == 1 ? "expected a position in bytes"
                        : "expected a length in bytes");
+  if (c == "write" && p.flags.count("pending") && p.as.empty())
+    fail_at(file, line, w[from].column,
+            "a pending write needs 'as NAME' for its complete");
   if (c == "step" && !p.pos.empty() && !parse_num(p.pos[0].text))
     fail_at(file, line, p.pos[0].column, "expected a number of steps");
   if (c == "advance" && !parse_duration(p.pos[0].text))
