@@ -342,6 +342,28 @@ TEST_CASE("v2 scenario: volume coherency, a use after free, printk",
   CHECK_FALSE(rep.ok());
 }
 
+TEST_CASE("v2 scenario: a relinquish while another task's resize waits "
+          "for the lookup leaves the cookie for ever",
+          "[fscache_v2][v2scenario]")
+{
+  // A netfs never does this (setattr holds the inode), but a scenario may:
+  // the relinquish's withdrawal finds the cache not yet pinned, the lookup
+  // pins it afterwards, and the end of the resize's access wakes nobody.
+  MemRun r;
+  auto rep = r.run(k_head + "use c modify &\n"
+                            "resize c size=4096 &\n"
+                            "unuse c &\n"
+                            "relinquish c\n"
+                            "expect counts balanced\n"
+                            "expect c state ACTIVE\n"
+                            "expect c flags +DO_RELINQUISH +NO_ACCESS_WAKE\n");
+  INFO(join(rep.failures) << join(rep.findings));
+  CHECK(rep.failures.empty());
+  REQUIRE(rep.findings.size() == 1);
+  CHECK(rep.findings[0] == "t.fsc:9: c=00000002, relinquished at line 6, is "
+                           "never freed (ACTIVE, ref 1, n_accesses 0)");
+}
+
 TEST_CASE("v2 scenario: the shipped example runs with no failed expect",
           "[fscache_v2][v2scenario]")
 {
@@ -459,8 +481,9 @@ std::string random_scenario(std::mt19937_64& rng, bool faults)
       break;
     case 7:
       if (h.acquired && h.n_active > 0)
-        s += fmt::format("resize {} size={}{}", name(i), rng() % 3 * 4096,
-                         amp());
+        // Never '&': fscache_resize_cookie() sleeps in the netfs's setattr
+        // (which holds the inode: no relinquish can come meanwhile).
+        s += fmt::format("resize {} size={}\n", name(i), rng() % 3 * 4096);
       break;
     case 8:
       if (faults)
@@ -490,6 +513,31 @@ std::string random_scenario(std::mt19937_64& rng, bool faults)
   return s;
 }
 
+/// 6.1's one known leak (docs/engine-v2.md §2.3, after the table): an
+/// invalidation during LOOKING_UP whose lookup ends QUIESCENT keeps its
+/// access, so the relinquished cookie is freed while hashed (WARN) and a
+/// later acquire of its key waits for ever, its volume never freed. A run
+/// that shows it fails only by what follows from it, counts balanced.
+bool only_known_leak(const ReplayReport& rep)
+{
+  bool warned = false;
+  for (const auto& m : rep.printk)
+    warned = warned ||
+             m.find("freed while still hashed: leaked") != std::string::npos;
+  if (!warned)
+    return false;
+  for (const auto& f : rep.failures)
+    if (f.find("expected stuck none") == std::string::npos &&
+        f.find("expected v freed") == std::string::npos)
+      return false;
+  for (const auto& f : rep.findings)
+    if (f.find("6.1 would wait here forever: acquire of") ==
+            std::string::npos &&
+        f.find("is never freed (QUIESCENT") == std::string::npos)
+      return false;
+  return true;
+}
+
 } // namespace
 
 TEST_CASE("v2 scenario: 10,000 random scenarios with faults keep every "
@@ -500,13 +548,15 @@ TEST_CASE("v2 scenario: 10,000 random scenarios with faults keep every "
   const char* env = std::getenv("FSC_V2_SCENARIOS");
   const int n = env ? std::atoi(env) : 10000;
   std::mt19937_64 rng(20261203);
-  int bad = 0;
+  int bad = 0, leaks = 0;
   const auto t0 = std::chrono::steady_clock::now();
   for (int k = 0; k < n && bad < 3; ++k) {
     const std::string text = random_scenario(rng, k % 4 != 0);
     MemRun r(k % 3 == 0 ? 0 : std::uint64_t(k));
     ReplayReport rep = r.run(text);
-    if (!rep.ok()) {
+    if (!rep.ok() && only_known_leak(rep)) {
+      ++leaks;
+    } else if (!rep.ok()) {
       ++bad;
       INFO("scenario " << k << ":\n"
                        << text << join(rep.failures) << join(rep.findings));
@@ -514,10 +564,12 @@ TEST_CASE("v2 scenario: 10,000 random scenarios with faults keep every "
     }
   }
   CHECK(bad == 0);
+  CHECK(leaks <= n / 1000); // about 1 in 2,000
   const double s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
           .count();
-  WARN(n << " random 6.1 scenarios in " << s << " s");
+  WARN(n << " random 6.1 scenarios in " << s << " s, " << leaks
+         << " with 6.1's known leak");
 }
 
 TEST_CASE("v2 scenario: random scenarios with faults on real directories",
@@ -534,11 +586,12 @@ TEST_CASE("v2 scenario: random scenarios with faults on real directories",
     {
       Session session(t.path(), mo, seen, std::uint64_t(k));
       rep = session.run(Scenario::parse(text, "random.fsc"), seen);
-      CHECK(session.backend().live_objects() == 0);
+      if (rep.ok())
+        CHECK(session.backend().live_objects() == 0);
     }
     INFO("scenario " << k << ":\n"
                      << text << join(rep.failures) << join(rep.findings));
-    CHECK(rep.ok());
+    CHECK((rep.ok() || only_known_leak(rep)));
     if (k % 10 == 0 && k % 3 == 0) { // no faults: a clean cache
       auto res = fsc::test::run_fsc({"inspect", t.path(), "--check"});
       INFO(res.out << res.err);

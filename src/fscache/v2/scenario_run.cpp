@@ -62,6 +62,7 @@ public:
       add_finding("6.1 would wait here forever: " + w);
     for (const auto& b : m_e.check_counts())
       add_finding("counts do not balance: " + b);
+    never_freed();
     m_report.printk = m_seen.messages;
     return m_report;
   }
@@ -70,6 +71,24 @@ private:
   void add_finding(const std::string& f)
   {
     m_report.findings.push_back(fmt::format("{}:{}: {}", m_s.file, m_line, f));
+  }
+
+  /// A relinquished cookie still there when all has run: 6.1 keeps it
+  /// (and its volume and cache) for ever. Counts may balance all the same,
+  /// e.g. a relinquish while another task's operation waits for the
+  /// lookup: the lookup pins the cache after the relinquish's withdrawal
+  /// looked, so the end of that access wakes nobody.
+  void never_freed()
+  {
+    for (const auto& [id, line] : m_relinquished) {
+      CookieInfo ci = m_e.cookie_info(id);
+      if (!ci.exists)
+        continue;
+      add_finding(fmt::format("c={:08x}, relinquished at line {}, is never "
+                              "freed ({}, ref {}, n_accesses {})",
+                              id, line, state_name(ci.state), ci.ref,
+                              ci.n_accesses));
+    }
   }
 
   void collect()
@@ -204,6 +223,7 @@ private:
                      p.flags.count("dio-write") > 0);
     } else if (c == "relinquish") {
       m_e.relinquish_cookie(id, p.flags.count("retire") > 0);
+      m_relinquished.push_back({id, m_line});
     }
   }
 
@@ -460,6 +480,7 @@ private:
   ReportObserver& m_seen;
   ReplayReport m_report;
   std::map<std::string, Handle> m_handles;
+  std::vector<std::pair<CookieId, int>> m_relinquished; ///< and its line
   std::size_t m_findings_seen = 0;
   int m_line = 0;
 };
