@@ -231,6 +231,12 @@ TEST_CASE("replay (6.1): 4.19-only options are refused by name; --stats")
   r = run_fsc({"replay", cache, example(), "--save-scenario", t / "x.fsc"});
   CHECK(r.status == 64);
   CHECK(has(r.err, "--save-scenario"));
+  // --engine with --from-trace: the trace's kernel picks the engine.
+  r = run_fsc({"replay", "--from-trace",
+               fsc::test::fixtures_dir() + "/real-6.1-smoke/ftrace.txt.xz",
+               "--engine", "6.1"});
+  CHECK(r.status == 64);
+  CHECK(has(r.err, "--engine with --from-trace"));
   r = run_fsc({"replay", cache, example(), "--stats"});
   INFO1(r.out << r.err);
   CHECK(r.status == 0);
