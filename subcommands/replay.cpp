@@ -658,17 +658,16 @@ int run_scenario_v2(const ReplayArgs& a, const Globals& g,
   if (g.json != JsonMode::off) {
     print_json_v2(a, mount.mode(), r, changes, stats, g);
   } else if (a.trace != "-" && a.refs != "-") {
-    fmt::print("replay     {} on {} ({}{}), 6.1 engine, seed {}\n",
-               a.scenario, mount.root(), mount.mode(),
-               read_only ? ", nothing written" : "", a.seed);
-    fmt::print("expect     {} checked, {} failed ({} calls)\n",
-               r.expectations, r.failures.size(), r.calls);
+    fmt::print("replay     {} on {} ({}{}), 6.1 engine, seed {}\n", a.scenario,
+               mount.root(), mount.mode(), read_only ? ", nothing written" : "",
+               a.seed);
+    fmt::print("expect     {} checked, {} failed ({} calls)\n", r.expectations,
+               r.failures.size(), r.calls);
     print_list("failed", r.failures);
     print_list("findings", r.findings);
     print_list("expected findings", r.expected_findings);
     print_list("kernel messages", r.printk);
-    print_list(read_only ? "would change on disk" : "changed on disk",
-               changes);
+    print_list(read_only ? "would change on disk" : "changed on disk", changes);
     if (a.stats)
       fmt::print("{}", stats);
   }

@@ -139,7 +139,10 @@ TEST_CASE("replay (6.1): --into and --write leave a cache inspect --check "
   std::string s = write_scenario(
       t, "acquire-volume v key=\"nfs,3.0,2,,100007f,e0666721b7ea5003,,,"
          "3002c0,80000,80000,2ee,3a98,1d4c,3a98,1\"\n"
-         "acquire f v key=hex:0102030405060708 aux=hex:10ff53650000000015cd5b070000000045d8056b0000000000643610000000000000000000000000 "
+         "acquire f v key=hex:0102030405060708 "
+         "aux=hex:"
+         "10ff53650000000015cd5b070000000045d8056b00000000006436100000000000000"
+         "00000000000 "
          "size=8192\n"
          "use f\nexpect f flags -NO_DATA_TO_READ\n"
          "unuse f\nrelinquish f\n");
