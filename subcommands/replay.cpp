@@ -658,9 +658,9 @@ int run_scenario_v2(const ReplayArgs& a, const Globals& g,
   if (g.json != JsonMode::off) {
     print_json_v2(a, mount.mode(), r, changes, stats, g);
   } else if (a.trace != "-" && a.refs != "-") {
-    fmt::print("replay     {} on {} ({}{}), 6.1 engine, seed {}\n", a.scenario,
-               mount.root(), mount.mode(), read_only ? ", nothing written" : "",
-               a.seed);
+    fmt::print("replay     {} on {} ({}{}), 6.1 engine ({}), seed {}\n",
+               a.scenario, mount.root(), mount.mode(),
+               read_only ? ", nothing written" : "", why, a.seed);
     fmt::print("expect     {} checked, {} failed ({} calls)\n", r.expectations,
                r.failures.size(), r.calls);
     print_list("failed", r.failures);

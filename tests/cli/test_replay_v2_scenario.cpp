@@ -68,7 +68,7 @@ TEST_CASE("replay: a v2 cache gets the 6.1 engine, read-only by default")
   // The text report says which engine ran and that nothing was written.
   r = run_fsc({"replay", cache, example()});
   CHECK(r.status == 0);
-  CHECK(has(r.out, "(read-only, nothing written), 6.1 engine"));
+  CHECK(has(r.out, "(read-only, nothing written), 6.1 engine (v2 cache)"));
   CHECK(has(r.out, "would change on disk:"));
   CHECK(fsc::test::snapshot(cache) == before);
 }
