@@ -52,7 +52,28 @@ struct MemRun {
   }
   ReplayReport run(const std::string& text)
   {
-    return run_scenario(Scenario::parse(text, "t.fsc"), e, faults, seen);
+    return run_scenario(Scenario::parse(text, "t.fsc"), e, faults, seen,
+                        disk());
+  }
+  /// The in-memory backend's files for `expect H file`.
+  DiskView disk()
+  {
+    DiskView d;
+    d.size_of = [this](std::string_view vol,
+                       fsc::ByteView key) -> std::optional<std::uint64_t> {
+      const auto* f = be.file(MemoryBackend::path_of(vol, key));
+      if (!f)
+        return std::nullopt;
+      return f->size;
+    };
+    d.xattr_of = [this](std::string_view vol,
+                        fsc::ByteView key) -> std::optional<fsc::Bytes> {
+      const auto* f = be.file(MemoryBackend::path_of(vol, key));
+      if (!f || !f->has_xattr)
+        return std::nullopt;
+      return f->xattr;
+    };
+    return d;
   }
 };
 
@@ -104,6 +125,8 @@ TEST_CASE("v2 scenario: parse errors name file:line:column",
             .starts_with("t.fsc:1:16: expected +FLAG or -FLAG"));
   CHECK(parse_error("expect stat nothing 1\n") ==
         "t.fsc:1:13: unknown stat 'nothing'");
+  CHECK(parse_error("expect c file huge 3\n") ==
+        "t.fsc:1:15: expected exists, absent, size N, aux V or xattr V");
   CHECK(parse_error("expect c colour blue\n")
             .starts_with("t.fsc:1:10: expected null, freed"));
   CHECK(parse_error("use c \"unclosed\n") ==
@@ -139,15 +162,17 @@ TEST_CASE("v2 scenario: acquire, use, unuse, relinquish and the counts",
                             "expect c object_size 4096\n"
                             "expect c lru yes\n"
                             "expect stat updates 1\n"
+                            "expect c file absent\n"
                             "relinquish c retire\n"
                             "expect c freed\n"
+                            "expect c file absent\n"
                             "expect stat relinqs_retire 1\n"
                             "relinquish-volume v\n"
                             "expect v freed\n"
                             "expect counts balanced\n");
   INFO(join(rep.failures) << join(rep.findings));
   CHECK(rep.ok());
-  CHECK(rep.expectations == 14);
+  CHECK(rep.expectations == 16);
   CHECK(rep.calls == 6);
 }
 
@@ -156,13 +181,21 @@ TEST_CASE("v2 scenario: a failed expect is reported with its line",
 {
   MemRun r;
   auto rep = r.run(k_head + "expect c ref 7\nexpect c state ACTIVE\n"
-                            "expect v n_cookies 0\nexpect cache n_volumes 3\n");
-  REQUIRE(rep.failures.size() == 4);
+                            "expect v n_cookies 0\nexpect cache n_volumes 3\n"
+                            "expect c file exists\n"
+                            "use c modify\nunuse c\nrelinquish c\n"
+                            "expect c file size 4096\n"
+                            "expect c file aux other\n");
+  REQUIRE(rep.failures.size() == 7);
   CHECK(rep.failures[0] == "t.fsc:3: expected c ref 7, engine has 1");
   CHECK(rep.failures[1] ==
         "t.fsc:4: expected c state ACTIVE, engine has QUIESCENT");
   CHECK(rep.failures[2] == "t.fsc:5: expected v n_cookies 0, engine has 1");
   CHECK(rep.failures[3] == "t.fsc:6: expected cache n_volumes 3, engine has 1");
+  CHECK(rep.failures[4] == "t.fsc:7: expected c file exists");
+  CHECK(rep.failures[5] == "t.fsc:11: expected c file size 4096, it has 8192");
+  CHECK(rep.failures[6] == "t.fsc:12: expected c file aux 6f74686572, it "
+                           "has 61757830"); // "aux0"
   CHECK_FALSE(rep.ok());
 }
 
@@ -375,7 +408,7 @@ TEST_CASE("v2 scenario: the shipped example runs with no failed expect",
   text << in.rdbuf();
   Scenario s = Scenario::parse(text.str(), path);
   MemRun r;
-  auto rep = run_scenario(s, r.e, r.faults, r.seen);
+  auto rep = run_scenario(s, r.e, r.faults, r.seen, r.disk());
   INFO(join(rep.failures) << join(rep.findings));
   CHECK(rep.ok());
   CHECK(rep.expectations >= 25);

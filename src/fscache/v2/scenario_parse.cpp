@@ -164,6 +164,20 @@ void check_expect(const std::vector<Word>& w, const std::string& file, int line)
     number_at(3);
     return;
   }
+  if (what == "file") {
+    need(4);
+    const std::string& k = w[3].text;
+    if (k == "exists" || k == "absent")
+      return;
+    need(5);
+    if (k == "size" && parse_num(w[4].text))
+      return;
+    if ((k == "aux" || k == "xattr") &&
+        fscache::parse_value(w[4].text, w[4].quoted))
+      return;
+    fail_at(file, line, w[3].column,
+            "expected exists, absent, size N, aux V or xattr V");
+  }
   if (what == "lru") {
     need(4);
     if (w[3].text != "yes" && w[3].text != "no")
@@ -197,8 +211,9 @@ void check_expect(const std::vector<Word>& w, const std::string& file, int line)
     return;
   }
   fail_at(file, line, w[2].column,
-          "expected null, freed, exists, state, flags, lru, ref, n_active, "
-          "n_accesses, n_cookies, n_volumes, objects, object_size or '='");
+          "expected null, freed, exists, state, flags, lru, file, ref, "
+          "n_active, n_accesses, n_cookies, n_volumes, objects, object_size "
+          "or '='");
 }
 
 void check_statement(const Statement& st, const std::string& file)

@@ -38,8 +38,9 @@ const char* kind_name(Handle::Kind k)
 
 class Runner {
 public:
-  Runner(const Scenario& s, Engine& e, FaultPlan& f, ReportObserver& seen)
-      : m_s(s), m_e(e), m_faults(f), m_seen(seen)
+  Runner(const Scenario& s, Engine& e, FaultPlan& f, ReportObserver& seen,
+         const DiskView& disk)
+      : m_s(s), m_e(e), m_faults(f), m_seen(seen), m_disk(disk)
   {
   }
 
@@ -173,9 +174,10 @@ private:
     } else if (c == "acquire") {
       VolumeId v = handle(p.pos[1], Handle::volume);
       Bytes aux = value(p, "aux").value_or(Bytes{});
-      CookieId id = m_e.acquire_cookie(v, *value(p, "key"), aux,
-                                       num(p, "size").value_or(0));
+      Bytes key = *value(p, "key");
+      CookieId id = m_e.acquire_cookie(v, key, aux, num(p, "size").value_or(0));
       m_handles[p.pos[0].text] = {Handle::cookie, id, 0};
+      m_places[p.pos[0].text] = {m_volume_keys[p.pos[1].text], key};
     } else if (c == "begin-read" || c == "begin-write" || c == "read" ||
                c == "write" || c == "complete" || c == "end") {
       io_call(p);
@@ -194,6 +196,7 @@ private:
                            key.size()),
           coh);
       m_handles[p.pos[0].text] = {Handle::volume, v, 0};
+      m_volume_keys[p.pos[0].text] = std::string(key.begin(), key.end());
       return;
     }
     VolumeId v = handle(p.pos[0], Handle::volume);
@@ -395,7 +398,9 @@ private:
         failed(w[1].text + " to be NULL (acquire refused)");
       return;
     }
-    if (hd.kind == Handle::cookie)
+    if (hd.kind == Handle::cookie && what == "file")
+      expect_file(w);
+    else if (hd.kind == Handle::cookie)
       expect_cookie(w, hd.id);
     else if (hd.kind == Handle::volume)
       expect_volume(w, hd.id);
@@ -445,6 +450,43 @@ private:
     }
   }
 
+  /// The cookie's data file where 6.1 puts it, freed cookie or not.
+  void expect_file(const std::vector<Word>& w)
+  {
+    const auto& [vol, key] = m_places.at(w[1].text);
+    const std::string& k = w[3].text;
+    if (!m_disk.size_of || !m_disk.xattr_of) {
+      failed(w[1].text + " file " + k + ", but no cache is there to look");
+      return;
+    }
+    auto size = m_disk.size_of(vol, key);
+    if (k == "exists" || k == "absent") {
+      if (bool(size) != (k == "exists"))
+        failed(fmt::format("{} file {}", w[1].text, k));
+      return;
+    }
+    if (!size) {
+      failed(fmt::format("{} file to exist for '{}'", w[1].text, k));
+      return;
+    }
+    if (k == "size") {
+      if (*size != *parse_num(w[4].text))
+        failed(fmt::format("{} file size {}, it has {}", w[1].text, w[4].text,
+                           *size));
+      return;
+    }
+    // The xattr: 18 bytes of cachefiles_xattr, then the aux (§4.4).
+    auto x = m_disk.xattr_of(vol, key);
+    Bytes want = *fscache::parse_value(w[4].text, w[4].quoted);
+    Bytes got = x ? *x : Bytes{};
+    if (k == "aux")
+      got.erase(got.begin(),
+                got.begin() + std::min<std::size_t>(18, got.size()));
+    if (!x || got != want)
+      failed(fmt::format("{} file {} {}, it has {}", w[1].text, k, to_hex(want),
+                         x ? to_hex(got) : "none"));
+  }
+
   void expect_volume(const std::vector<Word>& w, VolumeId id)
   {
     VolumeInfo vi = m_e.volume_info(id);
@@ -479,7 +521,11 @@ private:
   FaultPlan& m_faults;
   ReportObserver& m_seen;
   ReplayReport m_report;
+  const DiskView& m_disk;
   std::map<std::string, Handle> m_handles;
+  std::map<std::string, std::string> m_volume_keys; ///< by volume handle
+  /// Volume key and index key of each cookie handle (file checks).
+  std::map<std::string, std::pair<std::string, Bytes>> m_places;
   std::vector<std::pair<CookieId, int>> m_relinquished; ///< and its line
   std::size_t m_findings_seen = 0;
   int m_line = 0;
@@ -488,9 +534,9 @@ private:
 } // namespace
 
 ReplayReport run_scenario(const Scenario& s, Engine& engine, FaultPlan& faults,
-                          ReportObserver& seen)
+                          ReportObserver& seen, const DiskView& disk)
 {
-  Runner r(s, engine, faults, seen);
+  Runner r(s, engine, faults, seen, disk);
   return r.run();
 }
 

@@ -34,7 +34,23 @@ Session::Session(const std::string& root, cachefiles::MountOptions opt,
 
 ReplayReport Session::run(const Scenario& s, ReportObserver& seen)
 {
-  return run_scenario(s, *m_engine, m_faults, seen);
+  cachefiles::Store* store = &m_mount.store();
+  DiskView d;
+  d.size_of = [store](std::string_view vol,
+                      ByteView key) -> std::optional<std::uint64_t> {
+    auto st = store->stat(CacheFilesBackend::path_of(vol, key));
+    if (!st.exists)
+      return std::nullopt;
+    return st.size;
+  };
+  d.xattr_of = [store](std::string_view vol,
+                       ByteView key) -> std::optional<Bytes> {
+    auto x = store->get_xattr(CacheFilesBackend::path_of(vol, key));
+    if (!x)
+      return std::nullopt;
+    return *x;
+  };
+  return run_scenario(s, *m_engine, m_faults, seen, d);
 }
 
 std::string format_proc_stats(const Stats& st, unsigned reads, unsigned writes)

@@ -7,6 +7,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -71,11 +73,19 @@ public:
   void printk(std::string_view s) override { messages.emplace_back(s); }
 };
 
+/// What `expect H file ...` lines look at: a cookie's data file, by its
+/// volume key and index key (empty members: the lines fail, saying so).
+struct DiskView {
+  std::function<std::optional<std::uint64_t>(std::string_view, ByteView)>
+      size_of;
+  std::function<std::optional<Bytes>(std::string_view, ByteView)> xattr_of;
+};
+
 /// Runs a parsed scenario against an engine with the cache added. Each
 /// call not ending in '&' runs the work queues until idle. At the end the
 /// queues run, a netfs call still parked and a count that does not balance
 /// (Engine::check_counts) are findings.
 ReplayReport run_scenario(const Scenario& s, Engine& engine, FaultPlan& faults,
-                          ReportObserver& seen);
+                          ReportObserver& seen, const DiskView& disk = {});
 
 } // namespace fsc::fscache::v2
