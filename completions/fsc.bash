@@ -5,7 +5,7 @@ _fsc()
   _init_completion || return
   local verbs='inspect cull demo refs verify replay stats help'
   local globals='--help -h --version -V --dir --json --verbose -v --quiet -q'
-  local valued=' --dir --depth --object --top --max-problems --threads --config --prometheus --format --config --older-than --max-size --min-free --max-objects --by --brun --bcull --bstop --frun --fcull --fstop --max-runtime --threads --prometheus --format --format --now --cookie --object --request --reorder-window --svg --origin --fsid --origin-map --prometheus --format --from-trace --save-scenario --into --seed --unfix --trace --refs --proc --interval --count --prometheus --format '
+  local valued=' --dir --depth --object --top --max-problems --threads --config --prometheus --format --config --older-than --max-size --min-free --max-objects --by --brun --bcull --bstop --frun --fcull --fstop --max-runtime --threads --prometheus --format --format --now --cookie --object --request --reorder-window --svg --origin --fsid --origin-map --prometheus --format --from-trace --save-scenario --into --seed --unfix --trace --refs --engine --proc --interval --count --prometheus --format '
   local verb='' i
   for ((i = 1; i < cword; i++)); do
     case " $valued " in *" ${words[i-1]} "*) continue ;; esac
@@ -24,7 +24,7 @@ _fsc()
       [[ $cur == -* ]] || _filedir ;;
     verify) COMPREPLY=($(compgen -W '--origin --fsid --origin-map --data --nfs4 --bury --dry-run -n --force --prometheus --format --help -h --version -V --dir --json --verbose -v --quiet -q' -- "$cur"))
       [[ $cur == -* ]] || _filedir ;;
-    replay) COMPREPLY=($(compgen -W '--from-trace --save-scenario --write --into --force --seed --unfix --trace --refs --stats --help -h --version -V --dir --json --verbose -v --quiet -q' -- "$cur"))
+    replay) COMPREPLY=($(compgen -W '--from-trace --save-scenario --write --into --force --seed --unfix --trace --refs --stats --engine --help -h --version -V --dir --json --verbose -v --quiet -q' -- "$cur"))
       [[ $cur == -* ]] || _filedir ;;
     stats) COMPREPLY=($(compgen -W '--proc --interval --count --prometheus --format --help -h --version -V --dir --json --verbose -v --quiet -q' -- "$cur"))
       [[ $cur == -* ]] || _filedir ;;

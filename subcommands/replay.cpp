@@ -1,10 +1,15 @@
-// replay.cpp - `fsc replay CACHE SCENARIO`: bind the 4.19 engine to a cache
-// directory (read-only overlay by default) and run a scenario through it.
+// replay.cpp - `fsc replay CACHE SCENARIO`: bind the engine of the cache's
+// format (4.19 for v1, 6.1 for v2, or --engine) to a cache directory
+// (read-only overlay by default) and run a scenario of its dialect.
 #include "command.hpp"
 
 #include <fsc/fscache/session.hpp>
 #include <fsc/error.hpp>
 #include <fsc/fscache/engine.hpp>
+#include <fsc/fscache/engine_choice.hpp>
+#include <fsc/fscache/v2/scenario.hpp>
+#include <fsc/fscache/v2/session.hpp>
+#include <fsc/fscache/v2/tee.hpp>
 #include <fsc/fscache/fault.hpp>
 #include <fsc/fscache/scenario.hpp>
 #include <fsc/fscache/stats.hpp>
@@ -12,6 +17,7 @@
 #include <fsc/trace/rebuild.hpp>
 #include <fsc/trace/rebuild_v2.hpp>
 #include <fsc/trace/writer.hpp>
+#include <fsc/trace/writer_v2.hpp>
 
 #include <fmt/format.h>
 
@@ -34,6 +40,7 @@ using namespace fsc::fscache;
 
 struct ReplayArgs {
   std::string cache, scenario, trace, refs, into, from_trace, save_scenario;
+  std::string engine; ///< --engine: "" (by the cache's format), 4.19, 6.1
   bool write = false, force = false, stats = false;
   std::uint64_t seed = 0;
   bool seed_given = false;
@@ -84,8 +91,8 @@ void print_list(const char* title, const std::vector<std::string>& v)
 }
 
 void print_json(const ReplayArgs& a, const char* mode, const ReplayReport& r,
-                const std::vector<std::string>& changes, const Stats& st,
-                const Globals& g)
+                const std::vector<std::string>& changes,
+                const std::string& proc_stats, const Globals& g)
 {
   JsonReport out = json_report(g, "replay");
   auto records = [&](const char* kind, const std::vector<std::string>& v) {
@@ -100,6 +107,7 @@ void print_json(const ReplayArgs& a, const char* mode, const ReplayReport& r,
   records("change", changes);
   out.summary([&](JsonWriter& j) {
     j.field("mode", "scenario");
+    j.field("engine", "4.19");
     j.field("scenario", a.scenario);
     j.field("cache", a.cache);
     j.field("cache_mode", mode);
@@ -108,7 +116,7 @@ void print_json(const ReplayArgs& a, const char* mode, const ReplayReport& r,
     j.field("failure_count", std::uint64_t(r.failures.size()));
     j.field("finding_count", std::uint64_t(r.findings.size()));
     j.field("change_count", std::uint64_t(changes.size()));
-    j.field("proc_stats", format_proc_stats(st));
+    j.field("proc_stats", proc_stats);
     j.field("ok", r.ok());
   });
 }
@@ -570,8 +578,110 @@ int run_from_trace_v2(const ReplayArgs& a, const Globals& g)
              : exit_code::ok;
 }
 
+void print_json_v2(const ReplayArgs& a, const char* mode,
+                   const v2::ReplayReport& r,
+                   const std::vector<std::string>& changes,
+                   const std::string& proc_stats, const Globals& g)
+{
+  JsonReport out = json_report(g, "replay");
+  auto records = [&](const char* kind, const std::vector<std::string>& v) {
+    for (const auto& s : v)
+      out.record(kind, [&](JsonWriter& j) { j.field("message", s); });
+  };
+  records("failure", r.failures);
+  records("finding", r.findings);
+  records("expected_finding", r.expected_findings);
+  records("kernel_message", r.printk);
+  records("change", changes);
+  out.summary([&](JsonWriter& j) {
+    j.field("mode", "scenario");
+    j.field("engine", "6.1");
+    j.field("scenario", a.scenario);
+    j.field("cache", a.cache);
+    j.field("cache_mode", mode);
+    j.field("seed", a.seed);
+    j.field("calls", std::uint64_t(r.calls));
+    j.field("expectations", r.expectations);
+    j.field("failure_count", std::uint64_t(r.failures.size()));
+    j.field("finding_count", std::uint64_t(r.findings.size()));
+    j.field("change_count", std::uint64_t(changes.size()));
+    j.field("proc_stats", proc_stats);
+    j.field("ok", r.ok());
+  });
+}
+
+/// A scenario of the 6.1 dialect on a v2 cache (or --engine 6.1).
+int run_scenario_v2(const ReplayArgs& a, const Globals& g,
+                    const std::string& why)
+{
+  if (!a.unfix.empty())
+    throw UsageError("--unfix names fixes of the 4.19 engine; the 6.1 "
+                     "engine has none to turn off");
+  const std::string text = read_text(a.scenario);
+  v2::Scenario sc;
+  try {
+    sc = v2::Scenario::parse(text, a.scenario);
+  } catch (const Error& e) {
+    // Say which dialect was expected: a 4.19 scenario on a v2 cache.
+    throw Error(std::string(e.what()) + " (the 6.1 dialect: 6.1 engine for " +
+                why + ")");
+  }
+  cachefiles::MountOptions mo;
+  mo.write = a.write;
+  mo.into = a.into;
+  mo.force = a.force;
+
+  OutFile trace_out(a.trace), refs_out(a.refs);
+  v2::TeeObserver tee;
+  std::unique_ptr<trace::FtraceWriterV2> tw, rw;
+  if (trace_out.f) {
+    tw = std::make_unique<trace::FtraceWriterV2>(trace_out.f);
+    tw->header();
+    tee.add(*tw);
+  }
+  if (refs_out.f) {
+    rw = std::make_unique<trace::FtraceWriterV2>(refs_out.f, true);
+    rw->header();
+    tee.add(*rw);
+  }
+  v2::ReportObserver seen;
+  tee.add(seen);
+
+  v2::Session session(a.cache, mo, tee, a.seed);
+  cachefiles::Mount& mount = session.mount();
+  v2::ReplayReport r = session.run(sc, seen);
+  const std::string stats =
+      v2::format_proc_stats(session.engine().stats(), session.backend().reads(),
+                            session.backend().writes());
+  const std::vector<std::string> changes = mount.store().changes();
+  const bool read_only = std::string(mount.mode()) == "read-only";
+  if (g.json != JsonMode::off) {
+    print_json_v2(a, mount.mode(), r, changes, stats, g);
+  } else if (a.trace != "-" && a.refs != "-") {
+    fmt::print("replay     {} on {} ({}{}), 6.1 engine ({}), seed {}\n",
+               a.scenario, mount.root(), mount.mode(),
+               read_only ? ", nothing written" : "", why, a.seed);
+    fmt::print("expect     {} checked, {} failed ({} calls)\n", r.expectations,
+               r.failures.size(), r.calls);
+    print_list("failed", r.failures);
+    print_list("findings", r.findings);
+    print_list("expected findings", r.expected_findings);
+    print_list("kernel messages", r.printk);
+    print_list(read_only ? "would change on disk" : "changed on disk", changes);
+    if (a.stats)
+      fmt::print("{}", stats);
+  }
+  return r.ok() ? exit_code::ok : exit_code::problems;
+}
+
 int run_replay(const ReplayArgs& a, const Globals& g)
 {
+  if (!a.from_trace.empty() && !a.engine.empty())
+    throw UsageError("--engine with --from-trace: the trace's kernel picks "
+                     "the engine (4.19/5.10: 4.19, 6.1/6.12: 6.1)");
+  if (a.from_trace.empty() && !a.save_scenario.empty())
+    throw UsageError("--save-scenario writes the calls rebuilt from a trace: "
+                     "it needs --from-trace");
   if (!a.from_trace.empty()) {
     if (!a.scenario.empty())
       throw UsageError("--from-trace replays the calls of the trace: give no "
@@ -590,7 +700,22 @@ int run_replay(const ReplayArgs& a, const Globals& g)
   if (a.cache.empty() || a.scenario.empty())
     throw UsageError(
         "fsc replay needs CACHE and SCENARIO (or --from-trace TRACE)");
-  Scenario sc = Scenario::parse(read_text(a.scenario), a.scenario);
+  std::optional<EngineGen> forced;
+  if (!a.engine.empty())
+    forced = parse_engine(a.engine);
+  auto choice = choose_engine(a.cache, forced);
+  if (!choice)
+    throw UsageError(choice.error());
+  if (choice->gen == EngineGen::v61)
+    return run_scenario_v2(a, g, choice->why);
+  const std::string text = read_text(a.scenario);
+  Scenario sc;
+  try {
+    sc = Scenario::parse(text, a.scenario);
+  } catch (const Error& e) {
+    throw Error(std::string(e.what()) + " (the 4.19 dialect: 4.19 engine for " +
+                choice->why + ")");
+  }
   Fixes fixes = scenario_fixes(sc, Fixes{});
   for (const auto& u : a.unfix)
     apply_fix_switch(fixes, "-" + u);
@@ -623,7 +748,8 @@ int run_replay(const ReplayArgs& a, const Globals& g)
   ReplayReport r = session.run(sc, seen);
 
   if (g.json != JsonMode::off) {
-    print_json(a, mount.mode(), r, store.changes(), engine.stats(), g);
+    print_json(a, mount.mode(), r, store.changes(),
+               format_proc_stats(engine.stats()), g);
   } else if (a.trace != "-" && a.refs != "-") {
     fmt::print("replay     {} on {} ({}{}), seed {}\n", a.scenario,
                mount.root(), mount.mode(),
@@ -653,7 +779,8 @@ Command add_replay(CLI::App& app, Globals& g)
   auto a = std::make_shared<ReplayArgs>();
   CLI::App* sub = app.add_subcommand(
       "replay", "Run a scenario of netfs calls through the embedded 4.19 "
-                "FS-Cache engine bound to a cache (read-only unless --write)");
+                "or 6.1 FS-Cache engine bound to a cache (read-only unless "
+                "--write)");
   sub->add_option("cache", a->cache,
                   "Cache directory (an empty directory "
                   "starts a new cache)")
@@ -689,13 +816,18 @@ Command add_replay(CLI::App& app, Globals& g)
                   "reproduce the old bug (repeatable; see fsc-replay(8))")
       ->check(CLI::IsMember(fix_list));
   sub->add_option("--trace", a->trace,
-                  "Write 4.19 ftrace text lines to FILE "
-                  "('-' for stdout)");
+                  "Write the engine's ftrace text lines (as 4.19 or 6.1 "
+                  "prints them) to FILE ('-' for stdout)");
   sub->add_option("--refs", a->refs,
                   "Write the refcount journal (cookie and "
                   "object get/put lines) to FILE, readable by fsc refs");
   sub->add_flag("--stats", a->stats,
                 "Print /proc/fs/fscache/stats as the engine counted them");
+  sub->add_option("--engine", a->engine,
+                  "The engine (and scenario dialect): 4.19 or 6.1; by "
+                  "default the cache's format decides (v1: 4.19, v2: 6.1, "
+                  "a new cache: 4.19)")
+      ->check(CLI::IsMember({"4.19", "6.1"}));
   CLI::Option* seed_opt = sub->get_option("--seed");
   return {sub, [a, &g, seed_opt] {
             a->seed_given = seed_opt->count() > 0;

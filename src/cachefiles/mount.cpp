@@ -28,8 +28,9 @@ bool is_empty_dir(const std::string& path)
   return !names.next() && names.error() == 0;
 }
 
-/// cachefiles_daemon_add_cache's directories and the root label.
-void make_cache_dirs(const std::string& root)
+/// cachefiles_daemon_add_cache's directories and (before 5.17) the root
+/// label.
+void make_cache_dirs(const std::string& root, bool v2)
 {
   for (const char* d : {"cache", "graveyard"}) {
     std::string p = root + "/" + d;
@@ -37,15 +38,23 @@ void make_cache_dirs(const std::string& root)
       throw_sys("cannot create", p, errno);
   }
   std::string cache = root + "/cache";
+  if (v2)
+    return;
   if (::lsetxattr(cache.c_str(), k_xattr_name, k_root_label.data(),
                   k_root_label.size(), XATTR_CREATE) != 0 &&
       errno != EEXIST)
     throw_sys("cannot label", cache, errno);
 }
 
-void check_cache(const std::string& root)
+void check_cache(const std::string& root, bool v2)
 {
   Cache c = Cache::open(root);
+  if (v2 && c.format() == Format::v1)
+    throw Error("'" + root +
+                "' is a cache of a kernel before 5.17 (v1); the "
+                "6.1 engine binds only v2 caches");
+  if (v2 && c.format() != Format::mixed)
+    return; // 5.17+ neither writes nor checks the label of cache/
   if (c.format() == Format::v2)
     throw Error("'" + root +
                 "' is a cache of kernel 5.17 or later (v2); the "
@@ -163,7 +172,7 @@ Mount Mount::bind(const std::string& root, const MountOptions& opt)
   bool fresh = is_empty_dir(root);
   const bool writing = opt.write || !opt.into.empty();
   if (!fresh) {
-    check_cache(root);
+    check_cache(root, opt.v2);
     ClaimOptions co;
     co.what = "bind";
     co.force = opt.force;
@@ -184,7 +193,7 @@ Mount Mount::bind(const std::string& root, const MountOptions& opt)
   }
   if (writing) {
     if (fresh || is_empty_dir(m.m_root))
-      make_cache_dirs(m.m_root);
+      make_cache_dirs(m.m_root, opt.v2);
     if (!m.m_lock) { // a fresh cache, or the copy made by --into
       auto claim = claim_cache(m.m_root, ClaimOptions{});
       if (!claim)

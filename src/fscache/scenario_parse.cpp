@@ -148,12 +148,6 @@ const std::map<std::string, unsigned>& cookie_flag_names()
 
 namespace {
 
-struct Grammar {
-  int min_pos, max_pos;
-  std::set<std::string> opts, flags;
-  bool takes_as;
-};
-
 const std::map<std::string, Grammar>& grammar()
 {
   static const std::map<std::string, Grammar> g{
@@ -182,18 +176,16 @@ const std::map<std::string, Grammar>& grammar()
 
 } // namespace
 
-Parsed split_call(const std::vector<Word>& w, std::size_t from,
-                  const std::string& file, int line)
+Parsed split_with(const std::vector<Word>& w, std::size_t from,
+                  const std::map<std::string, Grammar>& gram,
+                  const std::string& calls, const std::string& file, int line)
 {
   Parsed p;
   p.cmd = w[from].text;
-  auto g = grammar().find(p.cmd);
-  if (g == grammar().end())
+  auto g = gram.find(p.cmd);
+  if (g == gram.end())
     fail_at(file, line, w[from].column,
-            "expected a call (register, acquire, enable, disable, update, "
-            "invalidate, wait-invalidate, resize, read, alloc, write, "
-            "uncache, check, relinquish, withdraw, bind, run, step), got '" +
-                p.cmd + "'");
+            "expected a call (" + calls + "), got '" + p.cmd + "'");
   for (std::size_t i = from + 1; i < w.size(); ++i) {
     const Word& x = w[i];
     auto eq = x.text.find('=');
@@ -201,15 +193,6 @@ Parsed split_call(const std::vector<Word>& w, std::size_t from,
       if (i + 1 >= w.size())
         fail_at(file, line, x.column, "expected a name after 'as'");
       p.as = w[++i].text;
-    } else if (eq != std::string::npos && !x.quoted) {
-      std::string key = x.text.substr(0, eq);
-      if (!g->second.opts.count(key))
-        fail_at(file, line, x.column,
-                fmt::format("'{}' takes no option '{}'", p.cmd, key));
-      Word v = x;
-      v.text = x.text.substr(eq + 1);
-      v.column += int(eq) + 1;
-      p.opt[key] = v;
     } else if (eq != std::string::npos) {
       std::string key = x.text.substr(0, eq);
       if (!g->second.opts.count(key))
@@ -217,6 +200,8 @@ Parsed split_call(const std::vector<Word>& w, std::size_t from,
                 fmt::format("'{}' takes no option '{}'", p.cmd, key));
       Word v = x;
       v.text = x.text.substr(eq + 1);
+      if (!x.quoted)
+        v.column += int(eq) + 1;
       p.opt[key] = v;
     } else if (g->second.flags.count(x.text)) {
       p.flags.insert(x.text);
@@ -229,6 +214,18 @@ Parsed split_call(const std::vector<Word>& w, std::size_t from,
     fail_at(file, line, w[from].column,
             fmt::format("'{}' expects {} argument(s), got {}", p.cmd,
                         g->second.min_pos, n));
+  return p;
+}
+
+Parsed split_call(const std::vector<Word>& w, std::size_t from,
+                  const std::string& file, int line)
+{
+  Parsed p = split_with(w, from, grammar(),
+                        "register, acquire, enable, disable, update, "
+                        "invalidate, wait-invalidate, resize, read, alloc, "
+                        "write, uncache, check, relinquish, withdraw, bind, "
+                        "run, step",
+                        file, line);
   for (const auto& [key, v] : p.opt) {
     if ((key == "size" || key == "version") && !parse_num(v.text))
       fail_at(file, line, v.column, "expected a number for " + key + "=");
@@ -426,10 +423,9 @@ void apply_fix_switch(Fixes& fixes, const std::string& word)
   throw Error("unknown fix '" + name + "' (known: " + known + ")");
 }
 
-Scenario Scenario::parse(const std::string& text, const std::string& file)
+std::vector<Statement> lex(const std::string& text, const std::string& file)
 {
-  Scenario s;
-  s.file = file;
+  std::vector<Statement> out;
   int line = 0;
   std::size_t pos = 0;
   while (pos <= text.size()) {
@@ -453,9 +449,18 @@ Scenario Scenario::parse(const std::string& text, const std::string& file)
     }
     if (st.words.empty())
       fail_at(file, line, 1, "expected a call before '&'");
-    check_statement(st, file);
-    s.statements.push_back(std::move(st));
+    out.push_back(std::move(st));
   }
+  return out;
+}
+
+Scenario Scenario::parse(const std::string& text, const std::string& file)
+{
+  Scenario s;
+  s.file = file;
+  s.statements = lex(text, file);
+  for (const auto& st : s.statements)
+    check_statement(st, file);
   return s;
 }
 

@@ -48,4 +48,23 @@ struct Parsed {
 Parsed split_call(const std::vector<Word>& w, std::size_t from,
                   const std::string& file, int line);
 
+/// What a call takes: positional words, key=value options, bare flags,
+/// `as NAME`. The 6.1 dialect has its own table (v2/scenario_parse.cpp).
+struct Grammar {
+  int min_pos, max_pos;
+  std::set<std::string> opts, flags;
+  bool takes_as;
+};
+
+/// The call in w from word `from` on, split by the table `g`: an unknown
+/// call, option or argument count throws "file:line:col: ..." (`calls`
+/// lists the known calls in that message). Values are not checked.
+Parsed split_with(const std::vector<Word>& w, std::size_t from,
+                  const std::map<std::string, Grammar>& g,
+                  const std::string& calls, const std::string& file, int line);
+
+/// The lines of text as statements (words split, a final '&' taken off),
+/// blank and comment lines left out; only quoting is checked here.
+std::vector<Statement> lex(const std::string& text, const std::string& file);
+
 } // namespace fsc::fscache

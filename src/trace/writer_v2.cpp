@@ -27,9 +27,19 @@ TaskName task_name(Task t)
   }
 }
 
+bool is_ref_event(std::string_view e)
+{
+  return e == "fscache_cache" || e == "fscache_volume" ||
+         e == "fscache_cookie" || e == "fscache_acquire" ||
+         e == "fscache_relinquish" || e == "cachefiles_ref";
+}
+
 } // namespace
 
-FtraceWriterV2::FtraceWriterV2(std::FILE* out) : m_out(out) {}
+FtraceWriterV2::FtraceWriterV2(std::FILE* out, bool refs_only)
+    : m_out(out), m_refs_only(refs_only)
+{
+}
 
 void FtraceWriterV2::header()
 {
@@ -46,6 +56,8 @@ void FtraceWriterV2::clock(std::uint64_t ns)
 void FtraceWriterV2::line(std::string_view event, const std::string& body)
 {
   ++m_us; // one virtual microsecond per event keeps lines ordered
+  if (m_refs_only && !is_ref_event(event))
+    return;
   TaskName n = task_name(m_task);
   m_buf.clear();
   fmt::format_to(std::back_inserter(m_buf),

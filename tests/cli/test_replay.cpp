@@ -296,7 +296,7 @@ TEST_CASE("replay: bad scenarios name file, line and column")
   }
 }
 
-TEST_CASE("replay: refuses what is not a v1 cache")
+TEST_CASE("replay: refuses what is not a cache, or a v2 cache for 4.19")
 {
   TempDir t;
   std::string s = write_scenario(t, "register nfs\n");
@@ -307,9 +307,15 @@ TEST_CASE("replay: refuses what is not a v1 cache")
   fsc::test::make_dirs(t / "v2");
   std::string v2 = fsc::test::extract_fixture(
       fsc::test::fixtures_dir() + "/real-6.1-smoke/cache.tar.xz", t / "v2");
+  // A v2 cache gets the 6.1 engine, whose dialect has no `register`; and
+  // the 4.19 engine asked for is refused (test_replay_v2_scenario.cpp).
   r = run_fsc({"replay", v2, s});
   CHECK(r.status == 2);
-  CHECK(r.err.find("v2") != std::string::npos);
+  CHECK(r.err.find("the 6.1 dialect: 6.1 engine for v2 cache") !=
+        std::string::npos);
+  r = run_fsc({"replay", v2, s, "--engine", "4.19"});
+  CHECK(r.status == 64);
+  CHECK(r.err.find("v2 cache") != std::string::npos);
   // A v1 cache whose cache/ carries another label: the kernel says EIO.
   fsc::test::make_dirs(t / "odd/cache/@4a");
   fsc::test::make_dirs(t / "odd/graveyard");

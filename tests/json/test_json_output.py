@@ -189,6 +189,7 @@ def main():
                      env, seen)
         stats_runs(tmp, env, seen)
         scen = os.path.join(ROOT, "tests", "scenarios", "lifecycle.fsc")
+        scen61 = os.path.join(ROOT, "tests", "scenarios", "v2", "nfs-file.fsc")
         trace = os.path.join(FIX, "real-5.10-smoke", "ftrace.txt.xz")
         # 6.x traces on the 6.1 engine, one edited to diverge.
         v6 = [os.path.join(FIX, "real-6.1-smoke", "ftrace.txt.xz"),
@@ -206,6 +207,9 @@ def main():
             empty = os.path.join(tmp, "replay-" + mode)
             os.makedirs(empty)
             validate("replay", mode, ["replay", empty, scen], env, seen)
+            # A 6.1 scenario on the 6.1 engine (read-only, a new cache).
+            validate("replay", mode, ["replay", "--engine", "6.1", empty,
+                                      scen61], env, seen)
             validate("replay", mode, ["replay", "--from-trace", trace], env,
                      seen)
         want = {"inspect": {"entry", "problem"}, "cull": {"victim"},

@@ -18,6 +18,10 @@ struct MountOptions {
   bool write = false; ///< apply changes to the cache itself
   std::string into;   ///< copy the cache here first and replay on the copy
   bool force = false; ///< bind even if a daemon seems to serve it
+  /// Bind for the 6.1 engine: a v2 cache (or an empty one) is accepted and
+  /// a v1 cache refused, and a new cache/ gets no "C3" label (5.17+ does
+  /// not label it).
+  bool v2 = false;
 };
 
 class Mount {

@@ -14,8 +14,10 @@ namespace fsc::trace {
 
 class FtraceWriterV2 : public fscache::v2::Observer {
 public:
-  /// Lines go to out (not owned).
-  explicit FtraceWriterV2(std::FILE* out);
+  /// Lines go to out (not owned). refs_only: the refcount journal, the
+  /// events `fsc refs` follows counts by (fscache_cache, _volume, _cookie,
+  /// _acquire, _relinquish, cachefiles_ref), as FtraceWriter's.
+  explicit FtraceWriterV2(std::FILE* out, bool refs_only = false);
 
   void header();
   std::uint64_t lines() const { return m_lines; }
@@ -72,6 +74,7 @@ protected:
 
 private:
   std::FILE* m_out;
+  bool m_refs_only = false;
   fscache::v2::Task m_task = fscache::v2::Task::netfs;
   std::uint64_t m_us = 0;
   std::uint64_t m_lines = 0;

@@ -1,0 +1,68 @@
+// engine_choice.cpp - the engine for a cache directory, by its format.
+#include <fsc/fscache/engine_choice.hpp>
+
+#include <fsc/cachefiles/cache.hpp>
+
+#include <sys/stat.h>
+
+namespace fsc::fscache {
+
+using cachefiles::Format;
+
+const char* engine_name(EngineGen g)
+{
+  return g == EngineGen::v61 ? "6.1" : "4.19";
+}
+
+std::optional<EngineGen> parse_engine(std::string_view name)
+{
+  if (name == "4.19" || name == "4")
+    return EngineGen::v419;
+  if (name == "6.1" || name == "6")
+    return EngineGen::v61;
+  return std::nullopt;
+}
+
+namespace {
+
+/// The format of root's cache/, or empty when there is none yet.
+Format format_of(const std::string& root)
+{
+  struct stat st;
+  const std::string cache = root + "/cache";
+  if (::lstat(cache.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+    return Format::empty;
+  return cachefiles::Cache::open(root).format();
+}
+
+} // namespace
+
+tl::expected<EngineChoice, std::string>
+choose_engine(const std::string& root, std::optional<EngineGen> forced)
+{
+  const Format f = format_of(root);
+  if (f == Format::mixed)
+    return tl::make_unexpected(
+        "'" + root + "' holds both v1 and v2 objects: no engine binds it");
+  std::optional<EngineGen> by_format;
+  if (f == Format::v1)
+    by_format = EngineGen::v419;
+  else if (f == Format::v2)
+    by_format = EngineGen::v61;
+  if (forced && by_format && *forced != *by_format)
+    return tl::make_unexpected(
+        "--engine " + std::string(engine_name(*forced)) + " contradicts '" +
+        root + "', a " + cachefiles::format_name(f) + " cache (written by " +
+        (f == Format::v1 ? "kernels before 5.17" : "kernels 5.17 and later") +
+        ", replayed by the " + engine_name(*by_format) + " engine)");
+  if (forced)
+    return EngineChoice{*forced, "--engine"};
+  if (by_format)
+    return EngineChoice{*by_format,
+                        std::string(cachefiles::format_name(f)) + " cache"};
+  return EngineChoice{EngineGen::v419, f == Format::empty
+                                           ? "new cache, the default"
+                                           : "unknown format, the default"};
+}
+
+} // namespace fsc::fscache
