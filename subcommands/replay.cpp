@@ -251,6 +251,8 @@ int run_from_trace(const ReplayArgs& a, const Globals& g)
   const std::string sc_file = a.from_trace + " (rebuilt)";
   Scenario sc = Scenario::parse(rb.scenario, sc_file);
   Fixes fixes;
+  if (auto ok = check_unfix(a.unfix, EngineGen::v419); !ok)
+    throw UsageError(ok.error());
   for (const auto& u : a.unfix)
     apply_fix_switch(fixes, "-" + u);
   std::optional<ScratchDir> scratch;
@@ -614,9 +616,13 @@ void print_json_v2(const ReplayArgs& a, const char* mode,
 int run_scenario_v2(const ReplayArgs& a, const Globals& g,
                     const std::string& why)
 {
-  if (!a.unfix.empty())
-    throw UsageError("--unfix names fixes of the 4.19 engine; the 6.1 "
-                     "engine has none to turn off");
+  if (auto ok = check_unfix(a.unfix, EngineGen::v61); !ok)
+    throw UsageError(ok.error());
+  v2::Fixes fixes;
+  for (const auto& u : a.unfix)
+    for (const auto& f : v2::fix_names())
+      if (f.name == u)
+        fixes.*f.member = false;
   const std::string text = read_text(a.scenario);
   v2::Scenario sc;
   try {
@@ -648,6 +654,7 @@ int run_scenario_v2(const ReplayArgs& a, const Globals& g,
   tee.add(seen);
 
   v2::Session session(a.cache, mo, tee, a.seed);
+  session.engine().set_fixes(fixes);
   cachefiles::Mount& mount = session.mount();
   v2::ReplayReport r = session.run(sc, seen);
   const std::string stats =
@@ -717,6 +724,8 @@ int run_replay(const ReplayArgs& a, const Globals& g)
                 choice->why + ")");
   }
   Fixes fixes = scenario_fixes(sc, Fixes{});
+  if (auto ok = check_unfix(a.unfix, EngineGen::v419); !ok)
+    throw UsageError(ok.error());
   for (const auto& u : a.unfix)
     apply_fix_switch(fixes, "-" + u);
 
@@ -808,13 +817,11 @@ Command add_replay(CLI::App& app, Globals& g)
                   "Explore another legal order of queued "
                   "work items (0: FIFO, the default; with --from-trace the "
                   "default is the trace's order)");
-  std::vector<std::string> fix_list;
-  for (const auto& f : fix_names())
-    fix_list.emplace_back(f.first);
   sub->add_option("--unfix", a->unfix,
-                  "Turn one of 4.19's fixes off to "
-                  "reproduce the old bug (repeatable; see fsc-replay(8))")
-      ->check(CLI::IsMember(fix_list));
+                  "Turn one of the engine's kernel fixes off to reproduce "
+                  "the old bug (repeatable; 4.19's and 6.1's names: see "
+                  "fsc-replay(8))")
+      ->check(CLI::IsMember(unfix_names()));
   sub->add_option("--trace", a->trace,
                   "Write the engine's ftrace text lines (as 4.19 or 6.1 "
                   "prints them) to FILE ('-' for stdout)");

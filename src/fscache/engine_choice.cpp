@@ -2,6 +2,10 @@
 #include <fsc/fscache/engine_choice.hpp>
 
 #include <fsc/cachefiles/cache.hpp>
+#include <fsc/fscache/engine.hpp>
+#include <fsc/fscache/v2/types.hpp>
+
+#include <fmt/format.h>
 
 #include <sys/stat.h>
 
@@ -63,6 +67,61 @@ choose_engine(const std::string& root, std::optional<EngineGen> forced)
   return EngineChoice{EngineGen::v419, f == Format::empty
                                            ? "new cache, the default"
                                            : "unknown format, the default"};
+}
+
+namespace {
+
+bool is_419_fix(std::string_view n)
+{
+  for (const auto& f : fix_names())
+    if (f.first == n)
+      return true;
+  return false;
+}
+
+bool is_61_fix(std::string_view n)
+{
+  for (const auto& f : v2::fix_names())
+    if (f.name == n)
+      return true;
+  return false;
+}
+
+} // namespace
+
+tl::expected<void, std::string>
+check_unfix(const std::vector<std::string>& names, EngineGen gen)
+{
+  for (const auto& n : names) {
+    const bool ours = gen == EngineGen::v419 ? is_419_fix(n) : is_61_fix(n);
+    if (ours)
+      continue;
+    std::string own;
+    if (gen == EngineGen::v419)
+      for (const auto& f : fix_names())
+        own += (own.empty() ? "" : ", ") + std::string(f.first);
+    else
+      for (const auto& f : v2::fix_names())
+        own += (own.empty() ? "" : ", ") + std::string(f.name);
+    const bool other = gen == EngineGen::v419 ? is_61_fix(n) : is_419_fix(n);
+    return tl::unexpected(fmt::format(
+        "--unfix {}: {}; the {} engine runs here, its fixes are {}", n,
+        other ? fmt::format("a fix of the {} engine",
+                            gen == EngineGen::v419 ? "6.1" : "4.19")
+              : "no such fix",
+        engine_name(gen), own));
+  }
+  return {};
+}
+
+std::vector<std::string> unfix_names()
+{
+  std::vector<std::string> v;
+  for (const auto& f : fix_names())
+    v.emplace_back(f.first);
+  for (const auto& f : v2::fix_names())
+    v.emplace_back(f.name);
+  return v;
 }
 
 } // namespace fsc::fscache

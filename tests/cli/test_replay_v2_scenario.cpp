@@ -247,3 +247,48 @@ TEST_CASE("replay (6.1): 4.19-only options are refused by name; --stats")
   CHECK(has(r.out, "Relinqs: n=1 rtr=0 drop=1"));
   CHECK(has(r.out, "LRU    : n=0 exp=1"));
 }
+
+TEST_CASE("replay: each modelled 6.x fix passes, and fails when turned off")
+{
+  const char* const fixes[] = {"1-lru-use-race", "2-inval-during-lookup",
+                               "3-inval-access-leak", "9-unmark-on-error",
+                               "10-shorten-length"};
+  for (const char* file : fixes) {
+    const std::string name = std::string(file).substr(
+        std::string(file).find('-') + 1);
+    const std::string sc = std::string(std::getenv("FSC_SOURCE_ROOT")) +
+                           "/tests/scenarios/v2/fixes/" + file + ".fsc";
+    TempDir t;
+    fsc::test::make_dirs(t / "c");
+    auto on = run_fsc({"replay", t / "c", sc, "--engine", "6.1"});
+    INFO1(file << "\n" << on.out << on.err);
+    CHECK(on.status == 0);
+    auto off =
+        run_fsc({"replay", t / "c", sc, "--engine", "6.1", "--unfix", name});
+    INFO1(off.out << off.err);
+    CHECK(off.status == 1);
+    CHECK((has(off.out, "failed:") || has(off.out, "findings:")));
+  }
+}
+
+TEST_CASE("replay: --unfix takes only the running engine's fixes")
+{
+  TempDir t;
+  fsc::test::make_dirs(t / "c");
+  auto r = run_fsc({"replay", t / "c", example(), "--engine", "6.1",
+                    "--unfix", "attach-ref-at-init"});
+  INFO1(r.out << r.err);
+  CHECK(r.status == 64);
+  CHECK(has(r.err, "a fix of the 4.19 engine"));
+  CHECK(has(r.err, "lru-use-race"));
+  auto s = run_fsc({"replay", t / "c",
+                    std::string(std::getenv("FSC_SOURCE_ROOT")) +
+                        "/tests/scenarios/lifecycle.fsc",
+                    "--unfix", "lru-use-race"});
+  INFO1(s.out << s.err);
+  CHECK(s.status == 64);
+  CHECK(has(s.err, "a fix of the 6.1 engine"));
+  auto u = run_fsc({"replay", t / "c", example(), "--engine", "6.1",
+                    "--unfix", "no-such-fix"});
+  CHECK(u.status != 0);
+}

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <tl/expected.hpp>
 
@@ -28,5 +29,14 @@ struct EngineChoice {
 /// A root that is missing or holds no cache/ counts as new.
 tl::expected<EngineChoice, std::string>
 choose_engine(const std::string& root, std::optional<EngineGen> forced);
+
+/// --unfix names the fixes of both engines; a run takes only its own.
+/// Refused (naming the engine the fix belongs to, and the run's own fixes)
+/// when one of `names` is not a fix of `gen`.
+tl::expected<void, std::string>
+check_unfix(const std::vector<std::string>& names, EngineGen gen);
+
+/// Every name --unfix takes: 4.19's, then 6.1's.
+std::vector<std::string> unfix_names();
 
 } // namespace fsc::fscache
