@@ -292,3 +292,28 @@ TEST_CASE("replay: --unfix takes only the running engine's fixes")
                     "--unfix", "no-such-fix"});
   CHECK(u.status != 0);
 }
+
+TEST_CASE("replay: fsc refs finds the access leak of --unfix "
+          "inval-access-leak in the 6.1 journal, and nothing when fixed")
+{
+  const std::string sc = std::string(std::getenv("FSC_SOURCE_ROOT")) +
+                         "/tests/scenarios/v2/fixes/3-inval-access-leak.fsc";
+  for (bool fixed : {true, false}) {
+    TempDir t;
+    fsc::test::make_dirs(t / "c");
+    std::vector<std::string> args = {"replay", t / "c",  sc,
+                                     "--engine", "6.1", "--refs",
+                                     t / "refs.txt"};
+    if (!fixed) {
+      args.push_back("--unfix");
+      args.push_back("inval-access-leak");
+    }
+    auto r = run_fsc(args);
+    INFO1(r.out << r.err);
+    CHECK(r.status == (fixed ? 0 : 1));
+    auto refs = run_fsc({"refs", t / "refs.txt"});
+    INFO1(refs.out << refs.err);
+    CHECK(has(refs.out, "relinquished but the count is still 1") == !fixed);
+    CHECK(has(refs.out, "findings   0") == fixed);
+  }
+}
