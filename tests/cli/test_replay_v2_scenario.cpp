@@ -9,6 +9,7 @@
 #include "run.hpp"
 #include "tree.hpp"
 
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -316,4 +317,26 @@ TEST_CASE("replay: fsc refs finds the access leak of --unfix "
     CHECK(has(refs.out, "relinquished but the count is still 1") == !fixed);
     CHECK(has(refs.out, "findings   0") == fixed);
   }
+}
+
+TEST_CASE("replay: cachefilesd's cull and space limits on a 6.1 cache: the "
+          "culled file is gone on disk, the one in use stays")
+{
+  TempDir t;
+  fsc::test::make_dirs(t / "c");
+  const std::string sc = std::string(std::getenv("FSC_SOURCE_ROOT")) +
+                         "/tests/scenarios/v2/cull.fsc";
+  auto r = run_fsc({"replay", t / "c", sc, "--engine", "6.1", "--into",
+                    t / "out"});
+  INFO1(r.out << r.err);
+  REQUIRE(r.status == 0);
+  CHECK(has(r.out, "0 failed"));
+  // The objects' places (cook_v2 of the short keys: "D" + the key).
+  const std::string vol = t / "out/cache/Itest,vol";
+  CHECK_FALSE(std::filesystem::exists(vol + "/@c2/Dold"));
+  CHECK(std::filesystem::exists(vol + "/@19/Dhot"));
+  auto check = run_fsc({"inspect", t / "out", "--check"});
+  INFO1(check.out << check.err);
+  CHECK(check.status == 0);
+  CHECK(std::filesystem::is_empty(t / "c")); // --into left the source
 }

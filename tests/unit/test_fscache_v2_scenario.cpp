@@ -59,6 +59,10 @@ struct MemRun {
   DiskView disk()
   {
     DiskView d;
+    d.daemon = &be;
+    d.path_of = [](std::string_view vol, fsc::ByteView key) {
+      return "cache/" + MemoryBackend::path_of(vol, key);
+    };
     d.size_of = [this](std::string_view vol,
                        fsc::ByteView key) -> std::optional<std::uint64_t> {
       const auto* f = be.file(MemoryBackend::path_of(vol, key));
@@ -659,4 +663,94 @@ TEST_CASE("engine choice: by the cache's format, or --engine",
   CHECK_FALSE(choose_engine(t / "mixed", std::nullopt));
   CHECK(fsc::fscache::parse_engine("6.1") == EngineGen::v61);
   CHECK_FALSE(fsc::fscache::parse_engine("5.10"));
+}
+
+TEST_CASE("v2 scenario: cachefilesd's cull and inuse of a cookie's file",
+          "[fscache_v2][v2scenario][daemon]")
+{
+  MemRun r;
+  auto rep = r.run(k_head + "use c modify\n"
+                            "begin-write c as w\nwrite w 0 4096\nend w\n"
+                            "unuse c\n"
+                            // A new object is a tmpfile until its commit:
+                            // nothing at its name for the daemon to see.
+                            "inuse c as unseen\n"
+                            "expect unseen = -ENOENT\n"
+                            "relinquish c\n"
+                            "expect c file exists\n"
+                            "inuse c as free\n"
+                            "expect free = 0\n"
+                            // Found again and in use: busy.
+                            "acquire d v key=file-1 aux=aux0 size=8192\n"
+                            "use d\n"
+                            "expect d state ACTIVE\n"
+                            "inuse d as busy\n"
+                            "expect busy = -EBUSY\n"
+                            "cull d as refused\n"
+                            "expect refused = -EBUSY\n"
+                            "expect d file exists\n"
+                            "unuse d\nrelinquish d\n"
+                            "cull d as culled\n"
+                            "expect culled = 0\n"
+                            "expect d file absent\n"
+                            "expect cache culled 1\n"
+                            "cull d as gone\n"
+                            "expect gone = -ENOENT\n"
+                            "expect counts balanced\n");
+  INFO(join(rep.failures) << join(rep.findings));
+  CHECK(rep.ok());
+  // A run without the daemon side says so at the line.
+  MemRun r2;
+  CHECK_THROWS_WITH(
+      run_scenario(Scenario::parse(k_head + "cull c\n", "t.fsc"), r2.e,
+                   r2.faults, r2.seen),
+      Catch::Contains("t.fsc:") && Catch::Contains("daemon side"));
+}
+
+TEST_CASE("v2 scenario: below bstop no object is made, below bcull the "
+          "daemon is asked to cull, above brun it stops",
+          "[fscache_v2][v2scenario][daemon]")
+{
+  MemRun r;
+  // 10000 files, 100000 pages: fstop 100 files, bstop 1000 pages, bcull
+  // 5000, brun 7000 (the kernel's default 1/5/7 %).
+  auto rep = r.run(k_head + "space files=10000 ffree=9000 blocks=100000 "
+                            "bavail=6000\n"
+                            "use c modify\n"
+                            "expect c state ACTIVE\n"
+                            "expect cache culling no\n"
+                            "begin-write c as w\n"
+                            "write w 0 4096 as w0\n"
+                            "expect w0 = 0\n"
+                            // 4000 pages left: below bcull.
+                            "space bavail=4000\n"
+                            "write w 4096 4096 as w1\n"
+                            "expect w1 = 0\n"
+                            "expect cache culling yes\n"
+                            // 500: below bstop, the write is refused.
+                            "space bavail=500\n"
+                            "write w 0 4096 as w2\n"
+                            "expect w2 = -ENOBUFS\n"
+                            "expect cache no_write_space 1\n"
+                            "end w\n"
+                            "acquire d v key=\"k2\" size=4096\n"
+                            "use d\n"
+                            "expect d state QUIESCENT\n"
+                            "expect cache no_create_space 1\n"
+                            "unuse d\nrelinquish d\n"
+                            // Culled back above brun: culling ends.
+                            "space bavail=8000\n"
+                            "acquire e v key=\"k3\" size=4096\n"
+                            "use e\n"
+                            "expect e state ACTIVE\n"
+                            "expect cache culling no\n"
+                            "unuse e\nrelinquish e\n"
+                            "unuse c\nrelinquish c\n"
+                            "expect counts balanced\n");
+  INFO(join(rep.failures) << join(rep.findings));
+  CHECK(rep.ok());
+  // Limits out of order are refused as the daemon's command is.
+  MemRun r2;
+  CHECK_THROWS_WITH(r2.run(k_head + "space files=100 fstop=5 fcull=5\n"),
+                    Catch::Contains("Free space limits"));
 }

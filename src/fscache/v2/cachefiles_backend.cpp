@@ -54,6 +54,8 @@ int CacheFilesBackend::get_directory(std::uint64_t parent_ino,
   cachefiles::StoreStat st = m_store.stat(rel);
   obs().cf_lookup(0, parent_ino, st.exists ? st.ino : 0, 0);
   if (!st.exists) {
+    if (int r = m_space.has_space(1, 0, SpaceWhy::create); r < 0)
+      return r;
     if (int r = m_store.mkdir(rel, 0700); r < 0) {
       obs().printk(
           fmt::format("CacheFiles: mkdir {} failed with error {}", rel, r));
@@ -445,7 +447,9 @@ bool CacheFilesBackend::lookup_cookie(Cookie& c)
     }
   }
   if (create) {
-    if (fault(Fault::create_tmpfile, &c) != 0 || !create_tmpfile(o))
+    // cachefiles_create_tmpfile(): room for one more file first.
+    if (m_space.has_space(1, 0, SpaceWhy::create) != 0 ||
+        fault(Fault::create_tmpfile, &c) != 0 || !create_tmpfile(o))
       goto fail;
     c.set(cookie_flag::needs_update);
   } else {
@@ -554,7 +558,8 @@ bool CacheFilesBackend::invalidate_cookie(Cookie& c)
     return true;
   }
   Object& o = it->second;
-  if (fault(Fault::invalidate_tmpfile, &c) != 0)
+  if (m_space.has_space(1, 0, SpaceWhy::create) != 0 ||
+      fault(Fault::invalidate_tmpfile, &c) != 0)
     return false;
   std::string old = o.file;
   std::uint64_t old_ino = o.ino;
@@ -649,6 +654,10 @@ int CacheFilesBackend::write(Operation& op, std::uint64_t pos,
   auto it = m_objects.find(op.cookie->cache_priv);
   if (it == m_objects.end() || it->second.file.empty())
     return -ENOBUFS;
+  // __cachefiles_prepare_write(): room for the pages (0, pages, write).
+  if (int err = m_space.has_space(0, (len + 4095) / 4096, SpaceWhy::write);
+      err != 0)
+    return err;
   if (int err = fault(Fault::write, op.cookie); err != 0)
     return err;
   Object& o = it->second;
@@ -678,6 +687,34 @@ void CacheFilesBackend::complete_write(int io)
     return;
   o->second.cookie->set(cookie_flag::have_data);
   put_object(o->second, ObjRefTrace::put_ioreq);
+}
+
+// daemon.c:cachefiles_daemon_inuse()/_cull(): the name looked up in the
+// daemon's directory without following it; a file or directory the
+// kernel holds (S_KERNEL_FILE) is busy, any other is buried (a file
+// unlinked, a directory renamed into graveyard/).
+int CacheFilesBackend::inuse(std::string_view dir, std::string_view name)
+{
+  if (name.find('/') != std::string_view::npos || name.empty())
+    return -EINVAL;
+  const std::string rel = std::string(dir) + "/" + std::string(name);
+  if (!rel.starts_with("cache/"))
+    return -ENOENT;
+  cachefiles::StoreStat st = m_store.stat(rel);
+  if (!st.exists)
+    return -ENOENT;
+  return m_in_use.count(st.ino) ? -EBUSY : 0;
+}
+
+int CacheFilesBackend::cull(std::string_view dir, std::string_view name)
+{
+  if (int r = inuse(dir, name); r != 0)
+    return r;
+  const std::string rel = std::string(dir) + "/" + std::string(name);
+  if (int r = bury(0xffffffffu, rel, KillTrace::was_culled); r < 0)
+    return r;
+  ++m_space.counts.cull;
+  return 0;
 }
 
 } // namespace fsc::fscache::v2

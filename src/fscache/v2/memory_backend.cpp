@@ -82,6 +82,9 @@ bool MemoryBackend::acquire_volume(Volume& v)
     bool is_new = it == m_vols.end();
     obs().cf_lookup(0, m_cache_ino, is_new ? 0 : it->second.ino, 0);
     if (is_new) {
+      // cachefiles_get_directory(): room for the directory first.
+      if (m_space.has_space(1, 0, SpaceWhy::create) != 0)
+        return false;
       VolDir d;
       d.ino = m_next_ino++;
       obs().cf_mkdir(m_cache_ino, d.ino);
@@ -293,7 +296,9 @@ bool MemoryBackend::lookup_cookie(Cookie& c)
     }
   }
   if (create) {
-    if (fault(Fault::create_tmpfile, &c) != 0)
+    // cachefiles_create_tmpfile(): room for one more file first.
+    if (m_space.has_space(1, 0, SpaceWhy::create) != 0 ||
+        fault(Fault::create_tmpfile, &c) != 0)
       goto fail;
     o.file = new_tmpfile(o, c.object_size);
     o.tmpfile = true;
@@ -411,7 +416,8 @@ bool MemoryBackend::invalidate_cookie(Cookie& c)
     return true;
   }
   Object& o = it->second;
-  if (fault(Fault::invalidate_tmpfile, &c) != 0)
+  if (m_space.has_space(1, 0, SpaceWhy::create) != 0 ||
+      fault(Fault::invalidate_tmpfile, &c) != 0)
     return false;
   std::shared_ptr<File> old = o.file;
   bool old_linked = !o.tmpfile;
@@ -492,6 +498,11 @@ int MemoryBackend::write(Operation& op, std::uint64_t pos, std::uint64_t len)
   auto it = m_objects.find(op.cookie->cache_priv);
   if (it == m_objects.end() || !it->second.file)
     return -ENOBUFS;
+  // __cachefiles_prepare_write(): room for the pages (0, pages, write).
+  if (int err = m_space.has_space(0, (len + k_page - 1) / k_page,
+                                  SpaceWhy::write);
+      err != 0)
+    return err;
   if (int err = fault(Fault::write, op.cookie); err != 0)
     return err;
   Object& o = it->second;
@@ -518,6 +529,67 @@ void MemoryBackend::complete_write(int io)
     return;
   o->second.cookie->set(cookie_flag::have_data);
   put_object(o->second, ObjRefTrace::put_ioreq);
+}
+
+// daemon.c:cachefiles_daemon_cull()/_inuse() on the in-memory tree: data
+// files by their path, volume directories ("cache/I<key>") and their
+// fan-outs, which are in use while their volume is.
+namespace {
+
+/// "cache/I<key>/@xx/name" → "I<key>/@xx/name"; "" when outside cache/.
+std::string in_cache(std::string_view dir, std::string_view name)
+{
+  std::string p = std::string(dir) + "/" + std::string(name);
+  if (!p.starts_with("cache/"))
+    return "";
+  return p.substr(6);
+}
+
+} // namespace
+
+int MemoryBackend::inuse(std::string_view dir, std::string_view name)
+{
+  if (name.find('/') != std::string_view::npos || name.empty())
+    return -EINVAL;
+  const std::string p = in_cache(dir, name);
+  if (auto it = m_disk.find(p); it != m_disk.end())
+    return it->second->in_use ? -EBUSY : 0;
+  const std::string vol_key = p.substr(0, p.find('/'));
+  if (vol_key.size() < 2 || vol_key[0] != 'I')
+    return -ENOENT;
+  auto v = m_vols.find(vol_key.substr(1));
+  if (v == m_vols.end())
+    return -ENOENT;
+  // The volume directory or one of its 256 fan-outs.
+  const bool fanout = p.size() == vol_key.size() + 4 &&
+                      p.compare(vol_key.size(), 2, "/@") == 0;
+  if (p != vol_key && !fanout)
+    return -ENOENT;
+  return v->second.in_use ? -EBUSY : 0;
+}
+
+int MemoryBackend::cull(std::string_view dir, std::string_view name)
+{
+  if (int r = inuse(dir, name); r != 0)
+    return r;
+  const std::string p = in_cache(dir, name);
+  if (auto it = m_disk.find(p); it != m_disk.end()) {
+    obs().cf_unlink(0xffffffffu, it->second->ino, KillTrace::was_culled);
+    m_disk.erase(it);
+  } else {
+    // A directory: renamed into the graveyard with everything below it.
+    const std::string vol_key = p.substr(0, p.find('/'));
+    VolDir& d = m_vols.at(vol_key.substr(1));
+    obs().cf_rename(0xffffffffu, d.ino, KillTrace::was_culled);
+    obs().cf_mark_inactive(0, d.ino);
+    for (auto f = m_disk.lower_bound(p + "/");
+         f != m_disk.end() && f->first.starts_with(p + "/");)
+      f = m_disk.erase(f);
+    if (p == vol_key)
+      m_vols.erase(vol_key.substr(1));
+  }
+  ++m_space.counts.cull;
+  return 0;
 }
 
 } // namespace fsc::fscache::v2

@@ -46,6 +46,15 @@ const std::map<std::string, Grammar>& grammar()
       {"run", {0, 0, {}, {}, false}},
       {"step", {0, 1, {}, {}, false}},
       {"advance", {1, 1, {}, {"queue-only"}, false}},
+      {"cull", {1, 1, {}, {}, true}},
+      {"inuse", {1, 1, {}, {}, true}},
+      {"space",
+       {0,
+        0,
+        {"files", "ffree", "blocks", "bavail", "frun", "fcull", "fstop",
+         "brun", "bcull", "bstop"},
+        {},
+        false}},
   };
   return g;
 }
@@ -53,7 +62,8 @@ const std::map<std::string, Grammar>& grammar()
 const char* const k_calls =
     "bind, withdraw, io-error, acquire-volume, relinquish-volume, acquire, "
     "use, unuse, update, resize, invalidate, relinquish, begin-read, "
-    "begin-write, read, write, complete, end, run, step, advance";
+    "begin-write, read, write, complete, end, run, step, advance, cull, "
+    "inuse, space";
 
 void check_values(const Parsed& p, const std::vector<Word>& w, std::size_t from,
                   const std::string& file, int line)
@@ -149,6 +159,17 @@ void check_expect(const std::vector<Word>& w, const std::string& file, int line)
   if (subject == "stat") {
     if (!stat_by_name(Stats{}, what))
       fail_at(file, line, w[2].column, "unknown stat '" + what + "'");
+    number_at(3);
+    return;
+  }
+  if (subject == "cache" && what == "culling") {
+    need(4);
+    if (w[3].text != "yes" && w[3].text != "no")
+      fail_at(file, line, w[3].column, "expected yes or no");
+    return;
+  }
+  if (subject == "cache" && (what == "no_create_space" ||
+                             what == "no_write_space" || what == "culled")) {
     number_at(3);
     return;
   }

@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <map>
 #include <string>
+#include <type_traits>
 
 namespace fsc::fscache::v2 {
 
@@ -178,6 +179,8 @@ private:
       CookieId id = m_e.acquire_cookie(v, key, aux, num(p, "size").value_or(0));
       m_handles[p.pos[0].text] = {Handle::cookie, id, 0};
       m_places[p.pos[0].text] = {m_volume_keys[p.pos[1].text], key};
+    } else if (c == "cull" || c == "inuse" || c == "space") {
+      daemon_call(p);
     } else if (c == "begin-read" || c == "begin-write" || c == "read" ||
                c == "write" || c == "complete" || c == "end") {
       io_call(p);
@@ -228,6 +231,47 @@ private:
       m_e.relinquish_cookie(id, p.flags.count("retire") > 0);
       m_relinquished.push_back({id, m_line});
     }
+  }
+
+  /// cachefilesd's requests: cull or inuse of a cookie's data file (in
+  /// its directory, as the daemon asks), or new statfs figures and limits.
+  void daemon_call(const Parsed& p)
+  {
+    if (!m_disk.daemon || !m_disk.path_of)
+      fscache::fail_at(m_s.file, m_line, 1,
+                       p.cmd + " needs the CacheFiles daemon side, which "
+                               "this run has not");
+    Daemon& d = *m_disk.daemon;
+    if (p.cmd == "space") {
+      Space sp = d.space().space();
+      auto set = [&](const char* k, auto& field) {
+        if (auto v = num(p, k))
+          field = static_cast<std::remove_reference_t<decltype(field)>>(*v);
+      };
+      set("files", sp.files);
+      set("ffree", sp.ffree);
+      set("blocks", sp.blocks);
+      set("bavail", sp.bavail);
+      set("frun", sp.frun);
+      set("fcull", sp.fcull);
+      set("fstop", sp.fstop);
+      set("brun", sp.brun);
+      set("bcull", sp.bcull);
+      set("bstop", sp.bstop);
+      if (!d.space().set(sp))
+        fscache::fail_at(m_s.file, m_line, 1,
+                         "Free space limits must be in range 0%<=stop<cull<"
+                         "run<100%");
+      return;
+    }
+    handle(p.pos[0], Handle::cookie);
+    const auto& [vol, key] = m_places.at(p.pos[0].text);
+    const std::string path = m_disk.path_of(vol, key);
+    const auto slash = path.rfind('/');
+    const std::string dir = path.substr(0, slash);
+    const std::string file = path.substr(slash + 1);
+    int r = p.cmd == "cull" ? d.cull(dir, file) : d.inuse(dir, file);
+    name(p, p.pos[0].text + "." + p.cmd, {Handle::result, 0, r});
   }
 
   void io_call(const Parsed& p)
@@ -367,10 +411,33 @@ private:
     } else if (f == "freed" || f == "exists") {
       if (ci.exists != (f == "exists"))
         failed("cache " + f);
+    } else if (f == "culling" || f == "no_create_space" ||
+               f == "no_write_space" || f == "culled") {
+      expect_daemon(w);
     } else {
       failed("a field of the cache (state, ref, n_accesses, n_volumes, "
              "objects), not '" +
              f + "'");
+    }
+  }
+
+  void expect_daemon(const std::vector<Word>& w)
+  {
+    if (!m_disk.daemon) {
+      failed("cache " + w[2].text + ", but this run has no daemon side");
+      return;
+    }
+    const SpaceState& sp = m_disk.daemon->space();
+    const std::string& f = w[2].text;
+    if (f == "culling") {
+      if (sp.culling() != (w[3].text == "yes"))
+        failed(fmt::format("cache culling {}, CacheFiles has {}", w[3].text,
+                           sp.culling() ? "yes" : "no"));
+    } else {
+      cmp("cache", f, w[3],
+          long(f == "culled"            ? sp.counts.cull
+               : f == "no_write_space" ? sp.counts.nwr
+                                        : sp.counts.ncr));
     }
   }
 

@@ -50,6 +50,10 @@ ReplayReport Session::run(const Scenario& s, ReportObserver& seen)
       return std::nullopt;
     return *x;
   };
+  d.daemon = m_backend.get();
+  d.path_of = [](std::string_view vol, ByteView key) {
+    return CacheFilesBackend::path_of(vol, key);
+  };
   return run_scenario(s, *m_engine, m_faults, seen, d);
 }
 

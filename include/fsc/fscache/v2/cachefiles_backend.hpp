@@ -16,10 +16,11 @@
 
 #include <fsc/cachefiles/store.hpp>
 #include <fsc/fscache/v2/backend.hpp>
+#include <fsc/fscache/v2/space.hpp>
 
 namespace fsc::fscache::v2 {
 
-class CacheFilesBackend final : public Backend {
+class CacheFilesBackend final : public Backend, public Daemon {
 public:
   /// Where a fault can be injected (as MemoryBackend's, plus burial).
   enum class Fault : std::uint8_t {
@@ -47,6 +48,11 @@ public:
                     FaultHook faults = {});
 
   void set_host(BackendHost& h) override { m_host = &h; }
+
+  // Daemon: paths relative to the cache root, as path_of() gives them.
+  int cull(std::string_view dir, std::string_view name) override;
+  int inuse(std::string_view dir, std::string_view name) override;
+  SpaceState& space() override { return m_space; }
   void set_faults(FaultHook f) { m_faults = std::move(f); }
 
   /// Where 6.1 puts the object of key in volume volume_key, relative to the
@@ -116,6 +122,7 @@ private:
   std::function<std::uint32_t()> m_clock;
   FaultHook m_faults;
   BackendHost* m_host = nullptr;
+  SpaceState m_space;
   std::uint64_t m_root_ino = 2, m_cache_ino = 0, m_grave_ino = 0;
   std::uint32_t m_gravecounter = 0;
   std::set<std::uint64_t> m_in_use; ///< S_KERNEL_FILE, by inode

@@ -14,10 +14,11 @@
 #include <string>
 
 #include <fsc/fscache/v2/backend.hpp>
+#include <fsc/fscache/v2/space.hpp>
 
 namespace fsc::fscache::v2 {
 
-class MemoryBackend final : public Backend {
+class MemoryBackend final : public Backend, public Daemon {
 public:
   /// Where a fault can be injected.
   enum class Fault : std::uint8_t {
@@ -50,6 +51,11 @@ public:
   explicit MemoryBackend(FaultHook faults = {});
 
   void set_host(BackendHost& h) override { m_host = &h; }
+
+  // Daemon: paths relative to the cache root ("cache/I<key>/@xx/<name>").
+  int cull(std::string_view dir, std::string_view name) override;
+  int inuse(std::string_view dir, std::string_view name) override;
+  SpaceState& space() override { return m_space; }
   /// The next inode number handed out (directories and files alike).
   void set_next_ino(std::uint64_t ino) { m_next_ino = ino; }
   void set_faults(FaultHook f) { m_faults = std::move(f); }
@@ -138,6 +144,7 @@ private:
   std::uint64_t m_cache_ino = 0, m_grave_ino = 0;
   std::map<std::string, VolDir> m_vols;
   std::map<std::string, std::shared_ptr<File>> m_disk;
+  SpaceState m_space;
   std::map<std::uint32_t, Object> m_objects;
   std::map<int, std::uint32_t> m_ios;
   std::uint32_t m_next_obj = 1;

@@ -15,6 +15,7 @@
 
 #include <fsc/fscache/scenario.hpp>
 #include <fsc/fscache/v2/engine.hpp>
+#include <fsc/fscache/v2/space.hpp>
 #include <fsc/fscache/v2/observer.hpp>
 
 namespace fsc::fscache::v2 {
@@ -79,6 +80,11 @@ struct DiskView {
   std::function<std::optional<std::uint64_t>(std::string_view, ByteView)>
       size_of;
   std::function<std::optional<Bytes>(std::string_view, ByteView)> xattr_of;
+  /// The backend's daemon side, for `cull`, `inuse` and `space` lines, and
+  /// where a cookie's file is, relative to the cache root
+  /// ("cache/I<volume key>/@xx/<name>"). Unset: those lines fail the run.
+  Daemon* daemon = nullptr;
+  std::function<std::string(std::string_view, ByteView)> path_of;
 };
 
 /// Runs a parsed scenario against an engine with the cache added. Each
