@@ -90,8 +90,11 @@ void print_list(const char* title, const std::vector<std::string>& v)
     fmt::print("  {}\n", s);
 }
 
-void print_json(const ReplayArgs& a, const char* mode, const ReplayReport& r,
-                const std::vector<std::string>& changes,
+/// A scenario run's records and summary, for either engine's report (the
+/// 6.1 one has no warnings; it counts its calls).
+template <class Report>
+void print_json(const ReplayArgs& a, const char* engine, const char* mode,
+                const Report& r, const std::vector<std::string>& changes,
                 const std::string& proc_stats, const Globals& g)
 {
   JsonReport out = json_report(g, "replay");
@@ -102,16 +105,19 @@ void print_json(const ReplayArgs& a, const char* mode, const ReplayReport& r,
   records("failure", r.failures);
   records("finding", r.findings);
   records("expected_finding", r.expected_findings);
-  records("warning", r.warnings);
+  if constexpr (requires { r.warnings; })
+    records("warning", r.warnings);
   records("kernel_message", r.printk);
   records("change", changes);
   out.summary([&](JsonWriter& j) {
     j.field("mode", "scenario");
-    j.field("engine", "4.19");
+    j.field("engine", engine);
     j.field("scenario", a.scenario);
     j.field("cache", a.cache);
     j.field("cache_mode", mode);
     j.field("seed", a.seed);
+    if constexpr (requires { r.calls; })
+      j.field("calls", std::uint64_t(r.calls));
     j.field("expectations", r.expectations);
     j.field("failure_count", std::uint64_t(r.failures.size()));
     j.field("finding_count", std::uint64_t(r.findings.size()));
@@ -580,38 +586,6 @@ int run_from_trace_v2(const ReplayArgs& a, const Globals& g)
              : exit_code::ok;
 }
 
-void print_json_v2(const ReplayArgs& a, const char* mode,
-                   const v2::ReplayReport& r,
-                   const std::vector<std::string>& changes,
-                   const std::string& proc_stats, const Globals& g)
-{
-  JsonReport out = json_report(g, "replay");
-  auto records = [&](const char* kind, const std::vector<std::string>& v) {
-    for (const auto& s : v)
-      out.record(kind, [&](JsonWriter& j) { j.field("message", s); });
-  };
-  records("failure", r.failures);
-  records("finding", r.findings);
-  records("expected_finding", r.expected_findings);
-  records("kernel_message", r.printk);
-  records("change", changes);
-  out.summary([&](JsonWriter& j) {
-    j.field("mode", "scenario");
-    j.field("engine", "6.1");
-    j.field("scenario", a.scenario);
-    j.field("cache", a.cache);
-    j.field("cache_mode", mode);
-    j.field("seed", a.seed);
-    j.field("calls", std::uint64_t(r.calls));
-    j.field("expectations", r.expectations);
-    j.field("failure_count", std::uint64_t(r.failures.size()));
-    j.field("finding_count", std::uint64_t(r.findings.size()));
-    j.field("change_count", std::uint64_t(changes.size()));
-    j.field("proc_stats", proc_stats);
-    j.field("ok", r.ok());
-  });
-}
-
 /// A scenario of the 6.1 dialect on a v2 cache (or --engine 6.1).
 int run_scenario_v2(const ReplayArgs& a, const Globals& g,
                     const std::string& why)
@@ -663,7 +637,7 @@ int run_scenario_v2(const ReplayArgs& a, const Globals& g,
   const std::vector<std::string> changes = mount.store().changes();
   const bool read_only = std::string(mount.mode()) == "read-only";
   if (g.json != JsonMode::off) {
-    print_json_v2(a, mount.mode(), r, changes, stats, g);
+    print_json(a, "6.1", mount.mode(), r, changes, stats, g);
   } else if (a.trace != "-" && a.refs != "-") {
     fmt::print("replay     {} on {} ({}{}), 6.1 engine ({}), seed {}\n",
                a.scenario, mount.root(), mount.mode(),
@@ -757,7 +731,7 @@ int run_replay(const ReplayArgs& a, const Globals& g)
   ReplayReport r = session.run(sc, seen);
 
   if (g.json != JsonMode::off) {
-    print_json(a, mount.mode(), r, store.changes(),
+    print_json(a, "4.19", mount.mode(), r, store.changes(),
                format_proc_stats(engine.stats()), g);
   } else if (a.trace != "-" && a.refs != "-") {
     fmt::print("replay     {} on {} ({}{}), seed {}\n", a.scenario,
