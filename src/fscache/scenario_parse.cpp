@@ -317,17 +317,8 @@ void check_expect(const std::vector<Word>& w, const std::string& file, int line)
     return;
   }
   if (what == "file") {
-    need(4);
-    const std::string& k = w[3].text;
-    if (k == "exists" || k == "absent")
-      return;
-    need(5);
-    if (k == "size" && parse_num(w[4].text))
-      return;
-    if ((k == "aux" || k == "xattr") && parse_value(w[4].text, w[4].quoted))
-      return;
-    fail_at(file, line, w[3].column,
-            "expected exists, absent, size N, aux V or xattr V");
+    check_file_expect(w, file, line);
+    return;
   }
   fail_at(file, line, w[2].column,
           "expected null, freed, exists, usage, n_children, n_active, "
@@ -421,6 +412,28 @@ void apply_fix_switch(Fixes& fixes, const std::string& word)
   for (const auto& [n, member] : fix_names())
     known += (known.empty() ? "" : ", ") + std::string(n);
   throw Error("unknown fix '" + name + "' (known: " + known + ")");
+}
+
+void check_file_expect(const std::vector<Word>& w, const std::string& file,
+                       int line)
+{
+  auto missing = [&] {
+    fail_at(file, line, w.back().column + int(w.back().text.size()),
+            "expect: missing value");
+  };
+  if (w.size() < 4)
+    missing();
+  const std::string& k = w[3].text;
+  if (k == "exists" || k == "absent")
+    return;
+  if (w.size() < 5)
+    missing();
+  if (k == "size" && parse_num(w[4].text))
+    return;
+  if ((k == "aux" || k == "xattr") && parse_value(w[4].text, w[4].quoted))
+    return;
+  fail_at(file, line, w[3].column,
+          "expected exists, absent, size N, aux V or xattr V");
 }
 
 std::vector<Statement> lex(const std::string& text, const std::string& file)

@@ -63,6 +63,12 @@ Parsed split_with(const std::vector<Word>& w, std::size_t from,
                   const std::map<std::string, Grammar>& g,
                   const std::string& calls, const std::string& file, int line);
 
+/// Checks `expect H file exists|absent|size N|aux V|xattr V` (w[2] is
+/// "file"; both dialects have it), throwing "file:line:col: ..." at the
+/// first bad word.
+void check_file_expect(const std::vector<Word>& w, const std::string& file,
+                       int line);
+
 /// The lines of text as statements (words split, a final '&' taken off),
 /// blank and comment lines left out; only quoting is checked here.
 std::vector<Statement> lex(const std::string& text, const std::string& file);

@@ -186,18 +186,8 @@ void check_expect(const std::vector<Word>& w, const std::string& file, int line)
     return;
   }
   if (what == "file") {
-    need(4);
-    const std::string& k = w[3].text;
-    if (k == "exists" || k == "absent")
-      return;
-    need(5);
-    if (k == "size" && parse_num(w[4].text))
-      return;
-    if ((k == "aux" || k == "xattr") &&
-        fscache::parse_value(w[4].text, w[4].quoted))
-      return;
-    fail_at(file, line, w[3].column,
-            "expected exists, absent, size N, aux V or xattr V");
+    fscache::check_file_expect(w, file, line);
+    return;
   }
   if (what == "lru") {
     need(4);
