@@ -23,6 +23,9 @@ struct IsoTimeBuf {
   std::string rare;
 };
 
+/// Writes v (below 10^9) as exactly nine digits; returns the end.
+char* nine_digits(char* out, std::uint32_t v);
+
 /// iso_time() written into buf: the text stays valid while buf does (a
 /// scan prints several times an object, and each string was a malloc).
 std::string_view iso_time(std::int64_t ns_since_epoch, IsoTimeBuf& buf);

@@ -4,6 +4,9 @@
 
 #include <fmt/format.h>
 
+#include <array>
+#include <climits>
+#include <cstring>
 #include <ctime>
 
 namespace fsc {
@@ -52,6 +55,36 @@ static void civil(std::int64_t days, int& y, unsigned& m, unsigned& d)
   y = int(yoe + era * 400 + (m <= 2));
 }
 
+namespace {
+
+// "00".."99": two digits a step, for the times a scan prints per object.
+constexpr auto k_pairs = [] {
+  std::array<char, 200> t{};
+  for (int i = 0; i < 100; ++i) {
+    t[std::size_t(2 * i)] = char('0' + i / 10);
+    t[std::size_t(2 * i + 1)] = char('0' + i % 10);
+  }
+  return t;
+}();
+
+char* two_digits(char* o, unsigned v)
+{
+  std::memcpy(o, &k_pairs[2 * v], 2);
+  return o + 2;
+}
+
+} // namespace
+
+char* nine_digits(char* out, std::uint32_t v)
+{
+  out[0] = char('0' + v / 100000000);
+  v %= 100000000;
+  out = two_digits(out + 1, v / 1000000);
+  out = two_digits(out, v / 10000 % 100);
+  out = two_digits(out, v / 100 % 100);
+  return two_digits(out, v % 100);
+}
+
 std::string_view iso_time(std::int64_t ns, IsoTimeBuf& out)
 {
   std::int64_t sec = ns / 1000000000;
@@ -65,50 +98,46 @@ std::string_view iso_time(std::int64_t ns, IsoTimeBuf& out)
     tod += 86400;
     --days;
   }
-  int y;
-  unsigned mo, d;
-  civil(days, y, mo, d);
-  if (y < 0 || y > 9999) { // as gmtime_r and fmt would print it
-    out.rare = format_tm(sec);
-    if (frac != 0) {
-      std::string f = fmt::format("{:09}", frac);
-      while (!f.empty() && f.back() == '0')
-        f.pop_back();
-      out.rare += "." + f;
+  // The date changes rarely between the times of one scan: kept per thread
+  // (only dates of years 0-9999 are kept).
+  thread_local std::int64_t cached_days = INT64_MIN;
+  thread_local char cached_date[11];
+  if (days != cached_days) {
+    int y;
+    unsigned mo, d;
+    civil(days, y, mo, d);
+    if (y < 0 || y > 9999) { // as gmtime_r and fmt would print it
+      out.rare = format_tm(sec);
+      if (frac != 0) {
+        std::string f = fmt::format("{:09}", frac);
+        while (!f.empty() && f.back() == '0')
+          f.pop_back();
+        out.rare += "." + f;
+      }
+      out.rare += "Z";
+      return out.rare;
     }
-    out.rare += "Z";
-    return out.rare;
+    char* c = two_digits(cached_date, unsigned(y) / 100);
+    c = two_digits(c, unsigned(y) % 100);
+    *c++ = '-';
+    c = two_digits(c, mo);
+    *c++ = '-';
+    c = two_digits(c, d);
+    *c = 'T';
+    cached_days = days;
   }
   char* const buf = out.text;
-  char* o = buf;
-  auto two = [&o](unsigned v) {
-    *o++ = char('0' + v / 10);
-    *o++ = char('0' + v % 10);
-  };
-  two(unsigned(y) / 100);
-  two(unsigned(y) % 100);
-  *o++ = '-';
-  two(mo);
-  *o++ = '-';
-  two(d);
-  *o++ = 'T';
-  two(unsigned(tod / 3600));
+  std::memcpy(buf, cached_date, 11);
+  char* o = two_digits(buf + 11, unsigned(tod / 3600));
   *o++ = ':';
-  two(unsigned(tod / 60 % 60));
+  o = two_digits(o, unsigned(tod / 60 % 60));
   *o++ = ':';
-  two(unsigned(tod % 60));
+  o = two_digits(o, unsigned(tod % 60));
   if (frac != 0) {
     *o++ = '.';
-    int digits = 9;
-    while (frac % 10 == 0) {
-      frac /= 10;
-      --digits;
-    }
-    for (int i = digits - 1; i >= 0; --i) {
-      o[i] = char('0' + frac % 10);
-      frac /= 10;
-    }
-    o += digits;
+    o = nine_digits(o, std::uint32_t(frac));
+    while (o[-1] == '0') // trailing zeros trimmed; frac != 0 stops it
+      --o;
   }
   *o++ = 'Z';
   return std::string_view(buf, std::size_t(o - buf));

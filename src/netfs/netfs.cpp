@@ -44,9 +44,7 @@ std::string timespec_text(std::int64_t sec, std::int64_t nsec)
   *o++ = '(';
   o = std::to_chars(o, buf + 24, sec).ptr;
   *o++ = '.';
-  for (int i = 8; i >= 0; --i, nsec /= 10)
-    o[i] = char('0' + nsec % 10);
-  o += 9;
+  o = nine_digits(o, std::uint32_t(nsec));
   *o++ = ')';
   std::string out; // one allocation, of the whole text
   out.reserve(date.size() + std::size_t(o - buf));

@@ -131,4 +131,18 @@ TEST_CASE("iso_time agrees with gmtime_r for any instant", "[json]")
     INFO(ns);
     REQUIRE(fsc::iso_time(ns) == reference(ns));
   }
+  // Runs within one day and across midnight and a year's end (iso_time
+  // keeps the last date), with another day asked for in between.
+  const std::int64_t new_year = std::int64_t(1704067200) * 1000000000;
+  for (std::int64_t step : {std::int64_t(1), std::int64_t(999999937),
+                            std::int64_t(3600) * 1000000000 + 7}) {
+    for (int i = -40; i < 40; ++i) {
+      const std::int64_t ns = new_year + i * step;
+      INFO(ns);
+      REQUIRE(fsc::iso_time(ns) == reference(ns));
+      if (i == 0)
+        CHECK(fsc::iso_time(std::int64_t(9000000000) * 1000000000) ==
+              reference(std::int64_t(9000000000) * 1000000000));
+    }
+  }
 }
