@@ -96,7 +96,30 @@ private:
   void raw(std::string_view s)
   {
     if (!s.empty())
-      std::memcpy(room(s.size()), s.data(), s.size());
+      copy(room(s.size()), s.data(), s.size());
+  }
+  /// memcpy, but the short copies of keys and small values (most of a
+  /// record) inline: two overlapping loads instead of a call.
+  static void copy(char* dst, const char* src, std::size_t n)
+  {
+    if (n >= 8 && n <= 16) {
+      std::uint64_t a, b;
+      std::memcpy(&a, src, 8);
+      std::memcpy(&b, src + n - 8, 8);
+      std::memcpy(dst, &a, 8);
+      std::memcpy(dst + n - 8, &b, 8);
+    } else if (n >= 4 && n < 8) {
+      std::uint32_t a, b;
+      std::memcpy(&a, src, 4);
+      std::memcpy(&b, src + n - 4, 4);
+      std::memcpy(dst, &a, 4);
+      std::memcpy(dst + n - 4, &b, 4);
+    } else if (n < 4) {
+      for (std::size_t i = 0; i < n; ++i)
+        dst[i] = src[i];
+    } else {
+      std::memcpy(dst, src, n);
+    }
   }
   void raw(char c) { *room(1) = c; }
   void maybe_flush();

@@ -211,8 +211,8 @@ bool JsonWriter::plain_string(std::string_view s, std::string_view close)
   const std::size_t n = s.size();
   char* o = room(1 + n + close.size());
   *o = '"';
-  std::memcpy(o + 1, s.data(), n);
-  std::memcpy(o + 1 + n, close.data(), close.size());
+  copy(o + 1, s.data(), n);
+  copy(o + 1 + n, close.data(), close.size());
   return true;
 }
 
