@@ -142,6 +142,7 @@ private:
   }
   void sizes();
   void drop_orphans();
+  void late_ends();
   void finish();
 
   const std::string& m_path;
@@ -171,7 +172,8 @@ void Builder::run()
 }
 
 // What a cookie's size was, from what its objects show: the expanded
-// tmpfile (round_up(size, 4096)), else the end of its last write. The
+// tmpfile (round_up(size, 4096)), else the end of its last write or read
+// (a file found in the cache holds data there). The
 // trace prints no size at acquire; a never-used cookie's relinquish shows
 // NO_DATA_TO_READ (f bit 3) only for size 0.
 void Builder::sizes()
@@ -191,7 +193,8 @@ void Builder::sizes()
         m_flags[*c] = unsigned(*fl);
       continue;
     }
-    if (e.event != "cachefiles_trunc" && e.event != "cachefiles_write")
+    if (e.event != "cachefiles_trunc" && e.event != "cachefiles_write" &&
+        e.event != "cachefiles_read")
       continue;
     auto o = id_of(e.f.get("o"));
     auto it = o ? m_cookie_of_obj.find(*o) : m_cookie_of_obj.end();
@@ -203,7 +206,8 @@ void Builder::sizes()
       auto arrow = l ? l->find("->") : std::string_view::npos;
       if (arrow != std::string_view::npos)
         end = hex_of(l->substr(arrow + 2)).value_or(0);
-    } else if (e.event == "cachefiles_write") {
+    } else if (e.event == "cachefiles_write" ||
+               e.event == "cachefiles_read") { // a read: data found there
       end = hex_of(e.f.get("s")).value_or(0) + hex_of(e.f.get("l")).value_or(0);
     }
     m_size[it->second] = std::max(m_size[it->second], end);
@@ -217,6 +221,15 @@ void Builder::event(std::size_t i)
   if (!thing.empty())
     m_out.steps[thing].push_back(
         {e.line, e.pid, e.ts_ns, e.event + ": " + rtrim(e.body)});
+  std::string marked = thing;
+  if (marked.empty() && e.event.rfind("cachefiles_", 0) == 0)
+    if (auto o = id_of(e.f.get("o")); o && *o) {
+      auto c = m_cookie_of_obj.find(*o);
+      if (c != m_cookie_of_obj.end())
+        marked = thing_name('c', c->second);
+    }
+  if (!marked.empty() && marked[0] == 'c')
+    m_out.marks[marked].push_back({e.line, e.pid, e.event});
   if (e.event == "fscache_cache" || e.event == "fscache_access_cache")
     cache_line(e);
   else if (e.event == "fscache_volume")
@@ -461,6 +474,69 @@ void Builder::ref_line(std::size_t i)
   note(e, "GET ioreq without its cachefiles_read/_write: skipped");
 }
 
+/// The count after " a=" of an fscache_access line.
+std::optional<long> access_count(const std::string& text)
+{
+  auto at = text.rfind(" a=");
+  if (text.rfind("fscache_access: ", 0) != 0 || at == std::string::npos)
+    return std::nullopt;
+  return std::strtol(text.c_str() + at + 3, nullptr, 10);
+}
+
+// A cookie's access count (a=) runs +1 at each BEGIN line and -1 at each
+// END line. Where an END prints one less than that, another task's end
+// came first and was printed late (its task stopped between the
+// decrement and the trace line: seen for milliseconds in TCG guests); a
+// later END of another task, within 20 ms, that prints the missing value
+// is that one. Its call runs before this one, and it may match ahead.
+void Builder::late_ends()
+{
+  constexpr std::int64_t k_window = 20'000'000;
+  std::map<std::uint64_t, std::uint64_t> before; // late line -> line
+  for (auto& [thing, steps] : m_out.steps) {
+    if (thing[0] != 'c')
+      continue;
+    std::set<std::size_t> done;
+    std::optional<long> acc;
+    for (std::size_t i = 0; i < steps.size(); ++i) {
+      auto a = access_count(steps[i].text);
+      if (!a || done.count(i))
+        continue;
+      const bool begin = steps[i].text.find(" BEGIN ") != std::string::npos;
+      const bool end = steps[i].text.find(" END ") != std::string::npos;
+      const long want = !acc ? *a : *acc + (begin ? 1 : end ? -1 : 0);
+      if (end && *a == want - 1)
+        for (std::size_t j = i + 1;
+             j < steps.size() && steps[j].ts_ns - steps[i].ts_ns <= k_window;
+             ++j)
+          if (steps[j].pid != steps[i].pid && !done.count(j) &&
+              steps[j].text.find(" END ") != std::string::npos &&
+              access_count(steps[j].text) == want) {
+            done.insert(j);
+            steps[j].late = true;
+            before[steps[j].line] = steps[i].line;
+            break;
+          }
+      acc = *a;
+    }
+  }
+  for (const auto& [late, at] : before) {
+    auto& calls = m_out.calls;
+    auto from = std::find_if(calls.begin(), calls.end(), [&](const V2Call& k) {
+      return k.line == late && k.kind == V2Call::end_operation;
+    });
+    auto to = std::find_if(calls.begin(), calls.end(),
+                           [&](const V2Call& k) { return k.line == at; });
+    if (from == calls.end() || to == calls.end() || to > from)
+      continue;
+    V2Call k = *from;
+    k.line = at; // it ran there
+    calls.erase(from);
+    calls.insert(to, k);
+    m_out.late.push_back(fmt::format("{}->{}", late, at));
+  }
+}
+
 // Cookies of a volume acquired before the trace began are not replayed:
 // their lines print that volume's counts (vr=, r= of the volume access),
 // which rest on cookies the trace never shows.
@@ -496,6 +572,19 @@ void Builder::finish()
     if (k.kind == V2Call::acquire_cookie && !k.volume && k.twin)
       k.volume = m_volume_of[k.twin];
   drop_orphans();
+  late_ends();
+  // Where each call's timestamp ends (see V2Call::tie_end).
+  std::vector<std::uint64_t> later(m_evs.size(), 0);
+  std::map<std::uint64_t, std::size_t> index;
+  for (std::size_t i = m_evs.size(); i-- > 0;) {
+    index[m_evs[i].line] = i;
+    if (i + 1 < m_evs.size())
+      later[i] = m_evs[i + 1].ts_ns > m_evs[i].ts_ns ? m_evs[i + 1].line
+                                                      : later[i + 1];
+  }
+  for (V2Call& k : m_out.calls)
+    if (auto it = index.find(k.line); it != index.end())
+      k.tie_end = later[it->second];
   if (!m_bound && !m_out.calls.empty()) {
     V2Call bind;
     bind.kind = V2Call::add_cache;

@@ -53,6 +53,8 @@ struct V2Call {
   bool flag = false; ///< use: will_modify; relinquish: retire; invalidate:
                      ///< DIO_WRITE
   std::uint64_t size = 0, pos = 0, len = 0;
+  /// The first line after this one printed with a later timestamp.
+  std::uint64_t tie_end = 0;
 };
 
 /// One line the comparison looks at, as the kernel printed it.
@@ -61,6 +63,11 @@ struct V2Step {
   int pid = 0;
   std::int64_t ts_ns = 0;
   std::string text; ///< "event: body"
+  /// Printed late: the count it shows was changed before lines of other
+  /// tasks printed ahead of it (a task stopped between a change and its
+  /// trace line, as vCPUs of an emulated guest are); its call runs where
+  /// the counts say, and it may match ahead of those lines.
+  bool late = false;
 };
 
 struct V2Rebuilt {
@@ -82,7 +89,18 @@ struct V2Rebuilt {
   /// worker's, for running queued work in the trace's order.
   std::map<std::string, std::vector<std::uint64_t>> work_starts;
   std::vector<std::uint64_t> lru_starts;
+  /// Every line of a cookie, compared or not (the backing filesystem's
+  /// cachefiles_* lines of its objects, by o=), with its task and event:
+  /// where a work item the engine lets calls into stands in the trace.
+  struct Mark {
+    std::uint64_t line = 0;
+    int pid = 0;
+    std::string event;
+  };
+  std::map<std::string, std::vector<Mark>> marks;
   std::vector<std::string> notes; ///< "FILE:LINE: what was not rebuilt"
+  /// Lines printed late and the line their call ran at ("15944->15943").
+  std::vector<std::string> late;
   std::uint64_t malformed = 0;    ///< lines that are no trace line
   /// The trace ends inside the call printed at this line (a GET ioreq
   /// whose write it no longer shows): lines from it on are not compared.

@@ -34,6 +34,7 @@ struct OpRec {
   Operation op;
   OpInfo info;
   Want want = Want::params;
+  bool checked_late = false; ///< Scheduler::check_later() said so once
   std::function<void(OpRec&)> then; ///< run once the operation begins or
                                     ///< is refused (resize)
 };
@@ -98,6 +99,10 @@ struct Engine::Impl final : BackendHost {
   {
     c.set(cookie_flag::no_data_to_read);
     set_state(c, CookieState::creating);
+    preempt_point(c);
+  }
+  void preempt_point(Cookie& c) override
+  {
     if (sched) {
       Task t = task;
       sched->preempt({Runnable::cookie, c.debug_id});
@@ -926,7 +931,11 @@ void Engine::Impl::begin_operation_again(OpId id)
     op_done(r, OpInfo::ready, 0);
     return;
   }
-  obs.access(c.debug_id, c.ref, c.n_accesses, AccessTrace::io_wait);
+  if (!r.checked_late && sched && sched->check_later(c.debug_id)) {
+    r.checked_late = true;
+  } else {
+    obs.access(c.debug_id, c.ref, c.n_accesses, AccessTrace::io_wait);
+  }
   r.info.status = OpInfo::waiting;
   Cookie* cp = &c;
   park([cp, state] { return cp->state != state; },

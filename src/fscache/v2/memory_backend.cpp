@@ -191,12 +191,15 @@ MemoryBackend::new_tmpfile(Object& o, std::uint64_t size)
   auto f = std::make_shared<File>();
   f->ino = m_next_ino++;
   obs().cf_tmpfile(o.id, f->ino);
+  m_host->preempt_point(*o.cookie);
   f->in_use = true;
   obs().cf_mark_active(o.id, f->ino);
+  m_host->preempt_point(*o.cookie);
   std::uint64_t sz = round_up(size);
   if (sz > 0) {
     obs().cf_trunc(o.id, f->ino, TruncTrace::expand_tmpfile, 0, sz);
     f->size = sz;
+    m_host->preempt_point(*o.cookie);
   }
   return f;
 }
@@ -213,6 +216,7 @@ bool MemoryBackend::lookup_cookie(Cookie& c)
   m_host->count_object(*v.cache);
   m_host->get_cookie(c, CookieTrace::get_attach_object);
   obs().obj_ref(c.debug_id, o.id, 1, ObjRefTrace::new_obj);
+  m_host->preempt_point(c);
   if (c.key.size() > cachefiles::k_max_key_v2 ||
       fault(Fault::cook_key, &c) != 0) {
     put_object(o, ObjRefTrace::put_alloc_fail);
@@ -239,6 +243,7 @@ bool MemoryBackend::lookup_cookie(Cookie& c)
   } else {
     std::shared_ptr<File> f = it->second;
     obs().cf_lookup(o.id, o.fanout_ino, f->ino, 0);
+    m_host->preempt_point(c);
     if (f->in_use) {
       obs().cf_mark_failed(o.id, f->ino);
       obs().printk("CacheFiles: Inode already in use");
@@ -246,6 +251,7 @@ bool MemoryBackend::lookup_cookie(Cookie& c)
     }
     f->in_use = true;
     obs().cf_mark_active(o.id, f->ino);
+    m_host->preempt_point(c);
     if (fault(Fault::open, &c) != 0) {
       f->in_use = false;
       obs().cf_mark_inactive(o.id, f->ino);
@@ -277,6 +283,7 @@ bool MemoryBackend::lookup_cookie(Cookie& c)
         ret = -ESTALE;
     }
     obs().cf_coherency(o.id, f->ino, why, content);
+    m_host->preempt_point(c);
     if (ret == 0) {
       c.clear(cookie_flag::no_data_to_read);
       o.file = f;
