@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cctype>
 #include <deque>
 #include <functional>
@@ -111,6 +112,12 @@ public:
     for (const auto& [c, objs] : rb.objects)
       for (std::uint32_t o : objs)
         m_c_of_o[o] = c;
+    if (!rb.no_space.empty())
+      m_be.set_faults([this](v2::MemoryBackend::Fault f, std::uint32_t c) {
+        return f == v2::MemoryBackend::Fault::create_tmpfile && no_space(c)
+                   ? -ENOBUFS
+                   : 0;
+      });
   }
 
   Steps steps;
@@ -266,13 +273,13 @@ private:
   }
 
   /// The engine's ids in a line, replaced by the trace's.
-  std::string remap(std::string_view body) const
+  std::string remap(std::string_view body)
   {
     std::string out(body);
     for (std::size_t i = 0; i + 2 < out.size(); ++i) {
       if ((i && out[i - 1] != ' ') || out[i + 1] != '=' || !hex8(out, i + 2))
         continue;
-      const std::map<std::uint32_t, std::uint32_t>* m = nullptr;
+      std::map<std::uint32_t, std::uint32_t>* m = nullptr;
       switch (out[i]) {
       case 'c':
         m = &m_c_e2t;
@@ -288,6 +295,11 @@ private:
       }
       auto id = std::uint32_t(std::stoul(out.substr(i + 2, 8), nullptr, 16));
       auto it = m->find(id);
+      // The acquire being made prints the new id before it returns it.
+      if (it == m->end() && m_issuing && id != 0 &&
+          ((out[i] == 'V' && m_issuing->kind == V2Call::acquire_volume) ||
+           (out[i] == 'c' && m_issuing->kind == V2Call::acquire_cookie)))
+        it = m->emplace(id, m_issuing->id).first;
       if (it != m->end())
         out.replace(i + 2, 8, fmt::format("{:08x}", it->second));
     }
@@ -311,6 +323,21 @@ private:
     else if (text.find(" -   lrudo ") != std::string::npos)
       ++m_lru;
     steps[thing].push_back({std::move(text), m_pos});
+  }
+
+  /// Is the engine cookie's object being made one the trace saw fail
+  /// for want of space (V2Rebuilt::no_space)?
+  bool no_space(std::uint32_t engine_c) const
+  {
+    auto tc = m_c_e2t.find(engine_c);
+    if (tc == m_c_e2t.end())
+      return false;
+    auto seen = m_objects_seen.find(tc->second);
+    auto objs = m_rb.objects.find(tc->second);
+    if (seen == m_objects_seen.end() || objs == m_rb.objects.end() ||
+        seen->second == 0 || seen->second > objs->second.size())
+      return false;
+    return m_rb.no_space.count(objs->second[seen->second - 1]) != 0;
   }
 
   /// Counts the engine's lines of each cookie per event (see preempt).

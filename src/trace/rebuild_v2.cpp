@@ -155,6 +155,7 @@ private:
   std::map<std::uint32_t, std::uint32_t> m_volume_of;              ///< cookie
   std::map<std::uint32_t, std::uint32_t> m_cookie_of_obj;
   std::set<std::uint32_t> m_found_obj;           ///< lookups that found a file
+  std::set<std::uint32_t> m_negative; ///< negative, no tmpfile yet
   std::map<std::uint32_t, std::uint64_t> m_size; ///< cookie, from its I/O
   std::map<std::uint32_t, unsigned> m_flags;     ///< cookie, at relinquish
   std::map<std::pair<int, std::uint32_t>, bool> m_resizing; ///< pid, c
@@ -246,6 +247,9 @@ void Builder::event(std::size_t i)
     ref_line(i);
   else if (e.event == "cachefiles_lookup" || e.event == "cachefiles_coherency")
     found_line(e);
+  else if (e.event == "cachefiles_tmpfile")
+    if (auto o = id_of(e.f.get("o")))
+      m_negative.erase(*o);
 }
 
 void Builder::cache_line(const Ev& e)
@@ -409,8 +413,12 @@ void Builder::found_line(const Ev& e)
   if (e.event == "cachefiles_lookup") {
     if (hex_of(e.f.get("B")).value_or(0) != 0 && e.f.get("e") == "0")
       m_found_obj.insert(*o);
+    else if (e.f.get("e") == "-2")
+      m_negative.insert(*o);
     return;
   }
+  if (e.f.words.rfind("BAD", 0) == 0)
+    m_negative.insert(*o); // replaced: a tmpfile is made next
   if (!m_found_obj.erase(*o))
     return; // a commit's SET, or a lookup that found nothing
   auto c = m_cookie_of_obj.find(*o);
@@ -435,6 +443,10 @@ void Builder::ref_line(std::size_t i)
   const std::string& w = e.f.words;
   if (w == "NEW obj") {
     m_out.objects[*c].push_back(*o);
+    return;
+  }
+  if (w == "SEE lookup_failed" && m_negative.erase(*o)) {
+    m_out.no_space.insert(*o);
     return;
   }
   if (w == "PUT ioreq") {
@@ -474,21 +486,52 @@ void Builder::ref_line(std::size_t i)
   note(e, "GET ioreq without its cachefiles_read/_write: skipped");
 }
 
-/// The count after " a=" of an fscache_access line.
-std::optional<long> access_count(const std::string& text)
+/// A count a line shows: a cookie's accesses (fscache_access a=, printed
+/// after the change) or an object's refs (cachefiles_ref u=, printed
+/// before it), the change the line makes, and whose count it is.
+struct Count {
+  long v = 0;
+  int d = 0;
+  bool before = false;
+  std::string key;
+};
+
+std::optional<Count> count_of(const std::string& text)
 {
-  auto at = text.rfind(" a=");
-  if (text.rfind("fscache_access: ", 0) != 0 || at == std::string::npos)
+  Count c;
+  std::string::size_type at;
+  if (text.rfind("fscache_access: ", 0) == 0) {
+    at = text.rfind(" a=");
+    c.d = text.find(" BEGIN ") != std::string::npos ? 1
+          : text.find(" END ") != std::string::npos ? -1
+                                                    : 0;
+    c.key = "a";
+  } else if (text.rfind("cachefiles_ref: ", 0) == 0) {
+    at = text.find(" u=");
+    c.before = true;
+    c.d = text.find(" GET ") != std::string::npos ? 1
+          : text.find(" PUT ") != std::string::npos ? -1
+                                                    : 0;
+    auto o = text.find(" o=");
+    if (o == std::string::npos)
+      return std::nullopt;
+    c.key = text.substr(o + 1, 10);
+  } else {
     return std::nullopt;
-  return std::strtol(text.c_str() + at + 3, nullptr, 10);
+  }
+  if (at == std::string::npos)
+    return std::nullopt;
+  c.v = std::strtol(text.c_str() + at + 3, nullptr, 10);
+  return c;
 }
 
 // A cookie's access count (a=) runs +1 at each BEGIN line and -1 at each
-// END line. Where an END prints one less than that, another task's end
-// came first and was printed late (its task stopped between the
-// decrement and the trace line: seen for milliseconds in TCG guests); a
-// later END of another task, within 20 ms, that prints the missing value
-// is that one. Its call runs before this one, and it may match ahead.
+// END; an object's refs (u=) +1 at each GET and -1 at each PUT. Where a
+// line shows another value, and a later line of another task (within
+// 20 ms) shows the value it would have had first, that one happened
+// first and was printed late (its task stopped between the change and
+// its trace line: seen for milliseconds in TCG guests). Its call runs
+// before this line's, and it may match ahead.
 void Builder::late_ends()
 {
   constexpr std::int64_t k_window = 20'000'000;
@@ -497,36 +540,48 @@ void Builder::late_ends()
     if (thing[0] != 'c')
       continue;
     std::set<std::size_t> done;
-    std::optional<long> acc;
+    std::map<std::string, long> cur; // per count, its value now
     for (std::size_t i = 0; i < steps.size(); ++i) {
-      auto a = access_count(steps[i].text);
-      if (!a || done.count(i))
+      auto ci = count_of(steps[i].text);
+      if (!ci || done.count(i))
         continue;
-      const bool begin = steps[i].text.find(" BEGIN ") != std::string::npos;
-      const bool end = steps[i].text.find(" END ") != std::string::npos;
-      const long want = !acc ? *a : *acc + (begin ? 1 : end ? -1 : 0);
-      if (end && *a == want - 1)
-        for (std::size_t j = i + 1;
-             j < steps.size() && steps[j].ts_ns - steps[i].ts_ns <= k_window;
-             ++j)
-          if (steps[j].pid != steps[i].pid && !done.count(j) &&
-              steps[j].text.find(" END ") != std::string::npos &&
-              access_count(steps[j].text) == want) {
-            done.insert(j);
-            steps[j].late = true;
-            before[steps[j].line] = steps[i].line;
-            break;
-          }
-      acc = *a;
+      auto it = cur.find(ci->key);
+      const long after = ci->before ? ci->v + ci->d : ci->v;
+      if (it == cur.end() || steps[i].text.find(" NEW obj") != std::string::npos) {
+        cur[ci->key] = after;
+        continue;
+      }
+      const long now = it->second;
+      if (ci->v == (ci->before ? now : now + ci->d)) {
+        it->second = after;
+        continue;
+      }
+      for (std::size_t j = i + 1;
+           j < steps.size() && steps[j].ts_ns - steps[i].ts_ns <= k_window;
+           ++j) {
+        auto cj = count_of(steps[j].text);
+        if (!cj || cj->key != ci->key || steps[j].pid == steps[i].pid ||
+            done.count(j) || cj->d == 0)
+          continue;
+        const long mid = now + cj->d; // after j, had it come first
+        if (cj->v == (cj->before ? now : mid) &&
+            ci->v == (ci->before ? mid : mid + ci->d)) {
+          done.insert(j);
+          steps[j].late = true;
+          before[steps[j].line] = steps[i].line;
+          break;
+        }
+      }
+      it->second = after;
     }
   }
+  auto& calls = m_out.calls;
   for (const auto& [late, at] : before) {
-    auto& calls = m_out.calls;
     auto from = std::find_if(calls.begin(), calls.end(), [&](const V2Call& k) {
-      return k.line == late && k.kind == V2Call::end_operation;
+      return k.line == late && k.kind >= V2Call::begin_read;
     });
     auto to = std::find_if(calls.begin(), calls.end(),
-                           [&](const V2Call& k) { return k.line == at; });
+                           [&](const V2Call& k) { return k.line >= at; });
     if (from == calls.end() || to == calls.end() || to > from)
       continue;
     V2Call k = *from;

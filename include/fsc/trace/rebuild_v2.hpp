@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -79,6 +80,11 @@ struct V2Rebuilt {
   /// Cookies whose first lookup found a file, and what its coherency
   /// check said ("OK", "BAD aux", ...): the replay puts such a file there.
   std::map<std::uint32_t, std::string> found;
+  /// Objects (o=) whose lookup went negative and failed before a tmpfile
+  /// was made: CacheFiles found no space (cachefiles_has_space() below
+  /// bstop, as a full cache disk is); the trace does not say why, so the
+  /// replay makes that step fail.
+  std::set<std::uint32_t> no_space;
   /// Per cookie, its objects' o= in the order they were made.
   std::map<std::uint32_t, std::vector<std::uint32_t>> objects;
   std::uint64_t cookies = 0, volumes = 0; ///< acquired in the trace

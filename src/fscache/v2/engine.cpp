@@ -573,6 +573,7 @@ void Engine::Impl::perform_lookup(Cookie& c)
 
 out:
   end_cookie_access(c, trace);
+  preempt_point(c); // fscache_perform_lookup() holds no lock
   if (need_withdraw)
     withdraw_cookie(c);
   end_volume_access(v, &c, trace);
@@ -591,6 +592,8 @@ void Engine::Impl::state_machine(Cookie& c)
       return;
 
     case CookieState::looking_up:
+      // The cookie's lock is dropped before the gate opens.
+      preempt_point(c);
       // fscache_init_access_gate.
       obs.access(c.debug_id, c.ref, c.n_accesses, AccessTrace::cache_pin);
       c.set(cookie_flag::no_access_wake);
