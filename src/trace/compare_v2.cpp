@@ -112,6 +112,7 @@ public:
     for (const auto& [c, objs] : rb.objects)
       for (std::uint32_t o : objs)
         m_c_of_o[o] = c;
+    m_be.hold_reads(true); // completed at their PUT ioreq
     if (!rb.no_space.empty())
       m_be.set_faults([this](v2::MemoryBackend::Fault f, std::uint32_t c) {
         return f == v2::MemoryBackend::Fault::create_tmpfile && no_space(c)
@@ -137,8 +138,8 @@ public:
       m_e.run();
       if (m_pos != at) // a work item let calls in (preempt)
         continue;
-      issue(k);
       ++m_pos;
+      issue_at(at);
     }
     m_horizon = k_never;
     m_e.run();
@@ -197,8 +198,11 @@ public:
         break;
       }
     m_preempting = true;
-    while (m_pos < m_order.size() && m_rb.calls[m_order[m_pos]].line < limit)
-      issue(m_rb.calls[m_order[m_pos++]]);
+    // Nor past a call of the stopped task itself.
+    while (m_pos < m_order.size() &&
+           m_rb.calls[m_order[m_pos]].line < limit &&
+           m_rb.calls[m_order[m_pos]].pid != worker)
+      issue_at(m_pos++);
     m_preempting = false;
     if (m_pos < m_order.size())
       m_horizon = m_rb.calls[m_order[m_pos]].line;
@@ -322,7 +326,8 @@ private:
       ++m_started[thing];
     else if (text.find(" -   lrudo ") != std::string::npos)
       ++m_lru;
-    steps[thing].push_back({std::move(text), m_pos});
+    steps[thing].push_back(
+        {std::move(text), m_call_pos != SIZE_MAX ? m_call_pos : m_pos});
   }
 
   /// Is the engine cookie's object being made one the trace saw fail
@@ -435,6 +440,14 @@ private:
       m_be.put_file(vk->second, key, k_aux, k.size, how->second);
   }
 
+  /// The call at position p of the order (m_pos already past it).
+  void issue_at(std::size_t p)
+  {
+    const std::size_t outer = m_call_pos;
+    m_call_pos = p;
+    issue(m_rb.calls[m_order[p]]);
+    m_call_pos = outer;
+  }
   void issue(const V2Call& k);
   void issue_call(const V2Call& k);
   void issue_io(const V2Call& k, v2::CookieId c);
@@ -450,6 +463,7 @@ private:
   std::uint64_t m_horizon = k_never;
   bool m_preempting = false;
   const V2Call* m_issuing = nullptr; ///< the call being made
+  std::size_t m_call_pos = SIZE_MAX;  ///< its position, SIZE_MAX: none
   std::map<std::string, std::size_t> m_started;
   std::size_t m_lru = 0;
   std::map<std::uint32_t, std::uint32_t> m_c_t2e, m_c_e2t, m_v_t2e, m_v_e2t,
@@ -553,8 +567,11 @@ void Run::issue_io(const V2Call& k, v2::CookieId c)
     return;
   }
   case V2Call::read:
-    if (auto op = held(ops, k.pid, false))
-      m_e.read(*op, k.pos, k.len);
+    if (auto op = held(ops, k.pid, false)) {
+      const int before = m_be.last_read();
+      if (m_e.read(*op, k.pos, k.len) == 0 && m_be.last_read() != before)
+        m_ios[k.id].push_back({k.pid, std::uint32_t(m_be.last_read())});
+    }
     return;
   case V2Call::write:
     if (auto op = held(ops, k.pid, false)) {

@@ -159,7 +159,6 @@ private:
   std::map<std::uint32_t, std::uint64_t> m_size; ///< cookie, from its I/O
   std::map<std::uint32_t, unsigned> m_flags;     ///< cookie, at relinquish
   std::map<std::pair<int, std::uint32_t>, bool> m_resizing; ///< pid, c
-  std::map<std::uint32_t, int> m_read_puts;                 ///< c
   std::map<std::pair<int, std::uint32_t>, bool> m_last_modify;
   bool m_bound = false;
 };
@@ -430,7 +429,8 @@ void Builder::found_line(const Ev& e)
 }
 
 // GET ioreq: the read or write the same task prints next for the object.
-// PUT ioreq: a write's completion (a read completes inside its call).
+// PUT ioreq: a write's or a read's completion (6.12 completes reads
+// after the task's next calls).
 void Builder::ref_line(std::size_t i)
 {
   const Ev& e = m_evs[i];
@@ -449,12 +449,7 @@ void Builder::ref_line(std::size_t i)
     m_out.no_space.insert(*o);
     return;
   }
-  if (w == "PUT ioreq") {
-    int& reads = m_read_puts[*c];
-    if (reads > 0) {
-      --reads;
-      return;
-    }
+  if (w == "PUT ioreq") { // a write's or read's completion
     if (known_cookie(e, *c))
       m_out.calls.push_back(call(e, V2Call::complete_write, *c));
     return;
@@ -468,10 +463,8 @@ void Builder::ref_line(std::size_t i)
         id_of(n.f.get("o")) != o)
       continue;
     V2Call k = call(e, V2Call::write, *c);
-    if (n.event == "cachefiles_read") {
+    if (n.event == "cachefiles_read")
       k.kind = V2Call::read;
-      ++m_read_puts[*c];
-    }
     k.pos = hex_of(n.f.get("s")).value_or(0);
     k.len = hex_of(n.f.get("l")).value_or(0);
     m_out.calls.push_back(k);
@@ -500,7 +493,10 @@ std::optional<Count> count_of(const std::string& text)
 {
   Count c;
   std::string::size_type at;
-  if (text.rfind("fscache_access: ", 0) == 0) {
+  if (text.rfind("fscache_active: ", 0) == 0) {
+    at = text.find(" a="); // USE/UNUSE print the accesses, unchanged
+    c.key = "a";
+  } else if (text.rfind("fscache_access: ", 0) == 0) {
     at = text.rfind(" a=");
     c.d = text.find(" BEGIN ") != std::string::npos ? 1
           : text.find(" END ") != std::string::npos ? -1
@@ -541,6 +537,8 @@ void Builder::late_ends()
       continue;
     std::set<std::size_t> done;
     std::map<std::string, long> cur; // per count, its value now
+    /// per count, its last changing line and the value before it
+    std::map<std::string, std::pair<std::size_t, long>> last;
     for (std::size_t i = 0; i < steps.size(); ++i) {
       auto ci = count_of(steps[i].text);
       if (!ci || done.count(i))
@@ -553,7 +551,19 @@ void Builder::late_ends()
       }
       const long now = it->second;
       if (ci->v == (ci->before ? now : now + ci->d)) {
+        if (ci->d)
+          last[ci->key] = {i, now};
         it->second = after;
+        continue;
+      }
+      // A line that changes nothing, printed after another task's change
+      // that it preceded (its count is the one before that change).
+      if (auto l = last.find(ci->key); ci->d == 0 && l != last.end() &&
+          steps[l->second.first].pid != steps[i].pid &&
+          steps[i].ts_ns - steps[l->second.first].ts_ns <= k_window &&
+          ci->v == l->second.second) {
+        steps[i].late = true;
+        before[steps[i].line] = steps[l->second.first].line;
         continue;
       }
       for (std::size_t j = i + 1;
@@ -567,6 +577,7 @@ void Builder::late_ends()
         if (cj->v == (cj->before ? now : mid) &&
             ci->v == (ci->before ? mid : mid + ci->d)) {
           done.insert(j);
+          last[ci->key] = {i, mid};
           steps[j].late = true;
           before[steps[j].line] = steps[i].line;
           break;
@@ -578,7 +589,7 @@ void Builder::late_ends()
   auto& calls = m_out.calls;
   for (const auto& [late, at] : before) {
     auto from = std::find_if(calls.begin(), calls.end(), [&](const V2Call& k) {
-      return k.line == late && k.kind >= V2Call::begin_read;
+      return k.line == late && k.kind >= V2Call::acquire_cookie;
     });
     auto to = std::find_if(calls.begin(), calls.end(),
                            [&](const V2Call& k) { return k.line >= at; });

@@ -182,6 +182,23 @@ TEST_CASE("replay --from-trace: the kernel suite's 6.1 fault phase: a volume "
   CHECK(j["compared"] == 7962);
 }
 
+TEST_CASE("replay --from-trace: the kernel suite's 6.12 trace: an UNUSE "
+          "stopped before its LRU get, reads completed after the next call")
+{
+  for (const char* f : {"unuse-V01", "readahead-V05"}) {
+    const std::string t =
+        fsc::test::fixtures_dir() + "/kernel-suite-6.12/" + f + ".txt.xz";
+    auto r = run_fsc({"replay", "--from-trace", t, "--json"});
+    INFO(f << ": " << fsc::test::one_line(r.out + r.err));
+    REQUIRE(r.status == 0);
+    auto j = nlohmann::json::parse(r.out);
+    CHECK(j["generation"] == "6.12");
+    CHECK(j["diverged"] == false);
+    CHECK_FALSE(j.contains("modelled_difference"));
+    CHECK(j["compared"] == (std::string(f) == "unuse-V01" ? 351 : 429));
+  }
+}
+
 TEST_CASE("replay --from-trace: 6.12's wait in a netfs-library write is "
           "named as what the engine does not model; a changed count is not")
 {

@@ -42,7 +42,7 @@ struct V2Call {
     begin_write,    ///< fscache_access BEGIN io_writ
     read,           ///< cachefiles_ref GET ioreq + cachefiles_read
     write,          ///< cachefiles_ref GET ioreq + cachefiles_write
-    complete_write, ///< cachefiles_ref PUT ioreq (of a write)
+    complete_write, ///< cachefiles_ref PUT ioreq (of a write or a read)
     end_operation,  ///< fscache_access END io (not of a resize)
   } kind = add_cache;
   std::uint64_t line = 0;

@@ -1233,6 +1233,8 @@ void Engine::unuse_cookie(CookieId id, const Bytes* aux,
   --c->n_active;
   m->obs.active(c->debug_id, c->ref, c->n_active, c->n_accesses,
                 ActiveTrace::unuse);
+  // Under cookie->lock, but an access may end meanwhile (no lock).
+  m->preempt_point(*c);
   m->unuse_locked(*c);
 }
 

@@ -482,6 +482,12 @@ int MemoryBackend::read(Operation& op, std::uint64_t pos, std::uint64_t len)
   obs().obj_ref(o.cookie->debug_id, o.id, o.ref, ObjRefTrace::get_ioreq);
   ++o.ref;
   obs().cf_read(o.id, f.ino, pos, len);
+  if (m_hold_reads) {
+    m_last_read = m_next_io++;
+    m_ios[m_last_read] = o.id;
+    m_read_ios.insert(m_last_read);
+    return 0;
+  }
   put_object(o, ObjRefTrace::put_ioreq);
   return 0;
 }
@@ -514,9 +520,11 @@ void MemoryBackend::complete_write(int io)
     return;
   auto o = m_objects.find(it->second);
   m_ios.erase(it);
+  const bool read = m_read_ios.erase(io) != 0;
   if (o == m_objects.end())
     return;
-  o->second.cookie->set(cookie_flag::have_data);
+  if (!read)
+    o->second.cookie->set(cookie_flag::have_data);
   put_object(o->second, ObjRefTrace::put_ioreq);
 }
 

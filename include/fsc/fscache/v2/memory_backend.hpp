@@ -80,6 +80,11 @@ public:
   std::size_t live_objects() const { return m_objects.size(); }
   /// Writes issued and not yet completed.
   std::size_t writes_in_flight() const { return m_ios.size(); }
+  /// Reads stay in flight until complete_write() of their id, as a read
+  /// the netfs library issues completes elsewhere (6.12: PUT ioreq after
+  /// the task's next calls); last_read() is the id of the last one.
+  void hold_reads(bool on) { m_hold_reads = on; }
+  int last_read() const { return m_last_read; }
   /// Stats IO rd= and wr=.
   unsigned reads() const { return m_reads; }
   unsigned writes() const { return m_writes; }
@@ -140,6 +145,9 @@ private:
   std::map<std::string, std::shared_ptr<File>> m_disk;
   std::map<std::uint32_t, Object> m_objects;
   std::map<int, std::uint32_t> m_ios;
+  std::set<int> m_read_ios;
+  bool m_hold_reads = false;
+  int m_last_read = 0;
   std::uint32_t m_next_obj = 1;
   int m_next_io = 1;
   std::uint64_t m_list_seq = 0;
