@@ -201,7 +201,8 @@ public:
     // Nor past a call of the stopped task itself.
     while (m_pos < m_order.size() &&
            m_rb.calls[m_order[m_pos]].line < limit &&
-           m_rb.calls[m_order[m_pos]].pid != worker)
+           m_rb.calls[m_order[m_pos]].pid != worker &&
+           !m_deferred.count(m_order[m_pos]))
       issue_at(m_pos++);
     m_preempting = false;
     if (m_pos < m_order.size())

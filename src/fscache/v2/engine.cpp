@@ -564,6 +564,7 @@ void Engine::Impl::perform_lookup(Cookie& c)
     need_withdraw = true;
     goto out;
   }
+  preempt_point(c);
   see_cookie(c, CookieTrace::see_active);
   if (c.test_and_clear(cookie_flag::do_invalidate))
     set_state(c, CookieState::invalidating);
@@ -577,6 +578,7 @@ out:
   if (need_withdraw)
     withdraw_cookie(c);
   end_volume_access(v, &c, trace);
+  preempt_point(c);
 }
 
 void Engine::Impl::state_machine(Cookie& c)
