@@ -199,8 +199,7 @@ public:
       }
     m_preempting = true;
     // Nor past a call of the stopped task itself.
-    while (m_pos < m_order.size() &&
-           m_rb.calls[m_order[m_pos]].line < limit &&
+    while (m_pos < m_order.size() && m_rb.calls[m_order[m_pos]].line < limit &&
            m_rb.calls[m_order[m_pos]].pid != worker &&
            !m_deferred.count(m_order[m_pos]))
       issue_at(m_pos++);
@@ -464,7 +463,7 @@ private:
   std::uint64_t m_horizon = k_never;
   bool m_preempting = false;
   const V2Call* m_issuing = nullptr; ///< the call being made
-  std::size_t m_call_pos = SIZE_MAX;  ///< its position, SIZE_MAX: none
+  std::size_t m_call_pos = SIZE_MAX; ///< its position, SIZE_MAX: none
   std::map<std::string, std::size_t> m_started;
   std::size_t m_lru = 0;
   std::map<std::uint32_t, std::uint32_t> m_c_t2e, m_c_e2t, m_v_t2e, m_v_e2t,

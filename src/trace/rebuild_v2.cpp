@@ -155,7 +155,7 @@ private:
   std::map<std::uint32_t, std::uint32_t> m_volume_of;              ///< cookie
   std::map<std::uint32_t, std::uint32_t> m_cookie_of_obj;
   std::set<std::uint32_t> m_found_obj;           ///< lookups that found a file
-  std::set<std::uint32_t> m_negative; ///< negative, no tmpfile yet
+  std::set<std::uint32_t> m_negative;            ///< negative, no tmpfile yet
   std::map<std::uint32_t, std::uint64_t> m_size; ///< cookie, from its I/O
   std::map<std::uint32_t, unsigned> m_flags;     ///< cookie, at relinquish
   std::map<std::pair<int, std::uint32_t>, bool> m_resizing; ///< pid, c
@@ -505,7 +505,7 @@ std::optional<Count> count_of(const std::string& text)
   } else if (text.rfind("cachefiles_ref: ", 0) == 0) {
     at = text.find(" u=");
     c.before = true;
-    c.d = text.find(" GET ") != std::string::npos ? 1
+    c.d = text.find(" GET ") != std::string::npos   ? 1
           : text.find(" PUT ") != std::string::npos ? -1
                                                     : 0;
     auto o = text.find(" o=");
@@ -545,7 +545,8 @@ void Builder::late_ends()
         continue;
       auto it = cur.find(ci->key);
       const long after = ci->before ? ci->v + ci->d : ci->v;
-      if (it == cur.end() || steps[i].text.find(" NEW obj") != std::string::npos) {
+      if (it == cur.end() ||
+          steps[i].text.find(" NEW obj") != std::string::npos) {
         cur[ci->key] = after;
         continue;
       }
@@ -558,7 +559,8 @@ void Builder::late_ends()
       }
       // A line that changes nothing, printed after another task's change
       // that it preceded (its count is the one before that change).
-      if (auto l = last.find(ci->key); ci->d == 0 && l != last.end() &&
+      if (auto l = last.find(ci->key);
+          ci->d == 0 && l != last.end() &&
           steps[l->second.first].pid != steps[i].pid &&
           steps[i].ts_ns - steps[l->second.first].ts_ns <= k_window &&
           ci->v == l->second.second) {
@@ -646,7 +648,7 @@ void Builder::finish()
     index[m_evs[i].line] = i;
     if (i + 1 < m_evs.size())
       later[i] = m_evs[i + 1].ts_ns > m_evs[i].ts_ns ? m_evs[i + 1].line
-                                                      : later[i + 1];
+                                                     : later[i + 1];
   }
   for (V2Call& k : m_out.calls)
     if (auto it = index.find(k.line); it != index.end())

@@ -197,7 +197,9 @@ TEST_CASE("replay --from-trace: the kernel suite's 6.12 trace: an UNUSE "
     CHECK(j["diverged"] == false);
     CHECK_FALSE(j.contains("modelled_difference"));
     const std::string n = f;
-    CHECK(j["compared"] == (n == "unuse-V01" ? 351 : n == "readahead-V05" ? 429 : 432));
+    CHECK(j["compared"] == (n == "unuse-V01"       ? 351
+                            : n == "readahead-V05" ? 429
+                                                   : 432));
   }
 }
 

@@ -1311,7 +1311,7 @@ TEST_CASE("v2 a scheduler holds work back, splits a volume's creation and "
     }
     if (e.cookie_info(c).state != S::creating)
       return; // the lookup's access ended (ACTIVE)
-    if (!op) // lookup_negative, then each step making the tmpfile
+    if (!op)  // lookup_negative, then each step making the tmpfile
       op = e.begin_read(c);
   };
   rec.fresh();

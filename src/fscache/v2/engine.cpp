@@ -34,7 +34,7 @@ struct OpRec {
   Operation op;
   OpInfo info;
   Want want = Want::params;
-  bool checked_late = false; ///< Scheduler::check_later() said so once
+  bool checked_late = false;        ///< Scheduler::check_later() said so once
   std::function<void(OpRec&)> then; ///< run once the operation begins or
                                     ///< is refused (resize)
 };
