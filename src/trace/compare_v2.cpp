@@ -113,11 +113,14 @@ public:
       for (std::uint32_t o : objs)
         m_c_of_o[o] = c;
     m_be.hold_reads(true); // completed at their PUT ioreq
-    if (!rb.no_space.empty())
-      m_be.set_faults([this](v2::MemoryBackend::Fault f, std::uint32_t c) {
-        return f == v2::MemoryBackend::Fault::create_tmpfile && no_space(c)
-                   ? -ENOBUFS
-                   : 0;
+    if (!rb.no_space.empty() || !rb.volume_failed.empty())
+      m_be.set_faults([this](v2::MemoryBackend::Fault f, std::uint32_t id) {
+        using F = v2::MemoryBackend::Fault;
+        if (f == F::create_tmpfile && no_space(id))
+          return -ENOBUFS;
+        if (f == F::acquire_volume && volume_fails(id))
+          return -ENOSPC;
+        return 0;
       });
   }
 
@@ -345,6 +348,18 @@ private:
     return m_rb.no_space.count(objs->second[seen->second - 1]) != 0;
   }
 
+  /// Is this creation of the engine's volume one the trace saw fail
+  /// (V2Rebuilt::volume_failed)? Counts the creations.
+  bool volume_fails(std::uint32_t engine_v)
+  {
+    auto tv = m_v_e2t.find(engine_v);
+    if (tv == m_v_e2t.end())
+      return false;
+    const unsigned n = ++m_creations[tv->second];
+    auto f = m_rb.volume_failed.find(tv->second);
+    return f != m_rb.volume_failed.end() && f->second.count(n) != 0;
+  }
+
   /// Counts the engine's lines of each cookie per event (see preempt).
   void mark(std::string_view event, const std::string& thing, const Fields& f)
   {
@@ -470,6 +485,7 @@ private:
       m_o_e2t;
   std::map<std::uint32_t, std::size_t> m_objects_seen;
   std::map<std::uint32_t, std::uint32_t> m_c_of_o; ///< trace o= -> c=
+  std::map<std::uint32_t, unsigned> m_creations;   ///< trace V= -> made
   std::map<std::string, std::map<std::string, std::size_t>> m_marks;
   std::map<std::string, std::pair<std::string, std::size_t>> m_last_mark;
   std::map<std::uint32_t, std::string> m_vkeys, m_ckeys;

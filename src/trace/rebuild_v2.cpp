@@ -151,6 +151,8 @@ private:
   std::set<std::uint32_t> m_cookies, m_volumes, m_unknown;
   std::map<std::uint32_t, std::size_t> m_acquire_call; ///< cookie -> call
   std::map<std::uint32_t, int> m_creating; ///< V= being created -> pid
+  std::map<std::uint32_t, unsigned> m_creations; ///< V= -> creations seen
+  std::set<std::uint32_t> m_unpinned; ///< V= being created, no PIN cache yet
   std::map<int, std::size_t> m_last_cookie_acq, m_last_volume_acq; ///< pid
   std::map<std::uint32_t, std::uint32_t> m_volume_of;              ///< cookie
   std::map<std::uint32_t, std::uint32_t> m_cookie_of_obj;
@@ -277,6 +279,11 @@ void Builder::volume_line(const Ev& e)
     m_out.calls.push_back(call(e, V2Call::acquire_volume, *V));
   } else if (w == "SEE creat") {
     m_creating[*V] = e.pid;
+    ++m_creations[*V];
+    m_unpinned.insert(*V);
+  } else if (w == "PUT creat" && m_unpinned.erase(*V)) {
+    // The creation's end with no PIN cache: the backend failed.
+    m_out.volume_failed[*V].insert(m_creations[*V]);
   } else if (w == "PUT relnq" && m_volumes.count(*V)) {
     m_out.calls.push_back(call(e, V2Call::relinquish_volume, *V));
   } else if (w == "*COLLIDE*" || w == "GET hcoll") {
@@ -391,6 +398,8 @@ void Builder::creation_rest(const Ev& e)
   auto it = m_creating.end();
   if (e.event == "fscache_access_volume" && e.f.words == "PIN cache") {
     auto V = id_of(e.f.get("V"));
+    if (V)
+      m_unpinned.erase(*V);
     it = V ? m_creating.find(*V) : m_creating.end();
   } else if (e.event == "fscache_access_cache" && e.f.words == "END acq_vol") {
     it = std::find_if(m_creating.begin(), m_creating.end(),

@@ -85,6 +85,9 @@ struct V2Rebuilt {
   /// bstop, as a full cache disk is); the trace does not say why, so the
   /// replay makes that step fail.
   std::set<std::uint32_t> no_space;
+  /// Volumes (V=) whose n-th creation (1 = the first) ended with no PIN
+  /// cache: CacheFiles could not make its directories (a full disk).
+  std::map<std::uint32_t, std::set<unsigned>> volume_failed;
   /// Per cookie, its objects' o= in the order they were made.
   std::map<std::uint32_t, std::vector<std::uint32_t>> objects;
   std::uint64_t cookies = 0, volumes = 0; ///< acquired in the trace

@@ -73,7 +73,7 @@ void MemoryBackend::unbind_cache(Cache&)
 
 bool MemoryBackend::acquire_volume(Volume& v)
 {
-  if (fault(Fault::acquire_volume, nullptr) != 0)
+  if (m_faults && m_faults(Fault::acquire_volume, v.debug_id) != 0)
     return false;
   Bytes want = {0, 0, 0, 0};
   want.insert(want.end(), v.coherency.begin(), v.coherency.end());

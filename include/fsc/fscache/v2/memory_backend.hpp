@@ -34,7 +34,8 @@ public:
     link,               ///< linking the tmpfile at commit
     write,              ///< a data write
   };
-  /// Returns 0 to let the step happen, or -errno to fail it.
+  /// Returns 0 to let the step happen, or -errno to fail it. The id is
+  /// the cookie's c= (0 when none), for acquire_volume the volume's V=.
   using FaultHook = std::function<int(Fault, std::uint32_t cookie)>;
 
   /// A file of the in-memory cache.
