@@ -473,6 +473,10 @@ void print_v2(const ReplayArgs& a, const trace::V2Rebuilt& rb,
     fmt::print("reordered  the calls at lines {} (two CPUs, the same time): "
                "the order their counts show\n",
                o);
+  for (const auto& o : rb.late)
+    fmt::print("late       lines {}: the first was printed late, its call "
+               "ran at the second (the counts say so)\n",
+               o);
   for (const auto& c : r.cut)
     fmt::print("cut        the trace ends inside a work item of {} (the "
                "engine's further lines are not compared)\n",
@@ -527,6 +531,10 @@ void json_v2(const ReplayArgs& a, const trace::V2Rebuilt& rb,
   for (const auto& o : r.reordered)
     out.record("note", [&](JsonWriter& j) {
       j.field("message", "calls run in the other order: lines " + o);
+    });
+  for (const auto& o : rb.late)
+    out.record("note", [&](JsonWriter& j) {
+      j.field("message", "printed late, its call run earlier: lines " + o);
     });
   for (const auto& c : r.cut)
     out.record("note", [&](JsonWriter& j) {

@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cctype>
 #include <deque>
 #include <functional>
@@ -98,8 +99,9 @@ bool hex8(std::string_view s, std::size_t at)
 class Run final : public v2::Scheduler {
 public:
   Run(const V2Rebuilt& rb, const std::vector<std::size_t>& order,
-      std::optional<std::uint64_t> seed, std::FILE* trace_to = nullptr)
-      : m_rb(rb), m_order(order),
+      const std::set<std::size_t>& deferred, std::optional<std::uint64_t> seed,
+      std::FILE* trace_to = nullptr)
+      : m_rb(rb), m_order(order), m_deferred(deferred),
         m_cap([this](std::string_view e,
                      const std::string& b) { engine_line(e, b); },
               trace_to),
@@ -107,6 +109,19 @@ public:
   {
     if (!seed)
       m_e.set_scheduler(this);
+    for (const auto& [c, objs] : rb.objects)
+      for (std::uint32_t o : objs)
+        m_c_of_o[o] = c;
+    m_be.hold_reads(true); // completed at their PUT ioreq
+    if (!rb.no_space.empty() || !rb.volume_failed.empty())
+      m_be.set_faults([this](v2::MemoryBackend::Fault f, std::uint32_t id) {
+        using F = v2::MemoryBackend::Fault;
+        if (f == F::create_tmpfile && no_space(id))
+          return -ENOBUFS;
+        if (f == F::acquire_volume && volume_fails(id))
+          return -ENOSPC;
+        return 0;
+      });
   }
 
   Steps steps;
@@ -120,14 +135,14 @@ public:
     while (m_pos < m_order.size()) {
       const std::size_t at = m_pos;
       const V2Call& k = m_rb.calls[m_order[at]];
-      m_horizon = k.line;
+      m_horizon = m_deferred.count(m_order[at]) ? tie_end(at) : k.line;
       if (k.ts_ns > t0 && std::uint64_t(k.ts_ns - t0) > m_e.now())
         m_e.advance(std::uint64_t(k.ts_ns - t0) - m_e.now(), false);
       m_e.run();
       if (m_pos != at) // a work item let calls in (preempt)
         continue;
-      issue(k);
       ++m_pos;
+      issue_at(at);
     }
     m_horizon = k_never;
     m_e.run();
@@ -152,37 +167,77 @@ public:
   }
 
   /// The calls the trace shows while the work item was at this point:
-  /// those printed before its next line.
+  /// those printed before its next line. Where it is: the trace's line
+  /// of the engine's last line of the cookie (the k-th of its event,
+  /// compared or the backing filesystem's), so a point between two
+  /// lines of the backend (NEW obj, then cachefiles_lookup) is told from
+  /// the next.
   void preempt(const v2::Runnable& running) override
   {
     auto tc = m_c_e2t.find(running.id);
     if (m_preempting || tc == m_c_e2t.end())
       return;
     const std::string thing = fmt::format("c={:08x}", tc->second);
-    auto t = m_rb.steps.find(thing);
-    auto e = steps.find(thing);
-    std::size_t done = e == steps.end() ? 0 : e->second.size();
-    if (t == m_rb.steps.end() || done >= t->second.size() || done == 0)
+    auto last = m_last_mark.find(thing);
+    auto t = m_rb.marks.find(thing);
+    if (last == m_last_mark.end() || t == m_rb.marks.end())
       return;
-    // The worker is the task of the thing's last line so far; its next
-    // line of the thing is where the work item goes on.
-    const std::vector<V2Step>& ts = t->second;
-    const int worker = ts[done - 1].pid;
+    const std::vector<V2Rebuilt::Mark>& ms = t->second;
+    std::size_t at = ms.size(), k = 0;
+    for (std::size_t i = 0; i < ms.size(); ++i)
+      if (ms[i].event == last->second.first && ++k == last->second.second) {
+        at = i;
+        break;
+      }
+    if (at == ms.size())
+      return;
+    // The worker is the task of that line; its next line of the cookie
+    // is where the work item goes on.
+    const int worker = ms[at].pid;
     std::uint64_t limit = k_never;
-    for (std::size_t i = done; i < ts.size(); ++i)
-      if (ts[i].pid == worker) {
-        limit = ts[i].line;
+    for (std::size_t i = at + 1; i < ms.size(); ++i)
+      if (ms[i].pid == worker) {
+        limit = ms[i].line;
         break;
       }
     m_preempting = true;
-    while (m_pos < m_order.size() && m_rb.calls[m_order[m_pos]].line < limit)
-      issue(m_rb.calls[m_order[m_pos++]]);
+    // Nor past a call of the stopped task itself.
+    while (m_pos < m_order.size() && m_rb.calls[m_order[m_pos]].line < limit &&
+           m_rb.calls[m_order[m_pos]].pid != worker &&
+           !m_deferred.count(m_order[m_pos]))
+      issue_at(m_pos++);
     m_preempting = false;
     if (m_pos < m_order.size())
       m_horizon = m_rb.calls[m_order[m_pos]].line;
   }
 
+  /// Did the task of the call being made print no WAIT before its next
+  /// line of the cookie? Then it checked the state only after it changed.
+  bool check_later(std::uint32_t engine_c) override
+  {
+    auto tc = m_c_e2t.find(engine_c);
+    if (!m_issuing || tc == m_c_e2t.end())
+      return false;
+    auto t = m_rb.steps.find(fmt::format("c={:08x}", tc->second));
+    if (t == m_rb.steps.end())
+      return false;
+    for (const V2Step& s : t->second)
+      if (s.line > m_issuing->line && s.pid == m_issuing->pid)
+        return s.text.find(" WAIT  io ") == std::string::npos;
+    return false;
+  }
+
 private:
+  /// A deferred call waits for the work the trace starts at its own
+  /// time (its line and theirs print one timestamp: 6.1's clock stood
+  /// still for hundreds of lines in a TCG guest): up to the first line
+  /// printed later.
+  std::uint64_t tie_end(std::size_t at) const
+  {
+    const V2Call& k = m_rb.calls[m_order[at]];
+    return k.tie_end ? k.tie_end : k_never;
+  }
+
   std::int64_t first_ts() const
   {
     std::int64_t t = std::numeric_limits<std::int64_t>::max();
@@ -225,13 +280,13 @@ private:
   }
 
   /// The engine's ids in a line, replaced by the trace's.
-  std::string remap(std::string_view body) const
+  std::string remap(std::string_view body)
   {
     std::string out(body);
     for (std::size_t i = 0; i + 2 < out.size(); ++i) {
       if ((i && out[i - 1] != ' ') || out[i + 1] != '=' || !hex8(out, i + 2))
         continue;
-      const std::map<std::uint32_t, std::uint32_t>* m = nullptr;
+      std::map<std::uint32_t, std::uint32_t>* m = nullptr;
       switch (out[i]) {
       case 'c':
         m = &m_c_e2t;
@@ -247,6 +302,11 @@ private:
       }
       auto id = std::uint32_t(std::stoul(out.substr(i + 2, 8), nullptr, 16));
       auto it = m->find(id);
+      // The acquire being made prints the new id before it returns it.
+      if (it == m->end() && m_issuing && id != 0 &&
+          ((out[i] == 'V' && m_issuing->kind == V2Call::acquire_volume) ||
+           (out[i] == 'c' && m_issuing->kind == V2Call::acquire_cookie)))
+        it = m->emplace(id, m_issuing->id).first;
       if (it != m->end())
         out.replace(i + 2, 8, fmt::format("{:08x}", it->second));
     }
@@ -260,6 +320,7 @@ private:
       new_object(f);
     std::string mapped = remap(body);
     std::string thing = v2_thing_of(event, mapped);
+    mark(event, thing, f);
     if (thing.empty())
       return;
     std::string text = std::string(event) + ": " + mapped;
@@ -268,7 +329,55 @@ private:
       ++m_started[thing];
     else if (text.find(" -   lrudo ") != std::string::npos)
       ++m_lru;
-    steps[thing].push_back({std::move(text), m_pos});
+    steps[thing].push_back(
+        {std::move(text), m_call_pos != SIZE_MAX ? m_call_pos : m_pos});
+  }
+
+  /// Is the engine cookie's object being made one the trace saw fail
+  /// for want of space (V2Rebuilt::no_space)?
+  bool no_space(std::uint32_t engine_c) const
+  {
+    auto tc = m_c_e2t.find(engine_c);
+    if (tc == m_c_e2t.end())
+      return false;
+    auto seen = m_objects_seen.find(tc->second);
+    auto objs = m_rb.objects.find(tc->second);
+    if (seen == m_objects_seen.end() || objs == m_rb.objects.end() ||
+        seen->second == 0 || seen->second > objs->second.size())
+      return false;
+    return m_rb.no_space.count(objs->second[seen->second - 1]) != 0;
+  }
+
+  /// Is this creation of the engine's volume one the trace saw fail
+  /// (V2Rebuilt::volume_failed)? Counts the creations.
+  bool volume_fails(std::uint32_t engine_v)
+  {
+    auto tv = m_v_e2t.find(engine_v);
+    if (tv == m_v_e2t.end())
+      return false;
+    const unsigned n = ++m_creations[tv->second];
+    auto f = m_rb.volume_failed.find(tv->second);
+    return f != m_rb.volume_failed.end() && f->second.count(n) != 0;
+  }
+
+  /// Counts the engine's lines of each cookie per event (see preempt).
+  void mark(std::string_view event, const std::string& thing, const Fields& f)
+  {
+    std::string marked = thing;
+    if (marked.empty() && event.rfind("cachefiles_", 0) == 0) {
+      auto o = f.get("o");
+      auto eo = o && o->size() == 8
+                    ? std::uint32_t(std::stoul(std::string(*o), nullptr, 16))
+                    : 0;
+      auto to = m_o_e2t.find(eo);
+      auto c = to == m_o_e2t.end() ? m_c_of_o.end() : m_c_of_o.find(to->second);
+      if (c != m_c_of_o.end())
+        marked = fmt::format("c={:08x}", c->second);
+    }
+    if (marked.empty() || marked[0] != 'c')
+      return;
+    std::size_t n = ++m_marks[marked][std::string(event)];
+    m_last_mark[marked] = {std::string(event), n};
   }
 
   /// The engine's k-th object of a cookie is the trace's k-th.
@@ -346,28 +455,53 @@ private:
       m_be.put_file(vk->second, key, k_aux, k.size, how->second);
   }
 
+  /// The call at position p of the order (m_pos already past it).
+  void issue_at(std::size_t p)
+  {
+    const std::size_t outer = m_call_pos;
+    m_call_pos = p;
+    issue(m_rb.calls[m_order[p]]);
+    m_call_pos = outer;
+  }
   void issue(const V2Call& k);
+  void issue_call(const V2Call& k);
   void issue_io(const V2Call& k, v2::CookieId c);
 
   const V2Rebuilt& m_rb;
   const std::vector<std::size_t>& m_order;
+  const std::set<std::size_t>& m_deferred; ///< calls (indices) run after
+                                           ///< work of their timestamp
   v2::MemoryBackend m_be;
   Capture m_cap;
   v2::Engine m_e;
   std::size_t m_pos = 0;
   std::uint64_t m_horizon = k_never;
   bool m_preempting = false;
+  const V2Call* m_issuing = nullptr; ///< the call being made
+  std::size_t m_call_pos = SIZE_MAX; ///< its position, SIZE_MAX: none
   std::map<std::string, std::size_t> m_started;
   std::size_t m_lru = 0;
   std::map<std::uint32_t, std::uint32_t> m_c_t2e, m_c_e2t, m_v_t2e, m_v_e2t,
       m_o_e2t;
   std::map<std::uint32_t, std::size_t> m_objects_seen;
+  std::map<std::uint32_t, std::uint32_t> m_c_of_o; ///< trace o= -> c=
+  std::map<std::uint32_t, unsigned> m_creations;   ///< trace V= -> made
+  std::map<std::string, std::map<std::string, std::size_t>> m_marks;
+  std::map<std::string, std::pair<std::string, std::size_t>> m_last_mark;
   std::map<std::uint32_t, std::string> m_vkeys, m_ckeys;
   std::map<std::uint32_t, std::uint64_t> m_size; ///< trace cookie
   std::map<std::uint32_t, std::deque<Held>> m_ops, m_ios;
 };
 
 void Run::issue(const V2Call& k)
+{
+  const V2Call* outer = m_issuing;
+  m_issuing = &k;
+  issue_call(k);
+  m_issuing = outer;
+}
+
+void Run::issue_call(const V2Call& k)
 {
   switch (k.kind) {
   case V2Call::add_cache:
@@ -449,8 +583,11 @@ void Run::issue_io(const V2Call& k, v2::CookieId c)
     return;
   }
   case V2Call::read:
-    if (auto op = held(ops, k.pid, false))
-      m_e.read(*op, k.pos, k.len);
+    if (auto op = held(ops, k.pid, false)) {
+      const int before = m_be.last_read();
+      if (m_e.read(*op, k.pos, k.len) == 0 && m_be.last_read() != before)
+        m_ios[k.id].push_back({k.pid, std::uint32_t(m_be.last_read())});
+    }
     return;
   case V2Call::write:
     if (auto op = held(ops, k.pid, false)) {
@@ -480,6 +617,9 @@ struct Outcome {
   std::size_t cut = 0; ///< engine lines past a trace cut inside a work run
   std::vector<std::string> cuts; ///< compare_all: which things, how many
 };
+
+/// How late a line the rebuild found printed late (V2Step::late) may be.
+constexpr std::int64_t k_late_ns = 20'000'000;
 
 /// May trace line j match before the unmatched lines [from, j)? Only
 /// when they are other tasks' lines printed shortly before.
@@ -540,14 +680,18 @@ Outcome compare_thing(const std::string& thing, const std::vector<V2Step>& t,
     }
     std::size_t j = first;
     for (; j < t.size(); ++j) {
-      if (t[j].ts_ns - t[first].ts_ns > window) {
+      const std::int64_t gap = t[j].ts_ns - t[first].ts_ns;
+      if (gap > std::max(window, k_late_ns)) {
         j = t.size();
         break;
       }
+      if (gap > window && !t[j].late)
+        continue;
       if (!matched[j] && t[j].text == s.text)
         break;
     }
-    if (j < t.size() && may_skip(t, matched, first, j, window)) {
+    if (j < t.size() &&
+        may_skip(t, matched, first, j, t[j].late ? k_late_ns : window)) {
       matched[j] = true;
       ++o.compared;
       continue;
@@ -654,9 +798,10 @@ struct Attempt {
 };
 
 Attempt attempt(const V2Rebuilt& rb, const std::vector<std::size_t>& order,
+                const std::set<std::size_t>& deferred,
                 std::optional<std::uint64_t> seed)
 {
-  Run r(rb, order, seed);
+  Run r(rb, order, deferred, seed);
   r.run();
   if (rb.cut_at) // what the engine did for calls the trace no longer shows
     for (auto& [thing, steps] : r.steps)
@@ -721,20 +866,33 @@ V2Replay replay_v2(const V2Rebuilt& rb, std::optional<std::uint64_t> seed,
   for (std::size_t i = 0; i < order.size(); ++i)
     order[i] = i;
   V2Replay out;
-  Attempt best = attempt(rb, order, seed);
+  std::set<std::size_t> deferred;
+  Attempt best = attempt(rb, order, deferred, seed);
   std::set<std::pair<std::uint64_t, std::uint64_t>> tried;
+  std::set<std::size_t> tried_defer;
   // Each try reruns everything: the engine cannot go back a step.
   while (!seed && best.out.d.found && out.orders < 64) {
     std::string what;
     std::vector<std::size_t> next =
         other_order(rb, order, best.out.pos, tried, what);
-    if (next.empty())
-      break;
+    std::set<std::size_t> next_deferred = deferred;
+    if (next.empty()) {
+      // Else the work the trace starts at the call's own timestamp, run
+      // before it.
+      const std::size_t pos = best.out.pos;
+      if (pos >= order.size() || !tried_defer.insert(order[pos]).second)
+        break;
+      next = order;
+      next_deferred.insert(order[pos]);
+      what = fmt::format("{} after the work of its time",
+                         rb.calls[order[pos]].line);
+    }
     ++out.orders;
-    Attempt a = attempt(rb, next, seed);
+    Attempt a = attempt(rb, next, next_deferred, seed);
     if (!a.out.d.found || a.out.d.line > best.out.d.line) {
       best = std::move(a);
       order = std::move(next);
+      deferred = std::move(next_deferred);
       out.reordered.push_back(what);
     }
   }
@@ -749,7 +907,7 @@ V2Replay replay_v2(const V2Rebuilt& rb, std::optional<std::uint64_t> seed,
   out.printk = std::move(best.printk);
   out.findings = std::move(best.findings);
   if (trace_to) { // the chosen order once more, written as 6.1 writes it
-    Run r(rb, order, seed, trace_to);
+    Run r(rb, order, deferred, seed, trace_to);
     r.run();
   }
   return out;

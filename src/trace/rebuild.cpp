@@ -101,6 +101,11 @@ struct Scan {
   std::set<std::uint64_t> moved;
   /// Lines where the cache's withdrawal began (see FirstPass::killed).
   std::set<std::uint64_t> withdrawals;
+  /// Objects whose lookup found no file and failed (LCFL, ev=5) before
+  /// any cachefiles_create: CacheFiles' space check refused (a full
+  /// disk, below bstop). The trace says no more, so a fault of the space
+  /// check is placed at the object's first state line (line -> cookie).
+  std::map<std::uint64_t, std::string> no_space;
 };
 
 class FirstPass {
@@ -110,6 +115,9 @@ class FirstPass {
     bool running = false, in_cmd = false;
     std::uint64_t queued_by = 0, last_put = 0, last_osm = 0;
     std::uint64_t queue_run = 0; ///< see m_queue_runs, at its last GET queue
+    std::uint64_t first_osm = 0; ///< its first state line, or the enable
+                                 ///< that made it (where a fault goes)
+    bool negative = false;       ///< its file looked up, not there
   };
 
 public:
@@ -131,8 +139,19 @@ public:
       m_queue_runs.try_emplace(l.pid, n);
     else
       m_queue_runs.erase(l.pid);
+    if (l.event == "cachefiles_lookup") {
+      // The last component's lookup: i= 0 when nothing is there.
+      auto o = f.get("o");
+      auto i = f.get("i");
+      if (o && i)
+        m_objects[std::string(*o)].negative =
+            i->find_first_not_of('0') == std::string_view::npos;
+      return;
+    }
     if (l.event == "cachefiles_mkdir" || l.event == "cachefiles_create") {
       auto o = f.get("o");
+      if (o)
+        m_objects[std::string(*o)].negative = false; // made
       auto it = o ? m_obj_cookie.find(std::string(*o)) : m_obj_cookie.end();
       if (it == m_obj_cookie.end())
         return;
@@ -183,6 +202,8 @@ public:
       m_pending.erase(pend);
     }
     const std::string h = handle(ptr);
+    if (l.event == "fscache_enable")
+      m_enabled[h] = n;
     if (l.event == "fscache_relinquish") {
       m_last_stop[h] = n;
       m_relinquishing.insert(h);
@@ -249,6 +270,15 @@ public:
       }
       std::string_view state =
           std::string_view(f.words).substr(0, f.words.find(' '));
+      if (!ob.first_osm || state == "?INI") {
+        auto en = m_enabled.find(h);
+        ob.first_osm = en != m_enabled.end() ? en->second : n;
+      }
+      if (state == "LCFL" && ob.negative &&
+          l.body.find(" ev=5") != std::string_view::npos)
+        out.no_space[ob.first_osm] = ptr;
+      if (state == "?INI")
+        ob.negative = false;
       if (ptr == m_fsdef && l.body.find(" OOB ev=6") != std::string_view::npos)
         out.withdrawals.insert(ob.queue_run ? ob.queue_run : n);
       bool inval = l.body.find(" ?CMD WAIT ev=3") != std::string_view::npos;
@@ -386,6 +416,7 @@ private:
   std::map<std::string, std::string> m_obj_cookie; ///< object -> life
   std::map<std::string, ObjScan> m_objects;
   std::map<std::string, std::uint64_t> m_last_stop; ///< life -> line
+  std::map<std::string, std::uint64_t> m_enabled; ///< life -> enable line
   std::set<std::string> m_relinquishing;
   std::uint64_t m_last_lost = 0;
   std::string m_fsdef; ///< the root index's pointer
@@ -419,6 +450,7 @@ public:
   std::map<std::uint64_t, std::vector<std::string>> calls_at;
   std::set<std::uint64_t> moved;
   std::set<std::uint64_t> withdrawals;
+  std::map<std::uint64_t, std::string> no_space;
 
   void feed(const Line& l, std::uint64_t lineno)
   {
@@ -429,6 +461,9 @@ public:
     std::string ptr(*c);
     m_line = lineno;
     ++out.events;
+    if (auto ns = no_space.find(lineno); ns != no_space.end())
+      add(fmt::format("fault space cookie={} ENOBUFS", handle(ns->second)),
+          handle(ns->second));
     if (withdrawals.count(lineno) && !m_withdrawn) {
       add("withdraw &", "");
       m_withdrawn = true;
@@ -733,6 +768,7 @@ Rebuilt rebuild_from_trace(const std::string& path)
   b.calls_at = std::move(scan.calls_at);
   b.moved = std::move(scan.moved);
   b.withdrawals = std::move(scan.withdrawals);
+  b.no_space = std::move(scan.no_space);
   b.out.lives = std::move(scan.lives);
   LineReader r(path);
   std::string_view text;

@@ -142,6 +142,7 @@ private:
   }
   void sizes();
   void drop_orphans();
+  void late_ends();
   void finish();
 
   const std::string& m_path;
@@ -150,14 +151,16 @@ private:
   std::set<std::uint32_t> m_cookies, m_volumes, m_unknown;
   std::map<std::uint32_t, std::size_t> m_acquire_call; ///< cookie -> call
   std::map<std::uint32_t, int> m_creating; ///< V= being created -> pid
+  std::map<std::uint32_t, unsigned> m_creations; ///< V= -> creations seen
+  std::set<std::uint32_t> m_unpinned; ///< V= being created, no PIN cache yet
   std::map<int, std::size_t> m_last_cookie_acq, m_last_volume_acq; ///< pid
   std::map<std::uint32_t, std::uint32_t> m_volume_of;              ///< cookie
   std::map<std::uint32_t, std::uint32_t> m_cookie_of_obj;
   std::set<std::uint32_t> m_found_obj;           ///< lookups that found a file
+  std::set<std::uint32_t> m_negative;            ///< negative, no tmpfile yet
   std::map<std::uint32_t, std::uint64_t> m_size; ///< cookie, from its I/O
   std::map<std::uint32_t, unsigned> m_flags;     ///< cookie, at relinquish
   std::map<std::pair<int, std::uint32_t>, bool> m_resizing; ///< pid, c
-  std::map<std::uint32_t, int> m_read_puts;                 ///< c
   std::map<std::pair<int, std::uint32_t>, bool> m_last_modify;
   bool m_bound = false;
 };
@@ -171,7 +174,8 @@ void Builder::run()
 }
 
 // What a cookie's size was, from what its objects show: the expanded
-// tmpfile (round_up(size, 4096)), else the end of its last write. The
+// tmpfile (round_up(size, 4096)), else the end of its last write or read
+// (a file found in the cache holds data there). The
 // trace prints no size at acquire; a never-used cookie's relinquish shows
 // NO_DATA_TO_READ (f bit 3) only for size 0.
 void Builder::sizes()
@@ -191,7 +195,8 @@ void Builder::sizes()
         m_flags[*c] = unsigned(*fl);
       continue;
     }
-    if (e.event != "cachefiles_trunc" && e.event != "cachefiles_write")
+    if (e.event != "cachefiles_trunc" && e.event != "cachefiles_write" &&
+        e.event != "cachefiles_read")
       continue;
     auto o = id_of(e.f.get("o"));
     auto it = o ? m_cookie_of_obj.find(*o) : m_cookie_of_obj.end();
@@ -203,7 +208,8 @@ void Builder::sizes()
       auto arrow = l ? l->find("->") : std::string_view::npos;
       if (arrow != std::string_view::npos)
         end = hex_of(l->substr(arrow + 2)).value_or(0);
-    } else if (e.event == "cachefiles_write") {
+    } else if (e.event == "cachefiles_write" ||
+               e.event == "cachefiles_read") { // a read: data found there
       end = hex_of(e.f.get("s")).value_or(0) + hex_of(e.f.get("l")).value_or(0);
     }
     m_size[it->second] = std::max(m_size[it->second], end);
@@ -217,6 +223,15 @@ void Builder::event(std::size_t i)
   if (!thing.empty())
     m_out.steps[thing].push_back(
         {e.line, e.pid, e.ts_ns, e.event + ": " + rtrim(e.body)});
+  std::string marked = thing;
+  if (marked.empty() && e.event.rfind("cachefiles_", 0) == 0)
+    if (auto o = id_of(e.f.get("o")); o && *o) {
+      auto c = m_cookie_of_obj.find(*o);
+      if (c != m_cookie_of_obj.end())
+        marked = thing_name('c', c->second);
+    }
+  if (!marked.empty() && marked[0] == 'c')
+    m_out.marks[marked].push_back({e.line, e.pid, e.event});
   if (e.event == "fscache_cache" || e.event == "fscache_access_cache")
     cache_line(e);
   else if (e.event == "fscache_volume")
@@ -233,6 +248,9 @@ void Builder::event(std::size_t i)
     ref_line(i);
   else if (e.event == "cachefiles_lookup" || e.event == "cachefiles_coherency")
     found_line(e);
+  else if (e.event == "cachefiles_tmpfile")
+    if (auto o = id_of(e.f.get("o")))
+      m_negative.erase(*o);
 }
 
 void Builder::cache_line(const Ev& e)
@@ -261,6 +279,11 @@ void Builder::volume_line(const Ev& e)
     m_out.calls.push_back(call(e, V2Call::acquire_volume, *V));
   } else if (w == "SEE creat") {
     m_creating[*V] = e.pid;
+    ++m_creations[*V];
+    m_unpinned.insert(*V);
+  } else if (w == "PUT creat" && m_unpinned.erase(*V)) {
+    // The creation's end with no PIN cache: the backend failed.
+    m_out.volume_failed[*V].insert(m_creations[*V]);
   } else if (w == "PUT relnq" && m_volumes.count(*V)) {
     m_out.calls.push_back(call(e, V2Call::relinquish_volume, *V));
   } else if (w == "*COLLIDE*" || w == "GET hcoll") {
@@ -375,6 +398,8 @@ void Builder::creation_rest(const Ev& e)
   auto it = m_creating.end();
   if (e.event == "fscache_access_volume" && e.f.words == "PIN cache") {
     auto V = id_of(e.f.get("V"));
+    if (V)
+      m_unpinned.erase(*V);
     it = V ? m_creating.find(*V) : m_creating.end();
   } else if (e.event == "fscache_access_cache" && e.f.words == "END acq_vol") {
     it = std::find_if(m_creating.begin(), m_creating.end(),
@@ -396,8 +421,12 @@ void Builder::found_line(const Ev& e)
   if (e.event == "cachefiles_lookup") {
     if (hex_of(e.f.get("B")).value_or(0) != 0 && e.f.get("e") == "0")
       m_found_obj.insert(*o);
+    else if (e.f.get("e") == "-2")
+      m_negative.insert(*o);
     return;
   }
+  if (e.f.words.rfind("BAD", 0) == 0)
+    m_negative.insert(*o); // replaced: a tmpfile is made next
   if (!m_found_obj.erase(*o))
     return; // a commit's SET, or a lookup that found nothing
   auto c = m_cookie_of_obj.find(*o);
@@ -409,7 +438,8 @@ void Builder::found_line(const Ev& e)
 }
 
 // GET ioreq: the read or write the same task prints next for the object.
-// PUT ioreq: a write's completion (a read completes inside its call).
+// PUT ioreq: a write's or a read's completion (6.12 completes reads
+// after the task's next calls).
 void Builder::ref_line(std::size_t i)
 {
   const Ev& e = m_evs[i];
@@ -424,12 +454,11 @@ void Builder::ref_line(std::size_t i)
     m_out.objects[*c].push_back(*o);
     return;
   }
-  if (w == "PUT ioreq") {
-    int& reads = m_read_puts[*c];
-    if (reads > 0) {
-      --reads;
-      return;
-    }
+  if (w == "SEE lookup_failed" && m_negative.erase(*o)) {
+    m_out.no_space.insert(*o);
+    return;
+  }
+  if (w == "PUT ioreq") { // a write's or read's completion
     if (known_cookie(e, *c))
       m_out.calls.push_back(call(e, V2Call::complete_write, *c));
     return;
@@ -443,10 +472,8 @@ void Builder::ref_line(std::size_t i)
         id_of(n.f.get("o")) != o)
       continue;
     V2Call k = call(e, V2Call::write, *c);
-    if (n.event == "cachefiles_read") {
+    if (n.event == "cachefiles_read")
       k.kind = V2Call::read;
-      ++m_read_puts[*c];
-    }
     k.pos = hex_of(n.f.get("s")).value_or(0);
     k.len = hex_of(n.f.get("l")).value_or(0);
     m_out.calls.push_back(k);
@@ -459,6 +486,132 @@ void Builder::ref_line(std::size_t i)
     return;
   }
   note(e, "GET ioreq without its cachefiles_read/_write: skipped");
+}
+
+/// A count a line shows: a cookie's accesses (fscache_access a=, printed
+/// after the change) or an object's refs (cachefiles_ref u=, printed
+/// before it), the change the line makes, and whose count it is.
+struct Count {
+  long v = 0;
+  int d = 0;
+  bool before = false;
+  std::string key;
+};
+
+std::optional<Count> count_of(const std::string& text)
+{
+  Count c;
+  std::string::size_type at;
+  if (text.rfind("fscache_active: ", 0) == 0) {
+    at = text.find(" a="); // USE/UNUSE print the accesses, unchanged
+    c.key = "a";
+  } else if (text.rfind("fscache_access: ", 0) == 0) {
+    at = text.rfind(" a=");
+    c.d = text.find(" BEGIN ") != std::string::npos ? 1
+          : text.find(" END ") != std::string::npos ? -1
+                                                    : 0;
+    c.key = "a";
+  } else if (text.rfind("cachefiles_ref: ", 0) == 0) {
+    at = text.find(" u=");
+    c.before = true;
+    c.d = text.find(" GET ") != std::string::npos   ? 1
+          : text.find(" PUT ") != std::string::npos ? -1
+                                                    : 0;
+    auto o = text.find(" o=");
+    if (o == std::string::npos)
+      return std::nullopt;
+    c.key = text.substr(o + 1, 10);
+  } else {
+    return std::nullopt;
+  }
+  if (at == std::string::npos)
+    return std::nullopt;
+  c.v = std::strtol(text.c_str() + at + 3, nullptr, 10);
+  return c;
+}
+
+// A cookie's access count (a=) runs +1 at each BEGIN line and -1 at each
+// END; an object's refs (u=) +1 at each GET and -1 at each PUT. Where a
+// line shows another value, and a later line of another task (within
+// 20 ms) shows the value it would have had first, that one happened
+// first and was printed late (its task stopped between the change and
+// its trace line: seen for milliseconds in TCG guests). Its call runs
+// before this line's, and it may match ahead.
+void Builder::late_ends()
+{
+  constexpr std::int64_t k_window = 20'000'000;
+  std::map<std::uint64_t, std::uint64_t> before; // late line -> line
+  for (auto& [thing, steps] : m_out.steps) {
+    if (thing[0] != 'c')
+      continue;
+    std::set<std::size_t> done;
+    std::map<std::string, long> cur; // per count, its value now
+    /// per count, its last changing line and the value before it
+    std::map<std::string, std::pair<std::size_t, long>> last;
+    for (std::size_t i = 0; i < steps.size(); ++i) {
+      auto ci = count_of(steps[i].text);
+      if (!ci || done.count(i))
+        continue;
+      auto it = cur.find(ci->key);
+      const long after = ci->before ? ci->v + ci->d : ci->v;
+      if (it == cur.end() ||
+          steps[i].text.find(" NEW obj") != std::string::npos) {
+        cur[ci->key] = after;
+        continue;
+      }
+      const long now = it->second;
+      if (ci->v == (ci->before ? now : now + ci->d)) {
+        if (ci->d)
+          last[ci->key] = {i, now};
+        it->second = after;
+        continue;
+      }
+      // A line that changes nothing, printed after another task's change
+      // that it preceded (its count is the one before that change).
+      if (auto l = last.find(ci->key);
+          ci->d == 0 && l != last.end() &&
+          steps[l->second.first].pid != steps[i].pid &&
+          steps[i].ts_ns - steps[l->second.first].ts_ns <= k_window &&
+          ci->v == l->second.second) {
+        steps[i].late = true;
+        before[steps[i].line] = steps[l->second.first].line;
+        continue;
+      }
+      for (std::size_t j = i + 1;
+           j < steps.size() && steps[j].ts_ns - steps[i].ts_ns <= k_window;
+           ++j) {
+        auto cj = count_of(steps[j].text);
+        if (!cj || cj->key != ci->key || steps[j].pid == steps[i].pid ||
+            done.count(j) || cj->d == 0)
+          continue;
+        const long mid = now + cj->d; // after j, had it come first
+        if (cj->v == (cj->before ? now : mid) &&
+            ci->v == (ci->before ? mid : mid + ci->d)) {
+          done.insert(j);
+          last[ci->key] = {i, mid};
+          steps[j].late = true;
+          before[steps[j].line] = steps[i].line;
+          break;
+        }
+      }
+      it->second = after;
+    }
+  }
+  auto& calls = m_out.calls;
+  for (const auto& [late, at] : before) {
+    auto from = std::find_if(calls.begin(), calls.end(), [&](const V2Call& k) {
+      return k.line == late && k.kind >= V2Call::acquire_cookie;
+    });
+    auto to = std::find_if(calls.begin(), calls.end(),
+                           [&](const V2Call& k) { return k.line >= at; });
+    if (from == calls.end() || to == calls.end() || to > from)
+      continue;
+    V2Call k = *from;
+    k.line = at; // it ran there
+    calls.erase(from);
+    calls.insert(to, k);
+    m_out.late.push_back(fmt::format("{}->{}", late, at));
+  }
 }
 
 // Cookies of a volume acquired before the trace began are not replayed:
@@ -496,6 +649,19 @@ void Builder::finish()
     if (k.kind == V2Call::acquire_cookie && !k.volume && k.twin)
       k.volume = m_volume_of[k.twin];
   drop_orphans();
+  late_ends();
+  // Where each call's timestamp ends (see V2Call::tie_end).
+  std::vector<std::uint64_t> later(m_evs.size(), 0);
+  std::map<std::uint64_t, std::size_t> index;
+  for (std::size_t i = m_evs.size(); i-- > 0;) {
+    index[m_evs[i].line] = i;
+    if (i + 1 < m_evs.size())
+      later[i] = m_evs[i + 1].ts_ns > m_evs[i].ts_ns ? m_evs[i + 1].line
+                                                     : later[i + 1];
+  }
+  for (V2Call& k : m_out.calls)
+    if (auto it = index.find(k.line); it != index.end())
+      k.tie_end = later[it->second];
   if (!m_bound && !m_out.calls.empty()) {
     V2Call bind;
     bind.kind = V2Call::add_cache;

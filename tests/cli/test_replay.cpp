@@ -384,6 +384,44 @@ TEST_CASE("replay --from-trace: a cache withdrawn under acquired cookies and "
   CHECK(sc.find("withdraw &", b) != std::string::npos);
 }
 
+TEST_CASE("replay --from-trace: a lookup refused for want of space is "
+          "rebuilt as a fault of the space check")
+{
+  // The kernel suite's fault phase on 5.10: a full cache disk makes
+  // cachefiles_has_space() refuse a negative lookup's mkdir or create
+  // (no cachefiles_create line), and the object fails (LCFL ev=5). The
+  // trace says nothing more; the rebuild places the fault.
+  TempDir t;
+  fsc::test::make_dirs(t / "c");
+  const std::string sc = write_scenario(t, R"(register nfs version=0
+acquire srv index nfs key=hex:0002000000000000 name=NFS.server
+acquire sb index srv key="sb-key" name=NFS.super
+acquire f1 data sb key=hex:0102030405060708 aux="a" size=6000 name=NFS.fh disabled
+acquire f2 data sb key=hex:0102030405060709 aux="a" size=6000 name=NFS.fh disabled
+enable f1
+fault space cookie=f2 ENOBUFS
+enable f2
+read f1 0
+read f2 0
+relinquish f1
+relinquish f2
+withdraw
+)");
+  auto run = run_fsc({"replay", t / "c", sc, "--trace", t / "run.trace"});
+  INFO1(run.out << run.err);
+  REQUIRE(run.status == 0);
+  REQUIRE(fsc::test::read_file(t / "run.trace").find("LCFL WORK OOB ev=5") !=
+          std::string::npos);
+  auto r = run_fsc({"replay", "--from-trace", t / "run.trace", "--json",
+                    "--save-scenario", t / "rebuilt.fsc"});
+  INFO1(r.out << r.err);
+  CHECK(r.status == 0);
+  auto j = nlohmann::json::parse(r.out);
+  CHECK(j["diverged"] == false);
+  const std::string rebuilt = fsc::test::read_file(t / "rebuilt.fsc");
+  CHECK(rebuilt.find("fault space cookie=c") != std::string::npos);
+}
+
 TEST_CASE("replay --from-trace: an edited trace diverges at the edit")
 {
   TempDir t;

@@ -32,6 +32,22 @@ def missing_tools():
     return miss
 
 
+def kvm_works():
+    """/dev/kvm usable and the CPU has virtualisation (a sandbox may offer a /dev/kvm whose
+    guests never boot); FSC_KT_ACCEL=tcg|kvm overrides."""
+    forced = os.environ.get("FSC_KT_ACCEL")
+    if forced in ("tcg", "kvm"):
+        return forced == "kvm"
+    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+        return False
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((l.split(":", 1)[1].split() for l in f if l.startswith("flags")), [])
+    except OSError:
+        return True
+    return "vmx" in flags or "svm" in flags
+
+
 def cache_root():
     base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
     return os.path.join(base, "fsc-kernel-tests")
@@ -76,7 +92,7 @@ def boot(img, run, fsc, timeout):
     sparse(f"{run}/export.img", 1 << 30)
     sparse(f"{run}/cache.img", 256 << 20)
     sparse(f"{run}/out.img", 512 << 20)
-    kvm = os.access("/dev/kvm", os.R_OK | os.W_OK)
+    kvm = kvm_works()
     cmd = ["nice", "-n", "10", "qemu-system-x86_64", "-accel", "kvm" if kvm else "tcg",
            "-smp", "2", "-m", "3072", "-nographic", "-no-reboot", "-nic", "none",
            "-kernel", f"{img}/vmlinuz", "-initrd", f"{img}/initrd.img",

@@ -1300,16 +1300,24 @@ TEST_CASE("v2 a scheduler holds work back, splits a volume's creation and "
   e.run();
   CookieId c = e.acquire_cookie(v, bytes("k"), bytes("aux-0001"), 8192);
   OpId op = 0;
+  int looking_up = 0;
   s.on_preempt = [&](const Runnable& r) {
     CHECK(r.kind == Runnable::cookie);
     CHECK(r.id == c);
-    CHECK(e.cookie_info(c).state == S::creating);
-    op = e.begin_read(c);
+    if (e.cookie_info(c).state == S::looking_up) {
+      ++looking_up; // the object made (NEW obj), not yet looked up
+      return;
+    }
+    if (e.cookie_info(c).state != S::creating)
+      return; // the lookup's access ended (ACTIVE)
+    if (!op)  // lookup_negative, then each step making the tmpfile
+      op = e.begin_read(c);
   };
   rec.fresh();
   e.use_cookie(c, false);
   e.run();
   s.on_preempt = nullptr;
+  CHECK(looking_up == 2); // the gate not yet open; the object made
   l = rec.fresh();
   std::size_t begin = index_of(l, "fscache_access: c=00000002 BEGIN io_read "
                                   "r=3 a=2");

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -41,7 +42,7 @@ struct V2Call {
     begin_write,    ///< fscache_access BEGIN io_writ
     read,           ///< cachefiles_ref GET ioreq + cachefiles_read
     write,          ///< cachefiles_ref GET ioreq + cachefiles_write
-    complete_write, ///< cachefiles_ref PUT ioreq (of a write)
+    complete_write, ///< cachefiles_ref PUT ioreq (of a write or a read)
     end_operation,  ///< fscache_access END io (not of a resize)
   } kind = add_cache;
   std::uint64_t line = 0;
@@ -53,6 +54,8 @@ struct V2Call {
   bool flag = false; ///< use: will_modify; relinquish: retire; invalidate:
                      ///< DIO_WRITE
   std::uint64_t size = 0, pos = 0, len = 0;
+  /// The first line after this one printed with a later timestamp.
+  std::uint64_t tie_end = 0;
 };
 
 /// One line the comparison looks at, as the kernel printed it.
@@ -61,6 +64,11 @@ struct V2Step {
   int pid = 0;
   std::int64_t ts_ns = 0;
   std::string text; ///< "event: body"
+  /// Printed late: the count it shows was changed before lines of other
+  /// tasks printed ahead of it (a task stopped between a change and its
+  /// trace line, as vCPUs of an emulated guest are); its call runs where
+  /// the counts say, and it may match ahead of those lines.
+  bool late = false;
 };
 
 struct V2Rebuilt {
@@ -72,6 +80,14 @@ struct V2Rebuilt {
   /// Cookies whose first lookup found a file, and what its coherency
   /// check said ("OK", "BAD aux", ...): the replay puts such a file there.
   std::map<std::uint32_t, std::string> found;
+  /// Objects (o=) whose lookup went negative and failed before a tmpfile
+  /// was made: CacheFiles found no space (cachefiles_has_space() below
+  /// bstop, as a full cache disk is); the trace does not say why, so the
+  /// replay makes that step fail.
+  std::set<std::uint32_t> no_space;
+  /// Volumes (V=) whose n-th creation (1 = the first) ended with no PIN
+  /// cache: CacheFiles could not make its directories (a full disk).
+  std::map<std::uint32_t, std::set<unsigned>> volume_failed;
   /// Per cookie, its objects' o= in the order they were made.
   std::map<std::uint32_t, std::vector<std::uint32_t>> objects;
   std::uint64_t cookies = 0, volumes = 0; ///< acquired in the trace
@@ -82,7 +98,18 @@ struct V2Rebuilt {
   /// worker's, for running queued work in the trace's order.
   std::map<std::string, std::vector<std::uint64_t>> work_starts;
   std::vector<std::uint64_t> lru_starts;
+  /// Every line of a cookie, compared or not (the backing filesystem's
+  /// cachefiles_* lines of its objects, by o=), with its task and event:
+  /// where a work item the engine lets calls into stands in the trace.
+  struct Mark {
+    std::uint64_t line = 0;
+    int pid = 0;
+    std::string event;
+  };
+  std::map<std::string, std::vector<Mark>> marks;
   std::vector<std::string> notes; ///< "FILE:LINE: what was not rebuilt"
+  /// Lines printed late and the line their call ran at ("15944->15943").
+  std::vector<std::string> late;
   std::uint64_t malformed = 0;    ///< lines that are no trace line
   /// The trace ends inside the call printed at this line (a GET ioreq
   /// whose write it no longer shows): lines from it on are not compared.

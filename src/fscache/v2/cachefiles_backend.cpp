@@ -373,6 +373,7 @@ bool CacheFilesBackend::lookup_cookie(Cookie& c)
   m_host->count_object(*v.cache);
   m_host->get_cookie(c, CookieTrace::get_attach_object);
   obs().obj_ref(c.debug_id, o.id, 1, ObjRefTrace::new_obj);
+  m_host->preempt_point(c);
   if (c.key.size() > cachefiles::k_max_key_v2 ||
       fault(Fault::cook_key, &c) != 0) {
     put_object(o, ObjRefTrace::put_alloc_fail);

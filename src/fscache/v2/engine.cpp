@@ -34,6 +34,7 @@ struct OpRec {
   Operation op;
   OpInfo info;
   Want want = Want::params;
+  bool checked_late = false;        ///< Scheduler::check_later() said so once
   std::function<void(OpRec&)> then; ///< run once the operation begins or
                                     ///< is refused (resize)
 };
@@ -99,6 +100,10 @@ struct Engine::Impl final : BackendHost {
   {
     c.set(cookie_flag::no_data_to_read);
     set_state(c, CookieState::creating);
+    preempt_point(c);
+  }
+  void preempt_point(Cookie& c) override
+  {
     if (sched) {
       Task t = task;
       sched->preempt({Runnable::cookie, c.debug_id});
@@ -561,6 +566,7 @@ void Engine::Impl::perform_lookup(Cookie& c)
     need_withdraw = true;
     goto out;
   }
+  preempt_point(c);
   see_cookie(c, CookieTrace::see_active);
   if (c.test_and_clear(cookie_flag::do_invalidate))
     set_state(c, CookieState::invalidating);
@@ -570,9 +576,11 @@ void Engine::Impl::perform_lookup(Cookie& c)
 
 out:
   end_cookie_access(c, trace);
+  preempt_point(c); // fscache_perform_lookup() holds no lock
   if (need_withdraw)
     withdraw_cookie(c);
   end_volume_access(v, &c, trace);
+  preempt_point(c);
 }
 
 void Engine::Impl::state_machine(Cookie& c)
@@ -588,6 +596,8 @@ void Engine::Impl::state_machine(Cookie& c)
       return;
 
     case CookieState::looking_up:
+      // The cookie's lock is dropped before the gate opens.
+      preempt_point(c);
       // fscache_init_access_gate.
       obs.access(c.debug_id, c.ref, c.n_accesses, AccessTrace::cache_pin);
       c.set(cookie_flag::no_access_wake);
@@ -931,7 +941,11 @@ void Engine::Impl::begin_operation_again(OpId id)
     op_done(r, OpInfo::ready, 0);
     return;
   }
-  obs.access(c.debug_id, c.ref, c.n_accesses, AccessTrace::io_wait);
+  if (!r.checked_late && sched && sched->check_later(c.debug_id)) {
+    r.checked_late = true;
+  } else {
+    obs.access(c.debug_id, c.ref, c.n_accesses, AccessTrace::io_wait);
+  }
   r.info.status = OpInfo::waiting;
   Cookie* cp = &c;
   park([cp, state] { return cp->state != state; },
@@ -1249,6 +1263,8 @@ void Engine::unuse_cookie(CookieId id, const Bytes* aux,
   --c->n_active;
   m->obs.active(c->debug_id, c->ref, c->n_active, c->n_accesses,
                 ActiveTrace::unuse);
+  // Under cookie->lock, but an access may end meanwhile (no lock).
+  m->preempt_point(*c);
   m->unuse_locked(*c);
 }
 

@@ -73,7 +73,7 @@ void MemoryBackend::unbind_cache(Cache&)
 
 bool MemoryBackend::acquire_volume(Volume& v)
 {
-  if (fault(Fault::acquire_volume, nullptr) != 0)
+  if (m_faults && m_faults(Fault::acquire_volume, v.debug_id) != 0)
     return false;
   Bytes want = {0, 0, 0, 0};
   want.insert(want.end(), v.coherency.begin(), v.coherency.end());
@@ -194,12 +194,15 @@ MemoryBackend::new_tmpfile(Object& o, std::uint64_t size)
   auto f = std::make_shared<File>();
   f->ino = m_next_ino++;
   obs().cf_tmpfile(o.id, f->ino);
+  m_host->preempt_point(*o.cookie);
   f->in_use = true;
   obs().cf_mark_active(o.id, f->ino);
+  m_host->preempt_point(*o.cookie);
   std::uint64_t sz = round_up(size);
   if (sz > 0) {
     obs().cf_trunc(o.id, f->ino, TruncTrace::expand_tmpfile, 0, sz);
     f->size = sz;
+    m_host->preempt_point(*o.cookie);
   }
   return f;
 }
@@ -216,6 +219,7 @@ bool MemoryBackend::lookup_cookie(Cookie& c)
   m_host->count_object(*v.cache);
   m_host->get_cookie(c, CookieTrace::get_attach_object);
   obs().obj_ref(c.debug_id, o.id, 1, ObjRefTrace::new_obj);
+  m_host->preempt_point(c);
   if (c.key.size() > cachefiles::k_max_key_v2 ||
       fault(Fault::cook_key, &c) != 0) {
     put_object(o, ObjRefTrace::put_alloc_fail);
@@ -242,6 +246,7 @@ bool MemoryBackend::lookup_cookie(Cookie& c)
   } else {
     std::shared_ptr<File> f = it->second;
     obs().cf_lookup(o.id, o.fanout_ino, f->ino, 0);
+    m_host->preempt_point(c);
     if (f->in_use) {
       obs().cf_mark_failed(o.id, f->ino);
       obs().printk("CacheFiles: Inode already in use");
@@ -249,6 +254,7 @@ bool MemoryBackend::lookup_cookie(Cookie& c)
     }
     f->in_use = true;
     obs().cf_mark_active(o.id, f->ino);
+    m_host->preempt_point(c);
     if (fault(Fault::open, &c) != 0) {
       if (m_host->fixes().unmark_on_error) { // ea5dc046127e
         f->in_use = false;
@@ -282,6 +288,7 @@ bool MemoryBackend::lookup_cookie(Cookie& c)
         ret = -ESTALE;
     }
     obs().cf_coherency(o.id, f->ino, why, content);
+    m_host->preempt_point(c);
     if (ret == 0) {
       c.clear(cookie_flag::no_data_to_read);
       o.file = f;
@@ -488,6 +495,12 @@ int MemoryBackend::read(Operation& op, std::uint64_t pos, std::uint64_t len)
   obs().obj_ref(o.cookie->debug_id, o.id, o.ref, ObjRefTrace::get_ioreq);
   ++o.ref;
   obs().cf_read(o.id, f.ino, pos, len);
+  if (m_hold_reads) {
+    m_last_read = m_next_io++;
+    m_ios[m_last_read] = o.id;
+    m_read_ios.insert(m_last_read);
+    return 0;
+  }
   put_object(o, ObjRefTrace::put_ioreq);
   return 0;
 }
@@ -525,9 +538,11 @@ void MemoryBackend::complete_write(int io)
     return;
   auto o = m_objects.find(it->second);
   m_ios.erase(it);
+  const bool read = m_read_ios.erase(io) != 0;
   if (o == m_objects.end())
     return;
-  o->second.cookie->set(cookie_flag::have_data);
+  if (!read)
+    o->second.cookie->set(cookie_flag::have_data);
   put_object(o->second, ObjRefTrace::put_ioreq);
 }
 

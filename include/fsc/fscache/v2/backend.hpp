@@ -99,6 +99,11 @@ public:
   virtual void put_cookie(Cookie&, CookieTrace) = 0;
   /// fscache_cookie_lookup_negative: CREATING, NO_DATA_TO_READ.
   virtual void lookup_negative(Cookie&) = 0;
+  /// A point inside a cookie's work item where 6.1 holds no lock of the
+  /// cookie (the lookup runs unlocked: fscache_perform_lookup()), so
+  /// another task's netfs calls may come in; only a v2::Scheduler (a trace
+  /// replay) makes any there. lookup_negative() is one too.
+  virtual void preempt_point(Cookie&) = 0;
   /// fscache_caching_failed: IS_CACHING cleared, FAILED.
   virtual void caching_failed(Cookie&) = 0;
   /// fscache_resume_after_invalidation: ACTIVE.

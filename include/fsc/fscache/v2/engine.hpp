@@ -101,6 +101,12 @@ public:
   /// (I/O may begin then). The scheduler may make netfs calls here (not
   /// step() or run()); the work item then goes on.
   virtual void preempt(const Runnable& /*running*/) {}
+  /// A netfs call began an access to the cookie (BEGIN io_*) and finds it
+  /// in a state that makes it wait (WAIT  io). True when the task is to be
+  /// taken as preempted between the two instead: the state check runs
+  /// when the state has changed, and nothing is printed for the wait (a
+  /// trace whose task printed no WAIT, checking after the lookup went on).
+  virtual bool check_later(std::uint32_t /*cookie*/) { return false; }
 };
 
 class Engine {

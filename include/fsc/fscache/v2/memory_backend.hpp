@@ -35,7 +35,8 @@ public:
     link,               ///< linking the tmpfile at commit
     write,              ///< a data write
   };
-  /// Returns 0 to let the step happen, or -errno to fail it.
+  /// Returns 0 to let the step happen, or -errno to fail it. The id is
+  /// the cookie's c= (0 when none), for acquire_volume the volume's V=.
   using FaultHook = std::function<int(Fault, std::uint32_t cookie)>;
 
   /// A file of the in-memory cache.
@@ -86,6 +87,11 @@ public:
   std::size_t live_objects() const { return m_objects.size(); }
   /// Writes issued and not yet completed.
   std::size_t writes_in_flight() const { return m_ios.size(); }
+  /// Reads stay in flight until complete_write() of their id, as a read
+  /// the netfs library issues completes elsewhere (6.12: PUT ioreq after
+  /// the task's next calls); last_read() is the id of the last one.
+  void hold_reads(bool on) { m_hold_reads = on; }
+  int last_read() const { return m_last_read; }
   /// Stats IO rd= and wr=.
   unsigned reads() const { return m_reads; }
   unsigned writes() const { return m_writes; }
@@ -147,6 +153,9 @@ private:
   SpaceState m_space;
   std::map<std::uint32_t, Object> m_objects;
   std::map<int, std::uint32_t> m_ios;
+  std::set<int> m_read_ios;
+  bool m_hold_reads = false;
+  int m_last_read = 0;
   std::uint32_t m_next_obj = 1;
   int m_next_io = 1;
   std::uint64_t m_list_seq = 0;
