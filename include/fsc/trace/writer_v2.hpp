@@ -79,6 +79,7 @@ private:
   std::uint64_t m_us = 0;
   std::uint64_t m_lines = 0;
   std::string m_buf;
+  std::string m_body; ///< the body of the line being made
 };
 
 } // namespace fsc::trace
