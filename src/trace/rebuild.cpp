@@ -759,6 +759,39 @@ std::string step_of(ObjState s, bool wait, bool oob, int event)
 
 } // namespace
 
+namespace {
+
+/// "ref PUT obj u=3" → 3; nullopt for anything that is not a put.
+std::optional<long> put_count(const std::string& what)
+{
+  if (what.rfind("ref PUT ", 0) != 0)
+    return std::nullopt;
+  const auto u = what.rfind(" u=");
+  if (u == std::string::npos)
+    return std::nullopt;
+  return std::strtol(what.c_str() + u + 3, nullptr, 10);
+}
+
+/// Two puts of one cookie in a row whose printed counts rise (u=k, then
+/// u=k+1) were made in the other order: a put lowers the count, so the
+/// second line's put came first and its task printed it late. Their steps
+/// change places (the lines stay where they are); the first line is noted
+/// as a late put.
+void order_late_puts(Rebuilt& out)
+{
+  for (auto& [handle, steps] : out.steps)
+    for (std::size_t i = 0; i + 1 < steps.size(); ++i) {
+      auto a = put_count(steps[i].what), b = put_count(steps[i + 1].what);
+      if (!a || !b || *b != *a + 1)
+        continue;
+      std::swap(steps[i].what, steps[i + 1].what);
+      out.late_puts.insert(steps[i].line);
+      ++i;
+    }
+}
+
+} // namespace
+
 Rebuilt rebuild_from_trace(const std::string& path)
 {
   Scan scan = first_pass(path);
@@ -793,6 +826,7 @@ Rebuilt rebuild_from_trace(const std::string& path)
     throw Error("'" + path +
                 "' holds no 4.19 fscache events to rebuild "
                 "calls from");
+  order_late_puts(b.out);
   return std::move(b.out);
 }
 
@@ -952,7 +986,14 @@ std::uint64_t TraceGuide::key(const Runnable& r) const
     if (r.cookie == 0 || ci == m_cookies.end() || ci->second.handle.empty())
       return 0;
     auto li = m_ref_lines.find(ci->second.handle);
-    return li == m_ref_lines.end() ? 0 : at(li->second, ci->second.refs);
+    if (li == m_ref_lines.end())
+      return 0;
+    // Its put came before a put printed earlier (a late put): it runs
+    // before the step printed just before that put, which made it (the
+    // object's last PUT work frees it, and the free puts the cookie); pick()
+    // lets a call go first at an equal line.
+    const std::uint64_t line = at(li->second, ci->second.refs);
+    return m_trace.late_puts.count(line) && line > 1 ? line - 1 : line;
   }
   case Runnable::op_work: {
     auto it = m_ops.find(r.op);
@@ -974,7 +1015,8 @@ std::size_t TraceGuide::pick(const std::vector<Runnable>& ready)
     std::uint64_t k = key(ready[i]);
     if (k == 0)
       return i;
-    if (k < best_key) {
+    if (k < best_key ||
+        (k == best_key && ready[i].kind == Runnable::resume_call)) {
       best_key = k;
       best = i;
     }

@@ -454,6 +454,57 @@ TEST_CASE("replay --from-trace: an edited trace diverges at the edit")
   CHECK(j["engine_step"] == "osm JUMP WORK ev=-1");
 }
 
+TEST_CASE("replay --from-trace: a relinquish's put printed after the "
+          "worker's later put is taken where its count shows")
+{
+  TempDir t;
+  fsc::test::make_dirs(t / "c");
+  REQUIRE(run_fsc({"replay", t / "c", scenario("lifecycle.fsc"), "--trace",
+                   t / "run.trace"})
+              .status == 0);
+  // 5.10 under TCG: the umount task made PUT rlq (u=1) and was preempted
+  // before printing it; the worker's PUT work and PUT obj (u=0) came first
+  // in the trace. Move the engine's PUT rlq line after the PUT obj.
+  std::vector<std::string> lines;
+  {
+    std::istringstream in(fsc::test::read_file(t / "run.trace"));
+    for (std::string l; std::getline(in, l);)
+      lines.push_back(l);
+  }
+  const std::string c = "c=ffff888100000500";
+  auto find = [&](const std::string& what) {
+    for (std::size_t i = 0; i < lines.size(); ++i)
+      if (lines[i].find(what) != std::string::npos &&
+          lines[i].find(c) != std::string::npos)
+        return i;
+    return lines.size();
+  };
+  const std::size_t rlq = find("PUT rlq"), obj = find("PUT obj");
+  REQUIRE(rlq < obj);
+  REQUIRE(obj < lines.size());
+  REQUIRE(lines[rlq].find(" u=1 ") != std::string::npos);
+  REQUIRE(lines[obj].find(" u=0 ") != std::string::npos);
+  std::string late = lines[rlq];
+  // Printed late: its timestamp after the PUT obj's.
+  const auto ts = late.find("10.000");
+  REQUIRE(ts != std::string::npos);
+  late.replace(ts, 9, "10.000999");
+  lines.erase(lines.begin() + static_cast<std::ptrdiff_t>(rlq));
+  lines.insert(lines.begin() + static_cast<std::ptrdiff_t>(obj), late);
+  write_trace(t / "late.trace", lines);
+  auto r = run_fsc({"replay", "--from-trace", t / "late.trace", "--json"});
+  INFO1(r.out << r.err);
+  CHECK(r.status == 0);
+  CHECK(nlohmann::json::parse(r.out)["diverged"] == false);
+  // Counts that fit no order are still a divergence: the late put printed
+  // u=2 (a put that raised the count).
+  lines[obj].replace(lines[obj].find(" u=1 "), 5, " u=2 ");
+  write_trace(t / "bad.trace", lines);
+  auto b = run_fsc({"replay", "--from-trace", t / "bad.trace", "--json"});
+  INFO1(b.out << b.err);
+  CHECK(b.status == 1);
+}
+
 TEST_CASE("replay --from-trace: the real 5.10 trace replays with no "
           "divergence and no crash claim")
 {

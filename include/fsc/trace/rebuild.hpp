@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <limits>
 #include <map>
+#include <set>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -78,6 +79,11 @@ struct Rebuilt {
   std::string fsdef;              ///< the root index's life
   int cpus = 1;                   ///< CPUs the trace shows
   std::vector<std::string> notes; ///< what could not be rebuilt
+  /// Lines of a put printed after another task's later put of the same
+  /// cookie (a preempted task: 5.10's umount printed `PUT rlq u=1` 621 us
+  /// after the worker's `PUT obj u=0`): its step is compared in the place
+  /// its count shows, and the call making it may run before that put.
+  std::set<std::uint64_t> late_puts;
   std::string truncated; ///< why the trace ended early ("" if it did not)
 };
 
