@@ -1166,8 +1166,11 @@ std::deque<Pending>::iterator RefsAnalyzer::State::choose()
     return netfs_type(front->type) ? earlier_birth(front) : front;
   // The next events of this counter, and the lanes: the events of each
   // CPU, in their order. Ten lane positions of 6 bits make a search state.
-  constexpr std::size_t k_events = 24, k_lanes = 10;
-  constexpr int k_budget = 512; // states searched per choice
+  // As many events as 6 bits count: a 6.1 kworker preempted under QEMU
+  // printed its GET 35 ms late, after 30 lines of the same object written
+  // by the other CPU (24 were looked at, and two count-jumps reported).
+  constexpr std::size_t k_events = 63, k_lanes = 10;
+  constexpr int k_budget = 4096; // states searched per choice
   std::vector<std::deque<Pending>::iterator> seq;
   std::vector<int> cpus;
   std::vector<std::vector<std::uint8_t>> lanes;

@@ -519,6 +519,46 @@ TEST_CASE("refs: a put printed 4 ms late by a descheduled CPU is put back "
   }
 }
 
+TEST_CASE("refs: a get printed 35 ms late, after 30 lines of its counter "
+          "on the other CPU, is put back (6.1 ioreq under QEMU)",
+          "[trace][refs][reorder]")
+{
+  // The suite's bookworm trace (2026-12-03, o=000000a0): kworker/u4:5
+  // took a GET ioreq (1 -> 2) and was preempted (.N) before its line;
+  // kworker/u4:2 went on with its writes, each a PUT and a GET, and
+  // printed 30 lines (counts one higher than its own history) before the
+  // late line came. The search looked at 24 lines of a counter and
+  // reported two count-jumps.
+  Builder b;
+  auto o = [&](std::int64_t us, int cpu, const std::string& what) {
+    b.add(us, cpu, "cachefiles_ref",
+          fmt::format("c=000000b4 o=000000a0 {}", what),
+          cpu == 0 ? "kworker/u4:2" : "kworker/u4:5", cpu == 0 ? 31 : 287);
+  };
+  b.add(100, 0, "fscache_cookie", "c=000000b4 NEW acq   r=1");
+  o(110, 0, "u=1 NEW obj");
+  o(120, 0, "u=1 GET ioreq"); // 1 -> 2
+  // CPU 1's GET (2 -> 3) at 125, printed at 125 + 35000.
+  std::int64_t t = 130;
+  for (int i = 0; i < 15; ++i, t += 2500) {
+    o(t, 0, "u=3 PUT ioreq");      // 3 -> 2
+    o(t + 50, 0, "u=2 GET ioreq"); // 2 -> 3
+  }
+  o(35125, 1, "u=2 GET ioreq");
+  o(t, 0, "u=3 PUT ioreq");
+  o(t + 10, 1, "u=2 PUT ioreq");
+  o(t + 20, 1, "u=1 PUT detach");
+  b.add(t + 30, 1, "fscache_cookie", "c=000000b4 PUT relnq r=0");
+  RefsOptions opt;
+  opt.reorder_ns = 100 * 1000000; // the kernel suite's --reorder-window 100
+  auto r = b.run(opt);
+  std::string found;
+  for (const auto& f : r.findings)
+    found += f.kind + ": " + f.message + "; ";
+  INFO(found);
+  CHECK(r.findings.empty());
+}
+
 TEST_CASE("refs: a counter busy on several CPUs, every line printed up to "
           "60 us late, has no finding",
           "[trace][refs][reorder]")
