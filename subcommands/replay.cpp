@@ -600,11 +600,7 @@ int run_scenario_v2(const ReplayArgs& a, const Globals& g,
 {
   if (auto ok = check_unfix(a.unfix, EngineGen::v61); !ok)
     throw UsageError(ok.error());
-  v2::Fixes fixes;
-  for (const auto& u : a.unfix)
-    for (const auto& f : v2::fix_names())
-      if (f.name == u)
-        fixes.*f.member = false;
+  const v2::Fixes fixes = v2_fixes_without(a.unfix);
   const std::string text = read_text(a.scenario);
   v2::Scenario sc;
   try {

@@ -114,6 +114,16 @@ check_unfix(const std::vector<std::string>& names, EngineGen gen)
   return {};
 }
 
+v2::Fixes v2_fixes_without(const std::vector<std::string>& names)
+{
+  v2::Fixes fixes;
+  for (const auto& n : names)
+    for (const auto& f : v2::fix_names())
+      if (f.name == n)
+        fixes.*f.member = false;
+  return fixes;
+}
+
 std::vector<std::string> unfix_names()
 {
   std::vector<std::string> v;

@@ -10,6 +10,8 @@
 
 #include <tl/expected.hpp>
 
+#include <fsc/fscache/v2/types.hpp>
+
 namespace fsc::fscache {
 
 enum class EngineGen { v419, v61 };
@@ -35,6 +37,10 @@ choose_engine(const std::string& root, std::optional<EngineGen> forced);
 /// when one of `names` is not a fix of `gen`.
 tl::expected<void, std::string>
 check_unfix(const std::vector<std::string>& names, EngineGen gen);
+
+/// The 6.1 engine's fixes with those named taken out (names already
+/// checked with check_unfix(); others are ignored).
+v2::Fixes v2_fixes_without(const std::vector<std::string>& names);
 
 /// Every name --unfix takes: 4.19's, then 6.1's.
 std::vector<std::string> unfix_names();
