@@ -26,6 +26,10 @@ struct IsoTimeBuf {
 /// Writes v (below 10^9) as exactly nine digits; returns the end.
 char* nine_digits(char* out, std::uint32_t v);
 
+/// Writes v in decimal (at most 20 digits, no sign); returns the end. What
+/// std::to_chars writes, in fewer steps: the numbers of every JSON record.
+char* decimal(char* out, std::uint64_t v);
+
 /// iso_time() written into buf: the text stays valid while buf does (a
 /// scan prints several times an object, and each string was a malloc).
 std::string_view iso_time(std::int64_t ns_since_epoch, IsoTimeBuf& buf);

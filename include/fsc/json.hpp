@@ -1,6 +1,7 @@
 // json.hpp - a streaming JSON writer (RFC 8259) that never builds a DOM.
 #pragma once
 
+#include <cassert>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -29,6 +30,13 @@ public:
   void begin_array();
   void end_array();
   void key(std::string_view k);
+  /// A key written in the source (a string literal): plain by construction,
+  /// so copied without the escaping check that most of a record's keys
+  /// went through.
+  template <std::size_t N> void key(const char (&k)[N])
+  {
+    literal_key(k);
+  }
 
   void value(std::string_view s); ///< bytes; invalid UTF-8 becomes U+FFFD
   void value(const char* s) { value(std::string_view(s)); }
@@ -42,12 +50,21 @@ public:
   void value(unsigned long long v) { value(std::uint64_t(v)); }
   void value(double v);
   void null();
-  /// Bytes as a string of lowercase hex digits.
-  void hex(const unsigned char* data, std::size_t n);
+  /// Text fsc made of plain ASCII itself (times, names from its own
+  /// tables): written without the escaping check, asserted in debug builds.
+  void plain_value(std::string_view s);
+  /// Bytes as a string of lowercase hex digits, after prefix (plain text).
+  void hex(const unsigned char* data, std::size_t n,
+           std::string_view prefix = {});
 
   template <class T> void field(std::string_view k, const T& v)
   {
     key(k);
+    value(v);
+  }
+  template <std::size_t N, class T> void field(const char (&k)[N], const T& v)
+  {
+    literal_key(k);
     value(v);
   }
 
@@ -80,7 +97,32 @@ public:
   void resume_object();
 
 private:
-  void before_value();
+  void before_value()
+  {
+    if (m_after_key) {
+      m_after_key = false;
+      return;
+    }
+    if (!m_first.empty()) {
+      if (!m_first.back())
+        raw(',');
+      m_first.back() = false;
+    }
+  }
+  /// Written inline: the length is known where it is called, so the copy
+  /// is a few moves.
+  template <std::size_t N> void literal_key(const char (&k)[N])
+  {
+    assert(!m_after_key && literal_key_ok(k, N - 1)); // a literal, not a buffer
+    before_value();
+    char* o = room(N + 2);
+    o[0] = '"';
+    std::memcpy(o + 1, k, N - 1);
+    o[N] = '"';
+    o[N + 1] = ':';
+    m_after_key = true;
+  }
+  static bool literal_key_ok(const char* k, std::size_t n);
   bool plain_string(std::string_view s, std::string_view close);
   /// n bytes at the end of the text, to be written: m_buf is kept longer
   /// than the text (m_len), so appending neither zeroes nor checks twice.

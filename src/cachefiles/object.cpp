@@ -184,7 +184,6 @@ static std::shared_ptr<Node> node_of_name(Format f, const Node* parent,
                                           std::string_view name)
 {
   auto node = std::make_shared<Node>();
-  node->name = name;
   node->level = parent ? parent->level + 1 : 0;
   if (f == Format::v2 && !parent && name.size() > 1 && name[0] == 'I') {
     node->kind = EntryKind::volume;

@@ -114,19 +114,47 @@ struct Work {
   std::uint32_t vol_hash = 0;       ///< v2: hash of the volume above
 };
 
-struct RawEntry {
-  std::string name;
-  unsigned char d_type;
+/// A directory's names, NUL-terminated one after another in one buffer:
+/// no allocation per name.
+struct Names {
+  std::string text;
+  std::vector<std::uint32_t> starts;
+
+  std::size_t size() const { return starts.size(); }
+  const char* c_str(std::size_t i) const { return text.data() + starts[i]; }
+  std::string_view operator[](std::size_t i) const
+  {
+    const std::size_t end =
+        i + 1 < starts.size() ? starts[i + 1] - 1 : text.size() - 1;
+    return {text.data() + starts[i], end - starts[i]};
+  }
+  void sort();
 };
 
+void Names::sort()
+{
+  std::vector<std::string_view> v;
+  for (std::size_t i = 0; i < size(); ++i)
+    v.push_back((*this)[i]);
+  std::sort(v.begin(), v.end());
+  Names out;
+  for (auto n : v) {
+    out.starts.push_back(std::uint32_t(out.text.size()));
+    out.text.append(n).push_back('\0');
+  }
+  *this = std::move(out);
+}
+
 /// Reads all names of a directory fd; 0 or the errno of the failed read.
-int read_names(int fd, std::vector<RawEntry>& out)
+int read_names(int fd, Names& out)
 {
   // On the stack of this leaf, not of process(), which recurses.
   char buf[1 << 16];
   DirReader names(fd, buf);
-  for (const DirEntry& e : names)
-    out.push_back({e.name, e.type});
+  for (const DirEntry& e : names) {
+    out.starts.push_back(std::uint32_t(out.text.size()));
+    out.text.append(e.name).push_back('\0');
+  }
   return names.error();
 }
 
@@ -143,7 +171,7 @@ private:
   void worker(unsigned id);
   void process(Work& w, unsigned id, std::uint64_t& cwd);
   void handle_entry(const Work& w, const std::shared_ptr<SharedDir>& dir,
-                    const RawEntry& e, unsigned id, std::uint64_t& cwd,
+                    std::string_view name, unsigned id, std::uint64_t& cwd,
                     std::vector<Work>& subdirs);
   void classify(const Work& w, ScanEntry& ent, Work& sub, bool& descend);
   void classify_v1_object(const Work& w, ScanEntry& ent, Work& sub,
@@ -153,11 +181,15 @@ private:
                   std::uint64_t& cwd);
   void check_xattr(ScanEntry& ent);
   void push(std::vector<Work>& items);
-  bool on_path(const std::string& p) const
+  /// Whether dir/name is on ScanOptions::only_path (always, when unset).
+  bool on_path(const std::string& dir, std::string_view name) const
   {
     const std::string& want = m_opt.only_path;
-    return want.empty() || (want.compare(0, p.size(), p) == 0 &&
-                            (want.size() == p.size() || want[p.size()] == '/'));
+    if (want.empty())
+      return true;
+    const std::string p = dir + "/" + std::string(name);
+    return want.compare(0, p.size(), p) == 0 &&
+           (want.size() == p.size() || want[p.size()] == '/');
   }
   void problem(ScanEntry& e, const char* kind, std::string msg)
   {
@@ -170,6 +202,7 @@ private:
   std::mutex m_mutex;
   std::condition_variable m_cv;
   std::vector<Work> m_stack;
+  std::vector<ScanEntry> m_slots; ///< per worker, see handle_entry()
   unsigned m_busy = 0;
   std::atomic<std::uint64_t> m_dirs{0}, m_entries{0}, m_errors{0};
 };
@@ -183,6 +216,7 @@ ScanStats Scanner::run()
   root.kind = DirKind::cache;
   m_stack.push_back(std::move(root));
   unsigned n = scan_workers(m_opt);
+  m_slots.resize(n);
   std::vector<std::thread> threads;
   for (unsigned i = 0; i < n; ++i)
     threads.emplace_back([this, i] { worker(i); });
@@ -248,7 +282,7 @@ void Scanner::process(Work& w, unsigned id, std::uint64_t& cwd)
   auto dir = std::make_shared<SharedDir>(fd);
   w.parent.reset();
   ++m_dirs;
-  std::vector<RawEntry> names;
+  Names names;
   if (int err = read_names(fd, names)) {
     ++m_errors;
     ScanEntry e;
@@ -258,13 +292,12 @@ void Scanner::process(Work& w, unsigned id, std::uint64_t& cwd)
     m_sink(e, id);
   }
   if (m_opt.ordered)
-    std::sort(names.begin(), names.end(),
-              [](auto& a, auto& b) { return a.name < b.name; });
+    names.sort();
   std::vector<Work> subdirs;
-  for (auto& e : names) {
-    if (!on_path(w.path + "/" + e.name))
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if (!on_path(w.path, names[i]))
       continue;
-    handle_entry(w, dir, e, id, cwd, subdirs);
+    handle_entry(w, dir, names[i], id, cwd, subdirs);
     if (m_opt.ordered && !subdirs.empty()) {
       // Depth-first in name order: finish the child before the next name.
       for (auto& s : subdirs)
@@ -276,14 +309,21 @@ void Scanner::process(Work& w, unsigned id, std::uint64_t& cwd)
 }
 
 void Scanner::handle_entry(const Work& w, const std::shared_ptr<SharedDir>& dir,
-                           const RawEntry& e, unsigned id, std::uint64_t& cwd,
-                           std::vector<Work>& subdirs)
+                           std::string_view name, unsigned id,
+                           std::uint64_t& cwd, std::vector<Work>& subdirs)
 {
   ++m_entries;
-  ScanEntry ent;
-  ent.name = e.name;
-  ent.path = w.path + "/" + e.name;
-  int rc = stat_at(dir->fd.get(), e.name.c_str(), ent.st);
+  // One entry per worker, refilled: its strings keep their memory. The sink
+  // has it only for the call.
+  ScanEntry& ent = m_slots[id];
+  ent.kind = EntryKind::unknown;
+  ent.node.reset();
+  ent.name.assign(name);
+  ent.path.assign(w.path).append(1, '/').append(name);
+  ent.st = Stat{};
+  ent.xattr_errno = -1;
+  ent.problems.clear();
+  int rc = stat_at(dir->fd.get(), ent.name.c_str(), ent.st);
   if (rc > 0) {
     ++m_errors;
     problem(ent, rc == ENOENT ? "vanished" : "unreadable",
@@ -323,7 +363,7 @@ void Scanner::handle_entry(const Work& w, const std::shared_ptr<SharedDir>& dir,
     m_sink(ent, id);
   if (descend) {
     sub.parent = dir;
-    sub.name = e.name;
+    sub.name = ent.name;
     sub.path = ent.path;
     if (!sub.node)
       sub.node = ent.node ? ent.node : w.node;
@@ -365,7 +405,6 @@ void Scanner::classify(const Work& w, ScanEntry& ent, Work& sub, bool& descend)
         m_cache.format() != Format::v1) {
       ent.kind = EntryKind::volume;
       auto node = std::make_shared<Node>();
-      node->name = n;
       node->path = ent.path;
       node->level = 0;
       node->kind = EntryKind::volume;
@@ -424,7 +463,6 @@ void Scanner::classify_v1_object(const Work& w, ScanEntry& ent, Work& sub,
   }
   auto node = std::make_shared<Node>();
   node->parent = w.node;
-  node->name = ent.name;
   node->path = ent.path;
   node->level = w.node ? w.node->level + 1 : 0;
   node->type = name->type;
@@ -487,7 +525,6 @@ void Scanner::classify_v2_object(const Work& w, ScanEntry& ent)
     node->key = std::move(name->key);
   }
   node->parent = w.node;
-  node->name = ent.name;
   node->path = ent.path;
   node->level = 1;
   node->type = k_type_data;
@@ -532,11 +569,11 @@ void Scanner::read_xattr(const std::shared_ptr<SharedDir>& dir, ScanEntry& ent,
                          std::uint64_t& cwd)
 {
   auto* node = const_cast<Node*>(ent.node.get());
-  node->xattr.resize(k_max_xattr_v1 + 1);
+  // Read on the stack, kept at its size: one allocation, nothing zeroed.
+  unsigned char buf[k_max_xattr_v1 + 1];
   ssize_t n = -1;
   if (g_have_getxattrat.load(std::memory_order_relaxed)) {
-    n = getxattr_in(dir->fd.get(), ent.name.c_str(), node->xattr.data(),
-                    node->xattr.size());
+    n = getxattr_in(dir->fd.get(), ent.name.c_str(), buf, sizeof buf);
     if (n < 0 && errno == ENOSYS)
       g_have_getxattrat = false;
   }
@@ -549,24 +586,21 @@ void Scanner::read_xattr(const std::shared_ptr<SharedDir>& dir, ScanEntry& ent,
       }
       cwd = dir->serial;
     }
-    n = lgetxattr(ent.name.c_str(), k_xattr_name, node->xattr.data(),
-                  node->xattr.size());
+    n = lgetxattr(ent.name.c_str(), k_xattr_name, buf, sizeof buf);
   }
   if (n < 0 && errno == ERANGE) {
     auto big = read_xattr_at(dir->fd.get(), ent.name);
-    if (big) {
-      node->xattr = std::move(*big);
-      n = ssize_t(node->xattr.size());
-    } else {
-      errno = big.error();
+    if (!big) {
+      ent.xattr_errno = big.error();
+      return;
     }
-  }
-  if (n < 0) {
+    node->xattr = std::move(*big);
+  } else if (n < 0) {
     ent.xattr_errno = errno;
-    node->xattr.clear();
     return;
+  } else {
+    node->xattr.assign(buf, buf + n);
   }
-  node->xattr.resize(std::size_t(n));
   node->has_xattr = true;
   ent.xattr_errno = 0;
 }
@@ -597,7 +631,7 @@ void Scanner::check_xattr(ScanEntry& ent)
     return;
   }
   if (n.parent && n.parent->kind == EntryKind::volume) {
-    auto x = decode_xattr_v2(n.xattr);
+    auto x = view_xattr_v2(n.xattr);
     if (!x) {
       problem(ent, "bad-xattr", x.error());
       return;
@@ -627,7 +661,7 @@ void Scanner::check_xattr(ScanEntry& ent)
                           content_name(x->content)));
     return;
   }
-  auto x = decode_xattr_v1(n.xattr);
+  auto x = view_xattr_v1(n.xattr);
   if (!x) {
     problem(ent, "bad-xattr", x.error());
     return;

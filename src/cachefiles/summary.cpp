@@ -7,16 +7,32 @@
 
 namespace fsc::cachefiles {
 
-std::string netfs_of(const Node& n)
+std::string_view netfs_of(const Node& n)
 {
   const Node* top = &n;
   while (top->parent)
     top = top->parent.get();
-  std::string key = to_string(top->key);
+  const std::string_view key(reinterpret_cast<const char*>(top->key.data()),
+                             top->key.size());
   if (top->kind == EntryKind::volume)
     return key.substr(0, key.find(','));
-  return top->level == 0 && top->kind == EntryKind::index ? key : "";
+  return top->level == 0 && top->kind == EntryKind::index ? key
+                                                          : std::string_view();
 }
+
+namespace {
+
+// map[k] for a map ordered by std::less<>, without a string made for a key
+// that is already there (nearly every call of a scan).
+template <class Map> typename Map::mapped_type& slot(Map& m, std::string_view k)
+{
+  auto it = m.find(k);
+  if (it == m.end())
+    it = m.emplace(std::string(k), typename Map::mapped_type{}).first;
+  return it->second;
+}
+
+} // namespace
 
 static std::size_t age_bucket(std::int64_t age_s)
 {
@@ -28,6 +44,20 @@ static std::size_t age_bucket(std::int64_t age_s)
     if (age_s < limits[i])
       return i + 1;
   return k_age_buckets.size() - 1;
+}
+
+const Node* group_of(const Node& n)
+{
+  const Node* at = &n;
+  while (at && at->level > 1)
+    at = at->parent.get();
+  if (at && at->level == 1 && at->parent &&
+      at->parent->kind == EntryKind::volume)
+    at = at->parent.get();
+  if (!at || at->kind == EntryKind::data ||
+      (at->level == 0 && at->kind != EntryKind::volume))
+    return nullptr;
+  return at;
 }
 
 std::shared_ptr<const Node> group_of(const std::shared_ptr<const Node>& n)
@@ -52,12 +82,28 @@ bool Summary::larger(const ObjectBrief& a, const ObjectBrief& b)
   return a.size != b.size ? a.size > b.size : a.path < b.path;
 }
 
+// Min-heap on "how much we want it" so the least wanted is popped.
+static bool less_wanted(const ObjectBrief& x, const ObjectBrief& y,
+                        bool by_size)
+{
+  return by_size ? Summary::larger(x, y) : x.atime_ns < y.atime_ns;
+}
+
+// b's path is empty here, which compares before any other: a tie of sizes
+// counts as wanted, and keep() decides it with the path.
+bool Summary::wanted(const std::vector<ObjectBrief>& heap,
+                     const ObjectBrief& b, bool by_size) const
+{
+  if (heap.size() < m_top_n)
+    return true;
+  return m_top_n && less_wanted(b, heap.front(), by_size);
+}
+
 void Summary::keep(std::vector<ObjectBrief>& heap, const ObjectBrief& b,
                    bool by_size)
 {
-  // Min-heap on "how much we want it" so the least wanted is popped.
   auto less_wanted = [by_size](const ObjectBrief& x, const ObjectBrief& y) {
-    return by_size ? larger(x, y) : x.atime_ns < y.atime_ns;
+    return fsc::cachefiles::less_wanted(x, y, by_size);
   };
   if (heap.size() < m_top_n) {
     heap.push_back(b);
@@ -83,7 +129,7 @@ void Summary::add(const ScanEntry& e)
     break;
   }
   ++objects;
-  NetfsCount& c = netfs[e.node ? netfs_of(*e.node) : std::string()];
+  NetfsCount& c = slot(netfs, e.node ? netfs_of(*e.node) : std::string_view());
   if (e.kind == EntryKind::volume) {
     ++volumes;
     ++c.volumes;
@@ -96,10 +142,10 @@ void Summary::add(const ScanEntry& e)
   }
   ++data;
   count(c, e);
-  if (auto g = e.node ? group_of(e.node) : nullptr) {
-    GroupCount& gc = groups[g->path];
+  if (const Node* g = e.node ? group_of(*e.node) : nullptr) {
+    GroupCount& gc = slot(groups, g->path);
     if (!gc.node)
-      gc.node = g;
+      gc.node = group_of(e.node);
     count(gc.count, e);
   }
   const std::uint64_t alloc = e.st.blocks * 512;
@@ -108,9 +154,19 @@ void Summary::add(const ScanEntry& e)
   const std::int64_t age_s = (m_now_ns - e.st.atime_ns) / 1000000000;
   ++ages[age_bucket(age_s)];
   age_sum_s += double(std::max<std::int64_t>(age_s, 0));
-  ObjectBrief b{e.path, e.st.size, alloc, e.st.atime_ns, e.node};
-  keep(largest, b, true);
-  keep(oldest, b, false);
+  // The path is compared only on a tie of sizes, and copied only when the
+  // object makes a list: most objects of a large cache make neither.
+  ObjectBrief b{{}, e.st.size, alloc, e.st.atime_ns, nullptr};
+  const bool big = wanted(largest, b, true);
+  const bool old = wanted(oldest, b, false);
+  if (!big && !old)
+    return;
+  b.path = e.path;
+  b.node = e.node;
+  if (big)
+    keep(largest, b, true);
+  if (old)
+    keep(oldest, b, false);
 }
 
 void Summary::count(NetfsCount& c, const ScanEntry& e)

@@ -10,7 +10,7 @@
 
 namespace fsc::cachefiles {
 
-tl::expected<XattrV1, std::string> decode_xattr_v1(ByteView raw)
+tl::expected<XattrV1View, std::string> view_xattr_v1(ByteView raw)
 {
   if (raw.empty())
     return tl::unexpected(std::string("zero-length xattr"));
@@ -18,10 +18,14 @@ tl::expected<XattrV1, std::string> decode_xattr_v1(ByteView raw)
     return tl::unexpected(
         fmt::format("xattr of {} bytes is longer than the kernel reads ({})",
                     raw.size(), k_max_xattr_v1));
-  XattrV1 x;
-  x.type = raw[0];
-  x.aux.assign(raw.begin() + 1, raw.end());
-  return x;
+  return XattrV1View{raw[0], raw.subspan(1)};
+}
+
+tl::expected<XattrV1, std::string> decode_xattr_v1(ByteView raw)
+{
+  return view_xattr_v1(raw).map([](const XattrV1View& v) {
+    return XattrV1{v.type, Bytes(v.aux.begin(), v.aux.end())};
+  });
 }
 
 Bytes encode_xattr_v1(std::uint8_t type, ByteView aux)
@@ -51,7 +55,7 @@ std::string content_name(std::uint8_t c)
   return fmt::format("unknown({})", c);
 }
 
-tl::expected<XattrV2, std::string> decode_xattr_v2(ByteView raw)
+tl::expected<XattrV2View, std::string> view_xattr_v2(ByteView raw)
 {
   if (raw.size() < k_xattr_v2_header)
     return tl::unexpected(fmt::format(
@@ -59,13 +63,21 @@ tl::expected<XattrV2, std::string> decode_xattr_v2(ByteView raw)
   if (raw.size() > k_xattr_v2_header + 255)
     return tl::unexpected(fmt::format(
         "xattr of {} bytes holds more than 255 bytes of aux", raw.size()));
-  XattrV2 x;
+  XattrV2View x;
   x.object_size = load_be(raw, 0, 8);
   x.zero_point = load_be(raw, 8, 8);
   x.type = raw[16];
   x.content = raw[17];
-  x.aux.assign(raw.begin() + k_xattr_v2_header, raw.end());
+  x.aux = raw.subspan(k_xattr_v2_header);
   return x;
+}
+
+tl::expected<XattrV2, std::string> decode_xattr_v2(ByteView raw)
+{
+  return view_xattr_v2(raw).map([](const XattrV2View& v) {
+    return XattrV2{v.object_size, v.zero_point, v.type, v.content,
+                   Bytes(v.aux.begin(), v.aux.end())};
+  });
 }
 
 Bytes encode_xattr_v2(const XattrV2& x)

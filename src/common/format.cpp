@@ -85,6 +85,28 @@ char* nine_digits(char* out, std::uint32_t v)
   return two_digits(out, v % 100);
 }
 
+char* decimal(char* out, std::uint64_t v)
+{
+  if (v >= 1000000000) // the digits above the last nine, then those nine
+    return nine_digits(decimal(out, v / 1000000000),
+                       std::uint32_t(v % 1000000000));
+  auto x = std::uint32_t(v);
+  unsigned len = 1;
+  for (std::uint32_t p = 10; len < 9 && x >= p; p *= 10)
+    ++len;
+  char* const end = out + len;
+  char* o = end;
+  for (; x >= 100; x /= 100) {
+    o -= 2;
+    std::memcpy(o, &k_pairs[2 * (x % 100)], 2);
+  }
+  if (x >= 10)
+    std::memcpy(o - 2, &k_pairs[2 * x], 2);
+  else
+    o[-1] = char('0' + x);
+  return end;
+}
+
 std::string_view iso_time(std::int64_t ns, IsoTimeBuf& out)
 {
   std::int64_t sec = ns / 1000000000;

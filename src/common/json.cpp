@@ -1,6 +1,7 @@
 // json.cpp - streaming JSON writer.
 #include <fsc/json.hpp>
 
+#include <fsc/format.hpp>
 #include <fsc/hex.hpp>
 
 #include <fmt/format.h>
@@ -119,18 +120,6 @@ bool valid_utf8(std::string_view s)
   return true;
 }
 
-void JsonWriter::before_value()
-{
-  if (m_after_key) {
-    m_after_key = false;
-    return;
-  }
-  if (!m_first.empty()) {
-    if (!m_first.back())
-      raw(',');
-    m_first.back() = false;
-  }
-}
 
 void JsonWriter::begin_object()
 {
@@ -177,6 +166,28 @@ void JsonWriter::key(std::string_view k)
 // two overlapping loads instead of a loop.
 static bool all_plain(const char* p, std::size_t n)
 {
+#if defined(__SSE2__)
+  // Both overlapping loads in one register, checked as plain_end() does.
+  auto plain16 = [](__m128i v) {
+    const __m128i bad = _mm_or_si128(
+        _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)),
+        _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                     _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
+    return _mm_movemask_epi8(bad) == 0;
+  };
+  if (n >= 8 && n <= 16) {
+    long long a, b;
+    std::memcpy(&a, p, 8);
+    std::memcpy(&b, p + n - 8, 8);
+    return plain16(_mm_set_epi64x(b, a));
+  }
+  if (n >= 4 && n < 8) {
+    int a, b;
+    std::memcpy(&a, p, 4);
+    std::memcpy(&b, p + n - 4, 4);
+    return plain16(_mm_set_epi32('a', 'a', b, a)); // 'a': plain padding
+  }
+#else
   constexpr std::uint64_t ones = 0x0101010101010101ull;
   constexpr std::uint64_t highs = 0x8080808080808080ull;
   auto special = [](std::uint64_t w) {
@@ -197,7 +208,13 @@ static bool all_plain(const char* p, std::size_t n)
     std::memcpy(&b, p + n - 4, 4);
     return !special(std::uint64_t(a) << 32 | b);
   }
+#endif
   return plain_end(p, p + n) == p + n;
+}
+
+bool JsonWriter::literal_key_ok(const char* k, std::size_t n)
+{
+  return std::strlen(k) == n && all_plain(k, n);
 }
 
 // A string with nothing to escape, with its quotes (and what follows the
@@ -282,37 +299,48 @@ void JsonWriter::value(bool b)
   raw(b ? "true" : "false");
 }
 
+// Numbers are written in place: room for the longest, then the text's end
+// moved back to where the digits end.
 void JsonWriter::value(std::int64_t v)
 {
   before_value();
-  char buf[24];
-  auto r = std::to_chars(buf, buf + sizeof buf, v);
-  raw(std::string_view(buf, std::size_t(r.ptr - buf)));
+  char* o = room(21);
+  char* end = v < 0 ? decimal(o + 1, ~std::uint64_t(v) + 1) : decimal(o, v);
+  if (v < 0)
+    *o = '-';
+  m_len -= std::size_t(o + 21 - end);
 }
 
 void JsonWriter::value(std::uint64_t v)
 {
   before_value();
-  char buf[24];
-  auto r = std::to_chars(buf, buf + sizeof buf, v);
-  raw(std::string_view(buf, std::size_t(r.ptr - buf)));
+  char* o = room(20);
+  m_len -= std::size_t(o + 20 - decimal(o, v));
 }
 
-void JsonWriter::hex(const unsigned char* data, std::size_t n)
+void JsonWriter::hex(const unsigned char* data, std::size_t n,
+                     std::string_view prefix)
 {
-  // A stack buffer a piece, one append each: keys and xattrs of every
-  // object of a scan go through here.
+  // Straight into the text: keys and xattrs of every object of a scan go
+  // through here.
+  assert(all_plain(prefix.data(), prefix.size()));
   before_value();
-  raw('"');
-  char buf[256];
-  while (n) {
-    const std::size_t k = std::min<std::size_t>(n, sizeof buf / 2);
-    hex_into(buf, data, k);
-    raw(std::string_view(buf, 2 * k));
-    data += k;
-    n -= k;
-  }
-  raw('"');
+  char* o = room(2 + prefix.size() + 2 * n);
+  *o++ = '"';
+  copy(o, prefix.data(), prefix.size());
+  o += prefix.size();
+  hex_into(o, data, n);
+  o[2 * n] = '"';
+}
+
+void JsonWriter::plain_value(std::string_view s)
+{
+  assert(all_plain(s.data(), s.size()));
+  before_value();
+  char* o = room(s.size() + 2);
+  *o = '"';
+  copy(o + 1, s.data(), s.size());
+  o[s.size() + 1] = '"';
 }
 
 void JsonWriter::value(double v)
@@ -332,7 +360,10 @@ void JsonWriter::null()
 
 void JsonWriter::name_field(std::string_view k, std::string_view raw_name)
 {
-  field(k, raw_name);
+  key(k);
+  if (plain_string(raw_name, "\"")) // ASCII: valid UTF-8, no _hex field
+    return;
+  value(raw_name);
   if (!valid_utf8(raw_name)) {
     key(std::string(k) + "_hex");
     std::string hex;

@@ -111,7 +111,8 @@ void problems_field(JsonWriter& j, std::string_view key,
 void time_fields(JsonWriter& j, std::string_view key, std::int64_t ns)
 {
   IsoTimeBuf buf;
-  j.field(key, iso_time(ns, buf));
+  j.key(key);
+  j.plain_value(iso_time(ns, buf));
   char ns_key[64];
   const std::size_t n = std::min(key.size(), sizeof ns_key - 3);
   std::memcpy(ns_key, key.data(), n);

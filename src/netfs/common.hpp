@@ -1,6 +1,7 @@
 // common.hpp - helpers shared by the netfs decoders (not installed).
 #pragma once
 
+#include <fsc/format.hpp>
 #include <fsc/netfs/netfs.hpp>
 
 #include <string>
@@ -14,6 +15,16 @@ std::string address_text(int family, ByteView addr);
 
 /// "2023-11-21T07:35:12.123456789Z (1700552112.123456789)".
 std::string timespec_text(std::int64_t sec, std::int64_t nsec);
+
+/// Room for timespec_text() without an allocation.
+struct TimespecBuf {
+  IsoTimeBuf iso;
+  char text[96];
+  std::string rare;
+};
+/// timespec_text() written into buf, valid while buf is.
+std::string_view timespec_text(std::int64_t sec, std::int64_t nsec,
+                               TimespecBuf& buf);
 
 /// Bytes as text with non-printable bytes as \xNN.
 std::string printable(std::string_view s);

@@ -48,7 +48,7 @@ const Decoded& described(const Node& n)
 {
   thread_local FrameMemo memo;
   const Node& top = top_of(n);
-  const std::string nf = netfs_of(n);
+  const std::string_view nf = netfs_of(n);
   if (!memo.same(n, top, nf)) {
     memo.valid = false;
     memo.d = describe_once(n);
@@ -79,7 +79,7 @@ Decoded decode_frame(const Node& n)
   const Node& top = top_of(n);
   if (top.kind == EntryKind::volume) {
     auto x =
-        n.has_xattr ? decode_xattr_v2(n.xattr) : tl::unexpected(std::string());
+        n.has_xattr ? view_xattr_v2(n.xattr) : tl::unexpected(std::string());
     Decoded d = decode_v2_object(to_string(top.key), n.key,
                                  x ? ByteView(x->aux) : ByteView());
     if (x)
@@ -91,7 +91,7 @@ Decoded decode_frame(const Node& n)
     return d;
   }
   auto x =
-      n.has_xattr ? decode_xattr_v1(n.xattr) : tl::unexpected(std::string());
+      n.has_xattr ? view_xattr_v1(n.xattr) : tl::unexpected(std::string());
   Decoded d = decode_v1(netfs_of(n), n.level, n.kind == EntryKind::data, n.key,
                         x ? ByteView(x->aux) : ByteView());
   if (!x)
@@ -121,9 +121,44 @@ Decoded describe_once(const Node& n)
 
 } // namespace
 
+std::optional<NfsFile> nfs_file(const Node& n)
+{
+  if (n.kind != EntryKind::data || !n.has_xattr || !n.key_ok)
+    return std::nullopt;
+  const Node& top = top_of(n);
+  NfsFile f;
+  if (top.kind == EntryKind::volume) {
+    if (netfs_of(n) != "nfs") // decode_v2_object's NFS file
+      return std::nullopt;
+    auto x = view_xattr_v2(n.xattr);
+    if (!x)
+      return std::nullopt;
+    f.frame = *x;
+    auto a = decode_nfs_aux(x->aux);
+    if (!a)
+      return std::nullopt;
+    f.aux = *a;
+  } else {
+    // decode_v1's NFS file: three levels below the "nfs" primary index.
+    if (n.level != 3 || netfs_of(n) != "nfs")
+      return std::nullopt;
+    auto x = view_xattr_v1(n.xattr);
+    if (!x)
+      return std::nullopt;
+    auto a = decode_nfs_aux(x->aux);
+    if (!a)
+      return std::nullopt;
+    f.aux = *a;
+  }
+  f.handle = n.key;
+  return f;
+}
+
 std::optional<Problem> aux_problem(const Node& n)
 {
   if (n.kind != EntryKind::data || !n.has_xattr || !n.key_ok)
+    return std::nullopt;
+  if (nfs_file(n)) // fits by construction: no need to decode it all
     return std::nullopt;
   const Decoded& d = described(n);
   if (d.aux_error.empty())

@@ -2,12 +2,15 @@
 #include <fsc/netfs/json.hpp>
 
 #include <fsc/cachefiles/summary.hpp>
+#include <fsc/cachefiles/xattr.hpp>
 #include <fsc/netfs/describe.hpp>
 #include <fsc/report.hpp>
 
 #include <fmt/format.h>
 
 #include <charconv>
+
+#include "common.hpp"
 
 namespace fsc::netfs {
 
@@ -39,23 +42,70 @@ void label_field(JsonWriter& j, const cachefiles::Node* n)
   j.field("label", n ? object_label(*n) : std::string());
 }
 
-void entry_fields(JsonWriter& j, const ScanEntry& e)
+namespace {
+
+// decoded_fields() of an NFS file, from its bytes: what nfs_aux_fields()
+// and the frames in describe() make, in their order.
+void nfs_file_fields(JsonWriter& j, const NfsFile& f)
+{
+  j.key("role");
+  j.plain_value(k_nfs_file_role);
+  j.key("key");
+  j.begin_object();
+  j.key("file_handle");
+  j.hex(f.handle.data(), f.handle.size());
+  j.field("fh_bytes", std::uint64_t(f.handle.size()));
+  j.end_object();
+  j.key("aux");
+  j.begin_object();
+  if (f.frame) {
+    j.field("object_size", f.frame->object_size);
+    j.field("zero_point", f.frame->zero_point);
+    j.field("content", cachefiles::content_name(f.frame->content));
+  }
+  TimespecBuf buf;
+  j.key("mtime");
+  j.plain_value(timespec_text(f.aux.mtime_sec, f.aux.mtime_nsec, buf));
+  j.key("ctime");
+  j.plain_value(timespec_text(f.aux.ctime_sec, f.aux.ctime_nsec, buf));
+  j.field("change_attr", f.aux.change_attr);
+  j.end_object();
+}
+
+void object_fields(JsonWriter& j, const cachefiles::Node& n,
+                   bool via_describe)
+{
+  j.field("level", n.level);
+  j.field("netfs", cachefiles::netfs_of(n));
+  const auto nfs = via_describe ? std::nullopt : nfs_file(n);
+  const Decoded* d = nfs ? nullptr : &described(n);
+  if (nfs) {
+    j.key("label");
+    j.hex(nfs->handle.data(), nfs->handle.size(), "fh ");
+  } else {
+    j.field("label", d->label);
+  }
+  j.key("key_hex");
+  j.hex(n.key.data(), n.key.size());
+  if (n.has_xattr) {
+    j.key("xattr_hex");
+    j.hex(n.xattr.data(), n.xattr.size());
+  }
+  if (nfs)
+    nfs_file_fields(j, *nfs);
+  else
+    decoded_fields(j, *d);
+}
+
+} // namespace
+
+void entry_fields(JsonWriter& j, const ScanEntry& e, bool via_describe)
 {
   j.name_field("path", e.path);
-  j.field("kind", entry_kind_name(e.kind));
-  if (e.node) {
-    const Decoded& d = described(*e.node);
-    j.field("level", e.node->level);
-    j.field("netfs", cachefiles::netfs_of(*e.node));
-    j.field("label", d.label);
-    j.key("key_hex");
-    j.hex(e.node->key.data(), e.node->key.size());
-    if (e.node->has_xattr) {
-      j.key("xattr_hex");
-      j.hex(e.node->xattr.data(), e.node->xattr.size());
-    }
-    decoded_fields(j, d);
-  }
+  j.key("kind");
+  j.plain_value(entry_kind_name(e.kind));
+  if (e.node)
+    object_fields(j, *e.node, via_describe);
   char mode[16];
   j.field("mode", std::string_view(mode, std::to_chars(mode, mode + sizeof mode,
                                                        e.st.mode, 8)

@@ -24,7 +24,7 @@ void object_metrics(Metrics& m, const Summary& s, cachefiles::Format f)
   const bool v1 = f == cachefiles::Format::v1;
   for (auto& [path, g] : s.groups) {
     const Labels l =
-        m.about({{"netfs", cachefiles::netfs_of(*g.node)},
+        m.about({{"netfs", std::string(cachefiles::netfs_of(*g.node))},
                  {v1 ? "server" : "volume", describe(*g.node).label}});
     m.set(v1 ? "fsc_cache_server_objects" : "fsc_cache_volume_objects", l,
           double(g.count.data));

@@ -245,7 +245,7 @@ void decode_nfs_v1(Decoded& d, int depth, bool data, ByteView key, ByteView aux)
       d.key.push_back({"note", "pre-4.19.124 key with kernel pointers: "
                                "unreachable after a remount"});
   } else if (depth == 3 && data) {
-    d.role = "NFS file";
+    d.role = k_nfs_file_role;
     std::string hex = to_hex(key);
     d.label.reserve(3 + hex.size());
     d.label = "fh ";

@@ -8,8 +8,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include <charconv>
+#include <cstdint>
 #include <ctime>
 #include <random>
+#include <vector>
 
 TEST_CASE("JsonWriter writes nested documents nlohmann parses", "[json]")
 {
@@ -145,4 +148,94 @@ TEST_CASE("iso_time agrees with gmtime_r for any instant", "[json]")
               reference(std::int64_t(9000000000) * 1000000000));
     }
   }
+}
+
+TEST_CASE("decimal() writes what std::to_chars writes", "[json]")
+{
+  std::mt19937_64 rng(7);
+  std::vector<std::uint64_t> vals = {0, 9, 10, 99, 100, 999999999, 1000000000,
+                                     18446744073709551615ull};
+  for (std::uint64_t p = 1; p < 10000000000000000000ull; p *= 10) {
+    vals.push_back(p - 1);
+    vals.push_back(p);
+    vals.push_back(p + 1);
+  }
+  for (int i = 0; i < 100000; ++i)
+    vals.push_back(rng() >> (rng() % 64));
+  for (auto v : vals) {
+    char a[24], b[24];
+    const std::string_view mine(a, std::size_t(fsc::decimal(a, v) - a));
+    const std::string_view std_(b, std::size_t(std::to_chars(b, b + 24, v).ptr - b));
+    INFO(v);
+    REQUIRE(mine == std_);
+  }
+  fsc::JsonWriter j(nullptr);
+  j.begin_array();
+  for (std::int64_t v : {std::int64_t(0), std::int64_t(-1), INT64_MIN, INT64_MAX})
+    j.value(v);
+  j.end_array();
+  CHECK(j.text() ==
+        "[0,-1,-9223372036854775808,9223372036854775807]");
+}
+
+TEST_CASE("hex: every length and byte, with and without a prefix", "[json]")
+{
+  std::mt19937 rng(3);
+  for (std::size_t n = 0; n < 80; ++n) {
+    std::vector<unsigned char> b(n);
+    for (auto& c : b)
+      c = static_cast<unsigned char>(rng());
+    if (n == 64)
+      for (std::size_t i = 0; i < n; ++i)
+        b[i] = static_cast<unsigned char>(i * 4 + 3); // every nibble value
+    std::string want = "\"fh ";
+    for (auto c : b)
+      want += fmt::format("{:02x}", c);
+    want += "\"";
+    fsc::JsonWriter j(nullptr);
+    j.hex(b.data(), b.size(), "fh ");
+    INFO(n);
+    CHECK(j.text() == want);
+  }
+}
+
+TEST_CASE("short strings: a byte to escape is found wherever it sits", "[json]")
+{
+  // The checks of 4-16 bytes load two overlapping words: put each special
+  // byte at each position of each length and compare with nlohmann.
+  for (std::size_t n = 1; n <= 20; ++n)
+    for (std::size_t at = 0; at < n; ++at)
+      for (char c : {'"', '\\', '\n', '\x01', '\x7f', '\x80'}) {
+        std::string s(n, 'x');
+        s[at] = c;
+        fsc::JsonWriter j(nullptr);
+        j.begin_object();
+        j.field("k", s);
+        j.key(s);
+        j.value(1);
+        j.end_object();
+        INFO(n << " " << at << " " << int(c));
+        auto doc = nlohmann::json::parse(j.text());
+        const std::string want =
+            c == '\x80' ? std::string(s).replace(at, 1, "\xef\xbf\xbd") : s;
+        CHECK(doc["k"] == want);
+        CHECK(doc.contains(want));
+      }
+}
+
+TEST_CASE("literal keys and plain values write the same text", "[json]")
+{
+  fsc::JsonWriter a(nullptr), b(nullptr);
+  a.begin_object();
+  a.field("atime", 5);
+  a.key("kind");
+  a.plain_value("data");
+  a.end_object();
+  b.begin_object();
+  b.field(std::string_view("atime"), 5);
+  b.key(std::string_view("kind"));
+  b.value(std::string_view("data"));
+  b.end_object();
+  CHECK(a.text() == b.text());
+  CHECK(a.text() == R"({"atime":5,"kind":"data"})");
 }

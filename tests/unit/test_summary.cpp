@@ -150,6 +150,27 @@ TEST_CASE("Summary: the top lists keep only the N largest and oldest",
   CHECK(none.largest.empty());
 }
 
+TEST_CASE("Summary: among equal sizes the first paths make the list, in "
+          "any order of arrival",
+          "[summary]")
+{
+  // An object's path is copied only when it may enter a list: a tie of
+  // sizes with the list's least must still be compared by path.
+  for (bool reverse : {false, true}) {
+    Summary s(k_now, 3);
+    for (int i = 0; i < 40; ++i) {
+      const int k = reverse ? 39 - i : i;
+      s.add(data("cache/o" + std::to_string(100 + k), nullptr, 4096, k));
+    }
+    s.finish();
+    INFO(reverse);
+    CHECK(paths(s.largest) ==
+          std::vector<std::string>{"cache/o100", "cache/o101", "cache/o102"});
+    CHECK(paths(s.oldest) ==
+          std::vector<std::string>{"cache/o139", "cache/o138", "cache/o137"});
+  }
+}
+
 TEST_CASE("Summary: 128 workers' summaries merge into the one-thread "
           "summary",
           "[summary]")

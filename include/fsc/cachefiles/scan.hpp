@@ -51,7 +51,6 @@ struct Stat {
 /// branches it is working on.
 struct Node {
   std::shared_ptr<const Node> parent;
-  std::string name; ///< entry name ("I03nfs", "Infs,3.0,...", "E...")
   std::string path; ///< relative to the cache root ("cache/@4a/I03nfs")
   int level = 0;    ///< 0: child of cache/ (v1 netfs index, v2 volume)
   EntryKind kind = EntryKind::unknown;

@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <fsc/cachefiles/scan.hpp>
@@ -43,6 +44,8 @@ struct GroupCount {
 
 /// The node whose totals n counts in (see GroupCount), or null.
 std::shared_ptr<const Node> group_of(const std::shared_ptr<const Node>& n);
+/// group_of() without touching reference counts.
+const Node* group_of(const Node& n);
 
 /// What `fsc inspect` prints by default.
 class Summary {
@@ -61,8 +64,8 @@ public:
   /// "largest" ranks by allocated bytes (what culling frees), then apparent.
   static bool larger(const ObjectBrief& a, const ObjectBrief& b);
 
-  std::map<std::string, NetfsCount> netfs;
-  std::map<std::string, GroupCount> groups; ///< by the group node's path
+  std::map<std::string, NetfsCount, std::less<>> netfs;
+  std::map<std::string, GroupCount, std::less<>> groups; ///< by the group node's path
   std::array<std::uint64_t, k_age_buckets.size()> ages{};
   double age_sum_s = 0; ///< sum of the data objects' atime ages (>= 0)
   std::uint64_t objects = 0, data = 0, indices = 0, volumes = 0;
@@ -72,6 +75,9 @@ public:
   std::vector<ObjectBrief> largest, oldest;
 
 private:
+  /// Whether b (its path not yet copied) would enter the heap.
+  bool wanted(const std::vector<ObjectBrief>& heap, const ObjectBrief& b,
+              bool by_size) const;
   void keep(std::vector<ObjectBrief>& heap, const ObjectBrief& b, bool by_size);
   void count(NetfsCount& c, const ScanEntry& e);
   std::int64_t m_now_ns;
@@ -79,8 +85,9 @@ private:
 };
 
 /// The netfs an object belongs to: v1 primary index key ("nfs"), v2 volume
-/// key up to the first comma; "" when unknown.
-std::string netfs_of(const Node& n);
+/// key up to the first comma; "" when unknown. A view of the top node's key:
+/// valid while n is.
+std::string_view netfs_of(const Node& n);
 
 /// Free space of the file system holding fd (statvfs).
 struct FsSpace {

@@ -26,6 +26,13 @@ struct XattrV1 {
 };
 
 tl::expected<XattrV1, std::string> decode_xattr_v1(ByteView raw);
+
+/// decode_xattr_v1() without the copy: aux is a view of raw.
+struct XattrV1View {
+  std::uint8_t type = 0;
+  ByteView aux;
+};
+tl::expected<XattrV1View, std::string> view_xattr_v1(ByteView raw);
 Bytes encode_xattr_v1(std::uint8_t type, ByteView aux);
 
 /// v2 content byte (enum cachefiles_content).
@@ -52,6 +59,16 @@ struct XattrV2 {
 inline constexpr std::size_t k_xattr_v2_header = 18;
 
 tl::expected<XattrV2, std::string> decode_xattr_v2(ByteView raw);
+
+/// decode_xattr_v2() without the copy: aux is a view of raw.
+struct XattrV2View {
+  std::uint64_t object_size = 0;
+  std::uint64_t zero_point = 0;
+  std::uint8_t type = 1;
+  std::uint8_t content = 0;
+  ByteView aux;
+};
+tl::expected<XattrV2View, std::string> view_xattr_v2(ByteView raw);
 Bytes encode_xattr_v2(const XattrV2& x);
 
 /// v2 volume directory xattr: BE32 reserved (0) then coherency bytes.

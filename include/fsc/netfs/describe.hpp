@@ -3,6 +3,7 @@
 #pragma once
 
 #include <fsc/cachefiles/scan.hpp>
+#include <fsc/cachefiles/xattr.hpp>
 #include <fsc/error.hpp>
 #include <fsc/netfs/netfs.hpp>
 
@@ -17,6 +18,19 @@ Decoded describe(const cachefiles::Node& n);
 /// describe(n) without the copy: valid until the thread's next call (a scan
 /// asks for each object's problems, then for its record).
 const Decoded& described(const cachefiles::Node& n);
+
+/// An NFS file object as a scan meets it nearly always: a name and xattr
+/// frame that decode, and the 40-byte nfs_fscache_inode_auxdata. What
+/// describe() would show, without building it (views of the node's bytes).
+struct NfsFile {
+  ByteView handle;
+  NfsAux aux;
+  std::optional<cachefiles::XattrV2View> frame; ///< v2 only
+};
+
+/// n as an NfsFile, or nullopt for anything else (another netfs or level, a
+/// name or frame that does not decode, an aux of another size).
+std::optional<NfsFile> nfs_file(const cachefiles::Node& n);
 
 /// A data object whose aux does not fit its netfs's layout (a v1 NFS aux of
 /// 1 byte, say): "bad-xattr", as the kernel's check_aux discards it.

@@ -13,7 +13,10 @@ namespace fsc::netfs {
 void decoded_fields(JsonWriter& j, const Decoded& d);
 
 /// An entry of the tree: path, kind, decoded key/aux, stat, problems.
-void entry_fields(JsonWriter& j, const cachefiles::ScanEntry& e);
+/// An NFS file is written straight from its bytes (nfs_file()), unless
+/// via_describe: the same text through describe(), which a test compares.
+void entry_fields(JsonWriter& j, const cachefiles::ScanEntry& e,
+                  bool via_describe = false);
 
 /// "label": the object's decoded label with its server or volume's.
 void label_field(JsonWriter& j, const cachefiles::Node* n);

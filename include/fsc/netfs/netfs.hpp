@@ -81,6 +81,9 @@ struct NfsSuperKey {
 Bytes encode(const NfsSuperKey& k);
 std::optional<NfsSuperKey> decode_nfs_super(ByteView key);
 
+/// The role of an NFS file object (both formats).
+inline constexpr std::string_view k_nfs_file_role = "NFS file";
+
 /// struct nfs_fscache_inode_auxdata, 40 bytes (v1 and 6.1 alike).
 struct NfsAux {
   std::int64_t mtime_sec = 0, mtime_nsec = 0;
