@@ -49,14 +49,21 @@ inline void hex_into(char* out, const unsigned char* data, std::size_t n)
     return _mm_add_epi8(_mm_add_epi8(nib, zero),
                         _mm_and_si128(_mm_cmpgt_epi8(nib, nine), gap));
   };
-  for (; n >= 16; n -= 16, data += 16, out += 32) {
-    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(data));
+  auto sixteen = [&](const unsigned char* in, char* to) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in));
     const __m128i hi = digits(_mm_and_si128(_mm_srli_epi16(v, 4), low4));
     const __m128i lo = digits(_mm_and_si128(v, low4));
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(out),
-                     _mm_unpacklo_epi8(hi, lo));
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 16),
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(to), _mm_unpacklo_epi8(hi, lo));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(to + 16),
                      _mm_unpackhi_epi8(hi, lo));
+  };
+  if (n >= 16) {
+    // The last sixteen first, then the rest from the start: the overlap is
+    // written twice with the same digits.
+    sixteen(data + n - 16, out + 2 * n - 32);
+    for (std::size_t i = 0; i + 16 < n; i += 16)
+      sixteen(data + i, out + 2 * i);
+    return;
   }
 #endif
   for (std::size_t i = 0; i < n; ++i)

@@ -37,6 +37,21 @@ public:
   {
     literal_key(k);
   }
+  /// The key k followed by suffix ("atime" "_ns"), both literals.
+  template <std::size_t N, std::size_t M>
+  void key(const char (&k)[N], const char (&suffix)[M])
+  {
+    assert(!m_after_key && literal_key_ok(k, N - 1) &&
+           literal_key_ok(suffix, M - 1));
+    before_value();
+    char* o = room(N + M + 1);
+    o[0] = '"';
+    std::memcpy(o + 1, k, N - 1);
+    std::memcpy(o + N, suffix, M - 1);
+    o[N + M - 1] = '"';
+    o[N + M] = ':';
+    m_after_key = true;
+  }
 
   void value(std::string_view s); ///< bytes; invalid UTF-8 becomes U+FFFD
   void value(const char* s) { value(std::string_view(s)); }
@@ -70,7 +85,17 @@ public:
 
   /// A file name or other raw bytes: k as a string, plus k_hex when the
   /// bytes are not valid UTF-8 (so nothing is ever lost).
-  void name_field(std::string_view k, std::string_view raw);
+  void name_field(std::string_view k, std::string_view raw)
+  {
+    key(k);
+    name_value(k, raw);
+  }
+  template <std::size_t N>
+  void name_field(const char (&k)[N], std::string_view raw)
+  {
+    literal_key(k);
+    name_value(k, raw);
+  }
 
   /// Ends one document of a --json=lines stream: newline, then flush.
   void end_line();
@@ -123,6 +148,8 @@ private:
     m_after_key = true;
   }
   static bool literal_key_ok(const char* k, std::size_t n);
+  /// name_field()'s value, after its key k.
+  void name_value(std::string_view k, std::string_view raw);
   bool plain_string(std::string_view s, std::string_view close);
   /// n bytes at the end of the text, to be written: m_buf is kept longer
   /// than the text (m_len), so appending neither zeroes nor checks twice.

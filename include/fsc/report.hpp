@@ -104,7 +104,18 @@ void problem_records(JsonReport& r, const std::vector<Problem>& ps);
 void problems_field(JsonWriter& j, std::string_view key,
                     const std::vector<Problem>& ps);
 
-/// "key": ISO time text and "key_ns": nanoseconds since the epoch.
-void time_fields(JsonWriter& j, std::string_view key, std::int64_t ns);
+/// The ISO time text of ns as a JSON string value.
+void time_value(JsonWriter& j, std::int64_t ns);
+
+/// "key": ISO time text and "key_ns": nanoseconds since the epoch (key a
+/// literal: both keys are written without the escaping check).
+template <std::size_t N>
+void time_fields(JsonWriter& j, const char (&key)[N], std::int64_t ns)
+{
+  j.key(key);
+  time_value(j, ns);
+  j.key(key, "_ns");
+  j.value(ns);
+}
 
 } // namespace fsc

@@ -358,9 +358,8 @@ void JsonWriter::null()
   raw("null");
 }
 
-void JsonWriter::name_field(std::string_view k, std::string_view raw_name)
+void JsonWriter::name_value(std::string_view k, std::string_view raw_name)
 {
-  key(k);
   if (plain_string(raw_name, "\"")) // ASCII: valid UTF-8, no _hex field
     return;
   value(raw_name);

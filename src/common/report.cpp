@@ -108,16 +108,10 @@ void problems_field(JsonWriter& j, std::string_view key,
   j.end_array();
 }
 
-void time_fields(JsonWriter& j, std::string_view key, std::int64_t ns)
+void time_value(JsonWriter& j, std::int64_t ns)
 {
   IsoTimeBuf buf;
-  j.key(key);
   j.plain_value(iso_time(ns, buf));
-  char ns_key[64];
-  const std::size_t n = std::min(key.size(), sizeof ns_key - 3);
-  std::memcpy(ns_key, key.data(), n);
-  std::memcpy(ns_key + n, "_ns", 3);
-  j.field(std::string_view(ns_key, n + 3), ns);
 }
 
 } // namespace fsc
