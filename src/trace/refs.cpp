@@ -565,7 +565,7 @@ struct RefsAnalyzer::State {
   std::uint32_t reason_id(std::string_view words);
   Life life_of(const Rec& l) const;
 
-  void enqueue(Pending e);
+  void enqueue(Pending&& e);
   void release(bool all);
   std::deque<Pending>::iterator choose();
   void remember_orphan(std::uint64_t rk, const Pending& e);
@@ -1062,7 +1062,7 @@ bool RefsAnalyzer::State::tracks_request(std::uint64_t rid)
 
 // Puts e in the window in timestamp order (lines of two CPUs interleave out
 // of order) and notes whether its count follows from the ones before it.
-void RefsAnalyzer::State::enqueue(Pending e)
+void RefsAnalyzer::State::enqueue(Pending&& e)
 {
   auto at = m_window.end();
   while (at != m_window.begin() && std::prev(at)->ts > e.ts)
@@ -1136,13 +1136,20 @@ void RefsAnalyzer::State::release(bool all)
       if (next != m_window.begin())
         w = m_waiting.find(next->key());
     }
+    if (next->counter()) {
+      w->flagged -= next->flagged;
+      if (--w->pending == 0)
+        m_waiting.erase(next->key());
+    }
+    if (next == m_window.begin()) {
+      // Nearly always: applied where it stands (apply() adds nothing to
+      // the window), then dropped, with no move of the event.
+      apply(*next);
+      m_window.pop_front();
+      continue;
+    }
     Pending p = std::move(*next);
     m_window.erase(next);
-    if (p.counter()) {
-      w->flagged -= p.flagged;
-      if (--w->pending == 0)
-        m_waiting.erase(p.key());
-    }
     apply(p);
   }
 }
