@@ -185,7 +185,7 @@ static bool all_plain(const char* p, std::size_t n)
     int a, b;
     std::memcpy(&a, p, 4);
     std::memcpy(&b, p + n - 4, 4);
-    return plain16(_mm_set_epi32('a', 'a', b, a)); // 'a': plain padding
+    return plain16(_mm_set_epi32(0x61616161, 0x61616161, b, a)); // "aaaa" pads
   }
 #else
   constexpr std::uint64_t ones = 0x0101010101010101ull;
