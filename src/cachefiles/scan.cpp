@@ -121,7 +121,6 @@ struct Names {
   std::vector<std::uint32_t> starts;
 
   std::size_t size() const { return starts.size(); }
-  const char* c_str(std::size_t i) const { return text.data() + starts[i]; }
   std::string_view operator[](std::size_t i) const
   {
     const std::size_t end =

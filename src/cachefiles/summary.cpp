@@ -48,6 +48,7 @@ static std::size_t age_bucket(std::int64_t age_s)
 
 const Node* group_of(const Node& n)
 {
+  // v2: the volume at level 0; v1: the index below the primary index.
   const Node* at = &n;
   while (at && at->level > 1)
     at = at->parent.get();
@@ -62,16 +63,10 @@ const Node* group_of(const Node& n)
 
 std::shared_ptr<const Node> group_of(const std::shared_ptr<const Node>& n)
 {
-  // v2: the volume at level 0; v1: the index below the primary index.
+  const Node* g = n ? group_of(*n) : nullptr;
   std::shared_ptr<const Node> at = n;
-  while (at && at->level > 1)
+  while (at && at.get() != g)
     at = at->parent;
-  if (at && at->level == 1 && at->parent &&
-      at->parent->kind == EntryKind::volume)
-    at = at->parent;
-  if (!at || at->kind == EntryKind::data ||
-      (at->level == 0 && at->kind != EntryKind::volume))
-    return nullptr;
   return at;
 }
 
