@@ -230,7 +230,7 @@ void Builder::event(std::size_t i)
       if (c != m_cookie_of_obj.end())
         marked = thing_name('c', c->second);
     }
-  if (!marked.empty() && marked[0] == 'c')
+  if (!marked.empty() && marked[0] != 'C')
     m_out.marks[marked].push_back({e.line, e.pid, e.event});
   if (e.event == "fscache_cache" || e.event == "fscache_access_cache")
     cache_line(e);

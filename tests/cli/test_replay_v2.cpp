@@ -182,6 +182,56 @@ TEST_CASE("replay --from-trace: the kernel suite's 6.1 fault phase: a volume "
   CHECK(j["compared"] == 7962);
 }
 
+TEST_CASE("replay --from-trace: one volume of a later 6.1 suite trace: a "
+          "read woken by the lookup ends while the worker is stopped")
+{
+  // c=0000001e's read waited (WAIT  io) for the lookup; the lookup's work
+  // item made the cookie ACTIVE and stopped after its volume END lookup;
+  // the reader's END io (excerpt 151) comes before the worker's PQ  work:
+  // the reader was woken with the state change, not after the item.
+  const std::string t =
+      fsc::test::fixtures_dir() + "/kernel-suite-6.1/read-woken-V01.txt.xz";
+  auto r = run_fsc({"replay", "--from-trace", t, "--json"});
+  INFO(fsc::test::one_line(r.out + r.err));
+  REQUIRE(r.status == 0);
+  auto j = nlohmann::json::parse(r.out);
+  CHECK(j["diverged"] == false);
+  CHECK(j["compared"] == 1668);
+}
+
+TEST_CASE("replay --from-trace: the head of a later 6.12 suite trace: a "
+          "volume's creation ends while another volume is freed")
+{
+  // V=00000003, relinquished during its creation, is freed by the
+  // creation's last put on kworker/0:0 (BEGIN rlq_vol 3400 .. END rlq_vol
+  // 3663, its 257 directories released); kworker/0:2 ends V=00000004's
+  // creation meanwhile (3442-3444): the cache's END acq_vol r=4 comes
+  // before V=00000003's PUT vol r=3.
+  const std::string t = fsc::test::fixtures_dir() +
+                        "/kernel-suite-6.12/volume-free-head.txt.xz";
+  auto r = run_fsc({"replay", "--from-trace", t, "--json"});
+  INFO(fsc::test::one_line(r.out + r.err));
+  REQUIRE(r.status == 0);
+  auto j = nlohmann::json::parse(r.out);
+  CHECK(j["diverged"] == false);
+  CHECK(j["volumes"] == 4);
+  CHECK(j["compared"] == 44);
+
+  // The same run with V=00000004's creation end moved after the free: its
+  // counts no longer fit (the cache's r= was 4 then), a divergence.
+  std::vector<std::string> lines = read_trace(t);
+  REQUIRE(has(lines.at(3442), "C=00000001 END   acq_vol r=4 a=1"));
+  std::vector<std::string> moved = lines;
+  std::rotate(moved.begin() + 3441, moved.begin() + 3444, moved.end());
+  TempDir d;
+  std::string p = write_trace(d, "moved.trace", moved);
+  r = run_fsc({"replay", "--from-trace", p, "--json"});
+  INFO(fsc::test::one_line(r.out + r.err));
+  CHECK(r.status == 1);
+  j = nlohmann::json::parse(r.out);
+  CHECK(j["diverged"] == true);
+}
+
 TEST_CASE("replay --from-trace: the kernel suite's 6.12 trace: an UNUSE "
           "stopped before its LRU get, reads completed after the next call, "
           "reads begun while a lookup ends, a volume not made on a full "

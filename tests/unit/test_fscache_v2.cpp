@@ -1305,7 +1305,7 @@ TEST_CASE("v2 a scheduler holds work back, splits a volume's creation and "
     CHECK(r.kind == Runnable::cookie);
     CHECK(r.id == c);
     if (e.cookie_info(c).state == S::looking_up) {
-      ++looking_up; // the object made (NEW obj), not yet looked up
+      ++looking_up; // not yet looked up
       return;
     }
     if (e.cookie_info(c).state != S::creating)
@@ -1317,7 +1317,9 @@ TEST_CASE("v2 a scheduler holds work back, splits a volume's creation and "
   e.use_cookie(c, false);
   e.run();
   s.on_preempt = nullptr;
-  CHECK(looking_up == 2); // the gate not yet open; the object made
+  // The gate not yet open; open; the object's cookie ref taken (GET
+  // attch); the object made (NEW obj).
+  CHECK(looking_up == 4);
   l = rec.fresh();
   std::size_t begin = index_of(l, "fscache_access: c=00000002 BEGIN io_read "
                                   "r=3 a=2");

@@ -99,8 +99,9 @@ struct V2Rebuilt {
   std::map<std::string, std::vector<std::uint64_t>> work_starts;
   std::vector<std::uint64_t> lru_starts;
   /// Every line of a cookie, compared or not (the backing filesystem's
-  /// cachefiles_* lines of its objects, by o=), with its task and event:
-  /// where a work item the engine lets calls into stands in the trace.
+  /// cachefiles_* lines of its objects, by o=), and of a volume, with its
+  /// task and event: where a task the engine stops at a preemption point
+  /// (letting calls and other work items in) stands in the trace.
   struct Mark {
     std::uint64_t line = 0;
     int pid = 0;

@@ -9,6 +9,7 @@
 #include <functional>
 #include <list>
 #include <map>
+#include <optional>
 #include <random>
 
 #include <fmt/format.h>
@@ -22,6 +23,7 @@ struct Waiter {
   std::function<bool()> ready;
   std::function<void()> resume;
   std::string what;
+  std::uint32_t op = 0; ///< the operation that waits (0: another call)
 };
 
 struct Job {
@@ -35,6 +37,7 @@ struct OpRec {
   OpInfo info;
   Want want = Want::params;
   bool checked_late = false;        ///< Scheduler::check_later() said so once
+  bool wait_unprinted = false; ///< waits; its WAIT  io line comes later
   std::function<void(OpRec&)> then; ///< run once the operation begins or
                                     ///< is refused (resize)
 };
@@ -104,12 +107,13 @@ struct Engine::Impl final : BackendHost {
   }
   void preempt_point(Cookie& c) override
   {
-    if (sched) {
-      Task t = task;
-      sched->preempt({Runnable::cookie, c.debug_id});
-      set_task(t);
-    }
+    preempt_at({Runnable::cookie, c.debug_id});
   }
+  /// A point where the running task holds no lock of the thing: the
+  /// scheduler's calls come in, and the work items it lets run meanwhile,
+  /// in its order.
+  void preempt_at(const Runnable& stopped);
+  std::optional<Runnable> pick_inside(const Runnable& stopped);
   void caching_failed(Cookie& c) override
   {
     c.clear(cookie_flag::is_caching);
@@ -183,13 +187,14 @@ struct Engine::Impl final : BackendHost {
     return find_live(volumes, id, call, 'V', "volume");
   }
   void park(std::function<bool()> ready, std::function<void()> resume,
-            std::string what)
+            std::string what, std::uint32_t op = 0)
   {
     if (ready()) {
       resume();
       return;
     }
-    waiters.push_back({std::move(ready), std::move(resume), std::move(what)});
+    waiters.push_back(
+        {std::move(ready), std::move(resume), std::move(what), op});
   }
   void timer_reduce(std::uint64_t at)
   {
@@ -438,6 +443,14 @@ struct Engine::Impl final : BackendHost {
   OpId begin_operation(Cookie& c, Want want, AccessTrace why,
                        std::function<void(OpRec&)> then);
   void begin_operation_again(OpId id);
+  void print_wait(OpRec& r)
+  {
+    if (!r.wait_unprinted)
+      return;
+    r.wait_unprinted = false;
+    const Cookie& c = *r.op.cookie;
+    obs.access(c.debug_id, c.ref, c.n_accesses, AccessTrace::io_wait);
+  }
   void op_done(OpRec& r, OpInfo::Status s, int ret)
   {
     r.info.status = s;
@@ -465,7 +478,16 @@ struct Engine::Impl final : BackendHost {
   // ---- executor ----------------------------------------------------------
   bool step();
   std::size_t pick_scheduled();
+  /// The work items running now, outermost first (one runs inside
+  /// another at a preemption point, run_inside()).
+  std::vector<Job> running;
   void run_job(const Job& j)
+  {
+    running.push_back(j);
+    run_job_body(j);
+    running.pop_back();
+  }
+  void run_job_body(const Job& j)
   {
     switch (j.kind) {
     case Job::cookie:
@@ -575,6 +597,7 @@ void Engine::Impl::perform_lookup(Cookie& c)
   trace = AccessTrace::lookup_cookie_end;
 
 out:
+  preempt_point(c); // the state set, the lock dropped before the end
   end_cookie_access(c, trace);
   preempt_point(c); // fscache_perform_lookup() holds no lock
   if (need_withdraw)
@@ -601,6 +624,7 @@ void Engine::Impl::state_machine(Cookie& c)
       // fscache_init_access_gate.
       obs.access(c.debug_id, c.ref, c.n_accesses, AccessTrace::cache_pin);
       c.set(cookie_flag::no_access_wake);
+      preempt_point(c); // nor before the lookup
       perform_lookup(c);
       continue;
 
@@ -806,6 +830,8 @@ void Engine::Impl::free_volume(Volume& v)
   if (v.cache_priv) {
     begin_volume_access(v, nullptr, AccessTrace::relinquish_volume, false);
     be.free_volume(v);
+    // Releasing the 257 directories can sleep: other work runs meanwhile.
+    preempt_at({Runnable::volume, v.debug_id});
     end_volume_access(v, nullptr, AccessTrace::relinquish_volume_end);
   }
   --k.n_volumes;
@@ -908,6 +934,7 @@ OpId Engine::Impl::begin_operation(Cookie& c, Want want, AccessTrace why,
 void Engine::Impl::begin_operation_again(OpId id)
 {
   OpRec& r = ops[id];
+  print_wait(r); // the task printed its wait before it slept
   Cookie& c = *r.op.cookie;
   CookieState state = c.state;
   bool ready = false;
@@ -941,38 +968,106 @@ void Engine::Impl::begin_operation_again(OpId id)
     op_done(r, OpInfo::ready, 0);
     return;
   }
-  if (!r.checked_late && sched && sched->check_later(c.debug_id)) {
-    r.checked_late = true;
-  } else {
+  const Scheduler::Check how = r.checked_late || !sched
+                                   ? Scheduler::Check::now
+                                   : sched->check_later(c.debug_id);
+  if (how == Scheduler::Check::now) {
     obs.access(c.debug_id, c.ref, c.n_accesses, AccessTrace::io_wait);
+  } else {
+    r.checked_late = true;
+    r.wait_unprinted = how == Scheduler::Check::print_later;
   }
   r.info.status = OpInfo::waiting;
   Cookie* cp = &c;
   park([cp, state] { return cp->state != state; },
        [this, id] { begin_operation_again(id); },
        fmt::format("operation on c={:08x} waiting in state {}", c.debug_id,
-                   state_name(state)));
+                   state_name(state)),
+       id);
 }
 
 // ---- executor --------------------------------------------------------------
 
+namespace {
+
+Runnable runnable_of(const Job& j)
+{
+  Runnable r;
+  if (j.kind == Job::cookie) {
+    r.kind = Runnable::cookie;
+    r.id = j.c->debug_id;
+  } else if (j.kind == Job::volume || j.kind == Job::volume_rest) {
+    r.kind = j.kind == Job::volume ? Runnable::volume : Runnable::volume_rest;
+    r.id = j.v->debug_id;
+  } else {
+    r.kind = Runnable::lru;
+  }
+  return r;
+}
+
+/// Is `r` a work item of the thing `stopped` is (a cookie's, or a
+/// volume's creation and its rest)?
+bool same_thing(const Runnable& r, const Runnable& stopped)
+{
+  const bool cookie = r.kind == Runnable::cookie;
+  return r.id == stopped.id && cookie == (stopped.kind == Runnable::cookie);
+}
+
+} // namespace
+
 std::size_t Engine::Impl::pick_scheduled()
 {
   sched_ready.clear();
-  for (const Job& j : runq) {
-    Runnable r;
-    if (j.kind == Job::cookie) {
-      r.kind = Runnable::cookie;
-      r.id = j.c->debug_id;
-    } else if (j.kind == Job::volume || j.kind == Job::volume_rest) {
-      r.kind = j.kind == Job::volume ? Runnable::volume : Runnable::volume_rest;
-      r.id = j.v->debug_id;
-    } else {
-      r.kind = Runnable::lru;
-    }
-    sched_ready.push_back(r);
-  }
+  for (const Job& j : runq)
+    sched_ready.push_back(runnable_of(j));
   return sched->pick(sched_ready);
+}
+
+// The LRU worker walks every cookie and is never run inside another item;
+// nor is an item of a thing whose item is running (stopped further out).
+std::optional<Runnable> Engine::Impl::pick_inside(const Runnable& stopped)
+{
+  auto busy = [this, &stopped](const Runnable& r) {
+    return same_thing(r, stopped) ||
+           std::any_of(running.begin(), running.end(), [&r](const Job& j) {
+             return same_thing(r, runnable_of(j));
+           });
+  };
+  std::vector<Runnable> ready;
+  for (const Job& j : runq) {
+    Runnable r = runnable_of(j);
+    if (r.kind != Runnable::lru && !busy(r))
+      ready.push_back(r);
+  }
+  std::size_t k = sched->pick_inside(stopped, ready);
+  if (k >= ready.size())
+    return std::nullopt;
+  return ready[k];
+}
+
+// The calls the scheduler makes come before the item it chose, which may
+// be gone after them (a call that waits for a volume runs its creation).
+void Engine::Impl::preempt_at(const Runnable& stopped)
+{
+  if (!sched)
+    return;
+  Task t = task;
+  for (;;) {
+    std::optional<Runnable> next = pick_inside(stopped);
+    sched->preempt(stopped);
+    if (!next)
+      break;
+    auto it = std::find_if(runq.begin(), runq.end(), [&next](const Job& j) {
+      Runnable r = runnable_of(j);
+      return r.kind == next->kind && r.id == next->id;
+    });
+    if (it == runq.end())
+      continue;
+    Job j = *it;
+    runq.erase(it);
+    run_job(j);
+  }
+  set_task(t);
 }
 
 bool Engine::Impl::step()
@@ -1442,6 +1537,28 @@ int Engine::write(OpId id, std::uint64_t pos, std::uint64_t len,
 }
 
 void Engine::complete_write(int io) { m->be.complete_write(io); }
+
+void Engine::resume_operation(OpId id, bool if_ready)
+{
+  auto it = std::find_if(m->waiters.begin(), m->waiters.end(),
+                         [id](const Waiter& w) { return w.op == id; });
+  if (it == m->waiters.end())
+    return;
+  OpRec& r = m->ops[id];
+  m->print_wait(r);
+  if (!it->ready())
+    return;
+  const CookieState s = r.op.cookie->state;
+  if (if_ready && s != CookieState::active &&
+      !(s == CookieState::creating && r.want == Want::params))
+    return;
+  auto resume = std::move(it->resume);
+  m->waiters.erase(it);
+  Task t = m->task;
+  m->set_task(Task::netfs);
+  resume();
+  m->set_task(t);
+}
 
 void Engine::end_operation(OpId id)
 {
