@@ -759,8 +759,10 @@ struct Outcome {
   std::vector<std::string> cuts; ///< compare_all: which things, how many
 };
 
-/// How late a line the rebuild found printed late (V2Step::late) may be.
+/// How late a line the rebuild found printed late (V2Step::late) may be:
+/// 20 ms, or its own lateness (V2Step::late_ns) up to the rebuild's window.
 constexpr std::int64_t k_late_ns = 20'000'000;
+constexpr std::int64_t k_late_max_ns = 100'000'000;
 
 /// May trace line j match before the unmatched lines [from, j)? Only
 /// when they are other tasks' lines printed shortly before.
@@ -822,7 +824,7 @@ Outcome compare_thing(const std::string& thing, const std::vector<V2Step>& t,
     std::size_t j = first;
     for (; j < t.size(); ++j) {
       const std::int64_t gap = t[j].ts_ns - t[first].ts_ns;
-      if (gap > std::max(window, k_late_ns)) {
+      if (gap > std::max(window, k_late_max_ns)) {
         j = t.size();
         break;
       }
@@ -832,7 +834,9 @@ Outcome compare_thing(const std::string& thing, const std::vector<V2Step>& t,
         break;
     }
     if (j < t.size() &&
-        may_skip(t, matched, first, j, t[j].late ? k_late_ns : window)) {
+        may_skip(t, matched, first, j,
+                 t[j].late ? std::max({window, k_late_ns, t[j].late_ns})
+                           : window)) {
       matched[j] = true;
       ++o.compared;
       continue;

@@ -199,6 +199,62 @@ TEST_CASE("replay --from-trace: one volume of a later 6.1 suite trace: a "
   CHECK(j["compared"] == 1668);
 }
 
+TEST_CASE("replay --from-trace: one volume of a later 6.1 suite trace: a "
+          "GET ioreq printed 35 ms after the PUT it preceded")
+{
+  // c=000000b4 is written back by three kworkers at once; kworker/u4:5's
+  // GET ioreq u=2 (excerpt 3746, trace 80682, 119.141446) came before
+  // kworker/u4:2's PUT ioreq u=3 (3661, 119.106278), which counts it.
+  const std::string t =
+      fsc::test::fixtures_dir() + "/kernel-suite-6.1/late-get-V0c.txt.xz";
+  auto r = run_fsc({"replay", "--from-trace", t, "--json"});
+  INFO(fsc::test::one_line(r.out + r.err));
+  REQUIRE(r.status == 0);
+  auto j = nlohmann::json::parse(r.out);
+  CHECK(j["diverged"] == false);
+  CHECK(j["compared"] == 3882);
+  bool late = false;
+  for (const auto& n : records(j, "note"))
+    late = late || n["message"] == "printed late, its call run earlier: "
+                                   "lines 3746->3661";
+  CHECK(late);
+
+  // Its count changed: no order explains it, a divergence.
+  std::vector<std::string> lines = read_trace(t);
+  REQUIRE(has(lines.at(3745), "o=000000a0 u=2 GET ioreq"));
+  lines[3745].replace(lines[3745].find("u=2 GET"), 3, "u=1");
+  TempDir d;
+  std::string p = write_trace(d, "count.trace", lines);
+  r = run_fsc({"replay", "--from-trace", p, "--json"});
+  INFO(fsc::test::one_line(r.out + r.err));
+  CHECK(r.status == 1);
+  j = nlohmann::json::parse(r.out);
+  CHECK(j["diverged"] == true);
+}
+
+TEST_CASE("replay --from-trace: a later suite trace's umounts: the "
+          "volume's relinquish while workers commit their cookies")
+{
+  // 6.1, V=00000005: c=0000004a's commit (SEE clean_commit, excerpt
+  // 10618) sleeps until after the volume's PUT relnq u=2 (10800);
+  // meanwhile other kworkers run whole work items (PUT cook u=23..u=3);
+  // c=0000004f's, begun at 10664, goes on after the relinquish too, so it
+  // runs after c=0000004a's (their PUT cook u=1, u=0). 6.12, V=00000008:
+  // c=0000006f's commit stops after unlinking the stale file (w=stale,
+  // excerpt 1554) until after the PUT relnq (1736).
+  for (const char* f :
+       {"kernel-suite-6.1/umount-V05", "kernel-suite-6.12/commit-V08"}) {
+    const std::string t = fsc::test::fixtures_dir() + "/" + f + ".txt.xz";
+    auto r = run_fsc({"replay", "--from-trace", t, "--json"});
+    INFO(f << ": " << fsc::test::one_line(r.out + r.err));
+    REQUIRE(r.status == 0);
+    auto j = nlohmann::json::parse(r.out);
+    CHECK(j["diverged"] == false);
+    CHECK(j["compared"] ==
+          (std::string(f) == "kernel-suite-6.1/umount-V05" ? 8791 : 1329));
+  }
+}
+
 TEST_CASE("replay --from-trace: the head of a later 6.12 suite trace: a "
           "volume's creation ends while another volume is freed")
 {

@@ -69,6 +69,9 @@ struct V2Step {
   /// trace line, as vCPUs of an emulated guest are); its call runs where
   /// the counts say, and it may match ahead of those lines.
   bool late = false;
+  /// How much later than the line it preceded it was printed: it may
+  /// match ahead of other tasks' lines printed that much before it.
+  std::int64_t late_ns = 0;
 };
 
 struct V2Rebuilt {

@@ -537,8 +537,10 @@ void CacheFilesBackend::withdraw_cookie(Cookie& c)
         // cachefiles_commit_tmpfile: a stale file of the name goes first.
         cachefiles::StoreStat st = m_store.stat(o.path);
         bool ok = true;
-        if (st.exists && st.ino != o.ino)
+        if (st.exists && st.ino != o.ino) {
           ok = bury(o.id, o.path, KillTrace::stale) == 0;
+          m_host->preempt_point(c);
+        }
         if (ok && fault(Fault::link, &c) == 0 &&
             m_store.link_tmpfile(o.file, o.path) == 0) {
           obs().cf_link(o.id, o.ino);

@@ -405,6 +405,7 @@ void MemoryBackend::withdraw_cookie(Cookie& c)
         if (d != m_disk.end() && d->second != o.file) {
           obs().cf_unlink(o.id, d->second->ino, KillTrace::stale);
           m_disk.erase(d);
+          m_host->preempt_point(c);
         }
         if (fault(Fault::link, &c) == 0) {
           obs().cf_link(o.id, o.file->ino);
