@@ -202,16 +202,28 @@ public:
     for (std::size_t i = 0; i < ready.size(); ++i) {
       std::uint64_t at = start_of(ready[i]);
       if (at > stop->line && at < best_at &&
-          run_end(ready[i], at) < stop->limit) {
+          run_end(ready[i], at) < stop->shared) {
         best_at = at;
         best = i;
       }
     }
-    if (best < ready.size()) {
-      started(ready[best]);
+    if (best < ready.size())
       m_inside_at = best_at;
-    }
     return best;
+  }
+
+  void runs_inside(const v2::Runnable& r) override { started(r); }
+
+
+  /// The stopped task's next line that prints a volume's or the cache's
+  /// counts, after `line`: an item run inside it must end before that.
+  std::uint64_t next_shared(int pid, std::uint64_t line) const
+  {
+    auto it = m_rb.shared.find(pid);
+    if (it == m_rb.shared.end())
+      return k_never;
+    auto n = std::upper_bound(it->second.begin(), it->second.end(), line);
+    return n == it->second.end() ? k_never : *n;
   }
 
   /// Did the task of the call being made print no WAIT before its next
@@ -257,23 +269,17 @@ private:
   struct Stop {
     int worker = 0;
     std::uint64_t line = 0, limit = k_never;
+    /// The task's next line that prints a volume's or the cache's counts
+    /// (limit is never past it): an item run inside must end before it.
+    std::uint64_t shared = k_never;
   };
   std::optional<Stop> stop_of(const v2::Runnable& running) const
   {
     const std::string thing = thing_of(running);
-    auto last = m_last_mark.find(thing);
-    auto t = m_rb.marks.find(thing);
-    if (thing.empty() || last == m_last_mark.end() || t == m_rb.marks.end())
+    const std::size_t at = mark_at(thing);
+    if (at == SIZE_MAX)
       return std::nullopt;
-    const std::vector<V2Rebuilt::Mark>& ms = t->second;
-    std::size_t at = ms.size(), k = 0;
-    for (std::size_t i = 0; i < ms.size(); ++i)
-      if (ms[i].event == last->second.first && ++k == last->second.second) {
-        at = i;
-        break;
-      }
-    if (at == ms.size())
-      return std::nullopt;
+    const std::vector<V2Rebuilt::Mark>& ms = m_rb.marks.at(thing);
     Stop s;
     s.worker = ms[at].pid;
     s.line = ms[at].line;
@@ -282,7 +288,47 @@ private:
         s.limit = ms[i].line;
         break;
       }
+    s.shared = next_shared(s.worker, shared_from(running, s));
+    s.limit = std::min(s.limit, s.shared);
     return s;
+  }
+
+  /// Where the stopped task is among its lines of shared counts: past its
+  /// last line of the cookie, or of the cookie's volume when it printed
+  /// that later (a lookup waiting for its volume's creation, WAIT crea).
+  std::uint64_t shared_from(const v2::Runnable& running,
+                            const Stop& stop) const
+  {
+    auto v = running.kind == v2::Runnable::cookie
+                 ? m_volume_of.find(running.id)
+                 : m_volume_of.end();
+    const std::string thing =
+        v == m_volume_of.end() ? std::string()
+                               : thing_of({v2::Runnable::volume, v->second});
+    auto t = m_rb.marks.find(thing);
+    const std::size_t at = mark_at(thing);
+    if (t == m_rb.marks.end() || at == SIZE_MAX)
+      return stop.line;
+    for (std::size_t i = at + 1; i-- > 0;) // its last line of the volume
+      if (t->second[i].pid == stop.worker)
+        return std::max(stop.line, t->second[i].line);
+    return stop.line;
+  }
+
+  /// Where the engine's last line of the thing is among the trace's lines
+  /// of it (V2Rebuilt::marks), SIZE_MAX if nowhere.
+  std::size_t mark_at(const std::string& thing) const
+  {
+    auto last = m_last_mark.find(thing);
+    auto t = m_rb.marks.find(thing);
+    if (thing.empty() || last == m_last_mark.end() || t == m_rb.marks.end())
+      return SIZE_MAX;
+    std::size_t k = 0;
+    for (std::size_t i = 0; i < t->second.size(); ++i)
+      if (t->second[i].event == last->second.first &&
+          ++k == last->second.second)
+        return i;
+    return SIZE_MAX;
   }
 
   /// The trace's name of the thing a work item (or a stopped task) is
@@ -336,8 +382,8 @@ private:
 
   /// The trace line where the work item's run that starts at `start`
   /// ends (its PQ  work, or PUT creat): one ending after the stopped task
-  /// went on is not run inside it (the engine's items nest, the kernel's
-  /// workers interleave freely), but after it.
+  /// printed counts it shares is not run inside it (the engine's items
+  /// nest, the kernel's workers interleave freely), but after it.
   std::uint64_t run_end(const v2::Runnable& r, std::uint64_t start) const
   {
     auto t = m_rb.steps.find(thing_of(r));
@@ -612,6 +658,7 @@ private:
   const V2Call* m_issuing = nullptr; ///< the call being made
   std::size_t m_call_pos = SIZE_MAX; ///< its position, SIZE_MAX: none
   std::uint64_t m_tell_at = 0;       ///< what check_later() chose last
+  std::map<std::uint32_t, std::uint32_t> m_volume_of; ///< engine c -> V
   /// Where the work item pick_inside() chose starts (k_never: none).
   std::uint64_t m_inside_at = k_never;
   std::map<std::string, std::size_t> m_started;
@@ -667,6 +714,8 @@ void Run::issue_call(const V2Call& k)
     put_found(k, key);
     v2::CookieId c = m_e.acquire_cookie(v->second, key, k_aux, k.size);
     m_size[k.id] = k.size;
+    if (c)
+      m_volume_of[c] = v->second;
     if (c) {
       m_c_t2e[k.id] = c;
       m_c_e2t[c] = k.id;

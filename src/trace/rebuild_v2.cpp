@@ -232,6 +232,9 @@ void Builder::event(std::size_t i)
     }
   if (!marked.empty() && marked[0] != 'C')
     m_out.marks[marked].push_back({e.line, e.pid, e.event});
+  if (e.event == "fscache_volume" || e.event == "fscache_access_volume" ||
+      e.event == "fscache_cache" || e.event == "fscache_access_cache")
+    m_out.shared[e.pid].push_back(e.line);
   if (e.event == "fscache_cache" || e.event == "fscache_access_cache")
     cache_line(e);
   else if (e.event == "fscache_volume")

@@ -111,6 +111,10 @@ struct V2Rebuilt {
     std::string event;
   };
   std::map<std::string, std::vector<Mark>> marks;
+  /// Per task, its lines that print a volume's or the cache's counts
+  /// (fscache_volume, fscache_access_volume, fscache_cache,
+  /// fscache_access_cache), which other things' work items share.
+  std::map<int, std::vector<std::uint64_t>> shared;
   std::vector<std::string> notes; ///< "FILE:LINE: what was not rebuilt"
   /// Lines printed late and the line their call ran at ("15944->15943").
   std::vector<std::string> late;

@@ -83,6 +83,12 @@ struct Engine::Impl final : BackendHost {
   std::map<OpId, OpRec> ops;
 
   std::deque<Job> runq;
+  std::uint64_t queued = 0; ///< jobs ever queued (a call may queue one)
+  void queue_job(const Job& j)
+  {
+    runq.push_back(j);
+    ++queued;
+  }
   Scheduler* sched = nullptr;
   std::vector<Runnable> sched_ready; // scratch for sched->pick()
   std::list<Waiter> waiters;
@@ -276,7 +282,9 @@ struct Engine::Impl final : BackendHost {
     obs.access_volume(v.debug_id, c ? c->debug_id : 0, v.ref, v.n_accesses,
                       why);
   }
-  void create_volume(Volume& v, bool wait);
+  /// fscache_create_volume(); `waiter`, a cookie's lookup, sleeps until
+  /// the creation is done.
+  void create_volume(Volume& v, Cookie* waiter);
   void volume_work(Volume& v);
   void volume_work_rest(Volume& v);
 
@@ -307,7 +315,7 @@ struct Engine::Impl final : BackendHost {
       return;
     }
     c.work_pending = true;
-    runq.push_back({Job::cookie, &c, nullptr});
+    queue_job({Job::cookie, &c, nullptr});
   }
   void begin_cookie_access_raw(Cookie& c, AccessTrace why)
   {
@@ -575,7 +583,7 @@ void Engine::Impl::perform_lookup(Cookie& c)
   bool need_withdraw = false;
 
   if (!v.cache_priv) {
-    create_volume(v, true);
+    create_volume(v, &c);
     set_task(Task::fscache_wq);
     if (!v.cache_priv) {
       set_state(c, CookieState::quiescent);
@@ -843,7 +851,7 @@ void Engine::Impl::free_volume(Volume& v)
   put_cache(k, CacheTrace::put_volume);
 }
 
-void Engine::Impl::create_volume(Volume& v, bool wait)
+void Engine::Impl::create_volume(Volume& v, Cookie* waiter)
 {
   if (!v.test(volume_flag::creating)) {
     v.set(volume_flag::creating);
@@ -857,11 +865,14 @@ void Engine::Impl::create_volume(Volume& v, bool wait)
       put_volume(v, VolumeTrace::put_create_work);
     } else {
       v.work_pending = true;
-      runq.push_back({Job::volume, nullptr, &v});
+      queue_job({Job::volume, nullptr, &v});
     }
   }
-  if (wait) {
+  if (waiter) {
     see_volume(v, VolumeTrace::wait_create_work);
+    // It sleeps: other calls and work items come in, system_wq's run of
+    // the creation among them.
+    preempt_point(*waiter);
     // The waiter sleeps until system_wq has run the creation: run it now.
     auto it = std::find_if(runq.begin(), runq.end(), [&v](const Job& j) {
       return j.kind == Job::volume && j.v == &v;
@@ -889,7 +900,7 @@ void Engine::Impl::volume_work(Volume& v)
   v.rest_ok = k.state != CacheState::not_present && be.acquire_volume(v);
   v.work_rest = true;
   if (sched) { // a trace replay: calls may come before the rest runs
-    runq.push_back({Job::volume_rest, nullptr, &v});
+    queue_job({Job::volume_rest, nullptr, &v});
     return;
   }
   volume_work_rest(v);
@@ -1054,9 +1065,12 @@ void Engine::Impl::preempt_at(const Runnable& stopped)
   Task t = task;
   for (;;) {
     std::optional<Runnable> next = pick_inside(stopped);
+    const std::uint64_t before = queued;
     sched->preempt(stopped);
     if (!next)
       break;
+    if (queued != before)
+      continue; // the calls queued work: choose again
     auto it = std::find_if(runq.begin(), runq.end(), [&next](const Job& j) {
       Runnable r = runnable_of(j);
       return r.kind == next->kind && r.id == next->id;
@@ -1065,6 +1079,7 @@ void Engine::Impl::preempt_at(const Runnable& stopped)
       continue;
     Job j = *it;
     runq.erase(it);
+    sched->runs_inside(*next);
     run_job(j);
   }
   set_task(t);
@@ -1200,14 +1215,14 @@ VolumeId Engine::acquire_volume(std::string_view key, ByteView coherency)
     m->park([vp2] { return !vp2->test(volume_flag::acquire_pending); },
             [im, vp2] {
               vp2->acquire_pending = false;
-              im->create_volume(*vp2, false);
+              im->create_volume(*vp2, nullptr);
             },
             fmt::format("acquire of V={:08x} waiting for its relinquished "
                         "twin",
                         v.debug_id));
     return v.debug_id;
   }
-  m->create_volume(v, false);
+  m->create_volume(v, nullptr);
   return v.debug_id;
 }
 
@@ -1604,7 +1619,7 @@ void Engine::advance(std::uint64_t ns, bool run_queued)
     m->timer_armed = false;
     if (!m->lru_work_pending) {
       m->lru_work_pending = true;
-      m->runq.push_back({Job::lru, nullptr, nullptr});
+      m->queue_job({Job::lru, nullptr, nullptr});
     }
     if (!run_queued)
       break;

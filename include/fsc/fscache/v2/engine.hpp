@@ -126,6 +126,9 @@ public:
   {
     return ready.size();
   }
+  /// The item pick_inside() chose runs now (it may choose again instead,
+  /// when preempt()'s calls queued work).
+  virtual void runs_inside(const Runnable& /*item*/) {}
 };
 
 class Engine {
