@@ -255,6 +255,23 @@ TEST_CASE("replay --from-trace: a later suite trace's umounts: the "
   }
 }
 
+TEST_CASE("replay --from-trace: the 6.12 fault phase: a reader's UNUSE "
+          "while the lookup waits for its volume's second creation")
+{
+  // c=000000e1's lookup waits (WAIT crea) while system_wq makes
+  // V=0000000d's directories again; the reader's UNUSE (excerpt 155)
+  // comes then, before the lookup's GET attch. The trace ends inside both
+  // work items.
+  const std::string t =
+      fsc::test::fixtures_dir() + "/kernel-suite-6.12/wait-crea-V0d.txt.xz";
+  auto r = run_fsc({"replay", "--from-trace", t, "--json"});
+  INFO(fsc::test::one_line(r.out + r.err));
+  REQUIRE(r.status == 0);
+  auto j = nlohmann::json::parse(r.out);
+  CHECK(j["diverged"] == false);
+  CHECK(j["compared"] == 126);
+}
+
 TEST_CASE("replay --from-trace: the head of a later 6.12 suite trace: a "
           "volume's creation ends while another volume is freed")
 {
