@@ -524,6 +524,16 @@ std::optional<Count> count_of(const std::string& text)
     if (o == std::string::npos)
       return std::nullopt;
     c.key = text.substr(o + 1, 10);
+  } else if (text.rfind("fscache_cookie: ", 0) == 0) {
+    at = text.rfind(" r="); // the cookie's refs, after the change
+    auto w = text.find(" c=");
+    if (w == std::string::npos || w + 12 > text.size())
+      return std::nullopt;
+    const std::string_view words = std::string_view(text).substr(w + 12);
+    c.d = words.starts_with("GET ") || words.starts_with("GQ ")   ? 1
+          : words.starts_with("PUT ") || words.starts_with("PQ ") ? -1
+                                                                  : 0;
+    c.key = "r";
   } else {
     return std::nullopt;
   }
@@ -534,7 +544,8 @@ std::optional<Count> count_of(const std::string& text)
 }
 
 // A cookie's access count (a=) runs +1 at each BEGIN line and -1 at each
-// END; an object's refs (u=) +1 at each GET and -1 at each PUT. Where a
+// END; its refs (r= of fscache_cookie) +1 at each GET (GQ) and -1 at each
+// PUT (PQ); an object's refs (u=) +1 at each GET and -1 at each PUT. Where a
 // line shows another value, and a later line of another task (within
 // 20 ms) shows the value it would have had first, that one happened
 // first and was printed late (its task stopped between the change and
@@ -559,7 +570,8 @@ void Builder::late_ends()
       auto it = cur.find(ci->key);
       const long after = ci->before ? ci->v + ci->d : ci->v;
       if (it == cur.end() ||
-          steps[i].text.find(" NEW obj") != std::string::npos) {
+          steps[i].text.find(" NEW obj") != std::string::npos ||
+          steps[i].text.find(" NEW acq") != std::string::npos) {
         cur[ci->key] = after;
         continue;
       }

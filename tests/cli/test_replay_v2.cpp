@@ -272,6 +272,34 @@ TEST_CASE("replay --from-trace: the 6.12 fault phase: a reader's UNUSE "
   CHECK(j["compared"] == 126);
 }
 
+TEST_CASE("replay --from-trace: the 6.1 fault phase: a cookie's PUT relnq "
+          "printed after the work item its put let run")
+{
+  // c=00000101's relinquish queues its work (GQ endac r=3) and puts its
+  // ref (3 -> 2); the worker's "-   work r=2" (excerpt 10430) shows the
+  // put, whose line the umount printed 0.9 ms later (10441).
+  const std::string t =
+      fsc::test::fixtures_dir() + "/kernel-suite-6.1/late-put-V10.txt.xz";
+  auto r = run_fsc({"replay", "--from-trace", t, "--json"});
+  INFO(fsc::test::one_line(r.out + r.err));
+  REQUIRE(r.status == 0);
+  auto j = nlohmann::json::parse(r.out);
+  CHECK(j["diverged"] == false);
+  CHECK(j["compared"] == 8541);
+
+  // The worker's count changed: a divergence.
+  std::vector<std::string> lines = read_trace(t);
+  REQUIRE(has(lines.at(10429), "c=00000101 -   work  r=2"));
+  lines[10429].replace(lines[10429].find("r=2"), 3, "r=1");
+  TempDir d;
+  std::string p = write_trace(d, "count.trace", lines);
+  r = run_fsc({"replay", "--from-trace", p, "--json"});
+  INFO(fsc::test::one_line(r.out + r.err));
+  CHECK(r.status == 1);
+  j = nlohmann::json::parse(r.out);
+  CHECK(j["diverged"] == true);
+}
+
 TEST_CASE("replay --from-trace: the head of a later 6.12 suite trace: a "
           "volume's creation ends while another volume is freed")
 {
