@@ -214,7 +214,6 @@ public:
 
   void runs_inside(const v2::Runnable& r) override { started(r); }
 
-
   /// The stopped task's next line that prints a volume's or the cache's
   /// counts, after `line`: an item run inside it must end before that.
   std::uint64_t next_shared(int pid, std::uint64_t line) const
@@ -240,11 +239,10 @@ public:
     auto t = m_rb.steps.find(thing);
     if (t == m_rb.steps.end())
       return Check::now;
-    auto next = std::find_if(t->second.begin(), t->second.end(),
-                             [this](const V2Step& s) {
-                               return s.line > m_issuing->line &&
-                                      s.pid == m_issuing->pid;
-                             });
+    auto next = std::find_if(
+        t->second.begin(), t->second.end(), [this](const V2Step& s) {
+          return s.line > m_issuing->line && s.pid == m_issuing->pid;
+        });
     if (next == t->second.end())
       return Check::now;
     if (next->text.find(" WAIT  io ") == std::string::npos)
@@ -296,15 +294,13 @@ private:
   /// Where the stopped task is among its lines of shared counts: past its
   /// last line of the cookie, or of the cookie's volume when it printed
   /// that later (a lookup waiting for its volume's creation, WAIT crea).
-  std::uint64_t shared_from(const v2::Runnable& running,
-                            const Stop& stop) const
+  std::uint64_t shared_from(const v2::Runnable& running, const Stop& stop) const
   {
-    auto v = running.kind == v2::Runnable::cookie
-                 ? m_volume_of.find(running.id)
-                 : m_volume_of.end();
-    const std::string thing =
-        v == m_volume_of.end() ? std::string()
-                               : thing_of({v2::Runnable::volume, v->second});
+    auto v = running.kind == v2::Runnable::cookie ? m_volume_of.find(running.id)
+                                                  : m_volume_of.end();
+    const std::string thing = v == m_volume_of.end()
+                                  ? std::string()
+                                  : thing_of({v2::Runnable::volume, v->second});
     auto t = m_rb.marks.find(thing);
     const std::size_t at = mark_at(thing);
     if (t == m_rb.marks.end() || at == SIZE_MAX)
@@ -368,12 +364,11 @@ private:
         m_e.resume_operation(h.id);
         continue;
       }
-      auto next = std::find_if(t->second.begin(), t->second.end(),
-                               [&h](const V2Step& s) {
-                                 return s.line > h.line && s.pid == h.pid &&
-                                        s.text.find(" WAIT  io ") ==
-                                            std::string::npos;
-                               });
+      auto next = std::find_if(
+          t->second.begin(), t->second.end(), [&h](const V2Step& s) {
+            return s.line > h.line && s.pid == h.pid &&
+                   s.text.find(" WAIT  io ") == std::string::npos;
+          });
       if (next != t->second.end() &&
           next->text.find(" END   io ") != std::string::npos)
         m_e.resume_operation(h.id, true);

@@ -308,8 +308,8 @@ TEST_CASE("replay --from-trace: the head of a later 6.12 suite trace: a "
   // 3663, its 257 directories released); kworker/0:2 ends V=00000004's
   // creation meanwhile (3442-3444): the cache's END acq_vol r=4 comes
   // before V=00000003's PUT vol r=3.
-  const std::string t = fsc::test::fixtures_dir() +
-                        "/kernel-suite-6.12/volume-free-head.txt.xz";
+  const std::string t =
+      fsc::test::fixtures_dir() + "/kernel-suite-6.12/volume-free-head.txt.xz";
   auto r = run_fsc({"replay", "--from-trace", t, "--json"});
   INFO(fsc::test::one_line(r.out + r.err));
   REQUIRE(r.status == 0);

@@ -37,7 +37,7 @@ struct OpRec {
   OpInfo info;
   Want want = Want::params;
   bool checked_late = false;        ///< Scheduler::check_later() said so once
-  bool wait_unprinted = false; ///< waits; its WAIT  io line comes later
+  bool wait_unprinted = false;      ///< waits; its WAIT  io line comes later
   std::function<void(OpRec&)> then; ///< run once the operation begins or
                                     ///< is refused (resize)
 };
