@@ -182,8 +182,12 @@ public:
     while (m_pos < m_order.size() &&
            m_rb.calls[m_order[m_pos]].line < std::min(stop->limit, before) &&
            m_rb.calls[m_order[m_pos]].pid != stop->worker &&
-           !m_deferred.count(m_order[m_pos]))
+           !m_deferred.count(m_order[m_pos])) {
+      const std::uint64_t queued = m_e.jobs_queued();
       issue_at(m_pos++);
+      if (m_e.jobs_queued() != queued)
+        break; // the engine asks pick_inside() again
+    }
     m_preempting = false;
     if (m_pos < m_order.size())
       m_horizon = m_rb.calls[m_order[m_pos]].line;
@@ -547,7 +551,10 @@ private:
     if (marked.empty() || marked[0] == 'C')
       return;
     std::size_t n = ++m_marks[marked][std::string(event)];
-    m_last_mark[marked] = {std::string(event), n};
+    // A call let in at a preemption point is another task's: the stopped
+    // one stays where it was.
+    if (!m_preempting)
+      m_last_mark[marked] = {std::string(event), n};
   }
 
   /// The engine's k-th object of a cookie is the trace's k-th.

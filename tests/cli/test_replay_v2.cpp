@@ -255,8 +255,8 @@ TEST_CASE("replay --from-trace: a later suite trace's umounts: the "
   }
 }
 
-TEST_CASE("replay --from-trace: the 6.12 fault phase: a reader's UNUSE "
-          "while the lookup waits for its volume's second creation")
+TEST_CASE("replay --from-trace: the fault phase: a reader's calls while "
+          "lookups wait for their volume's second creation")
 {
   // c=000000e1's lookup waits (WAIT crea) while system_wq makes
   // V=0000000d's directories again; the reader's UNUSE (excerpt 155)
@@ -270,6 +270,19 @@ TEST_CASE("replay --from-trace: the 6.12 fault phase: a reader's UNUSE "
   auto j = nlohmann::json::parse(r.out);
   CHECK(j["diverged"] == false);
   CHECK(j["compared"] == 126);
+
+  // 6.1 (the 16:02 run): c=000000d8's lookup waits for the creation; the
+  // reader unuses it, uses c=000000df, whose lookup waits too (excerpt
+  // 161) and runs whole (its volume END lookup a=2, 181) before
+  // c=000000d8's goes on (a=1, 186).
+  const std::string t61 =
+      fsc::test::fixtures_dir() + "/kernel-suite-6.1/wait-crea-V0d.txt.xz";
+  r = run_fsc({"replay", "--from-trace", t61, "--json"});
+  INFO(fsc::test::one_line(r.out + r.err));
+  REQUIRE(r.status == 0);
+  j = nlohmann::json::parse(r.out);
+  CHECK(j["diverged"] == false);
+  CHECK(j["compared"] == 159);
 }
 
 TEST_CASE("replay --from-trace: the 6.1 fault phase: a cookie's PUT relnq "

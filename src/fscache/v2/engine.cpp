@@ -1067,10 +1067,10 @@ void Engine::Impl::preempt_at(const Runnable& stopped)
     std::optional<Runnable> next = pick_inside(stopped);
     const std::uint64_t before = queued;
     sched->preempt(stopped);
-    if (!next)
-      break;
     if (queued != before)
       continue; // the calls queued work: choose again
+    if (!next)
+      break;
     auto it = std::find_if(runq.begin(), runq.end(), [&next](const Job& j) {
       Runnable r = runnable_of(j);
       return r.kind == next->kind && r.id == next->id;
@@ -1594,6 +1594,8 @@ void Engine::end_operation(OpId id)
 bool Engine::step() { return m->step(); }
 
 void Engine::set_scheduler(Scheduler* s) { m->sched = s; }
+
+std::uint64_t Engine::jobs_queued() const { return m->queued; }
 
 std::uint64_t Engine::run()
 {

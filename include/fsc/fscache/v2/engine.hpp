@@ -202,6 +202,9 @@ public:
   /// Runs one thing (a woken netfs call, a queued work item); false when
   /// nothing can run (or the scheduler holds everything back).
   bool step();
+  /// How many work items were ever queued: a scheduler's call that queues
+  /// one at a preemption point stops there, so that it may run next.
+  std::uint64_t jobs_queued() const;
   /// Steps until nothing can run; returns the number of steps.
   std::uint64_t run();
   /// Runs until idle, then moves the virtual clock on by ns, firing the LRU
