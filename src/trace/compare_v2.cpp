@@ -17,6 +17,7 @@
 #include <functional>
 #include <limits>
 #include <set>
+#include <utility>
 
 namespace fsc::trace {
 
@@ -161,73 +162,246 @@ public:
     }
     if (best_at >= m_horizon)
       return ready.size();
-    if (ready[best].kind == v2::Runnable::volume_rest)
-      ++m_started[rest_name(ready[best].id)];
+    started(ready[best]);
     return best;
   }
 
-  /// The calls the trace shows while the work item was at this point:
-  /// those printed before its next line. Where it is: the trace's line
-  /// of the engine's last line of the cookie (the k-th of its event,
-  /// compared or the backing filesystem's), so a point between two
-  /// lines of the backend (NEW obj, then cachefiles_lookup) is told from
-  /// the next.
+  /// The calls the trace shows while the task was at this point: those
+  /// printed before its next line of the thing (see stop_of).
   void preempt(const v2::Runnable& running) override
   {
-    auto tc = m_c_e2t.find(running.id);
-    if (m_preempting || tc == m_c_e2t.end())
+    auto stop = m_preempting ? std::nullopt : stop_of(running);
+    const std::uint64_t before = std::exchange(m_inside_at, k_never);
+    if (!stop)
       return;
-    const std::string thing = fmt::format("c={:08x}", tc->second);
-    auto last = m_last_mark.find(thing);
-    auto t = m_rb.marks.find(thing);
-    if (last == m_last_mark.end() || t == m_rb.marks.end())
-      return;
-    const std::vector<V2Rebuilt::Mark>& ms = t->second;
-    std::size_t at = ms.size(), k = 0;
-    for (std::size_t i = 0; i < ms.size(); ++i)
-      if (ms[i].event == last->second.first && ++k == last->second.second) {
-        at = i;
-        break;
-      }
-    if (at == ms.size())
-      return;
-    // The worker is the task of that line; its next line of the cookie
-    // is where the work item goes on.
-    const int worker = ms[at].pid;
-    std::uint64_t limit = k_never;
-    for (std::size_t i = at + 1; i < ms.size(); ++i)
-      if (ms[i].pid == worker) {
-        limit = ms[i].line;
-        break;
-      }
+    if (running.kind == v2::Runnable::cookie)
+      wake_ready_ops(running.id, stop->line);
     m_preempting = true;
-    // Nor past a call of the stopped task itself.
-    while (m_pos < m_order.size() && m_rb.calls[m_order[m_pos]].line < limit &&
-           m_rb.calls[m_order[m_pos]].pid != worker &&
-           !m_deferred.count(m_order[m_pos]))
+    // Nor past a call of the stopped task itself, nor past the start of
+    // the work item run next (pick_inside).
+    while (m_pos < m_order.size() &&
+           m_rb.calls[m_order[m_pos]].line < std::min(stop->limit, before) &&
+           m_rb.calls[m_order[m_pos]].pid != stop->worker &&
+           !m_deferred.count(m_order[m_pos])) {
+      const std::uint64_t queued = m_e.jobs_queued();
       issue_at(m_pos++);
+      if (m_e.jobs_queued() != queued)
+        break; // the engine asks pick_inside() again
+    }
     m_preempting = false;
     if (m_pos < m_order.size())
       m_horizon = m_rb.calls[m_order[m_pos]].line;
   }
 
+  /// The work item the trace starts first while the task is stopped
+  /// (before its next line of the thing): another worker ran it then.
+  std::size_t pick_inside(const v2::Runnable& running,
+                          const std::vector<v2::Runnable>& ready) override
+  {
+    auto stop = m_preempting ? std::nullopt : stop_of(running);
+    if (!stop)
+      return ready.size();
+    std::size_t best = ready.size();
+    std::uint64_t best_at = stop->limit;
+    for (std::size_t i = 0; i < ready.size(); ++i) {
+      std::uint64_t at = start_of(ready[i]);
+      if (at > stop->line && at < best_at &&
+          run_end(ready[i], at) < stop->shared) {
+        best_at = at;
+        best = i;
+      }
+    }
+    if (best < ready.size())
+      m_inside_at = best_at;
+    return best;
+  }
+
+  void runs_inside(const v2::Runnable& r) override { started(r); }
+
+  /// The stopped task's next line that prints a volume's or the cache's
+  /// counts, after `line`: an item run inside it must end before that.
+  std::uint64_t next_shared(int pid, std::uint64_t line) const
+  {
+    auto it = m_rb.shared.find(pid);
+    if (it == m_rb.shared.end())
+      return k_never;
+    auto n = std::upper_bound(it->second.begin(), it->second.end(), line);
+    return n == it->second.end() ? k_never : *n;
+  }
+
   /// Did the task of the call being made print no WAIT before its next
   /// line of the cookie? Then it checked the state only after it changed.
-  bool check_later(std::uint32_t engine_c) override
+  /// Did it print one after other tasks' lines of the cookie? Then it
+  /// prints it at the first preemption point past the last of them
+  /// (Held::tell_at), with the counts of then.
+  Check check_later(std::uint32_t engine_c) override
   {
     auto tc = m_c_e2t.find(engine_c);
     if (!m_issuing || tc == m_c_e2t.end())
-      return false;
-    auto t = m_rb.steps.find(fmt::format("c={:08x}", tc->second));
+      return Check::now;
+    const std::string thing = fmt::format("c={:08x}", tc->second);
+    auto t = m_rb.steps.find(thing);
     if (t == m_rb.steps.end())
-      return false;
-    for (const V2Step& s : t->second)
-      if (s.line > m_issuing->line && s.pid == m_issuing->pid)
-        return s.text.find(" WAIT  io ") == std::string::npos;
-    return false;
+      return Check::now;
+    auto next = std::find_if(
+        t->second.begin(), t->second.end(), [this](const V2Step& s) {
+          return s.line > m_issuing->line && s.pid == m_issuing->pid;
+        });
+    if (next == t->second.end())
+      return Check::now;
+    if (next->text.find(" WAIT  io ") == std::string::npos)
+      return Check::after_change;
+    if (next->late) // its counts were taken at once, its line came later
+      return Check::now;
+    m_tell_at = 0;
+    if (auto ms = m_rb.marks.find(thing); ms != m_rb.marks.end())
+      for (const V2Rebuilt::Mark& m : ms->second)
+        if (m.line > m_issuing->line && m.line < next->line &&
+            m.pid != m_issuing->pid)
+          m_tell_at = m.line;
+    return m_tell_at ? Check::print_later : Check::now;
   }
 
 private:
+  /// Where a task stopped in the trace: the line of the engine's last
+  /// line of the thing (the k-th of its event, compared or the backing
+  /// filesystem's, so a point between two lines of the backend, NEW obj
+  /// then cachefiles_lookup, is told from the next), its task, and that
+  /// task's next line of the thing, where it goes on.
+  struct Stop {
+    int worker = 0;
+    std::uint64_t line = 0, limit = k_never;
+    /// The task's next line that prints a volume's or the cache's counts
+    /// (limit is never past it): an item run inside must end before it.
+    std::uint64_t shared = k_never;
+  };
+  std::optional<Stop> stop_of(const v2::Runnable& running) const
+  {
+    const std::string thing = thing_of(running);
+    const std::size_t at = mark_at(thing);
+    if (at == SIZE_MAX)
+      return std::nullopt;
+    const std::vector<V2Rebuilt::Mark>& ms = m_rb.marks.at(thing);
+    Stop s;
+    s.worker = ms[at].pid;
+    s.line = ms[at].line;
+    for (std::size_t i = at + 1; i < ms.size(); ++i)
+      if (ms[i].pid == s.worker) {
+        s.limit = ms[i].line;
+        break;
+      }
+    s.shared = next_shared(s.worker, shared_from(running, s));
+    s.limit = std::min(s.limit, s.shared);
+    return s;
+  }
+
+  /// Where the stopped task is among its lines of shared counts: past its
+  /// last line of the cookie, or of the cookie's volume when it printed
+  /// that later (a lookup waiting for its volume's creation, WAIT crea).
+  std::uint64_t shared_from(const v2::Runnable& running, const Stop& stop) const
+  {
+    auto v = running.kind == v2::Runnable::cookie ? m_volume_of.find(running.id)
+                                                  : m_volume_of.end();
+    const std::string thing = v == m_volume_of.end()
+                                  ? std::string()
+                                  : thing_of({v2::Runnable::volume, v->second});
+    auto t = m_rb.marks.find(thing);
+    const std::size_t at = mark_at(thing);
+    if (t == m_rb.marks.end() || at == SIZE_MAX)
+      return stop.line;
+    for (std::size_t i = at + 1; i-- > 0;) // its last line of the volume
+      if (t->second[i].pid == stop.worker)
+        return std::max(stop.line, t->second[i].line);
+    return stop.line;
+  }
+
+  /// Where the engine's last line of the thing is among the trace's lines
+  /// of it (V2Rebuilt::marks), SIZE_MAX if nowhere.
+  std::size_t mark_at(const std::string& thing) const
+  {
+    auto last = m_last_mark.find(thing);
+    auto t = m_rb.marks.find(thing);
+    if (thing.empty() || last == m_last_mark.end() || t == m_rb.marks.end())
+      return SIZE_MAX;
+    std::size_t k = 0;
+    for (std::size_t i = 0; i < t->second.size(); ++i)
+      if (t->second[i].event == last->second.first &&
+          ++k == last->second.second)
+        return i;
+    return SIZE_MAX;
+  }
+
+  /// The trace's name of the thing a work item (or a stopped task) is
+  /// about: "c=…" or "V=…"; "" for the LRU worker or an unmapped id.
+  std::string thing_of(const v2::Runnable& r) const
+  {
+    const bool cookie = r.kind == v2::Runnable::cookie;
+    if (r.kind == v2::Runnable::lru)
+      return {};
+    auto& map = cookie ? m_c_e2t : m_v_e2t;
+    auto it = map.find(r.id);
+    return it == map.end()
+               ? std::string()
+               : fmt::format("{}={:08x}", cookie ? 'c' : 'V', it->second);
+  }
+
+  /// A waiting operation whose task's next line of the cookie is its END
+  /// io went on, so it checked the state while that let it (a read woken
+  /// when the lookup went negative, CREATING, that ends normally though
+  /// the lookup then fails): it resumes at the first point it may.
+  /// An operation whose WAIT is printed later (Check::print_later) prints
+  /// it once the stopped task is at or past the line it waits for.
+  void wake_ready_ops(std::uint32_t engine_c, std::uint64_t at)
+  {
+    auto tc = m_c_e2t.find(engine_c);
+    if (tc == m_c_e2t.end())
+      return;
+    auto ops = m_ops.find(tc->second);
+    auto t = m_rb.steps.find(fmt::format("c={:08x}", tc->second));
+    if (ops == m_ops.end() || t == m_rb.steps.end())
+      return;
+    for (Held& h : ops->second) {
+      if (m_e.op_info(h.id).status != v2::OpInfo::waiting)
+        continue;
+      if (h.tell_at && h.tell_at <= at) {
+        h.tell_at = 0;
+        m_e.resume_operation(h.id);
+        continue;
+      }
+      auto next = std::find_if(
+          t->second.begin(), t->second.end(), [&h](const V2Step& s) {
+            return s.line > h.line && s.pid == h.pid &&
+                   s.text.find(" WAIT  io ") == std::string::npos;
+          });
+      if (next != t->second.end() &&
+          next->text.find(" END   io ") != std::string::npos)
+        m_e.resume_operation(h.id, true);
+    }
+  }
+
+  /// The trace line where the work item's run that starts at `start`
+  /// ends (its PQ  work, or PUT creat): one ending after the stopped task
+  /// printed counts it shares is not run inside it (the engine's items
+  /// nest, the kernel's workers interleave freely), but after it.
+  std::uint64_t run_end(const v2::Runnable& r, std::uint64_t start) const
+  {
+    auto t = m_rb.steps.find(thing_of(r));
+    if (t == m_rb.steps.end())
+      return k_never;
+    for (const V2Step& s : t->second)
+      if (s.line >= start && (s.text.find(" PQ  work ") != std::string::npos ||
+                              s.text.find(" PUT creat ") != std::string::npos))
+        return s.line;
+    return k_never;
+  }
+
+  /// A volume creation's rest prints no line at its start: counted here.
+  void started(const v2::Runnable& r)
+  {
+    if (r.kind == v2::Runnable::volume_rest)
+      ++m_started[rest_name(r.id)];
+  }
+
   /// A deferred call waits for the work the trace starts at its own
   /// time (its line and theirs print one timestamp: 6.1's clock stood
   /// still for hundreds of lines in a TCG guest): up to the first line
@@ -374,10 +548,13 @@ private:
       if (c != m_c_of_o.end())
         marked = fmt::format("c={:08x}", c->second);
     }
-    if (marked.empty() || marked[0] != 'c')
+    if (marked.empty() || marked[0] == 'C')
       return;
     std::size_t n = ++m_marks[marked][std::string(event)];
-    m_last_mark[marked] = {std::string(event), n};
+    // A call let in at a preemption point is another task's: the stopped
+    // one stays where it was.
+    if (!m_preempting)
+      m_last_mark[marked] = {std::string(event), n};
   }
 
   /// The engine's k-th object of a cookie is the trace's k-th.
@@ -400,6 +577,9 @@ private:
   struct Held {
     int pid;
     std::uint32_t id;
+    std::uint64_t line = 0; ///< the trace line of its call
+    /// Its state check waits for a task to be at this trace line (0: no).
+    std::uint64_t tell_at = 0;
   };
   /// The operation (or write) of the task, else the oldest of the cookie;
   /// taken off the list when `take`.
@@ -479,6 +659,10 @@ private:
   bool m_preempting = false;
   const V2Call* m_issuing = nullptr; ///< the call being made
   std::size_t m_call_pos = SIZE_MAX; ///< its position, SIZE_MAX: none
+  std::uint64_t m_tell_at = 0;       ///< what check_later() chose last
+  std::map<std::uint32_t, std::uint32_t> m_volume_of; ///< engine c -> V
+  /// Where the work item pick_inside() chose starts (k_never: none).
+  std::uint64_t m_inside_at = k_never;
   std::map<std::string, std::size_t> m_started;
   std::size_t m_lru = 0;
   std::map<std::uint32_t, std::uint32_t> m_c_t2e, m_c_e2t, m_v_t2e, m_v_e2t,
@@ -532,6 +716,8 @@ void Run::issue_call(const V2Call& k)
     put_found(k, key);
     v2::CookieId c = m_e.acquire_cookie(v->second, key, k_aux, k.size);
     m_size[k.id] = k.size;
+    if (c)
+      m_volume_of[c] = v->second;
     if (c) {
       m_c_t2e[k.id] = c;
       m_c_e2t[c] = k.id;
@@ -572,14 +758,20 @@ void Run::issue_call(const V2Call& k)
 void Run::issue_io(const V2Call& k, v2::CookieId c)
 {
   std::deque<Held>& ops = m_ops[k.id];
+  // A task whose operation waits makes no call: seen making one, it was
+  // woken (a work item stopped at a preemption point changed the state).
+  for (const Held& h : ops)
+    if (h.pid == k.pid && m_e.op_info(h.id).status == v2::OpInfo::waiting)
+      m_e.resume_operation(h.id);
   prune(ops);
   switch (k.kind) {
   case V2Call::begin_read:
   case V2Call::begin_write: {
+    m_tell_at = 0;
     v2::OpId op =
         k.kind == V2Call::begin_read ? m_e.begin_read(c) : m_e.begin_write(c);
     if (m_e.op_info(op).status != v2::OpInfo::refused)
-      ops.push_back({k.pid, op});
+      ops.push_back({k.pid, op, k.line, m_tell_at});
     return;
   }
   case V2Call::read:
@@ -618,8 +810,10 @@ struct Outcome {
   std::vector<std::string> cuts; ///< compare_all: which things, how many
 };
 
-/// How late a line the rebuild found printed late (V2Step::late) may be.
+/// How late a line the rebuild found printed late (V2Step::late) may be:
+/// 20 ms, or its own lateness (V2Step::late_ns) up to the rebuild's window.
 constexpr std::int64_t k_late_ns = 20'000'000;
+constexpr std::int64_t k_late_max_ns = 100'000'000;
 
 /// May trace line j match before the unmatched lines [from, j)? Only
 /// when they are other tasks' lines printed shortly before.
@@ -681,7 +875,7 @@ Outcome compare_thing(const std::string& thing, const std::vector<V2Step>& t,
     std::size_t j = first;
     for (; j < t.size(); ++j) {
       const std::int64_t gap = t[j].ts_ns - t[first].ts_ns;
-      if (gap > std::max(window, k_late_ns)) {
+      if (gap > std::max(window, k_late_max_ns)) {
         j = t.size();
         break;
       }
@@ -691,7 +885,9 @@ Outcome compare_thing(const std::string& thing, const std::vector<V2Step>& t,
         break;
     }
     if (j < t.size() &&
-        may_skip(t, matched, first, j, t[j].late ? k_late_ns : window)) {
+        may_skip(t, matched, first, j,
+                 t[j].late ? std::max({window, k_late_ns, t[j].late_ns})
+                           : window)) {
       matched[j] = true;
       ++o.compared;
       continue;

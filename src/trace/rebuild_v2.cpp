@@ -230,8 +230,11 @@ void Builder::event(std::size_t i)
       if (c != m_cookie_of_obj.end())
         marked = thing_name('c', c->second);
     }
-  if (!marked.empty() && marked[0] == 'c')
+  if (!marked.empty() && marked[0] != 'C')
     m_out.marks[marked].push_back({e.line, e.pid, e.event});
+  if (e.event == "fscache_volume" || e.event == "fscache_access_volume" ||
+      e.event == "fscache_cache" || e.event == "fscache_access_cache")
+    m_out.shared[e.pid].push_back(e.line);
   if (e.event == "fscache_cache" || e.event == "fscache_access_cache")
     cache_line(e);
   else if (e.event == "fscache_volume")
@@ -521,6 +524,16 @@ std::optional<Count> count_of(const std::string& text)
     if (o == std::string::npos)
       return std::nullopt;
     c.key = text.substr(o + 1, 10);
+  } else if (text.rfind("fscache_cookie: ", 0) == 0) {
+    at = text.rfind(" r="); // the cookie's refs, after the change
+    auto w = text.find(" c=");
+    if (w == std::string::npos || w + 12 > text.size())
+      return std::nullopt;
+    const std::string_view words = std::string_view(text).substr(w + 12);
+    c.d = words.starts_with("GET ") || words.starts_with("GQ ")   ? 1
+          : words.starts_with("PUT ") || words.starts_with("PQ ") ? -1
+                                                                  : 0;
+    c.key = "r";
   } else {
     return std::nullopt;
   }
@@ -531,15 +544,17 @@ std::optional<Count> count_of(const std::string& text)
 }
 
 // A cookie's access count (a=) runs +1 at each BEGIN line and -1 at each
-// END; an object's refs (u=) +1 at each GET and -1 at each PUT. Where a
+// END; its refs (r= of fscache_cookie) +1 at each GET (GQ) and -1 at each
+// PUT (PQ); an object's refs (u=) +1 at each GET and -1 at each PUT. Where a
 // line shows another value, and a later line of another task (within
 // 20 ms) shows the value it would have had first, that one happened
 // first and was printed late (its task stopped between the change and
-// its trace line: seen for milliseconds in TCG guests). Its call runs
-// before this line's, and it may match ahead.
+// its trace line: seen for milliseconds in TCG guests, 35 ms once with the
+// host busy, the window fsc refs uses for them: 100 ms). Its call runs
+// before this line's, and it may match ahead by as much.
 void Builder::late_ends()
 {
-  constexpr std::int64_t k_window = 20'000'000;
+  constexpr std::int64_t k_window = 100'000'000;
   std::map<std::uint64_t, std::uint64_t> before; // late line -> line
   for (auto& [thing, steps] : m_out.steps) {
     if (thing[0] != 'c')
@@ -555,7 +570,8 @@ void Builder::late_ends()
       auto it = cur.find(ci->key);
       const long after = ci->before ? ci->v + ci->d : ci->v;
       if (it == cur.end() ||
-          steps[i].text.find(" NEW obj") != std::string::npos) {
+          steps[i].text.find(" NEW obj") != std::string::npos ||
+          steps[i].text.find(" NEW acq") != std::string::npos) {
         cur[ci->key] = after;
         continue;
       }
@@ -574,6 +590,7 @@ void Builder::late_ends()
           steps[i].ts_ns - steps[l->second.first].ts_ns <= k_window &&
           ci->v == l->second.second) {
         steps[i].late = true;
+        steps[i].late_ns = steps[i].ts_ns - steps[l->second.first].ts_ns;
         before[steps[i].line] = steps[l->second.first].line;
         continue;
       }
@@ -590,6 +607,7 @@ void Builder::late_ends()
           done.insert(j);
           last[ci->key] = {i, mid};
           steps[j].late = true;
+          steps[j].late_ns = steps[j].ts_ns - steps[i].ts_ns;
           before[steps[j].line] = steps[i].line;
           break;
         }

@@ -182,6 +182,170 @@ TEST_CASE("replay --from-trace: the kernel suite's 6.1 fault phase: a volume "
   CHECK(j["compared"] == 7962);
 }
 
+TEST_CASE("replay --from-trace: one volume of a later 6.1 suite trace: a "
+          "read woken by the lookup ends while the worker is stopped")
+{
+  // c=0000001e's read waited (WAIT  io) for the lookup; the lookup's work
+  // item made the cookie ACTIVE and stopped after its volume END lookup;
+  // the reader's END io (excerpt 151) comes before the worker's PQ  work:
+  // the reader was woken with the state change, not after the item.
+  const std::string t =
+      fsc::test::fixtures_dir() + "/kernel-suite-6.1/read-woken-V01.txt.xz";
+  auto r = run_fsc({"replay", "--from-trace", t, "--json"});
+  INFO(fsc::test::one_line(r.out + r.err));
+  REQUIRE(r.status == 0);
+  auto j = nlohmann::json::parse(r.out);
+  CHECK(j["diverged"] == false);
+  CHECK(j["compared"] == 1668);
+}
+
+TEST_CASE("replay --from-trace: one volume of a later 6.1 suite trace: a "
+          "GET ioreq printed 35 ms after the PUT it preceded")
+{
+  // c=000000b4 is written back by three kworkers at once; kworker/u4:5's
+  // GET ioreq u=2 (excerpt 3746, trace 80682, 119.141446) came before
+  // kworker/u4:2's PUT ioreq u=3 (3661, 119.106278), which counts it.
+  const std::string t =
+      fsc::test::fixtures_dir() + "/kernel-suite-6.1/late-get-V0c.txt.xz";
+  auto r = run_fsc({"replay", "--from-trace", t, "--json"});
+  INFO(fsc::test::one_line(r.out + r.err));
+  REQUIRE(r.status == 0);
+  auto j = nlohmann::json::parse(r.out);
+  CHECK(j["diverged"] == false);
+  CHECK(j["compared"] == 3882);
+  bool late = false;
+  for (const auto& n : records(j, "note"))
+    late = late || n["message"] == "printed late, its call run earlier: "
+                                   "lines 3746->3661";
+  CHECK(late);
+
+  // Its count changed: no order explains it, a divergence.
+  std::vector<std::string> lines = read_trace(t);
+  REQUIRE(has(lines.at(3745), "o=000000a0 u=2 GET ioreq"));
+  lines[3745].replace(lines[3745].find("u=2 GET"), 3, "u=1");
+  TempDir d;
+  std::string p = write_trace(d, "count.trace", lines);
+  r = run_fsc({"replay", "--from-trace", p, "--json"});
+  INFO(fsc::test::one_line(r.out + r.err));
+  CHECK(r.status == 1);
+  j = nlohmann::json::parse(r.out);
+  CHECK(j["diverged"] == true);
+}
+
+TEST_CASE("replay --from-trace: a later suite trace's umounts: the "
+          "volume's relinquish while workers commit their cookies")
+{
+  // 6.1, V=00000005: c=0000004a's commit (SEE clean_commit, excerpt
+  // 10618) sleeps until after the volume's PUT relnq u=2 (10800);
+  // meanwhile other kworkers run whole work items (PUT cook u=23..u=3);
+  // c=0000004f's, begun at 10664, goes on after the relinquish too, so it
+  // runs after c=0000004a's (their PUT cook u=1, u=0). 6.12, V=00000008:
+  // c=0000006f's commit stops after unlinking the stale file (w=stale,
+  // excerpt 1554) until after the PUT relnq (1736).
+  for (const char* f :
+       {"kernel-suite-6.1/umount-V05", "kernel-suite-6.12/commit-V08"}) {
+    const std::string t = fsc::test::fixtures_dir() + "/" + f + ".txt.xz";
+    auto r = run_fsc({"replay", "--from-trace", t, "--json"});
+    INFO(f << ": " << fsc::test::one_line(r.out + r.err));
+    REQUIRE(r.status == 0);
+    auto j = nlohmann::json::parse(r.out);
+    CHECK(j["diverged"] == false);
+    CHECK(j["compared"] ==
+          (std::string(f) == "kernel-suite-6.1/umount-V05" ? 8791 : 1329));
+  }
+}
+
+TEST_CASE("replay --from-trace: the fault phase: a reader's calls while "
+          "lookups wait for their volume's second creation")
+{
+  // c=000000e1's lookup waits (WAIT crea) while system_wq makes
+  // V=0000000d's directories again; the reader's UNUSE (excerpt 155)
+  // comes then, before the lookup's GET attch. The trace ends inside both
+  // work items.
+  const std::string t =
+      fsc::test::fixtures_dir() + "/kernel-suite-6.12/wait-crea-V0d.txt.xz";
+  auto r = run_fsc({"replay", "--from-trace", t, "--json"});
+  INFO(fsc::test::one_line(r.out + r.err));
+  REQUIRE(r.status == 0);
+  auto j = nlohmann::json::parse(r.out);
+  CHECK(j["diverged"] == false);
+  CHECK(j["compared"] == 126);
+
+  // 6.1 (the 16:02 run): c=000000d8's lookup waits for the creation; the
+  // reader unuses it, uses c=000000df, whose lookup waits too (excerpt
+  // 161) and runs whole (its volume END lookup a=2, 181) before
+  // c=000000d8's goes on (a=1, 186).
+  const std::string t61 =
+      fsc::test::fixtures_dir() + "/kernel-suite-6.1/wait-crea-V0d.txt.xz";
+  r = run_fsc({"replay", "--from-trace", t61, "--json"});
+  INFO(fsc::test::one_line(r.out + r.err));
+  REQUIRE(r.status == 0);
+  j = nlohmann::json::parse(r.out);
+  CHECK(j["diverged"] == false);
+  CHECK(j["compared"] == 159);
+}
+
+TEST_CASE("replay --from-trace: the 6.1 fault phase: a cookie's PUT relnq "
+          "printed after the work item its put let run")
+{
+  // c=00000101's relinquish queues its work (GQ endac r=3) and puts its
+  // ref (3 -> 2); the worker's "-   work r=2" (excerpt 10430) shows the
+  // put, whose line the umount printed 0.9 ms later (10441).
+  const std::string t =
+      fsc::test::fixtures_dir() + "/kernel-suite-6.1/late-put-V10.txt.xz";
+  auto r = run_fsc({"replay", "--from-trace", t, "--json"});
+  INFO(fsc::test::one_line(r.out + r.err));
+  REQUIRE(r.status == 0);
+  auto j = nlohmann::json::parse(r.out);
+  CHECK(j["diverged"] == false);
+  CHECK(j["compared"] == 8541);
+
+  // The worker's count changed: a divergence.
+  std::vector<std::string> lines = read_trace(t);
+  REQUIRE(has(lines.at(10429), "c=00000101 -   work  r=2"));
+  lines[10429].replace(lines[10429].find("r=2"), 3, "r=1");
+  TempDir d;
+  std::string p = write_trace(d, "count.trace", lines);
+  r = run_fsc({"replay", "--from-trace", p, "--json"});
+  INFO(fsc::test::one_line(r.out + r.err));
+  CHECK(r.status == 1);
+  j = nlohmann::json::parse(r.out);
+  CHECK(j["diverged"] == true);
+}
+
+TEST_CASE("replay --from-trace: the head of a later 6.12 suite trace: a "
+          "volume's creation ends while another volume is freed")
+{
+  // V=00000003, relinquished during its creation, is freed by the
+  // creation's last put on kworker/0:0 (BEGIN rlq_vol 3400 .. END rlq_vol
+  // 3663, its 257 directories released); kworker/0:2 ends V=00000004's
+  // creation meanwhile (3442-3444): the cache's END acq_vol r=4 comes
+  // before V=00000003's PUT vol r=3.
+  const std::string t =
+      fsc::test::fixtures_dir() + "/kernel-suite-6.12/volume-free-head.txt.xz";
+  auto r = run_fsc({"replay", "--from-trace", t, "--json"});
+  INFO(fsc::test::one_line(r.out + r.err));
+  REQUIRE(r.status == 0);
+  auto j = nlohmann::json::parse(r.out);
+  CHECK(j["diverged"] == false);
+  CHECK(j["volumes"] == 4);
+  CHECK(j["compared"] == 44);
+
+  // The same run with V=00000004's creation end moved after the free: its
+  // counts no longer fit (the cache's r= was 4 then), a divergence.
+  std::vector<std::string> lines = read_trace(t);
+  REQUIRE(has(lines.at(3442), "C=00000001 END   acq_vol r=4 a=1"));
+  std::vector<std::string> moved = lines;
+  std::rotate(moved.begin() + 3441, moved.begin() + 3444, moved.end());
+  TempDir d;
+  std::string p = write_trace(d, "moved.trace", moved);
+  r = run_fsc({"replay", "--from-trace", p, "--json"});
+  INFO(fsc::test::one_line(r.out + r.err));
+  CHECK(r.status == 1);
+  j = nlohmann::json::parse(r.out);
+  CHECK(j["diverged"] == true);
+}
+
 TEST_CASE("replay --from-trace: the kernel suite's 6.12 trace: an UNUSE "
           "stopped before its LRU get, reads completed after the next call, "
           "reads begun while a lookup ends, a volume not made on a full "

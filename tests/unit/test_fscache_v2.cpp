@@ -1305,7 +1305,7 @@ TEST_CASE("v2 a scheduler holds work back, splits a volume's creation and "
     CHECK(r.kind == Runnable::cookie);
     CHECK(r.id == c);
     if (e.cookie_info(c).state == S::looking_up) {
-      ++looking_up; // the object made (NEW obj), not yet looked up
+      ++looking_up; // not yet looked up
       return;
     }
     if (e.cookie_info(c).state != S::creating)
@@ -1317,7 +1317,9 @@ TEST_CASE("v2 a scheduler holds work back, splits a volume's creation and "
   e.use_cookie(c, false);
   e.run();
   s.on_preempt = nullptr;
-  CHECK(looking_up == 2); // the gate not yet open; the object made
+  // The gate not yet open; open; the object's cookie ref taken (GET
+  // attch); the object made (NEW obj).
+  CHECK(looking_up == 4);
   l = rec.fresh();
   std::size_t begin = index_of(l, "fscache_access: c=00000002 BEGIN io_read "
                                   "r=3 a=2");
@@ -1337,6 +1339,100 @@ TEST_CASE("v2 a scheduler holds work back, splits a volume's creation and "
   for (const auto& f : rec.findings)
     found += f + "; ";
   INFO(found);
+  CHECK(rec.findings.empty());
+}
+
+namespace {
+
+/// Lets a chosen cookie's work run inside another's at its first
+/// preemption point, and says how a begun operation checks its state.
+struct InsideScheduler final : Scheduler {
+  CookieId inside = 0; ///< run this cookie's work at the first point
+  Check check = Check::now;
+  int points = 0;
+  std::size_t pick(const std::vector<Runnable>&) override { return 0; }
+  std::size_t pick_inside(const Runnable& stopped,
+                          const std::vector<Runnable>& ready) override
+  {
+    for (std::size_t i = 0; i < ready.size(); ++i)
+      if (ready[i].kind == Runnable::cookie && ready[i].id == inside &&
+          stopped.id != inside) {
+        inside = 0;
+        return i;
+      }
+    return ready.size();
+  }
+  void preempt(const Runnable&) override { ++points; }
+  Check check_later(std::uint32_t) override { return check; }
+};
+
+} // namespace
+
+TEST_CASE("v2 a scheduler runs a work item inside another at a preemption "
+          "point, prints a WAIT later, resumes an operation at once",
+          "[fscache_v2]")
+{
+  Recorder rec;
+  MemoryBackend be;
+  Engine e(be, rec);
+  InsideScheduler s;
+  e.set_scheduler(&s);
+  REQUIRE(e.add_cache() == 0);
+  VolumeId v = e.acquire_volume("test,vol");
+  e.run();
+  CookieId a = e.acquire_cookie(v, bytes("a"), bytes("aux-0001"), 8192);
+  CookieId b = e.acquire_cookie(v, bytes("b"), bytes("aux-0001"), 8192);
+
+  // b's lookup runs whole inside a's, at a's first preemption point.
+  e.use_cookie(a, false);
+  e.use_cookie(b, false);
+  s.inside = b;
+  rec.fresh();
+  e.run();
+  auto l = rec.fresh();
+  std::size_t a_work = index_of(l, "fscache_cookie: c=00000002 -   work  r=2");
+  std::size_t b_work = index_of(l, "fscache_cookie: c=00000003 -   work  r=2");
+  std::size_t b_done = index_of(l, "fscache_cookie: c=00000003 PQ  work  r=2");
+  std::size_t a_done = index_of(l, "fscache_cookie: c=00000002 PQ  work  r=2");
+  CHECK(a_work < b_work);
+  CHECK(b_work < b_done);
+  CHECK(b_done < a_done);
+  CHECK(a_done < l.size());
+  CHECK(s.points > 0);
+  CHECK(e.cookie_info(a).state == S::active);
+  CHECK(e.cookie_info(b).state == S::active);
+  e.unuse_cookie(a);
+  e.unuse_cookie(b);
+  e.relinquish_cookie(b, false);
+  e.run();
+
+  // A read begun while a's lookup waits (LOOKING_UP) prints its WAIT only
+  // when told, with the counts of then; resumed "if ready" in LOOKING_UP
+  // it stays; once ACTIVE it goes on when resumed.
+  e.relinquish_cookie(a, false);
+  e.run();
+  CookieId c = e.acquire_cookie(v, bytes("c"), bytes("aux-0001"), 8192);
+  e.use_cookie(c, false); // queued, not yet run: LOOKING_UP
+  s.check = Scheduler::Check::print_later;
+  rec.fresh();
+  OpId op = e.begin_read(c);
+  CHECK(e.op_info(op).status == OpInfo::waiting);
+  l = rec.fresh();
+  REQUIRE(l.size() == 1);
+  CHECK(l[0] == "fscache_access: c=00000004 BEGIN io_read r=2 a=2");
+  e.resume_operation(op, true);
+  l = rec.fresh();
+  REQUIRE(l.size() == 1);
+  CHECK(l[0] == "fscache_access: c=00000004 WAIT  io      r=2 a=2");
+  CHECK(e.op_info(op).status == OpInfo::waiting);
+  s.check = Scheduler::Check::now;
+  e.run();
+  CHECK(e.op_info(op).status == OpInfo::ready);
+  e.end_operation(op);
+  e.unuse_cookie(c);
+  e.relinquish_cookie(c, false);
+  e.run();
+  CHECK(e.check_counts().empty());
   CHECK(rec.findings.empty());
 }
 

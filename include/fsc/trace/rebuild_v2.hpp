@@ -69,6 +69,9 @@ struct V2Step {
   /// trace line, as vCPUs of an emulated guest are); its call runs where
   /// the counts say, and it may match ahead of those lines.
   bool late = false;
+  /// How much later than the line it preceded it was printed: it may
+  /// match ahead of other tasks' lines printed that much before it.
+  std::int64_t late_ns = 0;
 };
 
 struct V2Rebuilt {
@@ -99,14 +102,19 @@ struct V2Rebuilt {
   std::map<std::string, std::vector<std::uint64_t>> work_starts;
   std::vector<std::uint64_t> lru_starts;
   /// Every line of a cookie, compared or not (the backing filesystem's
-  /// cachefiles_* lines of its objects, by o=), with its task and event:
-  /// where a work item the engine lets calls into stands in the trace.
+  /// cachefiles_* lines of its objects, by o=), and of a volume, with its
+  /// task and event: where a task the engine stops at a preemption point
+  /// (letting calls and other work items in) stands in the trace.
   struct Mark {
     std::uint64_t line = 0;
     int pid = 0;
     std::string event;
   };
   std::map<std::string, std::vector<Mark>> marks;
+  /// Per task, its lines that print a volume's or the cache's counts
+  /// (fscache_volume, fscache_access_volume, fscache_cache,
+  /// fscache_access_cache), which other things' work items share.
+  std::map<int, std::vector<std::uint64_t>> shared;
   std::vector<std::string> notes; ///< "FILE:LINE: what was not rebuilt"
   /// Lines printed late and the line their call ran at ("15944->15943").
   std::vector<std::string> late;

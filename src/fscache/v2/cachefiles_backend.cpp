@@ -372,6 +372,7 @@ bool CacheFilesBackend::lookup_cookie(Cookie& c)
   o.cache = v.cache;
   m_host->count_object(*v.cache);
   m_host->get_cookie(c, CookieTrace::get_attach_object);
+  m_host->preempt_point(c); // cachefiles_alloc_object() takes no lock
   obs().obj_ref(c.debug_id, o.id, 1, ObjRefTrace::new_obj);
   m_host->preempt_point(c);
   if (c.key.size() > cachefiles::k_max_key_v2 ||
@@ -521,23 +522,31 @@ void CacheFilesBackend::withdraw_cookie(Cookie& c)
         obs().obj_ref(c.debug_id, o.id, o.ref, ObjRefTrace::see_clean_drop_tmp);
       }
     } else {
+      // The commit's steps on the backing filesystem can sleep; the
+      // cookie's lock is not held.
       obs().obj_ref(c.debug_id, o.id, o.ref, ObjRefTrace::see_clean_commit);
+      m_host->preempt_point(c);
       bool update = c.test_and_clear(cookie_flag::local_write);
       if (c.test_and_clear(cookie_flag::needs_update))
         update = true;
-      if (update)
+      if (update) {
         set_object_xattr(o);
+        m_host->preempt_point(c);
+      }
       if (o.tmpfile) {
         // cachefiles_commit_tmpfile: a stale file of the name goes first.
         cachefiles::StoreStat st = m_store.stat(o.path);
         bool ok = true;
-        if (st.exists && st.ino != o.ino)
+        if (st.exists && st.ino != o.ino) {
           ok = bury(o.id, o.path, KillTrace::stale) == 0;
+          m_host->preempt_point(c);
+        }
         if (ok && fault(Fault::link, &c) == 0 &&
             m_store.link_tmpfile(o.file, o.path) == 0) {
           obs().cf_link(o.id, o.ino);
           o.file = o.path;
           o.tmpfile = false;
+          m_host->preempt_point(c);
         }
       }
     }

@@ -9,6 +9,7 @@
 #include <functional>
 #include <list>
 #include <map>
+#include <optional>
 #include <random>
 
 #include <fmt/format.h>
@@ -22,6 +23,7 @@ struct Waiter {
   std::function<bool()> ready;
   std::function<void()> resume;
   std::string what;
+  std::uint32_t op = 0; ///< the operation that waits (0: another call)
 };
 
 struct Job {
@@ -35,6 +37,7 @@ struct OpRec {
   OpInfo info;
   Want want = Want::params;
   bool checked_late = false;        ///< Scheduler::check_later() said so once
+  bool wait_unprinted = false;      ///< waits; its WAIT  io line comes later
   std::function<void(OpRec&)> then; ///< run once the operation begins or
                                     ///< is refused (resize)
 };
@@ -80,6 +83,12 @@ struct Engine::Impl final : BackendHost {
   std::map<OpId, OpRec> ops;
 
   std::deque<Job> runq;
+  std::uint64_t queued = 0; ///< jobs ever queued (a call may queue one)
+  void queue_job(const Job& j)
+  {
+    runq.push_back(j);
+    ++queued;
+  }
   Scheduler* sched = nullptr;
   std::vector<Runnable> sched_ready; // scratch for sched->pick()
   std::list<Waiter> waiters;
@@ -104,12 +113,13 @@ struct Engine::Impl final : BackendHost {
   }
   void preempt_point(Cookie& c) override
   {
-    if (sched) {
-      Task t = task;
-      sched->preempt({Runnable::cookie, c.debug_id});
-      set_task(t);
-    }
+    preempt_at({Runnable::cookie, c.debug_id});
   }
+  /// A point where the running task holds no lock of the thing: the
+  /// scheduler's calls come in, and the work items it lets run meanwhile,
+  /// in its order.
+  void preempt_at(const Runnable& stopped);
+  std::optional<Runnable> pick_inside(const Runnable& stopped);
   void caching_failed(Cookie& c) override
   {
     c.clear(cookie_flag::is_caching);
@@ -183,13 +193,14 @@ struct Engine::Impl final : BackendHost {
     return find_live(volumes, id, call, 'V', "volume");
   }
   void park(std::function<bool()> ready, std::function<void()> resume,
-            std::string what)
+            std::string what, std::uint32_t op = 0)
   {
     if (ready()) {
       resume();
       return;
     }
-    waiters.push_back({std::move(ready), std::move(resume), std::move(what)});
+    waiters.push_back(
+        {std::move(ready), std::move(resume), std::move(what), op});
   }
   void timer_reduce(std::uint64_t at)
   {
@@ -271,7 +282,9 @@ struct Engine::Impl final : BackendHost {
     obs.access_volume(v.debug_id, c ? c->debug_id : 0, v.ref, v.n_accesses,
                       why);
   }
-  void create_volume(Volume& v, bool wait);
+  /// fscache_create_volume(); `waiter`, a cookie's lookup, sleeps until
+  /// the creation is done.
+  void create_volume(Volume& v, Cookie* waiter);
   void volume_work(Volume& v);
   void volume_work_rest(Volume& v);
 
@@ -302,7 +315,7 @@ struct Engine::Impl final : BackendHost {
       return;
     }
     c.work_pending = true;
-    runq.push_back({Job::cookie, &c, nullptr});
+    queue_job({Job::cookie, &c, nullptr});
   }
   void begin_cookie_access_raw(Cookie& c, AccessTrace why)
   {
@@ -438,6 +451,14 @@ struct Engine::Impl final : BackendHost {
   OpId begin_operation(Cookie& c, Want want, AccessTrace why,
                        std::function<void(OpRec&)> then);
   void begin_operation_again(OpId id);
+  void print_wait(OpRec& r)
+  {
+    if (!r.wait_unprinted)
+      return;
+    r.wait_unprinted = false;
+    const Cookie& c = *r.op.cookie;
+    obs.access(c.debug_id, c.ref, c.n_accesses, AccessTrace::io_wait);
+  }
   void op_done(OpRec& r, OpInfo::Status s, int ret)
   {
     r.info.status = s;
@@ -465,7 +486,16 @@ struct Engine::Impl final : BackendHost {
   // ---- executor ----------------------------------------------------------
   bool step();
   std::size_t pick_scheduled();
+  /// The work items running now, outermost first (one runs inside
+  /// another at a preemption point, run_inside()).
+  std::vector<Job> running;
   void run_job(const Job& j)
+  {
+    running.push_back(j);
+    run_job_body(j);
+    running.pop_back();
+  }
+  void run_job_body(const Job& j)
   {
     switch (j.kind) {
     case Job::cookie:
@@ -553,7 +583,7 @@ void Engine::Impl::perform_lookup(Cookie& c)
   bool need_withdraw = false;
 
   if (!v.cache_priv) {
-    create_volume(v, true);
+    create_volume(v, &c);
     set_task(Task::fscache_wq);
     if (!v.cache_priv) {
       set_state(c, CookieState::quiescent);
@@ -575,6 +605,7 @@ void Engine::Impl::perform_lookup(Cookie& c)
   trace = AccessTrace::lookup_cookie_end;
 
 out:
+  preempt_point(c); // the state set, the lock dropped before the end
   end_cookie_access(c, trace);
   preempt_point(c); // fscache_perform_lookup() holds no lock
   if (need_withdraw)
@@ -601,6 +632,7 @@ void Engine::Impl::state_machine(Cookie& c)
       // fscache_init_access_gate.
       obs.access(c.debug_id, c.ref, c.n_accesses, AccessTrace::cache_pin);
       c.set(cookie_flag::no_access_wake);
+      preempt_point(c); // nor before the lookup
       perform_lookup(c);
       continue;
 
@@ -806,6 +838,8 @@ void Engine::Impl::free_volume(Volume& v)
   if (v.cache_priv) {
     begin_volume_access(v, nullptr, AccessTrace::relinquish_volume, false);
     be.free_volume(v);
+    // Releasing the 257 directories can sleep: other work runs meanwhile.
+    preempt_at({Runnable::volume, v.debug_id});
     end_volume_access(v, nullptr, AccessTrace::relinquish_volume_end);
   }
   --k.n_volumes;
@@ -817,7 +851,7 @@ void Engine::Impl::free_volume(Volume& v)
   put_cache(k, CacheTrace::put_volume);
 }
 
-void Engine::Impl::create_volume(Volume& v, bool wait)
+void Engine::Impl::create_volume(Volume& v, Cookie* waiter)
 {
   if (!v.test(volume_flag::creating)) {
     v.set(volume_flag::creating);
@@ -831,11 +865,14 @@ void Engine::Impl::create_volume(Volume& v, bool wait)
       put_volume(v, VolumeTrace::put_create_work);
     } else {
       v.work_pending = true;
-      runq.push_back({Job::volume, nullptr, &v});
+      queue_job({Job::volume, nullptr, &v});
     }
   }
-  if (wait) {
+  if (waiter) {
     see_volume(v, VolumeTrace::wait_create_work);
+    // It sleeps: other calls and work items come in, system_wq's run of
+    // the creation among them.
+    preempt_point(*waiter);
     // The waiter sleeps until system_wq has run the creation: run it now.
     auto it = std::find_if(runq.begin(), runq.end(), [&v](const Job& j) {
       return j.kind == Job::volume && j.v == &v;
@@ -863,7 +900,7 @@ void Engine::Impl::volume_work(Volume& v)
   v.rest_ok = k.state != CacheState::not_present && be.acquire_volume(v);
   v.work_rest = true;
   if (sched) { // a trace replay: calls may come before the rest runs
-    runq.push_back({Job::volume_rest, nullptr, &v});
+    queue_job({Job::volume_rest, nullptr, &v});
     return;
   }
   volume_work_rest(v);
@@ -908,6 +945,7 @@ OpId Engine::Impl::begin_operation(Cookie& c, Want want, AccessTrace why,
 void Engine::Impl::begin_operation_again(OpId id)
 {
   OpRec& r = ops[id];
+  print_wait(r); // the task printed its wait before it slept
   Cookie& c = *r.op.cookie;
   CookieState state = c.state;
   bool ready = false;
@@ -941,38 +979,110 @@ void Engine::Impl::begin_operation_again(OpId id)
     op_done(r, OpInfo::ready, 0);
     return;
   }
-  if (!r.checked_late && sched && sched->check_later(c.debug_id)) {
-    r.checked_late = true;
-  } else {
+  const Scheduler::Check how = r.checked_late || !sched
+                                   ? Scheduler::Check::now
+                                   : sched->check_later(c.debug_id);
+  if (how == Scheduler::Check::now) {
     obs.access(c.debug_id, c.ref, c.n_accesses, AccessTrace::io_wait);
+  } else {
+    r.checked_late = true;
+    r.wait_unprinted = how == Scheduler::Check::print_later;
   }
   r.info.status = OpInfo::waiting;
   Cookie* cp = &c;
   park([cp, state] { return cp->state != state; },
        [this, id] { begin_operation_again(id); },
        fmt::format("operation on c={:08x} waiting in state {}", c.debug_id,
-                   state_name(state)));
+                   state_name(state)),
+       id);
 }
 
 // ---- executor --------------------------------------------------------------
 
+namespace {
+
+Runnable runnable_of(const Job& j)
+{
+  Runnable r;
+  if (j.kind == Job::cookie) {
+    r.kind = Runnable::cookie;
+    r.id = j.c->debug_id;
+  } else if (j.kind == Job::volume || j.kind == Job::volume_rest) {
+    r.kind = j.kind == Job::volume ? Runnable::volume : Runnable::volume_rest;
+    r.id = j.v->debug_id;
+  } else {
+    r.kind = Runnable::lru;
+  }
+  return r;
+}
+
+/// Is `r` a work item of the thing `stopped` is (a cookie's, or a
+/// volume's creation and its rest)?
+bool same_thing(const Runnable& r, const Runnable& stopped)
+{
+  const bool cookie = r.kind == Runnable::cookie;
+  return r.id == stopped.id && cookie == (stopped.kind == Runnable::cookie);
+}
+
+} // namespace
+
 std::size_t Engine::Impl::pick_scheduled()
 {
   sched_ready.clear();
-  for (const Job& j : runq) {
-    Runnable r;
-    if (j.kind == Job::cookie) {
-      r.kind = Runnable::cookie;
-      r.id = j.c->debug_id;
-    } else if (j.kind == Job::volume || j.kind == Job::volume_rest) {
-      r.kind = j.kind == Job::volume ? Runnable::volume : Runnable::volume_rest;
-      r.id = j.v->debug_id;
-    } else {
-      r.kind = Runnable::lru;
-    }
-    sched_ready.push_back(r);
-  }
+  for (const Job& j : runq)
+    sched_ready.push_back(runnable_of(j));
   return sched->pick(sched_ready);
+}
+
+// The LRU worker walks every cookie and is never run inside another item;
+// nor is an item of a thing whose item is running (stopped further out).
+std::optional<Runnable> Engine::Impl::pick_inside(const Runnable& stopped)
+{
+  auto busy = [this, &stopped](const Runnable& r) {
+    return same_thing(r, stopped) ||
+           std::any_of(running.begin(), running.end(), [&r](const Job& j) {
+             return same_thing(r, runnable_of(j));
+           });
+  };
+  std::vector<Runnable> ready;
+  for (const Job& j : runq) {
+    Runnable r = runnable_of(j);
+    if (r.kind != Runnable::lru && !busy(r))
+      ready.push_back(r);
+  }
+  std::size_t k = sched->pick_inside(stopped, ready);
+  if (k >= ready.size())
+    return std::nullopt;
+  return ready[k];
+}
+
+// The calls the scheduler makes come before the item it chose, which may
+// be gone after them (a call that waits for a volume runs its creation).
+void Engine::Impl::preempt_at(const Runnable& stopped)
+{
+  if (!sched)
+    return;
+  Task t = task;
+  for (;;) {
+    std::optional<Runnable> next = pick_inside(stopped);
+    const std::uint64_t before = queued;
+    sched->preempt(stopped);
+    if (queued != before)
+      continue; // the calls queued work: choose again
+    if (!next)
+      break;
+    auto it = std::find_if(runq.begin(), runq.end(), [&next](const Job& j) {
+      Runnable r = runnable_of(j);
+      return r.kind == next->kind && r.id == next->id;
+    });
+    if (it == runq.end())
+      continue;
+    Job j = *it;
+    runq.erase(it);
+    sched->runs_inside(*next);
+    run_job(j);
+  }
+  set_task(t);
 }
 
 bool Engine::Impl::step()
@@ -1105,14 +1215,14 @@ VolumeId Engine::acquire_volume(std::string_view key, ByteView coherency)
     m->park([vp2] { return !vp2->test(volume_flag::acquire_pending); },
             [im, vp2] {
               vp2->acquire_pending = false;
-              im->create_volume(*vp2, false);
+              im->create_volume(*vp2, nullptr);
             },
             fmt::format("acquire of V={:08x} waiting for its relinquished "
                         "twin",
                         v.debug_id));
     return v.debug_id;
   }
-  m->create_volume(v, false);
+  m->create_volume(v, nullptr);
   return v.debug_id;
 }
 
@@ -1443,6 +1553,28 @@ int Engine::write(OpId id, std::uint64_t pos, std::uint64_t len,
 
 void Engine::complete_write(int io) { m->be.complete_write(io); }
 
+void Engine::resume_operation(OpId id, bool if_ready)
+{
+  auto it = std::find_if(m->waiters.begin(), m->waiters.end(),
+                         [id](const Waiter& w) { return w.op == id; });
+  if (it == m->waiters.end())
+    return;
+  OpRec& r = m->ops[id];
+  m->print_wait(r);
+  if (!it->ready())
+    return;
+  const CookieState s = r.op.cookie->state;
+  if (if_ready && s != CookieState::active &&
+      !(s == CookieState::creating && r.want == Want::params))
+    return;
+  auto resume = std::move(it->resume);
+  m->waiters.erase(it);
+  Task t = m->task;
+  m->set_task(Task::netfs);
+  resume();
+  m->set_task(t);
+}
+
 void Engine::end_operation(OpId id)
 {
   auto it = m->ops.find(id);
@@ -1462,6 +1594,8 @@ void Engine::end_operation(OpId id)
 bool Engine::step() { return m->step(); }
 
 void Engine::set_scheduler(Scheduler* s) { m->sched = s; }
+
+std::uint64_t Engine::jobs_queued() const { return m->queued; }
 
 std::uint64_t Engine::run()
 {
@@ -1487,7 +1621,7 @@ void Engine::advance(std::uint64_t ns, bool run_queued)
     m->timer_armed = false;
     if (!m->lru_work_pending) {
       m->lru_work_pending = true;
-      m->runq.push_back({Job::lru, nullptr, nullptr});
+      m->queue_job({Job::lru, nullptr, nullptr});
     }
     if (!run_queued)
       break;

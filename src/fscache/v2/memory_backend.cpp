@@ -218,6 +218,7 @@ bool MemoryBackend::lookup_cookie(Cookie& c)
   o.cache = v.cache;
   m_host->count_object(*v.cache);
   m_host->get_cookie(c, CookieTrace::get_attach_object);
+  m_host->preempt_point(c); // cachefiles_alloc_object() takes no lock
   obs().obj_ref(c.debug_id, o.id, 1, ObjRefTrace::new_obj);
   m_host->preempt_point(c);
   if (c.key.size() > cachefiles::k_max_key_v2 ||
@@ -388,22 +389,29 @@ void MemoryBackend::withdraw_cookie(Cookie& c)
         obs().obj_ref(c.debug_id, o.id, o.ref, ObjRefTrace::see_clean_drop_tmp);
       }
     } else {
+      // The commit's steps on the backing filesystem can sleep; the
+      // cookie's lock is not held.
       obs().obj_ref(c.debug_id, o.id, o.ref, ObjRefTrace::see_clean_commit);
+      m_host->preempt_point(c);
       bool update = c.test_and_clear(cookie_flag::local_write);
       if (c.test_and_clear(cookie_flag::needs_update))
         update = true;
-      if (update)
+      if (update) {
         set_object_xattr(o);
+        m_host->preempt_point(c);
+      }
       if (o.tmpfile) {
         auto d = m_disk.find(o.path);
         if (d != m_disk.end() && d->second != o.file) {
           obs().cf_unlink(o.id, d->second->ino, KillTrace::stale);
           m_disk.erase(d);
+          m_host->preempt_point(c);
         }
         if (fault(Fault::link, &c) == 0) {
           obs().cf_link(o.id, o.file->ino);
           m_disk[o.path] = o.file;
           o.tmpfile = false;
+          m_host->preempt_point(c);
         }
       }
     }

@@ -101,12 +101,34 @@ public:
   /// (I/O may begin then). The scheduler may make netfs calls here (not
   /// step() or run()); the work item then goes on.
   virtual void preempt(const Runnable& /*running*/) {}
-  /// A netfs call began an access to the cookie (BEGIN io_*) and finds it
-  /// in a state that makes it wait (WAIT  io). True when the task is to be
-  /// taken as preempted between the two instead: the state check runs
-  /// when the state has changed, and nothing is printed for the wait (a
-  /// trace whose task printed no WAIT, checking after the lookup went on).
-  virtual bool check_later(std::uint32_t /*cookie*/) { return false; }
+  /// When a netfs call that began an access to the cookie (BEGIN io_*)
+  /// and finds it in a state that makes it wait checks that state.
+  enum class Check : std::uint8_t {
+    now,          ///< at once, printing WAIT  io
+    after_change, ///< once the state has changed, printing nothing for the
+                  ///< wait (the task printed no WAIT: preempted between
+                  ///< its BEGIN and its check, the lookup went on)
+    print_later,  ///< at once, its WAIT printed when
+                  ///< Engine::resume_operation() says so or the state
+                  ///< changes (a task stopped between its check and its
+                  ///< trace line, which shows the counts of then)
+  };
+  virtual Check check_later(std::uint32_t /*cookie*/) { return Check::now; }
+  /// At a preemption point, before preempt(): the queued work item (an
+  /// index in `ready`) that runs after the calls preempt() makes, while
+  /// the stopped one waits, or ready.size() for none; asked again after
+  /// it ran. Another worker of the pool runs while this one sleeps (a step
+  /// of the backing filesystem can sleep). `ready` never holds the LRU
+  /// worker nor an item of a thing whose item is running (one work item
+  /// never runs twice at once).
+  virtual std::size_t pick_inside(const Runnable& /*stopped*/,
+                                  const std::vector<Runnable>& ready)
+  {
+    return ready.size();
+  }
+  /// The item pick_inside() chose runs now (it may choose again instead,
+  /// when preempt()'s calls queued work).
+  virtual void runs_inside(const Runnable& /*item*/) {}
 };
 
 class Engine {
@@ -161,6 +183,14 @@ public:
   void complete_write(int io);
   /// fscache_end_operation.
   void end_operation(OpId);
+  /// A parked operation whose condition holds resumes now, not at the
+  /// next step(): its task is seen making its next call while a work item
+  /// is stopped at a preemption point (the wake-up came with the state
+  /// change). An operation whose WAIT is not yet printed
+  /// (Scheduler::Check::print_later) prints it first. Nothing more happens
+  /// when it does not wait, or, with `if_ready`, when the cookie's state
+  /// would not let it go on.
+  void resume_operation(OpId, bool if_ready = false);
 
   /// The kernel fixes the engine and its backend follow (all by default).
   void set_fixes(const Fixes&);
@@ -172,6 +202,9 @@ public:
   /// Runs one thing (a woken netfs call, a queued work item); false when
   /// nothing can run (or the scheduler holds everything back).
   bool step();
+  /// How many work items were ever queued: a scheduler's call that queues
+  /// one at a preemption point stops there, so that it may run next.
+  std::uint64_t jobs_queued() const;
   /// Steps until nothing can run; returns the number of steps.
   std::uint64_t run();
   /// Runs until idle, then moves the virtual clock on by ns, firing the LRU
