@@ -64,6 +64,18 @@ std::vector<std::string> edited(std::size_t n, const std::string& from,
   return lines;
 }
 
+// `replay --from-trace t --json` that runs to the end with no divergence:
+// its JSON document.
+nlohmann::json replayed_whole(const std::string& t)
+{
+  auto r = run_fsc({"replay", "--from-trace", t, "--json"});
+  INFO(fsc::test::one_line(r.out + r.err));
+  REQUIRE(r.status == 0);
+  auto j = nlohmann::json::parse(r.out);
+  CHECK(j["diverged"] == false);
+  return j;
+}
+
 bool has(const std::string& text, const std::string& part)
 {
   return text.find(part) != std::string::npos;
@@ -128,11 +140,7 @@ TEST_CASE("replay --from-trace: the kernel suite's 6.1 trace (a TCG guest): "
 {
   const std::string t =
       fsc::test::fixtures_dir() + "/kernel-suite-6.1/trace-head.txt.xz";
-  auto r = run_fsc({"replay", "--from-trace", t, "--json"});
-  INFO(fsc::test::one_line(r.out + r.err));
-  REQUIRE(r.status == 0);
-  auto j = nlohmann::json::parse(r.out);
-  CHECK(j["diverged"] == false);
+  auto j = replayed_whole(t);
   CHECK(j["compared"] == 27291);
   // Line 15994's END io (a=1) ran before the kworker's at 15943 (a=0);
   // V=00000006's creation end before the acquire at 36219 (one timestamp).
@@ -151,11 +159,7 @@ TEST_CASE("replay --from-trace: one volume of the kernel suite's 6.1 trace: "
 {
   const std::string t =
       fsc::test::fixtures_dir() + "/kernel-suite-6.1/writeback-V0c.txt.xz";
-  auto r = run_fsc({"replay", "--from-trace", t, "--json"});
-  INFO(fsc::test::one_line(r.out + r.err));
-  REQUIRE(r.status == 0);
-  auto j = nlohmann::json::parse(r.out);
-  CHECK(j["diverged"] == false);
+  auto j = replayed_whole(t);
   CHECK(j["compared"] == 1665);
   std::vector<std::string> late;
   for (const auto& n : records(j, "note"))
@@ -172,11 +176,7 @@ TEST_CASE("replay --from-trace: the kernel suite's 6.1 fault phase: a volume "
 {
   const std::string t =
       fsc::test::fixtures_dir() + "/kernel-suite-6.1/fault-V0d.txt.xz";
-  auto r = run_fsc({"replay", "--from-trace", t, "--json"});
-  INFO(fsc::test::one_line(r.out + r.err));
-  REQUIRE(r.status == 0);
-  auto j = nlohmann::json::parse(r.out);
-  CHECK(j["diverged"] == false);
+  auto j = replayed_whole(t);
   CHECK(j["volumes"] == 1);
   CHECK(j["cookies"] == 37);
   CHECK(j["compared"] == 7962);
@@ -191,11 +191,7 @@ TEST_CASE("replay --from-trace: one volume of a later 6.1 suite trace: a "
   // the reader was woken with the state change, not after the item.
   const std::string t =
       fsc::test::fixtures_dir() + "/kernel-suite-6.1/read-woken-V01.txt.xz";
-  auto r = run_fsc({"replay", "--from-trace", t, "--json"});
-  INFO(fsc::test::one_line(r.out + r.err));
-  REQUIRE(r.status == 0);
-  auto j = nlohmann::json::parse(r.out);
-  CHECK(j["diverged"] == false);
+  auto j = replayed_whole(t);
   CHECK(j["compared"] == 1668);
 }
 
@@ -207,11 +203,7 @@ TEST_CASE("replay --from-trace: one volume of a later 6.1 suite trace: a "
   // kworker/u4:2's PUT ioreq u=3 (3661, 119.106278), which counts it.
   const std::string t =
       fsc::test::fixtures_dir() + "/kernel-suite-6.1/late-get-V0c.txt.xz";
-  auto r = run_fsc({"replay", "--from-trace", t, "--json"});
-  INFO(fsc::test::one_line(r.out + r.err));
-  REQUIRE(r.status == 0);
-  auto j = nlohmann::json::parse(r.out);
-  CHECK(j["diverged"] == false);
+  auto j = replayed_whole(t);
   CHECK(j["compared"] == 3882);
   bool late = false;
   for (const auto& n : records(j, "note"))
@@ -225,7 +217,7 @@ TEST_CASE("replay --from-trace: one volume of a later 6.1 suite trace: a "
   lines[3745].replace(lines[3745].find("u=2 GET"), 3, "u=1");
   TempDir d;
   std::string p = write_trace(d, "count.trace", lines);
-  r = run_fsc({"replay", "--from-trace", p, "--json"});
+  auto r = run_fsc({"replay", "--from-trace", p, "--json"});
   INFO(fsc::test::one_line(r.out + r.err));
   CHECK(r.status == 1);
   j = nlohmann::json::parse(r.out);
@@ -264,11 +256,7 @@ TEST_CASE("replay --from-trace: the fault phase: a reader's calls while "
   // work items.
   const std::string t =
       fsc::test::fixtures_dir() + "/kernel-suite-6.12/wait-crea-V0d.txt.xz";
-  auto r = run_fsc({"replay", "--from-trace", t, "--json"});
-  INFO(fsc::test::one_line(r.out + r.err));
-  REQUIRE(r.status == 0);
-  auto j = nlohmann::json::parse(r.out);
-  CHECK(j["diverged"] == false);
+  auto j = replayed_whole(t);
   CHECK(j["compared"] == 126);
 
   // 6.1 (the 16:02 run): c=000000d8's lookup waits for the creation; the
@@ -277,7 +265,7 @@ TEST_CASE("replay --from-trace: the fault phase: a reader's calls while "
   // c=000000d8's goes on (a=1, 186).
   const std::string t61 =
       fsc::test::fixtures_dir() + "/kernel-suite-6.1/wait-crea-V0d.txt.xz";
-  r = run_fsc({"replay", "--from-trace", t61, "--json"});
+  auto r = run_fsc({"replay", "--from-trace", t61, "--json"});
   INFO(fsc::test::one_line(r.out + r.err));
   REQUIRE(r.status == 0);
   j = nlohmann::json::parse(r.out);
@@ -293,11 +281,7 @@ TEST_CASE("replay --from-trace: the 6.1 fault phase: a cookie's PUT relnq "
   // put, whose line the umount printed 0.9 ms later (10441).
   const std::string t =
       fsc::test::fixtures_dir() + "/kernel-suite-6.1/late-put-V10.txt.xz";
-  auto r = run_fsc({"replay", "--from-trace", t, "--json"});
-  INFO(fsc::test::one_line(r.out + r.err));
-  REQUIRE(r.status == 0);
-  auto j = nlohmann::json::parse(r.out);
-  CHECK(j["diverged"] == false);
+  auto j = replayed_whole(t);
   CHECK(j["compared"] == 8541);
 
   // The worker's count changed: a divergence.
@@ -306,7 +290,7 @@ TEST_CASE("replay --from-trace: the 6.1 fault phase: a cookie's PUT relnq "
   lines[10429].replace(lines[10429].find("r=2"), 3, "r=1");
   TempDir d;
   std::string p = write_trace(d, "count.trace", lines);
-  r = run_fsc({"replay", "--from-trace", p, "--json"});
+  auto r = run_fsc({"replay", "--from-trace", p, "--json"});
   INFO(fsc::test::one_line(r.out + r.err));
   CHECK(r.status == 1);
   j = nlohmann::json::parse(r.out);
@@ -323,11 +307,7 @@ TEST_CASE("replay --from-trace: the head of a later 6.12 suite trace: a "
   // before V=00000003's PUT vol r=3.
   const std::string t =
       fsc::test::fixtures_dir() + "/kernel-suite-6.12/volume-free-head.txt.xz";
-  auto r = run_fsc({"replay", "--from-trace", t, "--json"});
-  INFO(fsc::test::one_line(r.out + r.err));
-  REQUIRE(r.status == 0);
-  auto j = nlohmann::json::parse(r.out);
-  CHECK(j["diverged"] == false);
+  auto j = replayed_whole(t);
   CHECK(j["volumes"] == 4);
   CHECK(j["compared"] == 44);
 
@@ -339,7 +319,7 @@ TEST_CASE("replay --from-trace: the head of a later 6.12 suite trace: a "
   std::rotate(moved.begin() + 3441, moved.begin() + 3444, moved.end());
   TempDir d;
   std::string p = write_trace(d, "moved.trace", moved);
-  r = run_fsc({"replay", "--from-trace", p, "--json"});
+  auto r = run_fsc({"replay", "--from-trace", p, "--json"});
   INFO(fsc::test::one_line(r.out + r.err));
   CHECK(r.status == 1);
   j = nlohmann::json::parse(r.out);
