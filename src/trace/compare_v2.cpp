@@ -137,6 +137,7 @@ public:
       const std::size_t at = m_pos;
       const V2Call& k = m_rb.calls[m_order[at]];
       m_horizon = m_deferred.count(m_order[at]) ? tie_end(at) : k.line;
+      run_lru_before(k.line, t0);
       if (k.ts_ns > t0 && std::uint64_t(k.ts_ns - t0) > m_e.now())
         m_e.advance(std::uint64_t(k.ts_ns - t0) - m_e.now(), false);
       m_e.run();
@@ -147,6 +148,22 @@ public:
     }
     m_horizon = k_never;
     m_e.run();
+  }
+
+  /// The LRU worker's run the trace shows before the call at `line` runs
+  /// on the clock of its first line: a cookie whose 10 s end between that
+  /// line and the call is left alone, as the kernel's late timer left it.
+  void run_lru_before(std::uint64_t line, std::int64_t t0)
+  {
+    while (m_lru < m_rb.lru_starts.size() && m_rb.lru_starts[m_lru] < line) {
+      const std::size_t done = m_lru;
+      const std::int64_t ts = m_rb.lru_start_ts[m_lru];
+      if (ts > t0 && std::uint64_t(ts - t0) > m_e.now())
+        m_e.advance(std::uint64_t(ts - t0) - m_e.now(), false);
+      m_e.run();
+      if (m_lru == done)
+        break;
+    }
   }
 
   std::size_t pick(const std::vector<v2::Runnable>& ready) override
@@ -174,9 +191,11 @@ public:
     const std::uint64_t before = std::exchange(m_inside_at, k_never);
     if (!stop)
       return;
+    // What the woken operations print is their tasks' (as the calls let
+    // in below): the stopped task stays where it was.
+    m_preempting = true;
     if (running.kind == v2::Runnable::cookie)
       wake_ready_ops(running.id, stop->line);
-    m_preempting = true;
     // Nor past a call of the stopped task itself, nor past the start of
     // the work item run next (pick_inside).
     while (m_pos < m_order.size() &&
@@ -287,7 +306,11 @@ private:
     s.line = ms[at].line;
     for (std::size_t i = at + 1; i < ms.size(); ++i)
       if (ms[i].pid == s.worker) {
-        s.limit = ms[i].line;
+        // A next line printed late happened before the line it ran at.
+        auto late = m_rb.ran_at.find(ms[i].line);
+        s.limit = late == m_rb.ran_at.end()
+                      ? ms[i].line
+                      : std::min(ms[i].line, late->second);
         break;
       }
     s.shared = next_shared(s.worker, shared_from(running, s));
@@ -427,7 +450,7 @@ private:
   {
     std::string thing;
     if (r.kind == v2::Runnable::lru) {
-      return m_lru < m_rb.lru_starts.size() ? m_rb.lru_starts[m_lru] : 0;
+      return m_lru < m_rb.lru_starts.size() ? m_rb.lru_starts[m_lru] : k_never;
     }
     auto& map = r.kind == v2::Runnable::cookie ? m_c_e2t : m_v_e2t;
     auto it = map.find(r.id);
@@ -967,25 +990,50 @@ std::size_t pos_at(const V2Rebuilt& rb, const std::vector<std::size_t>& order,
   return best;
 }
 
+/// Is the kernel's line of the cookie at `line` inside a write: its
+/// task's last line of the cookie before it, waits skipped, a BEGIN
+/// io_writ?
+bool in_write(const V2Rebuilt& rb, const std::string& thing,
+              std::uint64_t line)
+{
+  auto t = rb.steps.find(thing);
+  if (t == rb.steps.end())
+    return false;
+  const std::vector<V2Step>& ss = t->second;
+  auto at = std::find_if(ss.begin(), ss.end(),
+                         [line](const V2Step& s) { return s.line == line; });
+  if (at == ss.end())
+    return false;
+  for (auto it = at; it != ss.begin();) {
+    --it;
+    if (it->pid != at->pid || it->text.find(" WAIT  io ") != std::string::npos)
+      continue;
+    return it->text.find(" BEGIN io_writ ") != std::string::npos;
+  }
+  return false;
+}
+
 /// 6.12 is compared with a 6.1 engine. The one difference its compared
 /// lines can show: the netfs library writes to the cache with
 /// fscache_write_to_cache() (WANT_WRITE: waits while the cookie is
 /// CREATING), where 6.1 NFS begins a write operation (WANT_PARAMS: goes
 /// on); the replay begins every write the 6.1 way. So a wait (or a
 /// refusal after one) that only one side prints is that difference; any
-/// other is a divergence, as on 6.1.
+/// other is a divergence, as on 6.1: a read's wait (a read waits in
+/// LOOKING_UP on both) is not this one.
 std::string modelled_reason(const V2Rebuilt& rb, const V2Divergence& d)
 {
   if (rb.gen != Gen::v612 || d.thing.empty() || d.thing[0] != 'c')
     return {};
-  for (const std::string* s : {&d.trace_step, &d.engine_step})
-    if (s->find(" WAIT  io ") != std::string::npos ||
-        s->find(" END   io_notl ") != std::string::npos)
-      return "6.12 writes to the cache through the netfs library "
-             "(fscache_write_to_cache(), which waits for a CREATING cookie) "
-             "where 6.1 NFS begins a write operation that does not "
-             "(docs/engine-v2.md §2.6, §6.2)";
-  return {};
+  if (d.trace_step.find(" WAIT  io ") == std::string::npos &&
+      d.trace_step.find(" END   io_notl ") == std::string::npos)
+    return {};
+  if (!in_write(rb, d.thing, d.line))
+    return {};
+  return "6.12 writes to the cache through the netfs library "
+         "(fscache_write_to_cache(), which waits for a CREATING cookie) "
+         "where 6.1 NFS begins a write operation that does not "
+         "(docs/engine-v2.md §2.6, §6.2)";
 }
 
 struct Attempt {

@@ -615,6 +615,7 @@ void Builder::late_ends()
       it->second = after;
     }
   }
+  m_out.ran_at = before;
   auto& calls = m_out.calls;
   for (const auto& [late, at] : before) {
     auto from = std::find_if(calls.begin(), calls.end(), [&](const V2Call& k) {
@@ -703,15 +704,20 @@ void Builder::finish()
   }
   m_out.cookies = m_cookies.size();
   m_out.volumes = m_volumes.size();
+  std::vector<std::pair<std::uint64_t, std::int64_t>> lru;
   for (const auto& [thing, steps] : m_out.steps)
     for (const V2Step& s : steps) {
       if (s.text.find(" -   work ") != std::string::npos ||
           s.text.find(" SEE creat ") != std::string::npos)
         m_out.work_starts[thing].push_back(s.line);
       else if (s.text.find(" -   lrudo ") != std::string::npos)
-        m_out.lru_starts.push_back(s.line);
+        lru.emplace_back(s.line, s.ts_ns);
     }
-  std::sort(m_out.lru_starts.begin(), m_out.lru_starts.end());
+  std::sort(lru.begin(), lru.end());
+  for (const auto& [line, ts] : lru) {
+    m_out.lru_starts.push_back(line);
+    m_out.lru_start_ts.push_back(ts);
+  }
 }
 
 } // namespace

@@ -580,6 +580,17 @@ struct RefsAnalyzer::State {
   {
     return p.acquire || p.implicit || delta(p) == 2;
   }
+  /// May `next`, printed after `front` (a line of no live life), be the
+  /// line that began the life `front` changed? A netfs life begins at its
+  /// birth line; a 5.10 object whose address a new object took begins at
+  /// an untraced allocation, so a get after a put (both at one µs on two
+  /// CPUs, seen on a TCG guest) may be its first.
+  bool starts_life(const Pending& front, const Pending& next) const
+  {
+    if (netfs_type(next.type))
+      return birth(next);
+    return delta(front) < 0 && delta(next) > 0;
+  }
   Rec& born(const Pending& p);
   void end(Key key, Rec& l);
   void unverifiable(const Rec& l, std::string how, bool trouble);
@@ -1077,10 +1088,13 @@ void RefsAnalyzer::State::enqueue(Pending&& e)
     bool fits = birth(e);
     if (!fits && w.pending == 0) {
       // A netfs line of no live life may belong to one whose first line
-      // was printed later (see choose()); others have lives from before
-      // the trace began.
+      // was printed later (see choose()), as may a put on an object whose
+      // life ended (its address taken by a new one); others have lives
+      // from before the trace began.
       const Rec* live = m_live.find(key);
-      fits = live ? after == live->count + delta(e) : !netfs_type(e.type);
+      fits = live ? after == live->count + delta(e)
+                  : !netfs_type(e.type) &&
+                        !(delta(e) < 0 && m_ended.find(key));
     } else if (!fits) {
       fits = after == w.last_after + delta(e);
     }
@@ -1170,7 +1184,7 @@ std::deque<Pending>::iterator RefsAnalyzer::State::choose()
   const Key key = front->key();
   const Rec* live = m_live.find(key);
   if (!live)
-    return netfs_type(front->type) ? earlier_birth(front) : front;
+    return earlier_birth(front);
   // The next events of this counter, and the lanes: the events of each
   // CPU, in their order. Ten lane positions of 6 bits make a search state.
   // As many events as 6 bits count: a 6.1 kworker preempted under QEMU
@@ -1346,8 +1360,11 @@ RefsAnalyzer::State::earlier_birth(std::deque<Pending>::iterator front)
   for (auto it = std::next(front); it != m_window.end(); ++it) {
     if (it->ts - front->ts > m_opt.reorder_ns || it->type == 'L')
       break;
-    if (it->key() == key)
-      return birth(*it) && after_of(*it) == prior ? it : front;
+    if (it->key() == key) // one CPU prints its lines in the order they ran
+      return it->cpu != front->cpu && starts_life(*front, *it) &&
+                     after_of(*it) == prior
+                 ? it
+                 : front;
   }
   return front;
 }

@@ -130,6 +130,56 @@ TEST_CASE("refs: a count read before another CPU's put and printed after "
   }
 }
 
+TEST_CASE("refs 5.10: an object address reused, the new object's first "
+          "put printed before its get at one microsecond, is no finding",
+          "[refs][reorder]")
+{
+  // The kernel suite's 5.10 trace (2026-12-03 19:20 run, a TCG guest;
+  // the object's lines of trace lines 99716-218265): the second object at
+  // o=ffff96de8d68be00 is freed at 58.979783; a third takes its address
+  // at 102.245378, where the clock stood still for hundreds of lines: the
+  // kworker's PUT work u=1 (CPU 0) is printed before the GET queue u=2
+  // (CPU 1) that preceded it.
+  const std::string real =
+    "      umount.nfs-386     [000] ....    58.979700: cachefiles_ref: "
+    "c=ffff96de8d697000 o=ffff96de8d68be00 u=2 GET queue\n"
+    "    kworker/u4:3-268     [001] ....    58.979780: cachefiles_ref: "
+    "c=ffff96de8d697000 o=ffff96de8d68be00 u=1 PUT drop_obj\n"
+    "    kworker/u4:3-268     [001] ....    58.979783: cachefiles_ref: "
+    "c=ffff96de8d697000 o=ffff96de8d68be00 u=0 PUT work\n"
+    "    kworker/u4:2-117     [000] ....   102.245378: cachefiles_ref: "
+    "c=ffff96de8be9df80 o=ffff96de8d68be00 u=1 PUT work\n"
+    "       sha256sum-583     [001] ....   102.245378: cachefiles_ref: "
+    "c=ffff96de8be9df80 o=ffff96de8d68be00 u=2 GET queue\n"
+    "      umount.nfs-605     [001] ....   109.154275: cachefiles_ref: "
+    "c=ffff96de8be9df80 o=ffff96de8d68be00 u=2 GET queue\n"
+    "    kworker/u4:1-22      [000] ....   109.154673: cachefiles_ref: "
+    "c=ffff96de8be9df80 o=ffff96de8d68be00 u=1 PUT drop_obj\n"
+    "    kworker/u4:1-22      [000] ....   109.154677: cachefiles_ref: "
+    "c=ffff96de8be9df80 o=ffff96de8d68be00 u=0 PUT work\n";
+  TempDir t;
+  fsc::test::write_file(t / "trace.txt", real);
+  auto r = run_fsc({"refs", t / "trace.txt"});
+  INFO(r.out << r.err);
+  CHECK(r.status == 0);
+  CHECK(r.out.find("objects    2 (2 freed, 0 alive at the end)") !=
+        std::string::npos);
+  CHECK(r.out.find("findings   0") != std::string::npos);
+
+  // The same two lines on one CPU: printed in the order they ran, an
+  // over-put.
+  std::string one_cpu = real;
+  const std::string put = "kworker/u4:2-117     [000] ....   102.245378";
+  REQUIRE(one_cpu.find(put) != std::string::npos);
+  one_cpu.replace(one_cpu.find(put), put.size(),
+                  "kworker/u4:2-117     [001] ....   102.245378");
+  fsc::test::write_file(t / "one-cpu.txt", one_cpu);
+  r = run_fsc({"refs", t / "one-cpu.txt"});
+  INFO(r.out << r.err);
+  CHECK(r.status == 1);
+  CHECK(r.out.find("over-put") != std::string::npos);
+}
+
 TEST_CASE("refs finds the over-put, from stdin, with a timeline", "[refs]")
 {
   auto r = run_fsc({"refs", "--cookie", "ffff91ce827c1380"}, {}, k_overput);

@@ -351,8 +351,37 @@ TEST_CASE("replay --from-trace: the kernel suite's 6.12 trace: an UNUSE "
   }
 }
 
+TEST_CASE("replay --from-trace: the 18:25 suite run's traces: an LRU timer "
+          "run late, reads that check the state between a negative lookup "
+          "and CREATING, a lookup's end printed after a read it preceded")
+{
+  // 6.12 lru-late-V01: the kernel's LRU worker ran at 58.483579 (excerpt
+  // 1645) and left c=00000017, whose 10 s end came 4 ms later, to the
+  // umount's relinquish (1793); a waiting read's WAIT printed later
+  // (excerpt 308) is the reader's line, not the stopped worker's.
+  // read-negative-V09 (6.12, excerpt 1312) and read-negative-V04 (6.1,
+  // trace 23668): a read begun after the lookup's negative cachefiles_lookup
+  // waits, LOOKING_UP not yet CREATING. late-end-lookup-V0c: the worker's
+  // END lookup a=0 (excerpt 217) came before the read's BEGIN a=1 (216).
+  for (const char* f :
+       {"kernel-suite-6.12/lru-late-V01", "kernel-suite-6.12/read-negative-V09",
+        "kernel-suite-6.12/late-end-lookup-V0c",
+        "kernel-suite-6.1/read-negative-V04"}) {
+    const std::string t = fsc::test::fixtures_dir() + "/" + f + ".txt.xz";
+    INFO(f);
+    auto j = replayed_whole(t);
+    const std::string n = f;
+    CHECK_FALSE(j.contains("modelled_difference"));
+    CHECK(j["compared"] == (n == "kernel-suite-6.12/lru-late-V01"         ? 1591
+                            : n == "kernel-suite-6.12/read-negative-V09"  ? 979
+                            : n == "kernel-suite-6.12/late-end-lookup-V0c" ? 207
+                                                                           : 6268));
+  }
+}
+
 TEST_CASE("replay --from-trace: 6.12's wait in a netfs-library write is "
-          "named as what the engine does not model; a changed count is not")
+          "named as what the engine does not model; a read's wait and a "
+          "changed count are not")
 {
   std::vector<std::string> lines = read_trace(trace_612());
   REQUIRE(has(lines[2787], "c=00000002 BEGIN io_writ r=2 a=2"));
@@ -376,6 +405,22 @@ TEST_CASE("replay --from-trace: 6.12's wait in a netfs-library write is "
   CHECK(j["line"] == 2789);
   CHECK(has(j["modelled_difference"].get<std::string>(),
             "fscache_write_to_cache"));
+
+  // A read's wait where the engine's read goes on: a divergence (a read
+  // waits in LOOKING_UP on 6.1 too; only a write's wait is 6.12's own).
+  REQUIRE(has(lines[2829], "c=00000002 BEGIN io_read r=2 a=3"));
+  std::vector<std::string> read_waited = lines;
+  wait = lines[2829];
+  wait.replace(wait.find("BEGIN io_read"), 13, "WAIT  io     ");
+  read_waited.insert(read_waited.begin() + 2830, wait);
+  p = write_trace(t, "read-wait.trace", read_waited);
+  r = run_fsc({"replay", "--from-trace", p, "--json"});
+  INFO(fsc::test::one_line(r.out + r.err));
+  CHECK(r.status == 1);
+  j = nlohmann::json::parse(r.out);
+  CHECK(j["diverged"] == true);
+  CHECK(j["line"] == 2831);
+  CHECK_FALSE(j.contains("modelled_difference"));
 
   // A count in the same I/O, changed: a divergence, 6.12 or not.
   std::vector<std::string> changed = lines;

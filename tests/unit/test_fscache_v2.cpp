@@ -1318,8 +1318,9 @@ TEST_CASE("v2 a scheduler holds work back, splits a volume's creation and "
   e.run();
   s.on_preempt = nullptr;
   // The gate not yet open; open; the object's cookie ref taken (GET
-  // attch); the object made (NEW obj).
-  CHECK(looking_up == 4);
+  // attch); the object made (NEW obj); the lookup's negative result
+  // traced, the state not yet set.
+  CHECK(looking_up == 5);
   l = rec.fresh();
   std::size_t begin = index_of(l, "fscache_access: c=00000002 BEGIN io_read "
                                   "r=3 a=2");
@@ -1339,6 +1340,65 @@ TEST_CASE("v2 a scheduler holds work back, splits a volume's creation and "
   for (const auto& f : rec.findings)
     found += f + "; ";
   INFO(found);
+  CHECK(rec.findings.empty());
+}
+
+TEST_CASE("v2 a read begun after the lookup's negative result but before "
+          "CREATING waits, and goes on at CREATING",
+          "[fscache_v2]")
+{
+  // 6.1 (kernel suite, trace line 23667) and 6.12 (40295): cachefiles
+  // traces the negative lookup, then fscache_cookie_lookup_negative() sets
+  // CREATING; no lock is held between, so a read's state check can come
+  // there and find LOOKING_UP.
+  Recorder rec;
+  MemoryBackend be;
+  Engine e(be, rec);
+  struct : Scheduler {
+    std::function<void(const Runnable&)> on_preempt;
+    std::size_t pick(const std::vector<Runnable>&) override { return 0; }
+    void preempt(const Runnable& r) override
+    {
+      if (on_preempt)
+        on_preempt(r);
+    }
+  } s;
+  e.set_scheduler(&s);
+  REQUIRE(e.add_cache() == 0);
+  VolumeId v = e.acquire_volume("test,vol");
+  e.run();
+  CookieId c = e.acquire_cookie(v, bytes("k"), bytes("aux-0001"), 8192);
+  OpId op = 0;
+  s.on_preempt = [&](const Runnable&) {
+    if (op || e.cookie_info(c).state != S::looking_up)
+      return;
+    auto so_far = rec.lines();
+    if (so_far.empty() ||
+        so_far.back().find("cachefiles_lookup:") == std::string::npos)
+      return;
+    op = e.begin_read(c);
+  };
+  rec.fresh();
+  e.use_cookie(c, false);
+  e.run();
+  s.on_preempt = nullptr;
+  REQUIRE(op != 0);
+  auto l = rec.fresh();
+  std::size_t lookup = 0;
+  while (lookup < l.size() &&
+         l[lookup].find("cachefiles_lookup:") == std::string::npos)
+    ++lookup;
+  std::size_t wait = index_of(l, "fscache_access: c=00000002 WAIT  io      "
+                                 "r=3 a=2");
+  CHECK(lookup < wait);
+  CHECK(wait < l.size());
+  CHECK(e.op_info(op).status == OpInfo::ready);
+  CHECK(e.cookie_info(c).state == S::active);
+  e.end_operation(op);
+  e.unuse_cookie(c);
+  e.relinquish_cookie(c, false);
+  e.run();
+  CHECK(e.check_counts().empty());
   CHECK(rec.findings.empty());
 }
 

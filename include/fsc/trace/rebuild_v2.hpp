@@ -101,6 +101,7 @@ struct V2Rebuilt {
   /// worker's, for running queued work in the trace's order.
   std::map<std::string, std::vector<std::uint64_t>> work_starts;
   std::vector<std::uint64_t> lru_starts;
+  std::vector<std::int64_t> lru_start_ts; ///< each lru_starts line's time
   /// Every line of a cookie, compared or not (the backing filesystem's
   /// cachefiles_* lines of its objects, by o=), and of a volume, with its
   /// task and event: where a task the engine stops at a preemption point
@@ -118,6 +119,9 @@ struct V2Rebuilt {
   std::vector<std::string> notes; ///< "FILE:LINE: what was not rebuilt"
   /// Lines printed late and the line their call ran at ("15944->15943").
   std::vector<std::string> late;
+  /// Every line printed late (a call's or a worker's), and the line
+  /// before which it happened.
+  std::map<std::uint64_t, std::uint64_t> ran_at;
   std::uint64_t malformed = 0;    ///< lines that are no trace line
   /// The trace ends inside the call printed at this line (a GET ioreq
   /// whose write it no longer shows): lines from it on are not compared.

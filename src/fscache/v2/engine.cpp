@@ -107,6 +107,7 @@ struct Engine::Impl final : BackendHost {
   void put_cookie(Cookie& c, CookieTrace why) override;
   void lookup_negative(Cookie& c) override
   {
+    preempt_point(c); // the lookup's result traced, no lock held
     c.set(cookie_flag::no_data_to_read);
     set_state(c, CookieState::creating);
     preempt_point(c);
