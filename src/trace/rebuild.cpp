@@ -456,8 +456,11 @@ public:
   {
     Fields f = split_fields(l.body);
     auto c = f.get("c");
-    if (!c)
+    if (!c) {
+      if (l.event == "cachefiles_mark_inactive")
+        inactive_line(f, lineno);
       return;
+    }
     std::string ptr(*c);
     m_line = lineno;
     ++out.events;
@@ -598,6 +601,7 @@ private:
       objs.push_back({std::string(*o), {}});
       it = m_open.emplace(key, objs.size() - 1).first;
     }
+    m_open_o[std::string(*o)] = {h, it->second};
     TraceObject& ob = objs[it->second];
     if (osm)
       ob.steps.push_back(lineno);
@@ -608,8 +612,34 @@ private:
     else if (f.words == "GET queue")
       ob.queued.push_back(lineno);
     auto u = f.get("u");
-    if (u && *u == "0")
-      m_open.erase(it); // freed: the pointer may name another object later
+    if (u && *u == "0") { // freed: the pointer may name another object later
+      m_open.erase(it);
+      m_open_o.erase(std::string(*o));
+    }
+  }
+
+  /// The osm step object_event() just counted is a wait.
+  void wait_step(const std::string& ptr, const Fields& f)
+  {
+    auto o = f.get("o");
+    auto it = o ? m_open.find(handle(ptr) + '/' + std::string(*o))
+                : m_open.end();
+    if (it == m_open.end())
+      return;
+    TraceObject& ob = out.lives[handle(ptr)].objects[it->second];
+    ob.waits.push_back(ob.steps.back());
+  }
+
+  /// A cachefiles_mark_inactive line (no c=): its object's, by o=.
+  void inactive_line(const Fields& f, std::uint64_t lineno)
+  {
+    auto o = f.get("o");
+    auto it = o ? m_open_o.find(std::string(*o)) : m_open_o.end();
+    if (it == m_open_o.end())
+      return;
+    auto li = out.lives.find(it->second.first);
+    if (li != out.lives.end() && it->second.second < li->second.objects.size())
+      li->second.objects[it->second.second].inactive.push_back(lineno);
   }
 
   /// An fscache_op line: the operations of a cookie life, each with the
@@ -621,6 +651,8 @@ private:
     if (!op)
       return;
     std::string key(*op);
+    if (f.words == "GC") // a put that could not take the object's lock
+      return; // defers the free to the op GC worker: the op's last line
     auto it = m_open_ops.find(key);
     if (it == m_open_ops.end()) {
       if (ptr.find_first_not_of('0') == std::string::npos || ptr == "(null)")
@@ -722,6 +754,8 @@ private:
     else if (!called && what.rfind("?CMD WAIT ev=2", 0) == 0)
       call(ptr, "update " + handle(ptr));
     object_event(ptr, f, lineno, true);
+    if (what.find(" WAIT ") != std::string::npos)
+      wait_step(ptr, f);
     step(ptr, lineno, "osm " + what);
   }
 
@@ -746,6 +780,8 @@ private:
   std::map<std::string, std::size_t> m_open; ///< "life/object" -> index
   /// operation pointer -> (life, index)
   std::map<std::string, std::pair<std::string, std::size_t>> m_open_ops;
+  /// Live objects by pointer: their cookie life's handle and index.
+  std::map<std::string, std::pair<std::string, std::size_t>> m_open_o;
   bool m_withdrawn = false;
   std::string m_fsdef; ///< the root index's pointer
   std::uint64_t m_line = 0;
@@ -878,14 +914,17 @@ void TraceGuide::next_call(int tag)
 
 void TraceGuide::netfs(std::uint64_t c, std::string_view)
 {
+  m_parent[c] = m_fsdef; // a netfs's primary index hangs off the root
   if (m_acquired < m_trace.cookies.size())
     m_cookies[c].handle = m_trace.cookies[m_acquired];
   ++m_acquired;
 }
 
-void TraceGuide::acquire(std::uint64_t c, const CookieSnap&, std::string_view)
+void TraceGuide::acquire(std::uint64_t c, const CookieSnap& parent,
+                         std::string_view)
 {
   netfs(c, {});
+  m_parent[c] = parent.c;
 }
 
 void TraceGuide::cookie(CookieTrace, const CookieSnap& s)
@@ -929,6 +968,7 @@ TraceGuide::Obj& TraceGuide::object(std::uint64_t c, std::uint64_t o, bool op)
   auto [it, fresh] = (op ? m_ops : m_objects).try_emplace(o);
   Obj& ob = it->second;
   if (fresh) {
+    ob.cookie = c;
     // The k-th object (operation) the engine makes for a cookie is the k-th
     // the trace shows for it.
     auto ci = m_cookies.find(c);
@@ -968,7 +1008,7 @@ std::uint64_t TraceGuide::key(const Runnable& r) const
     case Runnable::dispatch:
       return at(ob.trace->steps, ob.steps);
     case Runnable::release_parent:
-      return at(ob.trace->drop_obj, ob.drops);
+      return release_line(ob);
     case Runnable::put_work:
       return at(ob.trace->put_work, ob.puts);
     }
@@ -1005,6 +1045,48 @@ std::uint64_t TraceGuide::key(const Runnable& r) const
     break;
   }
   return 0;
+}
+
+/// Where DROP_OBJECT released the parent: after its file was let go
+/// (cachefiles_mark_inactive), before its PUT drop_obj. Where the parent's
+/// next step is printed between the two, the parent's step after it says
+/// which came first: a wait (?CLR) saw the child still there (5.10
+/// smoke, 32750), a DROP did not (a 5.10 TCG guest: the child's put
+/// printed 14 us after the parent's DROP).
+std::uint64_t TraceGuide::release_line(const Obj& ob) const
+{
+  const auto& drops = ob.trace->drop_obj;
+  const std::uint64_t put = ob.drops < drops.size() ? drops[ob.drops] : 0;
+  const std::uint64_t drop =
+      ob.steps && ob.steps <= ob.trace->steps.size()
+          ? ob.trace->steps[ob.steps - 1]
+          : 0;
+  std::uint64_t inactive = 0;
+  for (std::uint64_t l : ob.trace->inactive)
+    if (l > drop && l < put)
+      inactive = l;
+  const Obj* parent = inactive ? parent_of(ob) : nullptr;
+  if (!parent)
+    return put;
+  const auto& ps = parent->trace->steps;
+  const std::size_t k = parent->steps;
+  if (k + 1 >= ps.size() || ps[k] <= inactive || ps[k] >= put)
+    return put;
+  const auto& waits = parent->trace->waits;
+  const bool waited = std::binary_search(waits.begin(), waits.end(), ps[k + 1]);
+  return waited ? put : inactive;
+}
+
+/// The live object of the cookie's parent, if the trace shows it.
+const TraceGuide::Obj* TraceGuide::parent_of(const Obj& ob) const
+{
+  auto p = m_parent.find(ob.cookie);
+  if (p == m_parent.end())
+    return nullptr;
+  for (const auto& [o, candidate] : m_objects)
+    if (candidate.cookie == p->second && candidate.trace)
+      return &candidate;
+  return nullptr;
 }
 
 std::size_t TraceGuide::pick(const std::vector<Runnable>& ready)

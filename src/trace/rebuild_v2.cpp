@@ -543,6 +543,21 @@ std::optional<Count> count_of(const std::string& text)
   return c;
 }
 
+/// The refs (r=) an fscache_access line that changes no access prints
+/// (WAIT, PIN, UNPIN): counted with the fscache_cookie lines' r=.
+std::optional<Count> refs_of_access(const std::string& text, const Count& a)
+{
+  if (a.d != 0 || text.rfind("fscache_access: ", 0) != 0)
+    return std::nullopt;
+  auto at = text.find(" r=");
+  if (at == std::string::npos)
+    return std::nullopt;
+  Count c;
+  c.key = "r";
+  c.v = std::strtol(text.c_str() + at + 3, nullptr, 10);
+  return c;
+}
+
 // A cookie's access count (a=) runs +1 at each BEGIN line and -1 at each
 // END; its refs (r= of fscache_cookie) +1 at each GET (GQ) and -1 at each
 // PUT (PQ); an object's refs (u=) +1 at each GET and -1 at each PUT. Where a
@@ -563,9 +578,20 @@ void Builder::late_ends()
     std::map<std::string, long> cur; // per count, its value now
     /// per count, its last changing line and the value before it
     std::map<std::string, std::pair<std::size_t, long>> last;
+    // Each count line once; a wait (or any fscache_access line that
+    // changes no access) also prints the refs, read when it was made.
+    std::vector<std::pair<std::size_t, Count>> lines;
     for (std::size_t i = 0; i < steps.size(); ++i) {
       auto ci = count_of(steps[i].text);
-      if (!ci || done.count(i))
+      if (!ci)
+        continue;
+      lines.emplace_back(i, *ci);
+      if (auto r = refs_of_access(steps[i].text, *ci))
+        lines.emplace_back(i, *r);
+    }
+    for (auto& [i, count] : lines) {
+      const Count* ci = &count;
+      if (done.count(i))
         continue;
       auto it = cur.find(ci->key);
       const long after = ci->before ? ci->v + ci->d : ci->v;

@@ -1147,6 +1147,14 @@ void RefsAnalyzer::State::release(bool all)
     Waiting* w = front.counter() ? m_waiting.find(front.key()) : nullptr;
     if (w && w->flagged && !birth(front)) {
       next = choose();
+      if (next != m_window.begin() && !front.flagged) {
+        // Overtaken, so it did not fit where it stands: the counter's next
+        // release searches again (the one moved may have been its only
+        // flag, 6.1 at a clock that stood still: a relinquish's GQ before
+        // the worker's PQ, printed 100 lines after it).
+        front.flagged = true;
+        ++w->flagged;
+      }
       if (next != m_window.begin())
         w = m_waiting.find(next->key());
     }

@@ -180,6 +180,51 @@ TEST_CASE("refs 5.10: an object address reused, the new object's first "
   CHECK(r.out.find("over-put") != std::string::npos);
 }
 
+TEST_CASE("refs 6.1: a clock that stood still on both CPUs: the worker's "
+          "lines printed before the relinquish that came first",
+          "[refs][reorder]")
+{
+  // The kernel suite's 6.1 trace (2026-12-03 19:20 run, TCG): at an
+  // umount the clock read 205.642044 on both CPUs for over 200 lines, so
+  // the merged buffers print CPU 0's before CPU 1's. c=00000112's worker
+  // (CPU 0) ran after the relinquish (CPU 1) that queued it: GQ endac
+  // r=2, PUT relnq r=1, then - work r=1 ... PQ work r=0. Once the GQ is
+  // moved first, the PUT relnq must be too (it was no flag of its own).
+  const std::string real =
+    "    kworker/u4:0-9       [001] .....   197.582829: fscache_"
+    "cookie: c=00000112 PQ  work  r=1\n"
+    "    kworker/u4:0-9       [000] .....   205.642044: fscache_"
+    "cookie: c=00000112 -   work  r=1\n"
+    "    kworker/u4:0-9       [000] ...1.   205.642044: fscache_"
+    "cookie: c=00000112 -   x-rlq r=1\n"
+    "    kworker/u4:0-9       [000] .....   205.642044: fscache_"
+    "cookie: c=00000112 PQ  work  r=0\n"
+    "      umount.nfs-686     [001] .....   205.642044: fscache_"
+    "relinquish: c=00000112 V=00000011 r=1 U=0 f=2d rt=0\n"
+    "      umount.nfs-686     [001] .....   205.642044: fscache_"
+    "cookie: c=00000112 GQ  endac r=2\n"
+    "      umount.nfs-686     [001] .....   205.642044: fscache_"
+    "cookie: c=00000112 PUT relnq r=1\n";
+  TempDir t;
+  fsc::test::write_file(t / "trace.txt", real);
+  auto r = run_fsc({"refs", t / "trace.txt"});
+  INFO(r.out << r.err);
+  CHECK(r.status == 0);
+  CHECK(r.out.find("findings   0") != std::string::npos);
+
+  // The relinquish's put gone: no order fits (the GQ first leaves 2 for
+  // the worker's r=1), so the GQ stays after the worker's end.
+  std::string lost = real;
+  const std::string put = "c=00000112 PUT relnq r=1\n";
+  REQUIRE(lost.find(put) != std::string::npos);
+  lost.erase(lost.rfind('\n', lost.find(put)) + 1);
+  fsc::test::write_file(t / "lost.txt", lost);
+  r = run_fsc({"refs", t / "lost.txt"});
+  INFO(r.out << r.err);
+  CHECK(r.status == 1);
+  CHECK(r.out.find("use-after-free") != std::string::npos);
+}
+
 TEST_CASE("refs finds the over-put, from stdin, with a timeline", "[refs]")
 {
   auto r = run_fsc({"refs", "--cookie", "ffff91ce827c1380"}, {}, k_overput);

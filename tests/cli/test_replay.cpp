@@ -505,6 +505,28 @@ TEST_CASE("replay --from-trace: a relinquish's put printed after the "
   CHECK(b.status == 1);
 }
 
+TEST_CASE("replay --from-trace: the kernel suite's 5.10 trace up to the "
+          "unbind: an op freed by the GC worker, a child released before "
+          "its put is printed")
+{
+  // tests/fixtures/kernel-suite-5.10/README.md: an op's GC line (12007)
+  // ends the op whose Put came before it, and starts none; the root
+  // object's KILL (48930) found its child gone (the child's
+  // cachefiles_mark_inactive, 48929, then its parent release) though the
+  // child's PUT drop_obj is printed after it (48932): the root went on to
+  // DROP, where the real smoke trace's root, KILLed between the same two
+  // lines of its child, waited (?CLR, its line 32754).
+  const std::string t =
+      fsc::test::fixtures_dir() + "/kernel-suite-5.10/until-unbind.txt.xz";
+  auto r = run_fsc({"replay", "--from-trace", t, "--json"});
+  INFO1(r.out << r.err);
+  CHECK(r.status == 0);
+  auto j = nlohmann::json::parse(r.out);
+  CHECK(j["diverged"] == false);
+  CHECK(j["compared"] == 1776);
+  CHECK(j["cookies"] == 140);
+}
+
 TEST_CASE("replay --from-trace: the real 5.10 trace replays with no "
           "divergence and no crash claim")
 {

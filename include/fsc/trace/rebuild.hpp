@@ -46,6 +46,10 @@ struct TraceObject {
   std::vector<std::uint64_t> drop_obj; ///< cachefiles_ref PUT drop_obj
   std::vector<std::uint64_t> put_work; ///< cachefiles_ref PUT work
   std::vector<std::uint64_t> queued;   ///< cachefiles_ref GET queue
+  /// cachefiles_mark_inactive: DROP_OBJECT let its file go, just before
+  /// releasing its parent (fscache_drop_object())
+  std::vector<std::uint64_t> inactive;
+  std::vector<std::uint64_t> waits; ///< the steps of `steps` that wait
 };
 
 /// A cookie life: from its fscache_acquire (or fscache_netfs) line on.
@@ -135,6 +139,7 @@ public:
 private:
   struct Obj {
     const TraceObject* trace = nullptr;
+    std::uint64_t cookie = 0; ///< the engine's
     std::size_t steps = 0, drops = 0, puts = 0, queues = 0; ///< so far
   };
   struct Cookie {
@@ -142,12 +147,15 @@ private:
     std::size_t objects = 0, ops = 0, refs = 0; ///< seen so far
   };
   Obj& object(std::uint64_t c, std::uint64_t o, bool op);
+  std::uint64_t release_line(const Obj& ob) const;
+  const Obj* parent_of(const Obj& ob) const;
   std::uint64_t key(const fscache::Runnable& r) const;
 
   const Rebuilt& m_trace;
   std::uint64_t m_fsdef;
   std::size_t m_acquired = 0;
   std::map<std::uint64_t, Cookie> m_cookies;
+  std::map<std::uint64_t, std::uint64_t> m_parent; ///< cookie → its parent
   std::map<std::uint64_t, Obj> m_objects, m_ops;
   std::map<std::string, std::vector<std::uint64_t>> m_ref_lines;
   std::uint64_t m_horizon = std::numeric_limits<std::uint64_t>::max();
