@@ -358,8 +358,11 @@ private:
   /// about: "c=…" or "V=…"; "" for the LRU worker or an unmapped id.
   std::string thing_of(const v2::Runnable& r) const
   {
-    const bool cookie = r.kind == v2::Runnable::cookie;
-    if (r.kind == v2::Runnable::lru)
+    // The LRU worker stopped at a cookie (Runnable::id) is at that
+    // cookie's lines; queued, it is at none.
+    const bool cookie =
+        r.kind == v2::Runnable::cookie || r.kind == v2::Runnable::lru;
+    if (r.kind == v2::Runnable::lru && r.id == 0)
       return {};
     auto& map = cookie ? m_c_e2t : m_v_e2t;
     auto it = map.find(r.id);

@@ -354,7 +354,8 @@ TEST_CASE("replay --from-trace: the kernel suite's 6.12 trace: an UNUSE "
 TEST_CASE("replay --from-trace: later suite runs' traces: an LRU timer "
           "run late, reads that check the state between a negative lookup "
           "and CREATING, a lookup's end printed after a read it preceded, "
-          "a wait printed after a get it preceded")
+          "a wait printed after a get it preceded, a cookie's work run "
+          "while the LRU worker is stopped")
 {
   // 6.12 lru-late-V01: the kernel's LRU worker ran at 58.483579 (excerpt
   // 1645) and left c=00000017, whose 10 s end came 4 ms later, to the
@@ -366,10 +367,13 @@ TEST_CASE("replay --from-trace: later suite runs' traces: an LRU timer "
   // END lookup a=0 (excerpt 217) came before the read's BEGIN a=1 (216).
   // late-wait-V04 (6.1, the 19:20 run): a read's WAIT r=2 printed after the
   // worker's GET attch r=3 (excerpt 10052): its refs were read before.
+  // lru-work-V0d (6.1): another kworker runs the withdrawal the LRU worker
+  // queued (excerpt 17921) before the LRU worker's PUT lru (17932).
   for (const char* f :
        {"kernel-suite-6.12/lru-late-V01", "kernel-suite-6.12/read-negative-V09",
         "kernel-suite-6.12/late-end-lookup-V0c",
-        "kernel-suite-6.1/read-negative-V04", "kernel-suite-6.1/late-wait-V04"}) {
+        "kernel-suite-6.1/read-negative-V04", "kernel-suite-6.1/late-wait-V04",
+        "kernel-suite-6.1/lru-work-V0d"}) {
     const std::string t = fsc::test::fixtures_dir() + "/" + f + ".txt.xz";
     INFO(f);
     auto j = replayed_whole(t);
@@ -379,7 +383,8 @@ TEST_CASE("replay --from-trace: later suite runs' traces: an LRU timer "
                             : n == "kernel-suite-6.12/read-negative-V09"  ? 979
                             : n == "kernel-suite-6.12/late-end-lookup-V0c" ? 207
                             : n == "kernel-suite-6.1/read-negative-V04"    ? 6268
-                                                                           : 8628));
+                            : n == "kernel-suite-6.1/late-wait-V04"        ? 8628
+                                                                           : 16135));
   }
 }
 

@@ -437,6 +437,9 @@ struct Engine::Impl final : BackendHost {
       c.set(cookie_flag::do_lru_discard);
       ++stats.lru_exp;
       withdraw_cookie_inner(c);
+      // The cookie's work is queued and the lock dropped before the put:
+      // another worker may run that work first (6.1 kernel suite, 114761).
+      preempt_at({Runnable::lru, c.debug_id});
     }
     put_cookie(c, CookieTrace::put_lru);
   }

@@ -83,7 +83,9 @@ struct Runnable {
   /// another CPU's netfs calls may come while system_wq makes the 257
   /// directories (the real 6.1 trace relinquishes a volume there).
   enum Kind : std::uint8_t { cookie, volume, lru, volume_rest } kind = cookie;
-  std::uint32_t id = 0; ///< the cookie's c= or the volume's V= (0 for lru)
+  /// The cookie's c= or the volume's V=; for lru, 0 when queued, and the
+  /// cookie it stands at when stopped at a preemption point.
+  std::uint32_t id = 0;
 };
 
 /// Chooses which queued work item runs next, in place of the seeded order:
