@@ -358,10 +358,11 @@ private:
   /// about: "c=…" or "V=…"; "" for the LRU worker or an unmapped id.
   std::string thing_of(const v2::Runnable& r) const
   {
-    // The LRU worker stopped at a cookie (Runnable::id) is at that
-    // cookie's lines; queued, it is at none.
-    const bool cookie =
-        r.kind == v2::Runnable::cookie || r.kind == v2::Runnable::lru;
+    // The LRU worker or a netfs call stopped at a cookie (Runnable::id)
+    // is at that cookie's lines; the LRU worker queued is at none.
+    const bool cookie = r.kind == v2::Runnable::cookie ||
+                        r.kind == v2::Runnable::lru ||
+                        r.kind == v2::Runnable::call;
     if (r.kind == v2::Runnable::lru && r.id == 0)
       return {};
     auto& map = cookie ? m_c_e2t : m_v_e2t;
@@ -907,13 +908,16 @@ Outcome compare_thing(const std::string& thing, const std::vector<V2Step>& t,
       }
       if (gap > window && !t[j].late)
         continue;
-      if (!matched[j] && t[j].text == s.text)
+      // The first equal line that may pass those before it: one of the
+      // same text behind its own task's lines may not, a later one may
+      // (two kworkers writing one cookie print the same BEGIN).
+      if (!matched[j] && t[j].text == s.text &&
+          may_skip(t, matched, first, j,
+                   t[j].late ? std::max({window, k_late_ns, t[j].late_ns})
+                             : window))
         break;
     }
-    if (j < t.size() &&
-        may_skip(t, matched, first, j,
-                 t[j].late ? std::max({window, k_late_ns, t[j].late_ns})
-                           : window)) {
+    if (j < t.size()) {
       matched[j] = true;
       ++o.compared;
       continue;

@@ -524,6 +524,16 @@ std::optional<Count> count_of(const std::string& text)
     if (o == std::string::npos)
       return std::nullopt;
     c.key = text.substr(o + 1, 10);
+  } else if (text.rfind("fscache_volume: ", 0) == 0) {
+    at = text.rfind(" u="); // the volume's refs, after the change
+    auto w = text.find("V=");
+    if (w == std::string::npos || w + 11 > text.size())
+      return std::nullopt;
+    const std::string_view words = std::string_view(text).substr(w + 11);
+    c.d = words.starts_with("GET ")   ? 1
+          : words.starts_with("PUT ") ? -1
+                                      : 0;
+    c.key = "u";
   } else if (text.rfind("fscache_cookie: ", 0) == 0) {
     at = text.rfind(" r="); // the cookie's refs, after the change
     auto w = text.find(" c=");
@@ -541,6 +551,13 @@ std::optional<Count> count_of(const std::string& text)
     return std::nullopt;
   c.v = std::strtol(text.c_str() + at + 3, nullptr, 10);
   return c;
+}
+
+/// Did the change `change` queue the work item whose start is `line`?
+bool queued_it(const std::string& change, const std::string& line)
+{
+  return change.find(" GQ ") != std::string::npos &&
+         line.find(" -   work ") != std::string::npos;
 }
 
 /// The refs (r=) an fscache_access line that changes no access prints
@@ -572,7 +589,7 @@ void Builder::late_ends()
   constexpr std::int64_t k_window = 100'000'000;
   std::map<std::uint64_t, std::uint64_t> before; // late line -> line
   for (auto& [thing, steps] : m_out.steps) {
-    if (thing[0] != 'c')
+    if (thing[0] != 'c' && thing[0] != 'V')
       continue;
     std::set<std::size_t> done;
     std::map<std::string, long> cur; // per count, its value now
@@ -609,9 +626,12 @@ void Builder::late_ends()
         continue;
       }
       // A line that changes nothing, printed after another task's change
-      // that it preceded (its count is the one before that change).
+      // that it preceded (its count is the one before that change); never
+      // a work item's start before the GQ that queued it (a put printed
+      // late explains that one: below).
       if (auto l = last.find(ci->key);
           ci->d == 0 && l != last.end() &&
+          !queued_it(steps[l->second.first].text, steps[i].text) &&
           steps[l->second.first].pid != steps[i].pid &&
           steps[i].ts_ns - steps[l->second.first].ts_ns <= k_window &&
           ci->v == l->second.second) {
@@ -651,10 +671,16 @@ void Builder::late_ends()
                            [&](const V2Call& k) { return k.line >= at; });
     if (from == calls.end() || to == calls.end() || to > from)
       continue;
-    V2Call k = *from;
-    k.line = at; // it ran there
-    calls.erase(from);
-    calls.insert(to, k);
+    // It ran there (before the line at `at`), and so did its own task's
+    // calls between: they go with it, in their order (a late BEGIN
+    // io_writ moved already, its write's GET ioreq later still: 6.1, a
+    // clock that stood still while two kworkers wrote one cookie).
+    const int pid = from->pid;
+    std::stable_partition(to, std::next(from), [pid](const V2Call& c) {
+      return c.pid == pid;
+    });
+    for (auto it = to; it != calls.end() && it->pid == pid; ++it)
+      it->line = std::min<std::uint64_t>(it->line, at);
     m_out.late.push_back(fmt::format("{}->{}", late, at));
   }
 }

@@ -355,7 +355,8 @@ TEST_CASE("replay --from-trace: later suite runs' traces: an LRU timer "
           "run late, reads that check the state between a negative lookup "
           "and CREATING, a lookup's end printed after a read it preceded, "
           "a wait printed after a get it preceded, a cookie's work run "
-          "while the LRU worker is stopped")
+          "while the LRU worker or its relinquish is stopped, two writers "
+          "at one timestamp")
 {
   // 6.12 lru-late-V01: the kernel's LRU worker ran at 58.483579 (excerpt
   // 1645) and left c=00000017, whose 10 s end came 4 ms later, to the
@@ -369,11 +370,17 @@ TEST_CASE("replay --from-trace: later suite runs' traces: an LRU timer "
   // worker's GET attch r=3 (excerpt 10052): its refs were read before.
   // lru-work-V0d (6.1): another kworker runs the withdrawal the LRU worker
   // queued (excerpt 17921) before the LRU worker's PUT lru (17932).
+  // two-writers-V01 (6.1): two kworkers write one cookie at a clock that
+  // stood still (5942-5948), and free two cookies at the umount, the
+  // volume's PUT cook printed 6 us out of order (15113-15114).
+  // relinquish-put-V05 (6.1): the worker runs the withdrawal between the
+  // relinquish's GQ endac and its last put (10428-10431).
   for (const char* f :
        {"kernel-suite-6.12/lru-late-V01", "kernel-suite-6.12/read-negative-V09",
         "kernel-suite-6.12/late-end-lookup-V0c",
         "kernel-suite-6.1/read-negative-V04", "kernel-suite-6.1/late-wait-V04",
-        "kernel-suite-6.1/lru-work-V0d"}) {
+        "kernel-suite-6.1/lru-work-V0d", "kernel-suite-6.1/two-writers-V01",
+        "kernel-suite-6.1/relinquish-put-V05"}) {
     const std::string t = fsc::test::fixtures_dir() + "/" + f + ".txt.xz";
     INFO(f);
     auto j = replayed_whole(t);
@@ -384,7 +391,9 @@ TEST_CASE("replay --from-trace: later suite runs' traces: an LRU timer "
                             : n == "kernel-suite-6.12/late-end-lookup-V0c" ? 207
                             : n == "kernel-suite-6.1/read-negative-V04"    ? 6268
                             : n == "kernel-suite-6.1/late-wait-V04"        ? 8628
-                                                                           : 16135));
+                            : n == "kernel-suite-6.1/lru-work-V0d"         ? 16135
+                            : n == "kernel-suite-6.1/two-writers-V01"      ? 13032
+                                                                           : 8786));
   }
 }
 

@@ -1048,10 +1048,16 @@ std::optional<Runnable> Engine::Impl::pick_inside(const Runnable& stopped)
              return same_thing(r, runnable_of(j));
            });
   };
+  // A stopped netfs call lets in only its cookie's own queued work (its
+  // relinquish's withdrawal run before its put); others run after it.
+  auto own = [&stopped](const Runnable& r) {
+    return stopped.kind != Runnable::call ||
+           (r.kind == Runnable::cookie && r.id == stopped.id);
+  };
   std::vector<Runnable> ready;
   for (const Job& j : runq) {
     Runnable r = runnable_of(j);
-    if (r.kind != Runnable::lru && !busy(r))
+    if (r.kind != Runnable::lru && !busy(r) && own(r))
       ready.push_back(r);
   }
   std::size_t k = sched->pick_inside(stopped, ready);
@@ -1412,6 +1418,9 @@ void Engine::relinquish_cookie(CookieId id, bool retire)
     m->set_state(*c, CookieState::dropped);
     m->unhash_cookie(*c);
   }
+  // No lock held before the put: a worker may run the queued withdrawal
+  // first (6.1 kernel suite, 58388: the relinquish's put freed it).
+  m->preempt_at({Runnable::call, c->debug_id});
   m->put_cookie(*c, CookieTrace::put_relinquish);
 }
 

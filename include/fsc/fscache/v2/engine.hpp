@@ -82,7 +82,15 @@ struct Runnable {
   /// acq_vol and PUT creat), queued apart when a scheduler is set because
   /// another CPU's netfs calls may come while system_wq makes the 257
   /// directories (the real 6.1 trace relinquishes a volume there).
-  enum Kind : std::uint8_t { cookie, volume, lru, volume_rest } kind = cookie;
+  /// call: never queued; a netfs call stopped at a preemption point (its
+  /// task holds no lock there), at the cookie of `id`.
+  enum Kind : std::uint8_t {
+    cookie,
+    volume,
+    lru,
+    volume_rest,
+    call
+  } kind = cookie;
   /// The cookie's c= or the volume's V=; for lru, 0 when queued, and the
   /// cookie it stands at when stopped at a preemption point.
   std::uint32_t id = 0;
