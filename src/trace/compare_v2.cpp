@@ -132,6 +132,7 @@ public:
   void run()
   {
     const std::int64_t t0 = m_order.empty() ? 0 : first_ts();
+    m_t0 = t0;
     m_pos = 0;
     while (m_pos < m_order.size()) {
       const std::size_t at = m_pos;
@@ -203,6 +204,10 @@ public:
            m_rb.calls[m_order[m_pos]].pid != stop->worker &&
            !m_deferred.count(m_order[m_pos])) {
       const std::uint64_t queued = m_e.jobs_queued();
+      // At its own time: an UNUSE's 10 s on the LRU count from there.
+      const std::int64_t ts = m_rb.calls[m_order[m_pos]].ts_ns;
+      if (ts > m_t0)
+        m_e.clock_to(std::uint64_t(ts - m_t0));
       issue_at(m_pos++);
       if (m_e.jobs_queued() != queued)
         break; // the engine asks pick_inside() again
@@ -221,7 +226,12 @@ public:
     if (!stop)
       return ready.size();
     std::size_t best = ready.size();
-    std::uint64_t best_at = stop->limit;
+    // Nor past where a task stopped further out goes on: what runs here
+    // runs before it too.
+    std::uint64_t limit = stop->limit;
+    for (std::uint64_t outer : m_outer_limits)
+      limit = std::min(limit, outer);
+    std::uint64_t best_at = limit;
     for (std::size_t i = 0; i < ready.size(); ++i) {
       std::uint64_t at = start_of(ready[i]);
       if (at > stop->line && at < best_at &&
@@ -230,12 +240,39 @@ public:
         best = i;
       }
     }
-    if (best < ready.size())
+    if (best < ready.size()) {
       m_inside_at = best_at;
+      m_chosen_limit = limit;
+    }
     return best;
   }
 
-  void runs_inside(const v2::Runnable& r) override { started(r); }
+  void runs_inside(const v2::Runnable& r) override
+  {
+    started(r);
+    m_outer_limits.push_back(m_chosen_limit);
+  }
+  void ran_inside(const v2::Runnable&) override
+  {
+    if (!m_outer_limits.empty())
+      m_outer_limits.pop_back();
+  }
+
+  /// Within a few jiffies of its end, a cookie's LRU discard is the
+  /// trace's: ended if the LRU worker's next traced line is its lrudo,
+  /// printed by now (else a later run of the worker, as the engine's next
+  /// run will be).
+  std::optional<bool> lru_expired(std::uint32_t engine_c) override
+  {
+    constexpr std::int64_t k_run_ns = 1'000'000;
+    auto tc = m_c_e2t.find(engine_c);
+    if (tc == m_c_e2t.end())
+      return std::nullopt;
+    return m_lru < m_rb.lru_cookies.size() &&
+           m_rb.lru_cookies[m_lru] == tc->second &&
+           m_rb.lru_start_ts[m_lru] - m_t0 <=
+               std::int64_t(m_e.now()) + k_run_ns;
+  }
 
   /// The stopped task's next line that prints a volume's or the cache's
   /// counts, after `line`: an item run inside it must end before that.
@@ -683,6 +720,11 @@ private:
   v2::Engine m_e;
   std::size_t m_pos = 0;
   std::uint64_t m_horizon = k_never;
+  std::int64_t m_t0 = 0; ///< the trace's time of the engine's 0
+  /// Where each task stopped further out goes on (its stop's limit), for
+  /// the items running inside it: nothing inside starts past them.
+  std::vector<std::uint64_t> m_outer_limits;
+  std::uint64_t m_chosen_limit = k_never; ///< the last pick_inside()'s stop
   bool m_preempting = false;
   const V2Call* m_issuing = nullptr; ///< the call being made
   std::size_t m_call_pos = SIZE_MAX; ///< its position, SIZE_MAX: none

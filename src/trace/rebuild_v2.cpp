@@ -13,6 +13,7 @@
 #include <charconv>
 #include <deque>
 #include <set>
+#include <tuple>
 
 namespace fsc::trace {
 
@@ -143,6 +144,7 @@ private:
   void sizes();
   void drop_orphans();
   void late_ends();
+  void late_marks();
   void finish();
 
   const std::string& m_path;
@@ -685,6 +687,25 @@ void Builder::late_ends()
   }
 }
 
+// A line printed late stands among its thing's marks where it ran: the
+// k-th line of its event the engine prints is that one (6.12: a worker's
+// PIN cache a=1 printed after a read's BEGIN a=2 that followed it).
+void Builder::late_marks()
+{
+  for (auto& [thing, marks] : m_out.marks)
+    for (std::size_t i = 0; i < marks.size(); ++i) {
+      auto late = m_out.ran_at.find(marks[i].line);
+      if (late == m_out.ran_at.end())
+        continue;
+      std::size_t to = i;
+      while (to > 0 && marks[to - 1].line >= late->second)
+        --to;
+      std::rotate(marks.begin() + std::ptrdiff_t(to),
+                  marks.begin() + std::ptrdiff_t(i),
+                  marks.begin() + std::ptrdiff_t(i) + 1);
+    }
+}
+
 // Cookies of a volume acquired before the trace began are not replayed:
 // their lines print that volume's counts (vr=, r= of the volume access),
 // which rest on cookies the trace never shows.
@@ -721,6 +742,7 @@ void Builder::finish()
       k.volume = m_volume_of[k.twin];
   drop_orphans();
   late_ends();
+  late_marks();
   // Where each call's timestamp ends (see V2Call::tie_end).
   std::vector<std::uint64_t> later(m_evs.size(), 0);
   std::map<std::uint64_t, std::size_t> index;
@@ -756,19 +778,22 @@ void Builder::finish()
   }
   m_out.cookies = m_cookies.size();
   m_out.volumes = m_volumes.size();
-  std::vector<std::pair<std::uint64_t, std::int64_t>> lru;
+  std::vector<std::tuple<std::uint64_t, std::int64_t, std::uint32_t>> lru;
   for (const auto& [thing, steps] : m_out.steps)
     for (const V2Step& s : steps) {
       if (s.text.find(" -   work ") != std::string::npos ||
           s.text.find(" SEE creat ") != std::string::npos)
         m_out.work_starts[thing].push_back(s.line);
       else if (s.text.find(" -   lrudo ") != std::string::npos)
-        lru.emplace_back(s.line, s.ts_ns);
+        lru.emplace_back(s.line, s.ts_ns,
+                         std::uint32_t(std::strtoul(thing.c_str() + 2,
+                                                    nullptr, 16)));
     }
   std::sort(lru.begin(), lru.end());
-  for (const auto& [line, ts] : lru) {
+  for (const auto& [line, ts, c] : lru) {
     m_out.lru_starts.push_back(line);
     m_out.lru_start_ts.push_back(ts);
+    m_out.lru_cookies.push_back(c);
   }
 }
 

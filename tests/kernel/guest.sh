@@ -109,6 +109,7 @@ python3 $IN/handles.py /mnt/a > $OUT/handles-a.jsonl
 python3 $IN/handles.py /mnt/b > $OUT/handles-b.jsonl
 python3 $IN/handles.py $EXP > $OUT/handles-server.jsonl
 snap decode-mounted
+[ -f /tmp/cfd.pid ] && alive live   # the live checks need a bound cache: its daemon may have aborted during the reads
 run live-inspect fsc --json inspect $CACHE
 run live-check fsc --json inspect --check $CACHE
 run live-cull fsc cull $CACHE

@@ -102,6 +102,7 @@ struct V2Rebuilt {
   std::map<std::string, std::vector<std::uint64_t>> work_starts;
   std::vector<std::uint64_t> lru_starts;
   std::vector<std::int64_t> lru_start_ts; ///< each lru_starts line's time
+  std::vector<std::uint32_t> lru_cookies; ///< each lru_starts line's c=
   /// Every line of a cookie, compared or not (the backing filesystem's
   /// cachefiles_* lines of its objects, by o=), and of a volume, with its
   /// task and event: where a task the engine stops at a preemption point

@@ -427,11 +427,22 @@ struct Engine::Impl final : BackendHost {
     put_cookie(c, CookieTrace::put_work);
   }
   void lru_worker();
+  /// Has the cookie's 10 s on the LRU ended (see Scheduler::lru_expired)?
+  bool lru_expired(const Cookie& c)
+  {
+    constexpr std::uint64_t k_jiffies_ns = 10'000'000; // 2.5 ticks at HZ=250
+    const std::uint64_t end = c.unused_at + k_lru_timeout_ns;
+    const std::uint64_t gap = now_ns > end ? now_ns - end : end - now_ns;
+    if (sched && gap < k_jiffies_ns)
+      if (auto said = sched->lru_expired(c.debug_id))
+        return *said;
+    return now_ns >= end;
+  }
+  /// Its 10 s ended: the worker popped it so, and jiffies only grow.
   void lru_do_one(Cookie& c)
   {
     see_cookie(c, CookieTrace::see_lru_do_one);
-    if (c.state != CookieState::active ||
-        now_ns < c.unused_at + k_lru_timeout_ns || c.n_active > 0) {
+    if (c.state != CookieState::active || c.n_active > 0) {
       ++stats.lru_rmv;
     } else {
       c.set(cookie_flag::do_lru_discard);
@@ -711,9 +722,11 @@ void Engine::Impl::lru_worker()
   lru_work_pending = false;
   while (!lru.empty()) {
     Cookie* c = lru.front();
-    std::uint64_t expiry = c->unused_at + k_lru_timeout_ns;
-    if (now_ns < expiry) {
-      timer_reduce(expiry);
+    if (!lru_expired(*c)) {
+      // Not ended by the trace's word though past its time: look again
+      // at the next tick.
+      const std::uint64_t expiry = c->unused_at + k_lru_timeout_ns;
+      timer_reduce(std::max(expiry, now_ns + 1));
       break;
     }
     lru.pop_front();
@@ -1048,16 +1061,10 @@ std::optional<Runnable> Engine::Impl::pick_inside(const Runnable& stopped)
              return same_thing(r, runnable_of(j));
            });
   };
-  // A stopped netfs call lets in only its cookie's own queued work (its
-  // relinquish's withdrawal run before its put); others run after it.
-  auto own = [&stopped](const Runnable& r) {
-    return stopped.kind != Runnable::call ||
-           (r.kind == Runnable::cookie && r.id == stopped.id);
-  };
   std::vector<Runnable> ready;
   for (const Job& j : runq) {
     Runnable r = runnable_of(j);
-    if (r.kind != Runnable::lru && !busy(r) && own(r))
+    if (r.kind != Runnable::lru && !busy(r))
       ready.push_back(r);
   }
   std::size_t k = sched->pick_inside(stopped, ready);
@@ -1091,6 +1098,7 @@ void Engine::Impl::preempt_at(const Runnable& stopped)
     runq.erase(it);
     sched->runs_inside(*next);
     run_job(j);
+    sched->ran_inside(*next);
   }
   set_task(t);
 }
@@ -1641,6 +1649,14 @@ void Engine::advance(std::uint64_t ns, bool run_queued)
     run();
   }
   m->now_ns = target;
+  m->obs.clock(m->now_ns);
+}
+
+void Engine::clock_to(std::uint64_t ns)
+{
+  if (ns <= m->now_ns)
+    return;
+  m->now_ns = ns;
   m->obs.clock(m->now_ns);
 }
 

@@ -139,6 +139,16 @@ public:
   /// The item pick_inside() chose runs now (it may choose again instead,
   /// when preempt()'s calls queued work).
   virtual void runs_inside(const Runnable& /*item*/) {}
+  /// The item runs_inside() announced has returned.
+  virtual void ran_inside(const Runnable& /*item*/) {}
+  /// The LRU worker at a cookie whose 10 s end lies within a few jiffies
+  /// of now: has it ended? 6.1 counts in jiffies (4 ms at HZ=250) from a
+  /// tick the engine's nanoseconds cannot place; a trace replay answers
+  /// from the trace's own run, std::nullopt lets the clock decide.
+  virtual std::optional<bool> lru_expired(std::uint32_t /*cookie*/)
+  {
+    return std::nullopt;
+  }
 };
 
 class Engine {
@@ -222,6 +232,10 @@ public:
   /// run_queued false the first firing only queues the LRU worker and
   /// nothing more runs (step() then interleaves it with netfs calls).
   void advance(std::uint64_t ns, bool run_queued = true);
+  /// Moves the clock forward to `ns` and nothing else: no work runs, a
+  /// timer due by then fires at the next advance(). For a call made while
+  /// a work item is stopped, at the call's own time.
+  void clock_to(std::uint64_t ns);
   std::uint64_t now() const;
   /// Netfs calls parked and not yet resumed.
   std::vector<std::string> waiting() const;
