@@ -375,12 +375,19 @@ TEST_CASE("replay --from-trace: later suite runs' traces: an LRU timer "
   // volume's PUT cook printed 6 us out of order (15113-15114).
   // relinquish-put-V05 (6.1): the worker runs the withdrawal between the
   // relinquish's GQ endac and its last put (10428-10431).
+  // lru-jiffy-V09 (6.1): a cookie's 10 s end 8 ms after the LRU worker's
+  // last run, before the umount; the discards are the trace's within a
+  // few jiffies. lru-nested-V01 (6.1): another cookie's withdrawal runs
+  // while the LRU worker is stopped; this cookie's own starts later.
+  // late-pin-V01 (6.12): a worker's PIN cache a=1 printed after a read's
+  // BEGIN a=2 (excerpt 1181-1183).
   for (const char* f :
        {"kernel-suite-6.12/lru-late-V01", "kernel-suite-6.12/read-negative-V09",
         "kernel-suite-6.12/late-end-lookup-V0c",
         "kernel-suite-6.1/read-negative-V04", "kernel-suite-6.1/late-wait-V04",
         "kernel-suite-6.1/lru-work-V0d", "kernel-suite-6.1/two-writers-V01",
-        "kernel-suite-6.1/relinquish-put-V05"}) {
+        "kernel-suite-6.1/relinquish-put-V05", "kernel-suite-6.1/lru-jiffy-V09",
+        "kernel-suite-6.1/lru-nested-V01", "kernel-suite-6.12/late-pin-V01"}) {
     const std::string t = fsc::test::fixtures_dir() + "/" + f + ".txt.xz";
     INFO(f);
     auto j = replayed_whole(t);
@@ -393,7 +400,10 @@ TEST_CASE("replay --from-trace: later suite runs' traces: an LRU timer "
                             : n == "kernel-suite-6.1/late-wait-V04"        ? 8628
                             : n == "kernel-suite-6.1/lru-work-V0d"         ? 16135
                             : n == "kernel-suite-6.1/two-writers-V01"      ? 13032
-                                                                           : 8786));
+                            : n == "kernel-suite-6.1/relinquish-put-V05"   ? 8786
+                            : n == "kernel-suite-6.1/lru-jiffy-V09"        ? 11996
+                            : n == "kernel-suite-6.1/lru-nested-V01"       ? 13007
+                                                                           : 905));
   }
 }
 
