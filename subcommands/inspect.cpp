@@ -144,6 +144,10 @@ void print_summary_text(const Cache& cache, const Inventory& r)
     fmt::print("graveyard  empty\n");
   fmt::print("problems   {}{}\n", r.problem_count,
              r.problem_count ? " (fsc inspect --check lists them)" : "");
+  if (r.vanished_live)
+    fmt::print("vanished   {} entries during the scan (the cache is live: "
+               "not problems)\n",
+               r.vanished_live);
 }
 
 // The limits of cachefilesd.conf when it exists; defaults otherwise. A
@@ -280,6 +284,8 @@ int run_tree(const Cache& cache, const InspectOptions& opt, const Globals& g)
   ScanOptions so;
   so.ordered = true;
   std::uint64_t problems = cache.top_problems().size();
+  const BindState bind =
+      detect_binding(cache.root(), proc_root(), opt.conf.dir);
   JsonReport out = json_report(g, "inspect");
   if (!out.on())
     fmt::print("{} ({})\n", cache.root(), format_name(cache.format()));
@@ -289,7 +295,8 @@ int run_tree(const Cache& cache, const InspectOptions& opt, const Globals& g)
     out.record("entry", [&](JsonWriter& j) { netfs::entry_fields(j, e); });
   };
   scan(cache, so, netfs::with_aux_checks([&](const ScanEntry& e, unsigned) {
-         problems += e.problems.size();
+         for (auto& p : e.problems)
+           problems += !live_churn(p, bind);
          if (!e.node) {
            for (auto& p : e.problems)
              if (!out.on())

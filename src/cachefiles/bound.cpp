@@ -128,3 +128,12 @@ BindState detect_binding(const std::string& root, const std::string& proc_dir,
 }
 
 } // namespace fsc::cachefiles
+
+namespace fsc::cachefiles {
+
+bool live_churn(const Problem& p, const BindState& b)
+{
+  return b.bound && p.kind == "vanished";
+}
+
+} // namespace fsc::cachefiles

@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include <atomic>
 #include <chrono>
 #include <mutex>
 
@@ -68,13 +69,16 @@ Inventory take_inventory(const Cache& cache, const InventoryOptions& opt)
   // One summary per worker the scan really runs, merged at the end.
   std::vector<Summary> per(scan_workers(so), Summary(now_ns(), opt.top));
   std::mutex mu;
+  std::atomic<std::uint64_t> churn{0};
   scan(cache, so, with_aux_checks([&](const ScanEntry& e, unsigned w) {
          per.at(w).add(e);
          if (!e.problems.empty()) {
            std::lock_guard lock(mu);
            for (auto& p : e.problems)
-             if (opt.max_problems == 0 ||
-                 inv.problems.size() < opt.max_problems)
+             if (live_churn(p, inv.bind))
+               ++churn;
+             else if (opt.max_problems == 0 ||
+                      inv.problems.size() < opt.max_problems)
                inv.problems.push_back(p);
          }
          if (opt.on_entry && e.kind != EntryKind::fanout)
@@ -83,7 +87,8 @@ Inventory take_inventory(const Cache& cache, const InventoryOptions& opt)
   for (auto& s : per)
     inv.sum.merge(s);
   inv.sum.finish();
-  inv.problem_count = inv.sum.problems + top_level;
+  inv.vanished_live = churn;
+  inv.problem_count = inv.sum.problems - inv.vanished_live + top_level;
   return inv;
 }
 
@@ -165,6 +170,8 @@ void inventory_fields(JsonWriter& j, const Cache& cache, const Inventory& inv)
   briefs_field(j, "oldest", s.oldest);
   graveyard_field(j, inv.grave, ReapStats{});
   j.field("problem_count", inv.problem_count);
+  if (inv.vanished_live)
+    j.field("vanished_while_live", inv.vanished_live);
   j.field("problems_listed", std::uint64_t(inv.problems.size()));
   if (inv.problem_count > inv.problems.size())
     j.field("problems_capped_by", "--max-problems");

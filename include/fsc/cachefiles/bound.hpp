@@ -7,6 +7,8 @@
 // configuration names this directory.
 #pragma once
 
+#include <fsc/error.hpp>
+
 #include <string>
 #include <vector>
 
@@ -27,5 +29,10 @@ std::string proc_root();
 BindState detect_binding(const std::string& root,
                          const std::string& proc_dir = "/proc",
                          const std::string& config_dir = {});
+
+/// A problem a live cache makes by itself: an entry gone between its
+/// listing and its stat (the kernel buried it, its daemon culled it). Not
+/// a fault of the cache while it is bound; on an offline one it is.
+bool live_churn(const Problem& p, const BindState& b);
 
 } // namespace fsc::cachefiles

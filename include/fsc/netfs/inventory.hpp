@@ -37,6 +37,9 @@ struct Inventory {
   bool limits_known = false;       ///< statfs worked: limits are computed
   std::vector<Problem> problems;   ///< top-level and entries' (capped)
   std::uint64_t problem_count = 0; ///< all of them
+  /// Entries gone during the scan of a bound cache (cachefiles::live_churn):
+  /// not counted as problems.
+  std::uint64_t vanished_live = 0;
 };
 
 /// Scans cache once. Never changes anything (no atime either).
