@@ -202,7 +202,8 @@ public:
     while (m_pos < m_order.size() &&
            m_rb.calls[m_order[m_pos]].line < std::min(stop->limit, before) &&
            m_rb.calls[m_order[m_pos]].pid != stop->worker &&
-           !m_deferred.count(m_order[m_pos])) {
+           !m_deferred.count(m_order[m_pos]) &&
+           !ends_a_waiting_op(m_rb.calls[m_order[m_pos]])) {
       const std::uint64_t queued = m_e.jobs_queued();
       // At its own time: an UNUSE's 10 s on the LRU count from there.
       const std::int64_t ts = m_rb.calls[m_order[m_pos]].ts_ns;
@@ -437,8 +438,19 @@ private:
             return s.line > h.line && s.pid == h.pid &&
                    s.text.find(" WAIT  io ") == std::string::npos;
           });
-      if (next != t->second.end() &&
-          next->text.find(" END   io ") != std::string::npos)
+      // 6.12 ends a read on the kworker that completes it: an END io of
+      // another task before the reader's next line ends this one.
+      auto end = std::find_if(
+          t->second.begin(), t->second.end(), [&h](const V2Step& s) {
+            return s.line > h.line &&
+                   s.text.find(" END   io ") != std::string::npos;
+          });
+      const bool ends =
+          (next != t->second.end() &&
+           next->text.find(" END   io ") != std::string::npos) ||
+          (m_rb.gen == Gen::v612 && end != t->second.end() &&
+           end->pid != h.pid && (next == t->second.end() || end < next));
+      if (ends)
         m_e.resume_operation(h.id, true);
     }
   }
@@ -660,6 +672,21 @@ private:
       q.erase(it);
     return id;
   }
+  /// Would this call end an operation that still waits? It came after
+  /// the state change that let that one go on: at a later point of the
+  /// stopped task (a negative lookup's two points around CREATING print
+  /// the same line).
+  bool ends_a_waiting_op(const V2Call& k)
+  {
+    if (k.kind != V2Call::end_operation)
+      return false;
+    auto ops = m_ops.find(k.id);
+    if (ops == m_ops.end())
+      return false;
+    auto op = held(ops->second, k.pid, false);
+    return op && m_e.op_info(*op).status == v2::OpInfo::waiting;
+  }
+
   /// Drops operations the engine refused after a wait (END io_notl).
   void prune(std::deque<Held>& q)
   {
