@@ -503,6 +503,20 @@ struct Count {
   std::string key;
 };
 
+/// The change the words after an id (`id` and 8 hex digits) make: +1
+/// for a get (GET, GQ), -1 for a put (PUT, PQ), 0 else.
+std::optional<int> change_after(const std::string& text, std::string_view id)
+{
+  auto w = text.find(id);
+  if (w == std::string::npos || w + id.size() + 9 > text.size())
+    return std::nullopt;
+  const std::string_view words =
+      std::string_view(text).substr(w + id.size() + 9);
+  return words.starts_with("GET ") || words.starts_with("GQ ")   ? 1
+         : words.starts_with("PUT ") || words.starts_with("PQ ") ? -1
+                                                                 : 0;
+}
+
 std::optional<Count> count_of(const std::string& text)
 {
   Count c;
@@ -528,23 +542,17 @@ std::optional<Count> count_of(const std::string& text)
     c.key = text.substr(o + 1, 10);
   } else if (text.rfind("fscache_volume: ", 0) == 0) {
     at = text.rfind(" u="); // the volume's refs, after the change
-    auto w = text.find("V=");
-    if (w == std::string::npos || w + 11 > text.size())
+    auto d = change_after(text, "V=");
+    if (!d)
       return std::nullopt;
-    const std::string_view words = std::string_view(text).substr(w + 11);
-    c.d = words.starts_with("GET ")   ? 1
-          : words.starts_with("PUT ") ? -1
-                                      : 0;
+    c.d = *d;
     c.key = "u";
   } else if (text.rfind("fscache_cookie: ", 0) == 0) {
     at = text.rfind(" r="); // the cookie's refs, after the change
-    auto w = text.find(" c=");
-    if (w == std::string::npos || w + 12 > text.size())
+    auto d = change_after(text, " c=");
+    if (!d)
       return std::nullopt;
-    const std::string_view words = std::string_view(text).substr(w + 12);
-    c.d = words.starts_with("GET ") || words.starts_with("GQ ")   ? 1
-          : words.starts_with("PUT ") || words.starts_with("PQ ") ? -1
-                                                                  : 0;
+    c.d = *d;
     c.key = "r";
   } else {
     return std::nullopt;

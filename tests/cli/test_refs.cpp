@@ -50,6 +50,14 @@ std::size_t line_with(const std::vector<std::string>& lines,
   return at;
 }
 
+/// `fsc refs` on `text`, written to t/name.
+fsc::test::RunResult refs_on(const TempDir& t, const std::string& name,
+                             const std::string& text)
+{
+  fsc::test::write_file(t / name, text);
+  return run_fsc({"refs", t / name});
+}
+
 std::string joined(const std::vector<std::string>& lines)
 {
   std::string s;
@@ -158,8 +166,7 @@ TEST_CASE("refs 5.10: an object address reused, the new object's first "
     "    kworker/u4:1-22      [000] ....   109.154677: cachefiles_ref: "
     "c=ffff96de8be9df80 o=ffff96de8d68be00 u=0 PUT work\n";
   TempDir t;
-  fsc::test::write_file(t / "trace.txt", real);
-  auto r = run_fsc({"refs", t / "trace.txt"});
+  auto r = refs_on(t, "trace.txt", real);
   INFO(r.out << r.err);
   CHECK(r.status == 0);
   CHECK(r.out.find("objects    2 (2 freed, 0 alive at the end)") !=
@@ -173,8 +180,7 @@ TEST_CASE("refs 5.10: an object address reused, the new object's first "
   REQUIRE(one_cpu.find(put) != std::string::npos);
   one_cpu.replace(one_cpu.find(put), put.size(),
                   "kworker/u4:2-117     [001] ....   102.245378");
-  fsc::test::write_file(t / "one-cpu.txt", one_cpu);
-  r = run_fsc({"refs", t / "one-cpu.txt"});
+  r = refs_on(t, "one-cpu.txt", one_cpu);
   INFO(r.out << r.err);
   CHECK(r.status == 1);
   CHECK(r.out.find("over-put") != std::string::npos);
@@ -206,8 +212,7 @@ TEST_CASE("refs 6.1: a clock that stood still on both CPUs: the worker's "
     "      umount.nfs-686     [001] .....   205.642044: fscache_"
     "cookie: c=00000112 PUT relnq r=1\n";
   TempDir t;
-  fsc::test::write_file(t / "trace.txt", real);
-  auto r = run_fsc({"refs", t / "trace.txt"});
+  auto r = refs_on(t, "trace.txt", real);
   INFO(r.out << r.err);
   CHECK(r.status == 0);
   CHECK(r.out.find("findings   0") != std::string::npos);
@@ -218,8 +223,7 @@ TEST_CASE("refs 6.1: a clock that stood still on both CPUs: the worker's "
   const std::string put = "c=00000112 PUT relnq r=1\n";
   REQUIRE(lost.find(put) != std::string::npos);
   lost.erase(lost.rfind('\n', lost.find(put)) + 1);
-  fsc::test::write_file(t / "lost.txt", lost);
-  r = run_fsc({"refs", t / "lost.txt"});
+  r = refs_on(t, "lost.txt", lost);
   INFO(r.out << r.err);
   CHECK(r.status == 1);
   CHECK(r.out.find("use-after-free") != std::string::npos);

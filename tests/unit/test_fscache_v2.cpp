@@ -97,6 +97,18 @@ private:
 
 Bytes bytes(std::string_view s) { return Bytes(s.begin(), s.end()); }
 
+/// Ends the operation, unuses and relinquishes the cookie: nothing left,
+/// counts balanced, no finding.
+void end_and_drop(Engine& e, Recorder& rec, CookieId c, OpId op)
+{
+  e.end_operation(op);
+  e.unuse_cookie(c);
+  e.relinquish_cookie(c, false);
+  e.run();
+  CHECK(e.check_counts().empty());
+  CHECK(rec.findings.empty());
+}
+
 /// An engine with a bound cache and one volume, set up and idle.
 struct Rig {
   Recorder rec;
@@ -1394,12 +1406,7 @@ TEST_CASE("v2 a read begun after the lookup's negative result but before "
   CHECK(wait < l.size());
   CHECK(e.op_info(op).status == OpInfo::ready);
   CHECK(e.cookie_info(c).state == S::active);
-  e.end_operation(op);
-  e.unuse_cookie(c);
-  e.relinquish_cookie(c, false);
-  e.run();
-  CHECK(e.check_counts().empty());
-  CHECK(rec.findings.empty());
+  end_and_drop(e, rec, c, op);
 }
 
 namespace {
@@ -1488,12 +1495,7 @@ TEST_CASE("v2 a scheduler runs a work item inside another at a preemption "
   s.check = Scheduler::Check::now;
   e.run();
   CHECK(e.op_info(op).status == OpInfo::ready);
-  e.end_operation(op);
-  e.unuse_cookie(c);
-  e.relinquish_cookie(c, false);
-  e.run();
-  CHECK(e.check_counts().empty());
-  CHECK(rec.findings.empty());
+  end_and_drop(e, rec, c, op);
 }
 
 TEST_CASE("v2 a seed fixes the executor's order: same seed, same trace",
