@@ -48,8 +48,9 @@ daemon_stop() { # its exit status: 0 after our SIGTERM
 }
 # alive WHEN: cachefilesd 0.10.10 can abort() at random (../shared/spec/cachefilesd.md §10 item 2):
 # note it with its exit status (134) and start another, so that the kernel has a cache again
+cfd_up() { p=$(cat /tmp/cfd.pid); [ -r /proc/$p/stat ] && [ "$(cut -d' ' -f3 /proc/$p/stat)" != Z ]; }
 alive() {
-	p=$(cat /tmp/cfd.pid); [ -r /proc/$p/stat ] && [ "$(cut -d' ' -f3 /proc/$p/stat)" != Z ] && return
+	cfd_up && return
 	wait "$(cat /tmp/cfd.pid)"; st=$?
 	log "cachefilesd died (status $st) before $1: starting it again"
 	echo "$1 $st" >> $OUT/cachefilesd.died
@@ -109,10 +110,15 @@ python3 $IN/handles.py /mnt/a > $OUT/handles-a.jsonl
 python3 $IN/handles.py /mnt/b > $OUT/handles-b.jsonl
 python3 $IN/handles.py $EXP > $OUT/handles-server.jsonl
 snap decode-mounted
-[ -f /tmp/cfd.pid ] && alive live   # the live checks need a bound cache: its daemon may have aborted during the reads
-run live-inspect fsc --json inspect $CACHE
-run live-check fsc --json inspect --check $CACHE
-run live-cull fsc cull $CACHE
+# The live checks need a bound cache: its daemon may have aborted during the reads, or
+# during the checks themselves (then the cull rightly runs on an unbound cache): once more.
+for try in 1 2; do
+	[ -f /tmp/cfd.pid ] && alive live
+	run live-inspect fsc --json inspect $CACHE
+	run live-check fsc --json inspect --check $CACHE
+	run live-cull fsc cull $CACHE
+	cfd_up && break
+done
 run live-stats fsc --json stats
 cp /proc/fs/fscache/caches $OUT/caches.txt 2>/dev/null
 umounts
