@@ -138,7 +138,7 @@ public:
       const std::size_t at = m_pos;
       const V2Call& k = m_rb.calls[m_order[at]];
       m_horizon = m_deferred.count(m_order[at]) ? tie_end(at) : k.line;
-      run_lru_before(k.line, t0);
+      run_lru_before(k.line);
       if (k.ts_ns > t0 && std::uint64_t(k.ts_ns - t0) > m_e.now())
         m_e.advance(std::uint64_t(k.ts_ns - t0) - m_e.now(), false);
       m_e.run();
@@ -154,13 +154,13 @@ public:
   /// The LRU worker's run the trace shows before the call at `line` runs
   /// on the clock of its first line: a cookie whose 10 s end between that
   /// line and the call is left alone, as the kernel's late timer left it.
-  void run_lru_before(std::uint64_t line, std::int64_t t0)
+  void run_lru_before(std::uint64_t line)
   {
     while (m_lru < m_rb.lru_starts.size() && m_rb.lru_starts[m_lru] < line) {
       const std::size_t done = m_lru;
       const std::int64_t ts = m_rb.lru_start_ts[m_lru];
-      if (ts > t0 && std::uint64_t(ts - t0) > m_e.now())
-        m_e.advance(std::uint64_t(ts - t0) - m_e.now(), false);
+      if (ts > m_t0 && std::uint64_t(ts - m_t0) > m_e.now())
+        m_e.advance(std::uint64_t(ts - m_t0) - m_e.now(), false);
       m_e.run();
       if (m_lru == done)
         break;

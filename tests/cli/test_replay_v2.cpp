@@ -81,6 +81,23 @@ bool has(const std::string& text, const std::string& part)
   return text.find(part) != std::string::npos;
 }
 
+/// Trace `t` with line `i` (0-based, holding `holds`) changed from `from`
+/// to `to` replays to a divergence (exit 1).
+void diverges_edited(const std::string& t, std::size_t i,
+                     const std::string& holds, const std::string& from,
+                     const std::string& to)
+{
+  std::vector<std::string> lines = read_trace(t);
+  REQUIRE(has(lines.at(i), holds));
+  lines[i].replace(lines[i].find(from), from.size(), to);
+  TempDir d;
+  std::string p = write_trace(d, "edited.trace", lines);
+  auto r = run_fsc({"replay", "--from-trace", p, "--json"});
+  INFO(fsc::test::one_line(r.out + r.err));
+  CHECK(r.status == 1);
+  CHECK(nlohmann::json::parse(r.out)["diverged"] == true);
+}
+
 } // namespace
 
 TEST_CASE("replay --from-trace: the real 6.1 trace replays on the 6.1 "
@@ -212,16 +229,7 @@ TEST_CASE("replay --from-trace: one volume of a later 6.1 suite trace: a "
   CHECK(late);
 
   // Its count changed: no order explains it, a divergence.
-  std::vector<std::string> lines = read_trace(t);
-  REQUIRE(has(lines.at(3745), "o=000000a0 u=2 GET ioreq"));
-  lines[3745].replace(lines[3745].find("u=2 GET"), 3, "u=1");
-  TempDir d;
-  std::string p = write_trace(d, "count.trace", lines);
-  auto r = run_fsc({"replay", "--from-trace", p, "--json"});
-  INFO(fsc::test::one_line(r.out + r.err));
-  CHECK(r.status == 1);
-  j = nlohmann::json::parse(r.out);
-  CHECK(j["diverged"] == true);
+  diverges_edited(t, 3745, "o=000000a0 u=2 GET ioreq", "u=2", "u=1");
 }
 
 TEST_CASE("replay --from-trace: a later suite trace's umounts: the "
@@ -285,16 +293,7 @@ TEST_CASE("replay --from-trace: the 6.1 fault phase: a cookie's PUT relnq "
   CHECK(j["compared"] == 8541);
 
   // The worker's count changed: a divergence.
-  std::vector<std::string> lines = read_trace(t);
-  REQUIRE(has(lines.at(10429), "c=00000101 -   work  r=2"));
-  lines[10429].replace(lines[10429].find("r=2"), 3, "r=1");
-  TempDir d;
-  std::string p = write_trace(d, "count.trace", lines);
-  auto r = run_fsc({"replay", "--from-trace", p, "--json"});
-  INFO(fsc::test::one_line(r.out + r.err));
-  CHECK(r.status == 1);
-  j = nlohmann::json::parse(r.out);
-  CHECK(j["diverged"] == true);
+  diverges_edited(t, 10429, "c=00000101 -   work  r=2", "r=2", "r=1");
 }
 
 TEST_CASE("replay --from-trace: the head of a later 6.12 suite trace: a "
