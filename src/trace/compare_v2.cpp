@@ -200,7 +200,7 @@ public:
     // Nor past a call of the stopped task itself, nor past the start of
     // the work item run next (pick_inside).
     while (m_pos < m_order.size() &&
-           m_rb.calls[m_order[m_pos]].line < std::min(stop->limit, before) &&
+           runs_before(m_rb.calls[m_order[m_pos]], std::min(stop->limit, before)) &&
            m_rb.calls[m_order[m_pos]].pid != stop->worker &&
            !m_deferred.count(m_order[m_pos]) &&
            !ends_a_waiting_op(m_rb.calls[m_order[m_pos]])) {
@@ -216,6 +216,15 @@ public:
     m_preempting = false;
     if (m_pos < m_order.size())
       m_horizon = m_rb.calls[m_order[m_pos]].line;
+  }
+
+  /// A call printed before `line`, or printed late and moved to `line`
+  /// itself: it ran before that line (6.1: a read's BEGIN a=2 printed
+  /// after the lookup's END a=1 it preceded, past the stopped worker's
+  /// next line).
+  static bool runs_before(const V2Call& k, std::uint64_t line)
+  {
+    return k.line < line || (k.ran_before && k.line == line);
   }
 
   /// The work item the trace starts first while the task is stopped

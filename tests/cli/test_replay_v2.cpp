@@ -381,6 +381,8 @@ TEST_CASE("replay --from-trace: later suite runs' traces: an LRU timer "
   // late-pin-V01 (6.12): a worker's PIN cache a=1 printed after a read's
   // BEGIN a=2 (excerpt 1181-1183). read-ended-V0c (6.12): a read woken by
   // CREATING is ended by a kworker before the lookup's next line (818).
+  // late-begin-V01 (6.1): a read's BEGIN a=2 printed after the worker's END
+  // lookup a=1 (excerpt 4625-4628) that it preceded.
   for (const char* f :
        {"kernel-suite-6.12/lru-late-V01", "kernel-suite-6.12/read-negative-V09",
         "kernel-suite-6.12/late-end-lookup-V0c",
@@ -388,7 +390,7 @@ TEST_CASE("replay --from-trace: later suite runs' traces: an LRU timer "
         "kernel-suite-6.1/lru-work-V0d", "kernel-suite-6.1/two-writers-V01",
         "kernel-suite-6.1/relinquish-put-V05", "kernel-suite-6.1/lru-jiffy-V09",
         "kernel-suite-6.1/lru-nested-V01", "kernel-suite-6.12/late-pin-V01",
-        "kernel-suite-6.12/read-ended-V0c"}) {
+        "kernel-suite-6.12/read-ended-V0c", "kernel-suite-6.1/late-begin-V01"}) {
     const std::string t = fsc::test::fixtures_dir() + "/" + f + ".txt.xz";
     INFO(f);
     auto j = replayed_whole(t);
@@ -405,6 +407,7 @@ TEST_CASE("replay --from-trace: later suite runs' traces: an LRU timer "
                             : n == "kernel-suite-6.1/lru-jiffy-V09"        ? 11996
                             : n == "kernel-suite-6.1/lru-nested-V01"       ? 13007
                             : n == "kernel-suite-6.12/late-pin-V01"        ? 905
+                            : n == "kernel-suite-6.1/late-begin-V01"       ? 12925
                                                                            : 621));
   }
 }
@@ -474,9 +477,11 @@ TEST_CASE("replay --from-trace: an edit to the real 6.1 trace is found at "
     std::string thing;
   };
   const Edit edits[] = {
-      // c=00000002's lookup access: the engine ends it at 0.
-      {2640, "END   lookup  r=3 a=0", "END   lookup  r=3 a=1",
-       "fscache_access: c=00000002 END   lookup  r=3 a=0", "c=00000002"},
+      // c=00000002's lookup access left at 1: the engine ends it at 0, or
+      // first lets in a write's BEGIN a=2 of a kworker that prints its first
+      // line of the cookie 49 ms later (as if printed late): the edit is
+      // found either way.
+      {2640, "END   lookup  r=3 a=0", "END   lookup  r=3 a=1", "", "c=00000002"},
       // Its object's first ref (cachefiles_ref prints before the change).
       {2633, "u=1 NEW obj", "u=2 NEW obj",
        "cachefiles_ref: c=00000002 o=00000001 u=1 NEW obj", "c=00000002"},
@@ -495,7 +500,10 @@ TEST_CASE("replay --from-trace: an edit to the real 6.1 trace is found at "
     CHECK(j["diverged"] == true);
     CHECK(j["line"] == e.line);
     CHECK(j["cookie"] == e.thing);
-    CHECK(j["engine_step"] == e.engine);
+    if (e.engine.empty())
+      CHECK(has(j["engine_step"].get<std::string>(), e.thing));
+    else
+      CHECK(j["engine_step"] == e.engine);
     CHECK(has(j["trace_step"].get<std::string>(), e.to));
   }
   // A state line removed: the next line takes its number, and the

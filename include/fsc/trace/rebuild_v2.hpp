@@ -56,6 +56,8 @@ struct V2Call {
   std::uint64_t size = 0, pos = 0, len = 0;
   /// The first line after this one printed with a later timestamp.
   std::uint64_t tie_end = 0;
+  /// Printed late: `line` is then the other task's line it ran before.
+  bool ran_before = false;
 };
 
 /// One line the comparison looks at, as the kernel printed it.
