@@ -650,15 +650,12 @@ void Builder::late_ends()
         before[steps[i].line] = steps[l->second.first].line;
         continue;
       }
-      // A task's lines of a count are in its order: one that printed a
-      // line of it after this one did not change it before this one.
-      std::set<int> went_on;
       for (std::size_t j = i + 1;
            j < steps.size() && steps[j].ts_ns - steps[i].ts_ns <= k_window;
            ++j) {
         auto cj = count_of(steps[j].text);
-        if (!cj || cj->key != ci->key || !went_on.insert(steps[j].pid).second ||
-            steps[j].pid == steps[i].pid || done.count(j) || cj->d == 0)
+        if (!cj || cj->key != ci->key || steps[j].pid == steps[i].pid ||
+            done.count(j) || cj->d == 0)
           continue;
         const long mid = now + cj->d; // after j, had it come first
         if (cj->v == (cj->before ? now : mid) &&

@@ -382,7 +382,9 @@ TEST_CASE("replay --from-trace: later suite runs' traces: an LRU timer "
   // BEGIN a=2 (excerpt 1181-1183). read-ended-V0c (6.12): a read woken by
   // CREATING is ended by a kworker before the lookup's next line (818).
   // late-begin-V01 (6.1): a read's BEGIN a=2 printed after the worker's END
-  // lookup a=1 (excerpt 4625-4628) that it preceded.
+  // lookup a=1 (excerpt 4625-4628) that it preceded. tie-writers-V01 (6.1):
+  // two kworkers' writes printed out of order at a clock that stood still
+  // (excerpt 8661-8668).
   for (const char* f :
        {"kernel-suite-6.12/lru-late-V01", "kernel-suite-6.12/read-negative-V09",
         "kernel-suite-6.12/late-end-lookup-V0c",
@@ -390,7 +392,8 @@ TEST_CASE("replay --from-trace: later suite runs' traces: an LRU timer "
         "kernel-suite-6.1/lru-work-V0d", "kernel-suite-6.1/two-writers-V01",
         "kernel-suite-6.1/relinquish-put-V05", "kernel-suite-6.1/lru-jiffy-V09",
         "kernel-suite-6.1/lru-nested-V01", "kernel-suite-6.12/late-pin-V01",
-        "kernel-suite-6.12/read-ended-V0c", "kernel-suite-6.1/late-begin-V01"}) {
+        "kernel-suite-6.12/read-ended-V0c", "kernel-suite-6.1/late-begin-V01",
+        "kernel-suite-6.1/tie-writers-V01"}) {
     const std::string t = fsc::test::fixtures_dir() + "/" + f + ".txt.xz";
     INFO(f);
     auto j = replayed_whole(t);
@@ -408,6 +411,7 @@ TEST_CASE("replay --from-trace: later suite runs' traces: an LRU timer "
                             : n == "kernel-suite-6.1/lru-nested-V01"       ? 13007
                             : n == "kernel-suite-6.12/late-pin-V01"        ? 905
                             : n == "kernel-suite-6.1/late-begin-V01"       ? 12925
+                            : n == "kernel-suite-6.1/tie-writers-V01"      ? 13035
                                                                            : 621));
   }
 }
