@@ -585,6 +585,33 @@ std::optional<Count> refs_of_access(const std::string& text, const Count& a)
   return c;
 }
 
+/// A change of a count printed at the same timestamp as the ones before
+/// it (a tie), and the count's value before it.
+struct TieChange {
+  std::size_t at = 0;
+  long before = 0;
+  std::int64_t ts_ns = 0;
+};
+
+/// Where in the tie `th` the change `c` at step i fits, had it run
+/// earlier: the latest of the tie's changes (past none of its own task's)
+/// before which the value it shows holds.
+std::optional<std::size_t> tie_anchor(const std::vector<V2Step>& steps,
+                                      const std::vector<TieChange>& th,
+                                      std::size_t i, const Count& c)
+{
+  if (c.d == 0)
+    return std::nullopt;
+  for (std::size_t a = th.size(); a-- > 0;) {
+    if (steps[th[a].at].pid == steps[i].pid ||
+        th[a].ts_ns != steps[i].ts_ns)
+      break;
+    if (c.v == (c.before ? th[a].before : th[a].before + c.d))
+      return a;
+  }
+  return std::nullopt;
+}
+
 // A cookie's access count (a=) runs +1 at each BEGIN line and -1 at each
 // END; its refs (r= of fscache_cookie) +1 at each GET (GQ) and -1 at each
 // PUT (PQ); an object's refs (u=) +1 at each GET and -1 at each PUT. Where a
@@ -602,6 +629,7 @@ void Builder::late_ends()
     if (thing[0] != 'c' && thing[0] != 'V')
       continue;
     std::set<std::size_t> done;
+    std::map<std::string, std::vector<TieChange>> tie; // per count
     std::map<std::string, long> cur; // per count, its value now
     /// per count, its last changing line and the value before it
     std::map<std::string, std::pair<std::size_t, long>> last;
@@ -629,10 +657,25 @@ void Builder::late_ends()
         continue;
       }
       const long now = it->second;
+      std::vector<TieChange>& th = tie[ci->key];
+      if (!th.empty() && th.back().ts_ns != steps[i].ts_ns)
+        th.clear();
       if (ci->v == (ci->before ? now : now + ci->d)) {
-        if (ci->d)
+        if (ci->d) {
           last[ci->key] = {i, now};
+          th.push_back({i, now, steps[i].ts_ns});
+        }
         it->second = after;
+        continue;
+      }
+      if (auto a = tie_anchor(steps, th, i, *ci)) {
+        // Its task's change came before another task's at the same
+        // timestamp (ftrace prints a tie CPU 0 first): it ran there.
+        for (std::size_t b = *a; b < th.size(); ++b)
+          th[b].before += ci->d;
+        steps[i].late = true;
+        before[steps[i].line] = steps[th[*a].at].line;
+        it->second = now + ci->d;
         continue;
       }
       // A line that changes nothing, printed after another task's change

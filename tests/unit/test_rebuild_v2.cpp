@@ -235,3 +235,27 @@ TEST_CASE("rebuild_v2: no 6.x event is an error naming the file",
   CHECK_THROWS_WITH(fsc::trace::rebuild_v2(t / "empty.trace"),
                     Catch::Contains("empty.trace"));
 }
+
+TEST_CASE("rebuild_v2: a tie's lines run in the order their counts show, "
+          "not the order ftrace printed them",
+          "[trace][rebuild_v2]")
+{
+  // Two kworkers write c=00000006 while the clock stands still (excerpt
+  // 8661-8667): CPU 0's BEGIN io_writ a=2 and GET ioreq u=2 print first,
+  // CPU 1's PUT ioreq u=2, END io a=0, BEGIN io_writ a=1 and GET ioreq
+  // u=1 came before them.
+  fsc::trace::V2Rebuilt rb = fsc::trace::rebuild_v2(
+      fsc::test::fixtures_dir() + "/kernel-suite-6.1/tie-writers-V01.txt.xz");
+  auto has = [&rb](const std::string& s) {
+    return std::find(rb.late.begin(), rb.late.end(), s) != rb.late.end();
+  };
+  CHECK(has("8664->8662"));
+  CHECK(has("8665->8661"));
+  CHECK(has("8666->8661"));
+  CHECK(has("8667->8662"));
+  for (const std::string& s : rb.late) {
+    INFO(s);
+    CHECK(s.rfind("8661->", 0) != 0);
+    CHECK(s.rfind("8662->", 0) != 0);
+  }
+}
