@@ -570,11 +570,13 @@ bool queued_it(const std::string& change, const std::string& line)
          line.find(" -   work ") != std::string::npos;
 }
 
-/// The refs (r=) an fscache_access line that changes no access prints
-/// (WAIT, PIN, UNPIN): counted with the fscache_cookie lines' r=.
-std::optional<Count> refs_of_access(const std::string& text, const Count& a)
+/// The refs (r=) every fscache_access line prints, read when it prints
+/// (after its own access change, if any): counted with the fscache_cookie
+/// lines' r= (6.1: a reader's END io r=2 printed before the worker's PQ
+/// work r=2 that came first).
+std::optional<Count> refs_of_access(const std::string& text)
 {
-  if (a.d != 0 || text.rfind("fscache_access: ", 0) != 0)
+  if (text.rfind("fscache_access: ", 0) != 0)
     return std::nullopt;
   auto at = text.find(" r=");
   if (at == std::string::npos)
@@ -583,6 +585,17 @@ std::optional<Count> refs_of_access(const std::string& text, const Count& a)
   c.key = "r";
   c.v = std::strtol(text.c_str() + at + 3, nullptr, 10);
   return c;
+}
+
+/// Did step i's task print a line of the thing after step `from`? Then
+/// step i ran after that line, so after `from` too.
+bool printed_between(const std::vector<V2Step>& steps, std::size_t from,
+                     std::size_t i)
+{
+  for (std::size_t k = from + 1; k < i; ++k)
+    if (steps[k].pid == steps[i].pid)
+      return true;
+  return false;
 }
 
 /// A change of a count printed at the same timestamp as the ones before
@@ -641,7 +654,7 @@ void Builder::late_ends()
       if (!ci)
         continue;
       lines.emplace_back(i, *ci);
-      if (auto r = refs_of_access(steps[i].text, *ci))
+      if (auto r = refs_of_access(steps[i].text))
         lines.emplace_back(i, *r);
     }
     for (auto& [i, count] : lines) {
@@ -687,7 +700,8 @@ void Builder::late_ends()
           !queued_it(steps[l->second.first].text, steps[i].text) &&
           steps[l->second.first].pid != steps[i].pid &&
           steps[i].ts_ns - steps[l->second.first].ts_ns <= k_window &&
-          ci->v == l->second.second) {
+          ci->v == l->second.second &&
+          !printed_between(steps, l->second.first, i)) {
         steps[i].late = true;
         steps[i].late_ns = steps[i].ts_ns - steps[l->second.first].ts_ns;
         before[steps[i].line] = steps[l->second.first].line;

@@ -384,7 +384,10 @@ TEST_CASE("replay --from-trace: later suite runs' traces: an LRU timer "
   // late-begin-V01 (6.1): a read's BEGIN a=2 printed after the worker's END
   // lookup a=1 (excerpt 4625-4628) that it preceded. tie-writers-V01 (6.1):
   // two kworkers' writes printed out of order at a clock that stood still
-  // (excerpt 8661-8668).
+  // (excerpt 8661-8668). late-put-work-V04 (6.1): a read's END io r=2
+  // printed before the worker's PQ work r=2 it followed (10918-10919).
+  // late-attach-V05 (6.12): a read's BEGIN io_read r=3 printed before the
+  // worker's GET attch r=3 it followed (1197).
   for (const char* f :
        {"kernel-suite-6.12/lru-late-V01", "kernel-suite-6.12/read-negative-V09",
         "kernel-suite-6.12/late-end-lookup-V0c",
@@ -393,7 +396,9 @@ TEST_CASE("replay --from-trace: later suite runs' traces: an LRU timer "
         "kernel-suite-6.1/relinquish-put-V05", "kernel-suite-6.1/lru-jiffy-V09",
         "kernel-suite-6.1/lru-nested-V01", "kernel-suite-6.12/late-pin-V01",
         "kernel-suite-6.12/read-ended-V0c", "kernel-suite-6.1/late-begin-V01",
-        "kernel-suite-6.1/tie-writers-V01"}) {
+        "kernel-suite-6.1/tie-writers-V01",
+        "kernel-suite-6.1/late-put-work-V04",
+        "kernel-suite-6.12/late-attach-V05"}) {
     const std::string t = fsc::test::fixtures_dir() + "/" + f + ".txt.xz";
     INFO(f);
     auto j = replayed_whole(t);
@@ -412,6 +417,8 @@ TEST_CASE("replay --from-trace: later suite runs' traces: an LRU timer "
                             : n == "kernel-suite-6.12/late-pin-V01"        ? 905
                             : n == "kernel-suite-6.1/late-begin-V01"       ? 12925
                             : n == "kernel-suite-6.1/tie-writers-V01"      ? 13035
+                            : n == "kernel-suite-6.1/late-put-work-V04"    ? 12864
+                            : n == "kernel-suite-6.12/late-attach-V05"     ? 1343
                                                                            : 621));
   }
 }
