@@ -437,9 +437,14 @@ private:
     for (Held& h : ops->second) {
       if (m_e.op_info(h.id).status != v2::OpInfo::waiting)
         continue;
-      if (h.tell_at && h.tell_at <= at) {
-        h.tell_at = 0;
-        m_e.resume_operation(h.id);
+      // Its WAIT, printed late, comes first: nothing resumes it before
+      // the stopped task reaches that line (6.1: a read's WAIT r=3 after
+      // the worker's NEW obj, its END once the lookup went on).
+      if (h.tell_at) {
+        if (h.tell_at <= at) {
+          h.tell_at = 0;
+          m_e.resume_operation(h.id);
+        }
         continue;
       }
       auto next = std::find_if(
@@ -845,7 +850,10 @@ void Run::issue_call(const V2Call& k)
     m_e.unuse_cookie(c, &k_aux, &size);
     return;
   case V2Call::relinquish:
-    m_e.relinquish_cookie(c, k.flag);
+    m_e.relinquish_cookie(c, k.flag, k.put_later);
+    return;
+  case V2Call::put_relinquished:
+    m_e.put_relinquished(c);
     return;
   case V2Call::invalidate:
     size = k.size;

@@ -144,6 +144,7 @@ private:
   void sizes();
   void drop_orphans();
   void late_ends();
+  void split_relinquish_puts();
   void late_marks();
   void finish();
 
@@ -755,6 +756,49 @@ void Builder::late_ends()
   }
 }
 
+// The relinquishing task holds no lock between queuing the withdrawal
+// (GQ endac) and its put: where the worker started that withdrawal before
+// the put's line, the put is a call of its own, let in where the worker
+// stops (6.1 and 6.12: PUT relnq printed after the worker's SEE
+// clean_commit, in the middle of the withdrawal).
+void Builder::split_relinquish_puts()
+{
+  std::vector<V2Call> puts;
+  for (V2Call& k : m_out.calls) {
+    if (k.kind != V2Call::relinquish)
+      continue;
+    auto t = m_out.steps.find(fmt::format("c={:08x}", k.id));
+    if (t == m_out.steps.end())
+      continue;
+    bool worker_started = false;
+    for (const V2Step& s : t->second) {
+      if (s.line <= k.line)
+        continue;
+      if (s.pid != k.pid) {
+        worker_started |= s.text.find(" -   work ") != std::string::npos;
+        continue;
+      }
+      if (s.text.find(" PUT relnq ") == std::string::npos)
+        continue;
+      if (worker_started) {
+        V2Call p = k;
+        p.kind = V2Call::put_relinquished;
+        p.line = s.line;
+        p.ts_ns = s.ts_ns;
+        puts.push_back(p);
+        k.put_later = true;
+      }
+      break;
+    }
+  }
+  for (const V2Call& p : puts) {
+    auto at = std::upper_bound(
+        m_out.calls.begin(), m_out.calls.end(), p.line,
+        [](std::uint64_t line, const V2Call& k) { return line < k.line; });
+    m_out.calls.insert(at, p);
+  }
+}
+
 // A line printed late stands among its thing's marks where it ran: the
 // k-th line of its event the engine prints is that one (6.12: a worker's
 // PIN cache a=1 printed after a read's BEGIN a=2 that followed it).
@@ -809,6 +853,7 @@ void Builder::finish()
     if (k.kind == V2Call::acquire_cookie && !k.volume && k.twin)
       k.volume = m_volume_of[k.twin];
   drop_orphans();
+  split_relinquish_puts();
   late_ends();
   late_marks();
   // Where each call's timestamp ends (see V2Call::tie_end).

@@ -387,7 +387,10 @@ TEST_CASE("replay --from-trace: later suite runs' traces: an LRU timer "
   // (excerpt 8661-8668). late-put-work-V04 (6.1): a read's END io r=2
   // printed before the worker's PQ work r=2 it followed (10918-10919).
   // late-attach-V05 (6.12): a read's BEGIN io_read r=3 printed before the
-  // worker's GET attch r=3 it followed (1197).
+  // worker's GET attch r=3 it followed (1197). wait-told-V09 (6.1): a read's
+  // WAIT printed after the worker's NEW obj (4648-4651), not woken before.
+  // relinquish-split-V0c (6.1): the umount's PUT relnq printed in the
+  // middle of the withdrawal it queued (13624-13629).
   for (const char* f :
        {"kernel-suite-6.12/lru-late-V01", "kernel-suite-6.12/read-negative-V09",
         "kernel-suite-6.12/late-end-lookup-V0c",
@@ -398,7 +401,8 @@ TEST_CASE("replay --from-trace: later suite runs' traces: an LRU timer "
         "kernel-suite-6.12/read-ended-V0c", "kernel-suite-6.1/late-begin-V01",
         "kernel-suite-6.1/tie-writers-V01",
         "kernel-suite-6.1/late-put-work-V04",
-        "kernel-suite-6.12/late-attach-V05"}) {
+        "kernel-suite-6.12/late-attach-V05",
+        "kernel-suite-6.1/wait-told-V09", "kernel-suite-6.1/relinquish-split-V0c"}) {
     const std::string t = fsc::test::fixtures_dir() + "/" + f + ".txt.xz";
     INFO(f);
     auto j = replayed_whole(t);
@@ -419,6 +423,8 @@ TEST_CASE("replay --from-trace: later suite runs' traces: an LRU timer "
                             : n == "kernel-suite-6.1/tie-writers-V01"      ? 13035
                             : n == "kernel-suite-6.1/late-put-work-V04"    ? 12864
                             : n == "kernel-suite-6.12/late-attach-V05"     ? 1343
+                            : n == "kernel-suite-6.1/wait-told-V09"        ? 11964
+                            : n == "kernel-suite-6.1/relinquish-split-V0c" ? 11649
                                                                            : 621));
   }
 }

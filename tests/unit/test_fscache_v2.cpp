@@ -254,6 +254,31 @@ TEST_CASE("v2 acquire, use, unuse, relinquish: rows 1, 2, 3, 5, 6, 12, 13",
   CHECK(r.e.stats().relinqs_drop == 1);
 }
 
+TEST_CASE("v2 a relinquish whose put comes later: the withdrawal runs "
+          "holding its ref, the put frees the cookie",
+          "[fscache_v2]")
+{
+  Rig r;
+  CookieId c = r.acquire("file-1", 5000);
+  r.e.use_cookie(c, false);
+  r.e.run();
+  r.e.unuse_cookie(c);
+  r.rec.fresh();
+  r.e.relinquish_cookie(c, false, true);
+  auto l = r.rec.fresh();
+  CHECK_FALSE(r.rec.saw(l, "fscache_cookie: c=00000002 PUT relnq r=2"));
+  r.e.run(); // the withdrawal, while the relinquish still holds its ref
+  l = r.rec.fresh();
+  CHECK(r.rec.saw(l, "fscache_cookie: c=00000002 PQ  work  r=1"));
+  CHECK(r.e.cookie_info(c).exists);
+  r.e.put_relinquished(c);
+  r.e.run();
+  l = r.rec.fresh();
+  CHECK(r.rec.saw(l, "fscache_cookie: c=00000002 PUT relnq r=0"));
+  CHECK_FALSE(r.e.cookie_info(c).exists);
+  r.balanced();
+}
+
 TEST_CASE("v2 transition table: each row's scenario, no forbidden pair",
           "[fscache_v2]")
 {

@@ -44,6 +44,10 @@ struct V2Call {
     write,          ///< cachefiles_ref GET ioreq + cachefiles_write
     complete_write, ///< cachefiles_ref PUT ioreq (of a write or a read)
     end_operation,  ///< fscache_access END io (not of a resize)
+    /// fscache_cookie PUT relnq, a call apart from its relinquish (whose
+    /// put_later is set) when printed after the worker started the
+    /// withdrawal the relinquish queued.
+    put_relinquished,
   } kind = add_cache;
   std::uint64_t line = 0;
   int pid = 0;
@@ -53,6 +57,7 @@ struct V2Call {
   std::uint32_t twin = 0;   ///< acquire: an earlier c=/V= of the same key
   bool flag = false; ///< use: will_modify; relinquish: retire; invalidate:
                      ///< DIO_WRITE
+  bool put_later = false; ///< relinquish: its put is a call of its own
   std::uint64_t size = 0, pos = 0, len = 0;
   /// The first line after this one printed with a later timestamp.
   std::uint64_t tie_end = 0;

@@ -1396,7 +1396,7 @@ void Engine::unuse_cookie(CookieId id, const Bytes* aux,
   m->unuse_locked(*c);
 }
 
-void Engine::relinquish_cookie(CookieId id, bool retire)
+void Engine::relinquish_cookie(CookieId id, bool retire, bool put_later)
 {
   m->set_task(Task::netfs);
   Cookie* c = m->find_cookie(id, "fscache_relinquish_cookie");
@@ -1426,10 +1426,19 @@ void Engine::relinquish_cookie(CookieId id, bool retire)
     m->set_state(*c, CookieState::dropped);
     m->unhash_cookie(*c);
   }
+  if (put_later)
+    return;
   // No lock held before the put: a worker may run the queued withdrawal
   // first (6.1 kernel suite, 58388: the relinquish's put freed it).
   m->preempt_at({Runnable::call, c->debug_id});
   m->put_cookie(*c, CookieTrace::put_relinquish);
+}
+
+void Engine::put_relinquished(CookieId id)
+{
+  m->set_task(Task::netfs);
+  if (Cookie* c = m->find_cookie(id, "fscache_relinquish_cookie"))
+    m->put_cookie(*c, CookieTrace::put_relinquish);
 }
 
 void Engine::invalidate(CookieId id, ByteView aux, std::uint64_t new_size,

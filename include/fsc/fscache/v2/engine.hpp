@@ -180,7 +180,12 @@ public:
   /// fscache_unuse_cookie(aux, size): null pointers pass nothing.
   void unuse_cookie(CookieId, const Bytes* aux = nullptr,
                     const std::uint64_t* object_size = nullptr);
-  void relinquish_cookie(CookieId, bool retire);
+  /// With put_later, its last put is put_relinquished()'s: a trace replay
+  /// whose umount printed that put in the middle of the withdrawal it
+  /// queued (the relinquishing task holds no lock before it).
+  void relinquish_cookie(CookieId, bool retire, bool put_later = false);
+  /// The put a relinquish_cookie(…, put_later) left.
+  void put_relinquished(CookieId);
   /// fscache_invalidate(aux, size, FSCACHE_INVAL_DIO_WRITE if dio_write).
   void invalidate(CookieId, ByteView aux, std::uint64_t new_size,
                   bool dio_write = false);
