@@ -284,6 +284,19 @@ public:
                std::int64_t(m_e.now()) + k_run_ns;
   }
 
+  /// The LRU worker at the GQ endac whose put the trace prints after
+  /// another worker began that withdrawal (V2Rebuilt::lru_put_split).
+  bool lru_put_later(std::uint32_t engine_c) override
+  {
+    auto tc = m_c_e2t.find(engine_c);
+    if (tc == m_c_e2t.end())
+      return false;
+    const std::string thing = fmt::format("c={:08x}", tc->second);
+    const std::size_t at = mark_at(thing);
+    return at != SIZE_MAX &&
+           m_rb.lru_put_split.count(m_rb.marks.at(thing)[at].line);
+  }
+
   /// The stopped task's next line that prints a volume's or the cache's
   /// counts, after `line`: an item run inside it must end before that.
   std::uint64_t next_shared(int pid, std::uint64_t line) const
@@ -854,6 +867,9 @@ void Run::issue_call(const V2Call& k)
     return;
   case V2Call::put_relinquished:
     m_e.put_relinquished(c);
+    return;
+  case V2Call::put_lru:
+    m_e.put_lru(c);
     return;
   case V2Call::invalidate:
     size = k.size;

@@ -145,6 +145,7 @@ private:
   void drop_orphans();
   void late_ends();
   void split_relinquish_puts();
+  void split_lru_puts(std::vector<V2Call>& puts);
   void late_marks();
   void finish();
 
@@ -761,6 +762,48 @@ void Builder::late_ends()
 // the put's line, the put is a call of its own, let in where the worker
 // stops (6.1 and 6.12: PUT relnq printed after the worker's SEE
 // clean_commit, in the middle of the withdrawal).
+/// The LRU worker's put of a cookie it discarded, printed after another
+/// worker began the withdrawal it queued: a call of its own, as a
+/// relinquish's put (below).
+void Builder::split_lru_puts(std::vector<V2Call>& puts)
+{
+  for (const auto& [thing, steps] : m_out.steps) {
+    if (thing[0] != 'c')
+      continue;
+    for (std::size_t i = 0; i < steps.size(); ++i) {
+      if (steps[i].text.find(" -   lrudo ") == std::string::npos)
+        continue;
+      const int pid = steps[i].pid;
+      bool worker_started = false;
+      std::uint64_t queued = 0;
+      for (std::size_t j = i + 1; j < steps.size(); ++j) {
+        const V2Step& s = steps[j];
+        if (s.pid != pid) {
+          worker_started |= s.text.find(" -   work ") != std::string::npos;
+          continue;
+        }
+        if (s.text.find(" GQ  endac ") != std::string::npos) {
+          queued = s.line;
+          continue;
+        }
+        if (s.text.find(" PUT lru ") == std::string::npos)
+          continue;
+        if (queued && worker_started) {
+          V2Call p;
+          p.kind = V2Call::put_lru;
+          p.line = s.line;
+          p.pid = pid;
+          p.ts_ns = s.ts_ns;
+          p.id = std::uint32_t(std::strtoul(thing.c_str() + 2, nullptr, 16));
+          puts.push_back(p);
+          m_out.lru_put_split.insert(queued);
+        }
+        break;
+      }
+    }
+  }
+}
+
 void Builder::split_relinquish_puts()
 {
   std::vector<V2Call> puts;
@@ -791,6 +834,7 @@ void Builder::split_relinquish_puts()
       break;
     }
   }
+  split_lru_puts(puts);
   for (const V2Call& p : puts) {
     auto at = std::upper_bound(
         m_out.calls.begin(), m_out.calls.end(), p.line,

@@ -390,7 +390,9 @@ TEST_CASE("replay --from-trace: later suite runs' traces: an LRU timer "
   // worker's GET attch r=3 it followed (1197). wait-told-V09 (6.1): a read's
   // WAIT printed after the worker's NEW obj (4648-4651), not woken before.
   // relinquish-split-V0c (6.1): the umount's PUT relnq printed in the
-  // middle of the withdrawal it queued (13624-13629).
+  // middle of the withdrawal it queued (13624-13629). lru-split-V01 (6.1):
+  // the LRU worker's PUT lru in the middle of the withdrawal it queued
+  // (14539-14544).
   for (const char* f :
        {"kernel-suite-6.12/lru-late-V01", "kernel-suite-6.12/read-negative-V09",
         "kernel-suite-6.12/late-end-lookup-V0c",
@@ -402,7 +404,8 @@ TEST_CASE("replay --from-trace: later suite runs' traces: an LRU timer "
         "kernel-suite-6.1/tie-writers-V01",
         "kernel-suite-6.1/late-put-work-V04",
         "kernel-suite-6.12/late-attach-V05",
-        "kernel-suite-6.1/wait-told-V09", "kernel-suite-6.1/relinquish-split-V0c"}) {
+        "kernel-suite-6.1/wait-told-V09", "kernel-suite-6.1/relinquish-split-V0c",
+        "kernel-suite-6.1/lru-split-V01"}) {
     const std::string t = fsc::test::fixtures_dir() + "/" + f + ".txt.xz";
     INFO(f);
     auto j = replayed_whole(t);
@@ -425,6 +428,7 @@ TEST_CASE("replay --from-trace: later suite runs' traces: an LRU timer "
                             : n == "kernel-suite-6.12/late-attach-V05"     ? 1343
                             : n == "kernel-suite-6.1/wait-told-V09"        ? 11964
                             : n == "kernel-suite-6.1/relinquish-split-V0c" ? 11649
+                            : n == "kernel-suite-6.1/lru-split-V01"        ? 13038
                                                                            : 621));
   }
 }

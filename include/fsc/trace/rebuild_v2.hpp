@@ -48,6 +48,9 @@ struct V2Call {
     /// put_later is set) when printed after the worker started the
     /// withdrawal the relinquish queued.
     put_relinquished,
+    /// fscache_cookie PUT lru of the LRU worker, printed after another
+    /// worker started the withdrawal it queued (see lru_put_split).
+    put_lru,
   } kind = add_cache;
   std::uint64_t line = 0;
   int pid = 0;
@@ -110,6 +113,9 @@ struct V2Rebuilt {
   std::vector<std::uint64_t> lru_starts;
   std::vector<std::int64_t> lru_start_ts; ///< each lru_starts line's time
   std::vector<std::uint32_t> lru_cookies; ///< each lru_starts line's c=
+  /// The LRU worker's GQ endac lines whose PUT lru is a call of its own
+  /// (V2Call::put_lru): another worker began the withdrawal before it.
+  std::set<std::uint64_t> lru_put_split;
   /// Every line of a cookie, compared or not (the backing filesystem's
   /// cachefiles_* lines of its objects, by o=), and of a volume, with its
   /// task and event: where a task the engine stops at a preemption point

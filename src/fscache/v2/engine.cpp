@@ -448,6 +448,8 @@ struct Engine::Impl final : BackendHost {
       c.set(cookie_flag::do_lru_discard);
       ++stats.lru_exp;
       withdraw_cookie_inner(c);
+      if (sched && sched->lru_put_later(c.debug_id))
+        return;
       // The cookie's work is queued and the lock dropped before the put:
       // another worker may run that work first (6.1 kernel suite, 114761).
       preempt_at({Runnable::lru, c.debug_id});
@@ -1432,6 +1434,15 @@ void Engine::relinquish_cookie(CookieId id, bool retire, bool put_later)
   // first (6.1 kernel suite, 58388: the relinquish's put freed it).
   m->preempt_at({Runnable::call, c->debug_id});
   m->put_cookie(*c, CookieTrace::put_relinquish);
+}
+
+void Engine::put_lru(CookieId id)
+{
+  Task t = m->task;
+  m->set_task(Task::fscache_wq);
+  if (Cookie* c = m->find_cookie(id, "fscache_cookie_lru_do_one"))
+    m->put_cookie(*c, CookieTrace::put_lru);
+  m->set_task(t);
 }
 
 void Engine::put_relinquished(CookieId id)

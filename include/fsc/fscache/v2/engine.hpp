@@ -149,6 +149,10 @@ public:
   {
     return std::nullopt;
   }
+  /// The LRU worker queued the discarded cookie's withdrawal: is its put
+  /// made later, by Engine::put_lru() (a trace replay whose LRU worker
+  /// printed it in the middle of that withdrawal)?
+  virtual bool lru_put_later(std::uint32_t /*cookie*/) { return false; }
 };
 
 class Engine {
@@ -186,6 +190,8 @@ public:
   void relinquish_cookie(CookieId, bool retire, bool put_later = false);
   /// The put a relinquish_cookie(…, put_later) left.
   void put_relinquished(CookieId);
+  /// The LRU worker's put that Scheduler::lru_put_later() left.
+  void put_lru(CookieId);
   /// fscache_invalidate(aux, size, FSCACHE_INVAL_DIO_WRITE if dio_write).
   void invalidate(CookieId, ByteView aux, std::uint64_t new_size,
                   bool dio_write = false);
