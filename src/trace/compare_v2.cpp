@@ -200,7 +200,8 @@ public:
     // Nor past a call of the stopped task itself, nor past the start of
     // the work item run next (pick_inside).
     while (m_pos < m_order.size() &&
-           runs_before(m_rb.calls[m_order[m_pos]], std::min(stop->limit, before)) &&
+           runs_before(m_rb.calls[m_order[m_pos]],
+                       std::min(stop->limit, before)) &&
            m_rb.calls[m_order[m_pos]].pid != stop->worker &&
            !m_deferred.count(m_order[m_pos]) &&
            !ends_a_waiting_op(m_rb.calls[m_order[m_pos]])) {

@@ -144,8 +144,7 @@ private:
   void sizes();
   void drop_orphans();
   void late_ends();
-  void split_relinquish_puts();
-  void split_lru_puts(std::vector<V2Call>& puts);
+  void split_late_puts();
   void late_marks();
   void finish();
 
@@ -757,54 +756,42 @@ void Builder::late_ends()
   }
 }
 
-// The relinquishing task holds no lock between queuing the withdrawal
-// (GQ endac) and its put: where the worker started that withdrawal before
-// the put's line, the put is a call of its own, let in where the worker
-// stops (6.1 and 6.12: PUT relnq printed after the worker's SEE
-// clean_commit, in the middle of the withdrawal).
-/// The LRU worker's put of a cookie it discarded, printed after another
-/// worker began the withdrawal it queued: a call of its own, as a
-/// relinquish's put (below).
-void Builder::split_lru_puts(std::vector<V2Call>& puts)
+/// A task's put (`word`) of a cookie after the line `from`, printed after
+/// another task's worker started the cookie's work; and the task's last
+/// GQ endac before it.
+struct LatePut {
+  const V2Step* put = nullptr;
+  std::uint64_t queued = 0;
+};
+LatePut put_after_work(const std::vector<V2Step>& steps, std::uint64_t from,
+                       int pid, std::string_view word)
 {
-  for (const auto& [thing, steps] : m_out.steps) {
-    if (thing[0] != 'c')
+  LatePut out;
+  bool started = false;
+  for (const V2Step& s : steps) {
+    if (s.line <= from)
       continue;
-    for (std::size_t i = 0; i < steps.size(); ++i) {
-      if (steps[i].text.find(" -   lrudo ") == std::string::npos)
-        continue;
-      const int pid = steps[i].pid;
-      bool worker_started = false;
-      std::uint64_t queued = 0;
-      for (std::size_t j = i + 1; j < steps.size(); ++j) {
-        const V2Step& s = steps[j];
-        if (s.pid != pid) {
-          worker_started |= s.text.find(" -   work ") != std::string::npos;
-          continue;
-        }
-        if (s.text.find(" GQ  endac ") != std::string::npos) {
-          queued = s.line;
-          continue;
-        }
-        if (s.text.find(" PUT lru ") == std::string::npos)
-          continue;
-        if (queued && worker_started) {
-          V2Call p;
-          p.kind = V2Call::put_lru;
-          p.line = s.line;
-          p.pid = pid;
-          p.ts_ns = s.ts_ns;
-          p.id = std::uint32_t(std::strtoul(thing.c_str() + 2, nullptr, 16));
-          puts.push_back(p);
-          m_out.lru_put_split.insert(queued);
-        }
-        break;
-      }
+    if (s.pid != pid) {
+      started |= s.text.find(" -   work ") != std::string::npos;
+      continue;
     }
+    if (s.text.find(" GQ  endac ") != std::string::npos)
+      out.queued = s.line;
+    if (s.text.find(word) == std::string::npos)
+      continue;
+    if (started)
+      out.put = &s;
+    break;
   }
+  return out;
 }
 
-void Builder::split_relinquish_puts()
+// The relinquishing task and the LRU worker hold no lock between queuing a
+// withdrawal (GQ endac) and their put: where a worker started that
+// withdrawal before the put's line, the put is a call of its own, let in
+// where the worker stops (6.1 and 6.12: PUT relnq or PUT lru printed after
+// the worker's SEE clean_commit, in the middle of the withdrawal).
+void Builder::split_late_puts()
 {
   std::vector<V2Call> puts;
   for (V2Call& k : m_out.calls) {
@@ -813,28 +800,35 @@ void Builder::split_relinquish_puts()
     auto t = m_out.steps.find(fmt::format("c={:08x}", k.id));
     if (t == m_out.steps.end())
       continue;
-    bool worker_started = false;
-    for (const V2Step& s : t->second) {
-      if (s.line <= k.line)
-        continue;
-      if (s.pid != k.pid) {
-        worker_started |= s.text.find(" -   work ") != std::string::npos;
-        continue;
-      }
-      if (s.text.find(" PUT relnq ") == std::string::npos)
-        continue;
-      if (worker_started) {
-        V2Call p = k;
-        p.kind = V2Call::put_relinquished;
-        p.line = s.line;
-        p.ts_ns = s.ts_ns;
-        puts.push_back(p);
-        k.put_later = true;
-      }
-      break;
+    if (LatePut lp = put_after_work(t->second, k.line, k.pid, " PUT relnq ");
+        lp.put) {
+      V2Call p = k;
+      p.kind = V2Call::put_relinquished;
+      p.line = lp.put->line;
+      p.ts_ns = lp.put->ts_ns;
+      puts.push_back(p);
+      k.put_later = true;
     }
   }
-  split_lru_puts(puts);
+  for (const auto& [thing, steps] : m_out.steps) {
+    if (thing[0] != 'c')
+      continue;
+    for (const V2Step& s : steps) {
+      if (s.text.find(" -   lrudo ") == std::string::npos)
+        continue;
+      LatePut lp = put_after_work(steps, s.line, s.pid, " PUT lru ");
+      if (!lp.put || !lp.queued)
+        continue;
+      V2Call p;
+      p.kind = V2Call::put_lru;
+      p.line = lp.put->line;
+      p.pid = s.pid;
+      p.ts_ns = lp.put->ts_ns;
+      p.id = std::uint32_t(std::strtoul(thing.c_str() + 2, nullptr, 16));
+      puts.push_back(p);
+      m_out.lru_put_split.insert(lp.queued);
+    }
+  }
   for (const V2Call& p : puts) {
     auto at = std::upper_bound(
         m_out.calls.begin(), m_out.calls.end(), p.line,
@@ -897,7 +891,7 @@ void Builder::finish()
     if (k.kind == V2Call::acquire_cookie && !k.volume && k.twin)
       k.volume = m_volume_of[k.twin];
   drop_orphans();
-  split_relinquish_puts();
+  split_late_puts();
   late_ends();
   late_marks();
   // Where each call's timestamp ends (see V2Call::tie_end).
